@@ -1,0 +1,86 @@
+//! `gsec init`: create `.gsec.yaml` and git-ignore the local override file.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Ctx, Exit, output};
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::keys::{self, Recipient};
+use crate::{fsutil, project};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Recipient (age1… or ssh public key) for the default `team` group;
+    /// repeatable. Default: the recipient of your identity.
+    #[arg(long = "recipient", value_name = "KEY")]
+    pub recipients: Vec<String>,
+}
+
+/// The git work-tree root above `dir`, else `dir`.
+fn project_root(dir: &Path) -> PathBuf {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(dir)
+}
+
+pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
+    let root = project_root(&ctx.dir);
+    let path = root.join(config::FILE_NAME);
+    if path.exists() {
+        return Err(Error::file(&path, "already exists; refusing to overwrite it"));
+    }
+    let recipients = if a.recipients.is_empty() {
+        let ids = keys::discover(ctx.identity.as_deref())?;
+        let (r, src) = ids.first_recipient().ok_or_else(|| {
+            Error::msg(format!(
+                "no identity found (looked in: {}); run `gsec keygen` or pass --recipient KEY",
+                ids.looked_in()
+            ))
+        })?;
+        output::info(&format!("using the recipient of {src}"));
+        vec![r.to_string()]
+    } else {
+        a.recipients
+            .iter()
+            .map(|r| Recipient::parse(r).map(|r| r.canonical()).map_err(|e| Error::usage(format!("--recipient {r}: {e}"))))
+            .collect::<Result<_>>()?
+    };
+    let cfg = config::default_config(recipients);
+    let text = format!("{}{}", project::config_header(), cfg.to_yaml());
+    Config::parse(&path, &text)?;
+    fsutil::write_new(&path, text.as_bytes(), 0o644)?;
+    ignore_local_file(&root)?;
+    output::info(&format!(
+        "created {} with environments {}; add secrets with `gsec set NAME --env ENV`",
+        path.display(),
+        cfg.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+    ));
+    Ok(Exit::Ok)
+}
+
+/// Make sure `.gsec.local.yaml` is git-ignored (plaintext local overrides).
+fn ignore_local_file(root: &Path) -> Result<()> {
+    let gi = root.join(".gitignore");
+    let existing = match std::fs::read_to_string(&gi) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(&gi, e)),
+    };
+    let entry = format!("/{}", config::LOCAL_FILE_NAME);
+    if existing
+        .lines()
+        .any(|l| l.trim() == entry || l.trim() == config::LOCAL_FILE_NAME)
+    {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("# gsec: local plaintext overrides, never committed\n{entry}\n"));
+    fsutil::write_atomic(&gi, text.as_bytes(), None)
+}

@@ -1,0 +1,201 @@
+//! Command-line interface: the flag definitions (which also generate
+//! `--help`, shell completions and the man page) and dispatch to one module
+//! per command. Commands hold no logic of their own beyond turning flags into
+//! calls on the library modules and results into output.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+
+pub mod completions;
+pub mod doctor;
+pub mod env_cmds;
+pub mod hook;
+pub mod init;
+pub mod keygen;
+pub mod output;
+pub mod plugin;
+pub mod recipients;
+pub mod rotate;
+pub mod scan;
+pub mod secrets;
+
+/// gsec: git-native secrets.
+///
+/// Secrets live encrypted (sops-compatible, age) in committed files, one per
+/// environment; a leak scanner blocks plaintext secrets from commits; WASM
+/// plugins rotate credentials at their providers.
+#[derive(Debug, Parser)]
+#[command(name = "gsec", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if gsec was started in DIR (the project is found from there).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// Identity file to decrypt with (age X25519 or OpenSSH private key);
+    /// tried before GSEC_AGE_KEY, GSEC_AGE_KEY_FILE, SOPS_AGE_KEY(_FILE) and
+    /// the default identity files.
+    #[arg(short = 'i', long = "identity", value_name = "FILE", global = true)]
+    pub identity: Option<PathBuf>,
+
+    /// When to colour output: auto (only on a terminal, never with NO_COLOR),
+    /// always, never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Machine-readable or human output, for commands that list or report.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum ListFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create .gsec.yaml with the default environments and recipients.
+    Init(init::InitArgs),
+    /// Generate an age X25519 identity and print its recipient.
+    Keygen(keygen::KeygenArgs),
+    /// Set a secret from stdin, a file, or a hidden prompt (never from argv).
+    Set(secrets::SetArgs),
+    /// Print a secret's value.
+    Get(secrets::GetArgs),
+    /// List secrets, their environments and last change (never values).
+    #[command(visible_alias = "ls")]
+    List(secrets::ListArgs),
+    /// Remove a secret from an environment.
+    Rm(secrets::RmArgs),
+    /// Show, add or remove recipients.
+    #[command(subcommand)]
+    Recipients(recipients::RecipientsCmd),
+    /// Re-wrap every environment file for the recipients the config names.
+    Updatekeys(recipients::UpdatekeysArgs),
+    /// Fail (exit 1) when a required secret is missing or a file is unreadable.
+    Check(env_cmds::CheckArgs),
+    /// Run a command with an environment's secrets in its environment.
+    Run(env_cmds::RunArgs),
+    /// Print an environment's secrets in a format other tools read.
+    Export(env_cmds::ExportArgs),
+    /// Fill `{{ secrets.NAME }}` placeholders in a template.
+    Render(env_cmds::RenderArgs),
+    /// Import a .env file into an environment.
+    Import(env_cmds::ImportArgs),
+    /// Edit an environment's values in $EDITOR.
+    Edit(env_cmds::EditArgs),
+    /// Scan files, staged changes or history for leaked secrets.
+    Scan(scan::ScanArgs),
+    /// Install or remove the git pre-commit hook.
+    #[command(subcommand)]
+    Hook(hook::HookCmd),
+    /// Rotate credentials with plugins.
+    Rotate(rotate::RotateArgs),
+    /// List or inspect rotation plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCmd),
+    /// Diagnose identity, config, hook, environments and plugins.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// What a command found, as the process exit code: 0 all good, 1 the check
+/// found something (leaks, missing secrets). Errors are exit 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok,
+    Found,
+}
+
+/// Process-wide settings every command receives.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Directory gsec runs in (`-C`, else the current directory).
+    pub dir: PathBuf,
+    /// `--identity`, tried first.
+    pub identity: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Find and load the project (config at the repository root).
+    pub fn project(&self) -> Result<crate::project::Project> {
+        crate::project::Project::discover(&self.dir, self.identity.clone())
+    }
+}
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Entry point used by `main`: parse, dispatch, map the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.color {
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+        ColorWhen::Auto => {}
+    }
+    let dir = match &cli.directory {
+        Some(d) => d.clone(),
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return report(Error::msg(format!("cannot read current directory: {e}"))),
+        },
+    };
+    let ctx = Ctx {
+        dir,
+        identity: cli.identity.clone(),
+    };
+    match dispatch(&ctx, cli.command) {
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::Found) => ExitCode::from(1),
+        Err(e) => report(e),
+    }
+}
+
+fn report(e: Error) -> ExitCode {
+    output::error_line(&e.to_string());
+    ExitCode::from(2)
+}
+
+fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
+    match cmd {
+        Command::Init(a) => init::run(ctx, a),
+        Command::Keygen(a) => keygen::run(ctx, a),
+        Command::Set(a) => secrets::set(ctx, a),
+        Command::Get(a) => secrets::get(ctx, a),
+        Command::List(a) => secrets::list(ctx, a),
+        Command::Rm(a) => secrets::rm(ctx, a),
+        Command::Recipients(c) => recipients::run(ctx, c),
+        Command::Updatekeys(a) => recipients::updatekeys(ctx, a),
+        Command::Check(a) => env_cmds::check(ctx, a),
+        Command::Run(a) => env_cmds::run(ctx, a),
+        Command::Export(a) => env_cmds::export(ctx, a),
+        Command::Render(a) => env_cmds::render(ctx, a),
+        Command::Import(a) => env_cmds::import(ctx, a),
+        Command::Edit(a) => env_cmds::edit(ctx, a),
+        Command::Scan(a) => scan::run(ctx, a),
+        Command::Hook(c) => hook::run(ctx, c),
+        Command::Rotate(a) => rotate::run(ctx, a),
+        Command::Plugin(c) => plugin::run(ctx, c),
+        Command::Doctor(a) => doctor::run(ctx, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man => completions::man(),
+    }
+}

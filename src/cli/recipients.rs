@@ -1,0 +1,220 @@
+//! `gsec recipients add|rm|list` and `gsec updatekeys`.
+
+use clap::{Args, Subcommand};
+
+use super::{Ctx, Exit, ListFormat, output};
+use crate::error::{Error, Result};
+use crate::keys::Recipient;
+use crate::project::Project;
+use crate::state::State;
+use crate::vault::{OpenOptions, short_recipient};
+
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCmd {
+    /// Add a recipient to a group, then re-wrap the files that group covers.
+    Add {
+        /// age1… key or ssh-ed25519/ssh-rsa public key.
+        key: String,
+        /// Recipient group (default: the first group in .gsec.yaml).
+        #[arg(long, short = 'g')]
+        group: Option<String>,
+        /// Only change .gsec.yaml; run `gsec updatekeys` later.
+        #[arg(long)]
+        no_update: bool,
+    },
+    /// Remove a recipient everywhere, then re-encrypt its files with new data keys.
+    Rm {
+        key: String,
+        #[arg(long)]
+        no_update: bool,
+    },
+    /// Show recipient groups and which environments use them.
+    #[command(visible_alias = "ls")]
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpdatekeysArgs {
+    /// Only these environments (default: all).
+    #[arg(long = "env", short = 'e', value_delimiter = ',')]
+    pub envs: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+}
+
+pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
+    let project = ctx.project()?;
+    match cmd {
+        RecipientsCmd::Add { key, group, no_update } => {
+            let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
+            let mut cfg = project.config.clone();
+            let group = match group {
+                Some(g) => g,
+                None => cfg.recipients.keys().next().cloned().unwrap_or_else(|| "team".into()),
+            };
+            let members = cfg.recipients.entry(group.clone()).or_default();
+            if members.iter().any(|m| Recipient::parse(m).is_ok_and(|m| m == r)) {
+                output::info(&format!("{} is already in group {group}", short_recipient(&key)));
+            } else {
+                members.push(r.canonical());
+                project.save_config(&cfg)?;
+                output::info(&format!("added {} to group {group}", short_recipient(&key)));
+            }
+            after_change(ctx, no_update)
+        }
+        RecipientsCmd::Rm { key, no_update } => {
+            let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
+            let mut cfg = project.config.clone();
+            let mut hit = false;
+            let same = |m: &String| Recipient::parse(m).is_ok_and(|m| m == r);
+            for members in cfg.recipients.values_mut() {
+                let before = members.len();
+                members.retain(|m| !same(m));
+                hit |= members.len() != before;
+            }
+            for env in cfg.environments.values_mut() {
+                let before = env.recipients.len();
+                env.recipients.retain(|m| !same(m));
+                hit |= env.recipients.len() != before;
+            }
+            if !hit {
+                return Err(Error::usage(format!("{} is not a recipient in .gsec.yaml", short_recipient(&key))));
+            }
+            project.save_config(&cfg)?;
+            output::info(&format!("removed {} from .gsec.yaml", short_recipient(&key)));
+            after_change(ctx, no_update)
+        }
+        RecipientsCmd::List { format } => list(&project, format),
+    }
+}
+
+fn after_change(ctx: &Ctx, no_update: bool) -> Result<Exit> {
+    if no_update {
+        output::info("run `gsec updatekeys` to re-encrypt the environment files");
+        return Ok(Exit::Ok);
+    }
+    updatekeys(ctx, UpdatekeysArgs { envs: vec![], format: ListFormat::Human })
+}
+
+fn list(project: &Project, format: ListFormat) -> Result<Exit> {
+    let cfg = &project.config;
+    let envs_using = |g: &str| -> Vec<String> {
+        cfg.environments
+            .keys()
+            .filter(|e| cfg.recipient_names(e).iter().any(|n| n == g))
+            .cloned()
+            .collect()
+    };
+    match format {
+        ListFormat::Json => {
+            let groups: Vec<_> = cfg
+                .recipients
+                .iter()
+                .map(|(g, m)| serde_json::json!({"group": g, "recipients": m, "environments": envs_using(g)}))
+                .collect();
+            let envs: Vec<_> = cfg
+                .environments
+                .keys()
+                .map(|e| {
+                    let r: Vec<String> = cfg.recipients_for(e).unwrap_or_default().iter().map(|r| r.canonical()).collect();
+                    serde_json::json!({"environment": e, "recipients": r})
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"groups": groups, "environments": envs})).expect("json"));
+        }
+        ListFormat::Human => {
+            for (g, members) in &cfg.recipients {
+                println!("{g} (environments: {})", envs_using(g).join(", "));
+                for m in members {
+                    println!("  {m}");
+                }
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Re-wrap each environment file for the recipients the config names.
+/// Removing a recipient re-encrypts with a new data key and records which
+/// secrets that recipient could read, for `gsec rotate --exposed`.
+pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let envs: Vec<String> = if a.envs.is_empty() {
+        project.config.environments.keys().cloned().collect()
+    } else {
+        for e in &a.envs {
+            project.check_env(e)?;
+        }
+        a.envs.clone()
+    };
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for env in &envs {
+        if !project.env_file(env).exists() {
+            continue;
+        }
+        let wanted = project.config.recipients_for(env)?;
+        let res = project.update(env, OpenOptions::default(), |v| {
+            let names: Vec<String> = v.names().map(str::to_string).collect();
+            Ok((v.set_recipients(wanted), names))
+        });
+        match res {
+            Ok(((change, names), written)) => {
+                if !change.removed.is_empty() {
+                    let removed: Vec<String> = change.removed.iter().map(|r| short_recipient(r)).collect();
+                    State::update(&project.root, |s| {
+                        for n in &names {
+                            s.expose(env, n, &removed);
+                        }
+                    })?;
+                }
+                report.push((env.clone(), change, names, written));
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    match a.format {
+        ListFormat::Json => {
+            let items: Vec<_> = report
+                .iter()
+                .map(|(env, c, names, written)| {
+                    serde_json::json!({
+                        "environment": env,
+                        "added": c.added,
+                        "removed": c.removed,
+                        "rewritten": written,
+                        "exposed": if c.removed.is_empty() { vec![] } else { names.clone() },
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"environments": items})).expect("json"));
+        }
+        ListFormat::Human => {
+            for (env, c, names, _) in &report {
+                if c.is_empty() {
+                    output::info(&format!("{env}: recipients up to date"));
+                    continue;
+                }
+                for r in &c.added {
+                    output::info(&format!("{env}: added {}", short_recipient(r)));
+                }
+                for r in &c.removed {
+                    output::info(&format!("{env}: removed {} (new data key, all values re-encrypted)", short_recipient(r)));
+                }
+                if !c.removed.is_empty() && !names.is_empty() {
+                    output::warn(&format!(
+                        "{env}: the removed recipient could read {}; rotate them: `gsec rotate --exposed`",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    match failures.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(Exit::Ok),
+    }
+}

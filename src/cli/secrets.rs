@@ -1,0 +1,284 @@
+//! `gsec set`, `get`, `list`, `rm`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::{Ctx, Exit, ListFormat, output};
+use crate::config::check_name;
+use crate::envs::{self, Resolver, Source};
+use crate::error::{Error, Result};
+use crate::vault::{Node, OpenOptions, format};
+
+/// Default environment for commands that take one.
+pub const DEFAULT_ENV: &str = "development";
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Secret name: letters, digits, `_`, `-`; starts with a letter.
+    pub name: String,
+    /// Environment(s) to set it in, comma-separated.
+    #[arg(long = "env", short = 'e', value_delimiter = ',', default_value = DEFAULT_ENV)]
+    pub envs: Vec<String>,
+    /// Read the value from FILE (exact bytes) instead of stdin.
+    #[arg(long, value_name = "F")]
+    pub from_file: Option<PathBuf>,
+    /// Accept an environment file whose MAC does not verify.
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    pub name: String,
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+    /// Also say (on stderr) which file the value came from.
+    #[arg(long)]
+    pub explain: bool,
+    /// Do not print a newline after the value.
+    #[arg(short = 'n', long)]
+    pub no_newline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this environment (default: all).
+    #[arg(long = "env", short = 'e')]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub name: String,
+    #[arg(long = "env", short = 'e', required = true, value_delimiter = ',')]
+    pub envs: Vec<String>,
+    /// Remove even if the secret is required or used by a template.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Read a secret value without ever taking it from argv: a file, a hidden
+/// prompt on a terminal, or stdin (one trailing newline dropped).
+pub fn read_value(name: &str, from_file: Option<&PathBuf>) -> Result<Zeroizing<String>> {
+    let raw = if let Some(f) = from_file {
+        Zeroizing::new(std::fs::read(f).map_err(|e| Error::io(f, e))?)
+    } else if std::io::stdin().is_terminal() {
+        let v = rpassword::prompt_password(format!("Value for {name}: "))
+            .map_err(|e| Error::msg(format!("cannot read from terminal: {e}")))?;
+        Zeroizing::new(v.into_bytes())
+    } else {
+        let mut buf = Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        buf
+    };
+    let s = String::from_utf8(raw.to_vec()).map_err(|_| Error::usage("the value is not UTF-8 text"))?;
+    if s.is_empty() {
+        return Err(Error::usage(format!(
+            "empty value for {name}; nothing was set (use `gsec rm` to delete a secret)"
+        )));
+    }
+    Ok(Zeroizing::new(s))
+}
+
+pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
+    check_name(&a.name)?;
+    let project = ctx.project()?;
+    for e in &a.envs {
+        project.check_env(e)?;
+    }
+    let value = read_value(&a.name, a.from_file.as_ref())?;
+    let opts = OpenOptions { ignore_mac: a.ignore_mac };
+    for env in &a.envs {
+        let (changed, _) = project.update(env, opts, |v| v.set(&a.name, &value))?;
+        let file = project.env_file(env);
+        output::info(&format!(
+            "{} {} in {env} ({})",
+            if changed { "set" } else { "unchanged:" },
+            a.name,
+            project.rel(&file)
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let mut r = Resolver::new(&project);
+    let found = r
+        .lookup(&a.env, &a.name)?
+        .ok_or_else(|| Error::NotFound {
+            name: a.name.clone(),
+            env: a.env.clone(),
+        })?;
+    if a.explain {
+        let from = match &found.source {
+            Source::File { env, path } if *env == a.env => format!("{} ({env}'s own file)", project.rel(path)),
+            Source::File { env, path } => format!("{} (inherited from {env})", project.rel(path)),
+            Source::Local(p) => format!("{} (local override)", project.rel(p)),
+        };
+        output::info(&format!("{} in {}: from {from}", found.name, a.env));
+    }
+    let text = match &found.value {
+        Node::Leaf(l) => l.text(),
+        other => envs::to_yaml(other),
+    };
+    let mut out = std::io::stdout().lock();
+    let nl = !a.no_newline && !text.ends_with('\n');
+    out.write_all(text.as_bytes())
+        .and_then(|_| if nl { out.write_all(b"\n") } else { Ok(()) })
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::msg(format!("writing to stdout: {e}")))?;
+    Ok(Exit::Ok)
+}
+
+/// One environment file as seen without decrypting it: key names are
+/// plaintext in sops files, so listing needs no identity.
+pub struct Peek {
+    pub names: Vec<String>,
+    pub lastmodified: String,
+}
+
+pub fn peek(path: &std::path::Path) -> Result<Option<Peek>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let (data, meta) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
+    Ok(Some(Peek {
+        names: data.into_iter().map(|(k, _)| k).collect(),
+        lastmodified: meta.lastmodified,
+    }))
+}
+
+pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let envs: Vec<String> = match &a.env {
+        Some(e) => {
+            project.check_env(e)?;
+            vec![e.clone()]
+        }
+        None => project.config.environments.keys().cloned().collect(),
+    };
+    // name -> [(env, lastmodified)]
+    let mut rows: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for env in &envs {
+        let Some(p) = peek(&project.env_file(env))? else { continue };
+        for n in p.names {
+            let i = match rows.iter().position(|(k, _)| k.eq_ignore_ascii_case(&n)) {
+                Some(i) => i,
+                None => {
+                    rows.push((n.clone(), vec![]));
+                    rows.len() - 1
+                }
+            };
+            rows[i].1.push((env.clone(), p.lastmodified.clone()));
+        }
+    }
+    for (name, _) in &project.config.secrets {
+        if !rows.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            rows.push((name.clone(), vec![]));
+        }
+    }
+    rows.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+    let due = crate::state::State::load(&project.root)?;
+    match a.format {
+        ListFormat::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(name, envs)| {
+                    let decl = project.config.secret(name).map(|(_, d)| d);
+                    serde_json::json!({
+                        "name": name,
+                        "description": decl.and_then(|d| d.description.clone()),
+                        "declared": decl.is_some(),
+                        "environments": envs.iter().map(|(e, lm)| serde_json::json!({
+                            "name": e,
+                            "file": project.rel(&project.env_file(e)),
+                            "last_change": lm,
+                            "rotated": due.rotated(e, name),
+                            "rotation_due": due.due(&project.config, e, name),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "secrets": items })).expect("json"));
+        }
+        ListFormat::Human => {
+            if rows.is_empty() {
+                output::info("no secrets yet; add one with `gsec set NAME`");
+                return Ok(Exit::Ok);
+            }
+            let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(4).max(4);
+            println!("{:w$}  {:28}  {:20}  ROTATION DUE", "NAME", "ENVIRONMENTS", "LAST CHANGE");
+            for (name, envs) in &rows {
+                let env_list = if envs.is_empty() {
+                    "(declared, not set)".to_string()
+                } else {
+                    envs.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join(",")
+                };
+                let last = envs.iter().map(|(_, lm)| lm.as_str()).max().unwrap_or("-");
+                let due_s = envs
+                    .iter()
+                    .filter_map(|(e, _)| due.due(&project.config, e, name))
+                    .min()
+                    .unwrap_or_else(|| "-".into());
+                println!("{name:w$}  {env_list:28}  {last:20}  {due_s}");
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    for env in &a.envs {
+        project.check_env(env)?;
+        if !a.force {
+            if let Some((n, d)) = project.config.secret(&a.name) {
+                if d.required.applies_to(env) {
+                    return Err(Error::usage(format!(
+                        "{n} is declared required in {env} (.gsec.yaml); remove the declaration or pass --force"
+                    )));
+                }
+            }
+            if let Some(t) = crate::render::templates_using(&project, &a.name)?.first() {
+                return Err(Error::usage(format!(
+                    "{} is used by template {t}; update the template or pass --force",
+                    a.name
+                )));
+            }
+        }
+    }
+    let mut missing = true;
+    for env in &a.envs {
+        if !project.env_file(env).exists() {
+            continue;
+        }
+        let (removed, _) = project.update(env, OpenOptions::default(), |v| Ok(v.remove(&a.name)))?;
+        if let Some(n) = removed {
+            missing = false;
+            output::info(&format!("removed {n} from {env}"));
+        }
+    }
+    if missing {
+        return Err(Error::NotFound {
+            name: a.name,
+            env: a.envs.join(","),
+        });
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,463 @@
+//! `.gsec.yaml`: the project configuration, its types, validation and JSON
+//! Schema.
+//!
+//! The schema in `schemas/gsec.schema.json` is generated from these types
+//! (a test fails when they drift), so editors can validate the file and the
+//! binary and the schema can never disagree.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::keys::Recipient;
+
+pub const FILE_NAME: &str = ".gsec.yaml";
+pub const LOCAL_FILE_NAME: &str = ".gsec.local.yaml";
+
+/// gsec project configuration (`.gsec.yaml` at the repository root).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Configuration format version. Always 1.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// Named recipient groups. Each member is an `age1…` public key or an
+    /// `ssh-ed25519`/`ssh-rsa` public key.
+    #[serde(default)]
+    pub recipients: IndexMap<String, Vec<String>>,
+    /// Environments, each with its own encrypted file and recipients.
+    pub environments: IndexMap<String, Environment>,
+    /// Declared secrets: what they are for, where they are required, how
+    /// they are exported and rotated.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, SecretDecl>,
+    /// Template files (paths relative to the project root) that use secrets:
+    /// `gsec check` validates their placeholders and `gsec rm` refuses to
+    /// delete a secret they use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
+    /// Leak-scanner settings.
+    #[serde(default, skip_serializing_if = "ScanConfig::is_default")]
+    pub scan: ScanConfig,
+    /// Rotation plugins, by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub plugins: IndexMap<String, PluginDecl>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Recipient group names or literal public keys. Empty: the recipients
+    /// of the environment this one inherits from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// Environment whose values apply when this one has none of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherit: Option<String>,
+    /// Encrypted file, relative to the project root. Default
+    /// `secrets/<environment>.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Where a declared secret must have a value.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum Required {
+    /// `true`: in every environment; `false`: nowhere.
+    All(bool),
+    /// In these environments.
+    Envs(Vec<String>),
+}
+
+impl Default for Required {
+    fn default() -> Self {
+        Required::All(false)
+    }
+}
+
+impl Required {
+    pub fn applies_to(&self, env: &str) -> bool {
+        match self {
+            Required::All(b) => *b,
+            Required::Envs(v) => v.iter().any(|e| e == env),
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Required::All(false)
+    }
+}
+
+/// A declared secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretDecl {
+    /// What the secret is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Environments where the secret must have a value (after inheritance).
+    #[serde(default, skip_serializing_if = "Required::is_default")]
+    pub required: Required,
+    /// Environment-variable name for `run` and `export`. Default: the name
+    /// with `-` turned into `_`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// How the secret is rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
+}
+
+/// Rotation settings for one secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// Name of a plugin declared under `plugins`.
+    pub plugin: String,
+    /// How often to rotate, e.g. `30d`, `12h` (used by `gsec rotate --due`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// How long the previous credential stays valid before it is revoked,
+    /// e.g. `1h`. Default: revoke at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<String>,
+    /// Plugin-specific settings, validated against the plugin's schema.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Other secrets the plugin needs (e.g. a GitHub App private key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+}
+
+/// Leak-scanner settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Path globs never scanned (globset syntax, relative to the root).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_paths: Vec<String>,
+    /// Files larger than this many bytes are skipped. Default 5 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
+    /// How many layers of base64/hex/percent encoding to decode. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_depth: Option<u32>,
+    /// Rule ids to disable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_rules: Vec<String>,
+}
+
+impl ScanConfig {
+    fn is_default(&self) -> bool {
+        *self == ScanConfig::default()
+    }
+}
+
+/// A rotation plugin, pinned by hash.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginDecl {
+    /// Path of the `.wasm` file, relative to the project root.
+    pub path: String,
+    /// Hex SHA-256 of the `.wasm` file; a mismatch is refused.
+    pub sha256: String,
+    /// Hosts the plugin may reach over HTTP (it must also declare them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Wall-clock budget per plugin call, in seconds. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// Memory limit in MiB. Default 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+}
+
+/// Secret names: a letter, then letters, digits, `_` or `-`; at most 128.
+pub fn valid_name(name: &str) -> bool {
+    let mut c = name.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic())
+        && name.len() <= 128
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+pub fn check_name(name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "invalid secret name '{name}': use letters, digits, '_' and '-', starting with a letter, at most 128 characters"
+        )))
+    }
+}
+
+impl Config {
+    /// Parse and validate. Errors name the file and, where the YAML parser
+    /// knows it, the line and column.
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let cfg: Config = serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?;
+        cfg.validate().map_err(|what| {
+            let line = locate(text, &what);
+            Error::file(path, match line {
+                Some(l) => format!("line {l}: {what}"),
+                None => what,
+            })
+        })?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(path, &text)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.version != 1 {
+            return Err(format!("version: unsupported config version {} (this gsec reads 1)", self.version));
+        }
+        for (g, keys) in &self.recipients {
+            for k in keys {
+                Recipient::parse(k).map_err(|e| format!("recipients.{g}: {e}"))?;
+            }
+        }
+        if self.environments.is_empty() {
+            return Err("environments: at least one environment is required".into());
+        }
+        for (name, env) in &self.environments {
+            if !valid_name(name) {
+                return Err(format!("environments.{name}: invalid environment name"));
+            }
+            for r in &env.recipients {
+                if !self.recipients.contains_key(r) {
+                    Recipient::parse(r).map_err(|_| {
+                        format!("environments.{name}.recipients: '{r}' is neither a recipient group nor a public key")
+                    })?;
+                }
+            }
+            if let Some(p) = &env.inherit {
+                if !self.environments.contains_key(p) {
+                    return Err(format!("environments.{name}.inherit: unknown environment '{p}'"));
+                }
+            }
+            // Inheritance must end.
+            let mut seen = vec![name.as_str()];
+            let mut cur = env.inherit.as_deref();
+            while let Some(p) = cur {
+                if seen.contains(&p) {
+                    return Err(format!("environments.{name}.inherit: inheritance cycle {} -> {p}", seen.join(" -> ")));
+                }
+                seen.push(p);
+                cur = self.environments.get(p).and_then(|e| e.inherit.as_deref());
+            }
+            if self.recipient_names(name).is_empty() {
+                return Err(format!("environments.{name}.recipients: no recipients (directly or inherited)"));
+            }
+        }
+        let mut lower: Vec<String> = Vec::new();
+        for (name, decl) in &self.secrets {
+            if !valid_name(name) {
+                return Err(format!("secrets.{name}: invalid secret name"));
+            }
+            let l = name.to_ascii_lowercase();
+            if lower.contains(&l) {
+                return Err(format!("secrets.{name}: differs only in case from another declared secret"));
+            }
+            lower.push(l);
+            if let Required::Envs(envs) = &decl.required {
+                for e in envs {
+                    if !self.environments.contains_key(e) {
+                        return Err(format!("secrets.{name}.required: unknown environment '{e}'"));
+                    }
+                }
+            }
+            if let Some(r) = &decl.rotation {
+                if !self.plugins.contains_key(&r.plugin) {
+                    return Err(format!("secrets.{name}.rotation.plugin: unknown plugin '{}'", r.plugin));
+                }
+                for d in [&r.every, &r.grace].into_iter().flatten() {
+                    humantime::parse_duration(d).map_err(|e| format!("secrets.{name}.rotation: bad duration '{d}': {e}"))?;
+                }
+            }
+        }
+        for (name, p) in &self.plugins {
+            if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("plugins.{name}.sha256: expected 64 hex characters"));
+            }
+        }
+        for g in &self.scan.allow_paths {
+            globset::Glob::new(g).map_err(|e| format!("scan.allow_paths: bad glob '{g}': {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Recipient entries (group names or keys) of an environment, following
+    /// `inherit` when it names none itself.
+    pub fn recipient_names(&self, env: &str) -> Vec<String> {
+        let mut cur = Some(env);
+        let mut hops = 0;
+        while let Some(e) = cur.and_then(|n| self.environments.get(n)) {
+            if !e.recipients.is_empty() {
+                return e.recipients.clone();
+            }
+            cur = e.inherit.as_deref();
+            hops += 1;
+            if hops > self.environments.len() {
+                break;
+            }
+        }
+        vec![]
+    }
+
+    /// Expanded recipients of an environment, without duplicates.
+    pub fn recipients_for(&self, env: &str) -> Result<Vec<Recipient>> {
+        let mut out: Vec<Recipient> = Vec::new();
+        for entry in self.recipient_names(env) {
+            let keys = match self.recipients.get(&entry) {
+                Some(keys) => keys.clone(),
+                None => vec![entry.clone()],
+            };
+            for k in keys {
+                let r = Recipient::parse(&k).map_err(Error::msg)?;
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chain `env`, its parent, … (for value lookup).
+    pub fn chain(&self, env: &str) -> Vec<String> {
+        let mut out = vec![];
+        let mut cur = Some(env.to_string());
+        while let Some(e) = cur {
+            if out.contains(&e) {
+                break;
+            }
+            cur = self.environments.get(&e).and_then(|x| x.inherit.clone());
+            out.push(e);
+        }
+        out
+    }
+
+    /// Declared secret, by case-insensitive name.
+    pub fn secret(&self, name: &str) -> Option<(&String, &SecretDecl)> {
+        self.secrets.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+
+    /// Environment-variable name for a secret.
+    pub fn env_var(&self, name: &str) -> String {
+        self.secret(name)
+            .and_then(|(_, d)| d.env.clone())
+            .unwrap_or_else(|| name.replace('-', "_"))
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("config serialises")
+    }
+}
+
+/// Best-effort line of the key a validation message is about
+/// (`environments.prod.inherit: …` → the line of `inherit:` under `prod:`).
+fn locate(text: &str, what: &str) -> Option<usize> {
+    let path = what.split(':').next()?;
+    let mut want = path.split('.').peekable();
+    let mut line_no = None;
+    let mut key = want.next()?;
+    let mut min_indent = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start().trim_start_matches("- ");
+        if indent < min_indent && line_no.is_some() && !t.is_empty() && !t.starts_with('#') {
+            break;
+        }
+        if indent >= min_indent && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))) {
+            line_no = Some(i + 1);
+            match want.next() {
+                Some(k) => {
+                    key = k;
+                    min_indent = indent + 1;
+                }
+                None => return line_no,
+            }
+        }
+    }
+    line_no
+}
+
+/// The JSON Schema of `.gsec.yaml`, as committed in `schemas/`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Config);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    s.push('\n');
+    s
+}
+
+/// The default configuration `gsec init` writes.
+pub fn default_config(recipients: Vec<String>) -> Config {
+    let env = |inherit: Option<&str>, recips: bool| Environment {
+        recipients: if recips { vec!["team".into()] } else { vec![] },
+        inherit: inherit.map(str::to_string),
+        file: None,
+    };
+    let mut environments = IndexMap::new();
+    environments.insert("development".into(), env(None, true));
+    environments.insert("local".into(), env(Some("development"), false));
+    environments.insert("preview".into(), env(Some("development"), false));
+    environments.insert("production".into(), env(None, true));
+    let mut groups = IndexMap::new();
+    groups.insert("team".into(), recipients);
+    Config {
+        version: 1,
+        recipients: groups,
+        environments,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schema must be exactly what the types generate. Run
+    /// with GSEC_BLESS=1 to rewrite it after changing the types.
+    #[test]
+    fn committed_schema_matches_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/gsec.schema.json");
+        let generated = json_schema();
+        if std::env::var_os("GSEC_BLESS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == generated, "schemas/gsec.schema.json is stale: run GSEC_BLESS=1 cargo test --lib config");
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "DB_PASSWORD", "api-key", &"a".repeat(128)] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "_a", "a b", "a.b", "ä", &"a".repeat(129)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_line() {
+        let p = Path::new(".gsec.yaml");
+        let e = Config::parse(p, "environments:\n  dev:\n    recipients: [age1x]\n    bogus: 1\n").unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with(".gsec.yaml: ") && s.contains("bogus") && s.contains("line 4"), "{s}");
+        let (_, pk) = crate::keys::generate();
+        let text = format!("recipients:\n  team: [{pk}]\nenvironments:\n  dev:\n    recipients: [team]\n  prod:\n    inherit: nope\n");
+        let s = Config::parse(p, &text).unwrap_err().to_string();
+        assert!(s.contains("line 7") && s.contains("unknown environment 'nope'"), "{s}");
+    }
+}

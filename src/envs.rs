@@ -1,0 +1,222 @@
+//! Environment resolution: the value of a secret in environment E comes from
+//! E's own file, then the file of the environment E inherits from, and so
+//! on; for `local`, the git-ignored `.gsec.local.yaml` comes first (like
+//! Encore's `.secrets.local.cue`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_norway::Value;
+
+use crate::config::LOCAL_FILE_NAME;
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::vault::{Leaf, Node, Vault};
+
+/// The environment that reads local overrides.
+pub const LOCAL_ENV: &str = "local";
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An environment's encrypted file.
+    File { env: String, path: PathBuf },
+    /// `.gsec.local.yaml`.
+    Local(PathBuf),
+}
+
+/// One resolved secret.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub name: String,
+    pub value: Node,
+    pub source: Source,
+}
+
+/// Resolves values across the inheritance chain, opening each file once.
+pub struct Resolver<'p> {
+    pub project: &'p Project,
+    files: HashMap<String, Option<Vault>>,
+    local: Option<Option<Vec<(String, Node)>>>,
+}
+
+impl<'p> Resolver<'p> {
+    pub fn new(project: &'p Project) -> Self {
+        Resolver {
+            project,
+            files: HashMap::new(),
+            local: None,
+        }
+    }
+
+    /// The decrypted file of one environment (not its parents).
+    pub fn file(&mut self, env: &str) -> Result<Option<&Vault>> {
+        if !self.files.contains_key(env) {
+            let v = self.project.open(env)?;
+            self.files.insert(env.to_string(), v);
+        }
+        Ok(self.files.get(env).and_then(Option::as_ref))
+    }
+
+    fn local(&mut self) -> Result<Option<&Vec<(String, Node)>>> {
+        if self.local.is_none() {
+            self.local = Some(load_local(&self.project.root.join(LOCAL_FILE_NAME))?);
+        }
+        Ok(self.local.as_ref().and_then(Option::as_ref))
+    }
+
+    /// Look one secret up (case-insensitive).
+    pub fn lookup(&mut self, env: &str, name: &str) -> Result<Option<Resolved>> {
+        self.project.check_env(env)?;
+        if env == LOCAL_ENV {
+            let path = self.project.root.join(LOCAL_FILE_NAME);
+            if let Some(entries) = self.local()? {
+                if let Some((k, v)) = entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    return Ok(Some(Resolved {
+                        name: k.clone(),
+                        value: v.clone(),
+                        source: Source::Local(path),
+                    }));
+                }
+            }
+        }
+        for e in self.project.config.chain(env) {
+            if let Some(v) = self.file(&e)? {
+                if let Some((k, n)) = v.get(name) {
+                    return Ok(Some(Resolved {
+                        name: k.to_string(),
+                        value: n.clone(),
+                        source: Source::File {
+                            env: e.clone(),
+                            path: v.path.clone(),
+                        },
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every secret visible in `env`, most specific first, each name once.
+    pub fn all(&mut self, env: &str) -> Result<Vec<Resolved>> {
+        self.project.check_env(env)?;
+        let mut out: Vec<Resolved> = Vec::new();
+        let seen = |out: &Vec<Resolved>, k: &str| out.iter().any(|r| r.name.eq_ignore_ascii_case(k));
+        if env == LOCAL_ENV {
+            let path = self.project.root.join(LOCAL_FILE_NAME);
+            if let Some(entries) = self.local()?.cloned() {
+                for (k, v) in entries {
+                    if !seen(&out, &k) {
+                        out.push(Resolved {
+                            name: k,
+                            value: v,
+                            source: Source::Local(path.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        for e in self.project.config.chain(env) {
+            let Some(v) = self.file(&e)? else { continue };
+            let path = v.path.clone();
+            for (k, n) in &v.data {
+                if !seen(&out, k) {
+                    out.push(Resolved {
+                        name: k.clone(),
+                        value: n.clone(),
+                        source: Source::File {
+                            env: e.clone(),
+                            path: path.clone(),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parse `.gsec.local.yaml`: a plain map of secret names to values.
+pub fn load_local(path: &std::path::Path) -> Result<Option<Vec<(String, Node)>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if text.trim().is_empty() {
+        return Ok(Some(vec![]));
+    }
+    let v: Value = serde_norway::from_str(&text).map_err(|e| Error::file(path, format!("invalid YAML: {e}")))?;
+    let Value::Mapping(m) = v else {
+        return Err(Error::file(path, "must be a map of secret names to values"));
+    };
+    let mut out = Vec::new();
+    for (k, v) in m {
+        let Value::String(k) = k else {
+            return Err(Error::file(path, "keys must be secret names"));
+        };
+        out.push((k, plain_node(v)));
+    }
+    Ok(Some(out))
+}
+
+fn plain_node(v: Value) -> Node {
+    match v {
+        Value::Mapping(m) => Node::Map(
+            m.into_iter()
+                .map(|(k, v)| (format::scalar_key(&k), plain_node(v)))
+                .collect(),
+        ),
+        Value::Sequence(s) => Node::List(s.into_iter().map(plain_node).collect()),
+        Value::String(s) => Node::Leaf(Leaf::string(&s)),
+        Value::Bool(b) => Node::Leaf(Leaf::string(if b { "true" } else { "false" })),
+        Value::Number(n) => Node::Leaf(Leaf::string(&n.to_string())),
+        Value::Null => Node::Leaf(Leaf::string("")),
+        Value::Tagged(t) => plain_node(t.value),
+    }
+}
+
+mod format {
+    pub fn scalar_key(k: &serde_norway::Value) -> String {
+        match k {
+            serde_norway::Value::String(s) => s.clone(),
+            other => crate::vault::format::emit_value(other).raw_text(),
+        }
+    }
+}
+
+/// Flatten a value into (suffix path, text) pairs: a string gives one pair
+/// with an empty path; `{a: {b: x}}` gives `("A_B", x)`.
+pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
+    fn walk(n: &Node, prefix: &str, out: &mut Vec<(String, zeroize::Zeroizing<String>)>) {
+        let join = |k: &str| {
+            let k = k.replace(['-', '.', ' '], "_").to_ascii_uppercase();
+            if prefix.is_empty() { k } else { format!("{prefix}_{k}") }
+        };
+        match n {
+            Node::Leaf(l) => out.push((prefix.to_string(), l.text())),
+            Node::Map(m) => m.iter().for_each(|(k, v)| walk(v, &join(k), out)),
+            Node::List(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(v, &join(&i.to_string()), out)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(node, "", &mut out);
+    out
+}
+
+/// A node as decrypted YAML text (for `gsec get` of a nested value).
+pub fn to_yaml(node: &Node) -> zeroize::Zeroizing<String> {
+    fn conv(n: &Node) -> crate::vault::format::Emit {
+        use crate::vault::format::Emit;
+        match n {
+            Node::Leaf(l) => Emit::Str(l.text().to_string()),
+            Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), conv(v))).collect()),
+            Node::List(l) => Emit::List(l.iter().map(conv).collect()),
+        }
+    }
+    let emit = conv(node);
+    zeroize::Zeroizing::new(crate::vault::format::emit_tree(&emit))
+}

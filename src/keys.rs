@@ -1,0 +1,328 @@
+//! Keys: recipients (who a file is encrypted to), identities (what can
+//! decrypt it), and wrapping the per-file data key for each recipient as an
+//! armored age file, exactly as sops does.
+//!
+//! Identities are looked for in a fixed order so that a user of sops finds
+//! their key where sops would, and an error can list every place searched.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// A public key a file is encrypted to.
+#[derive(Clone)]
+pub enum Recipient {
+    X25519(age::x25519::Recipient),
+    Ssh(Box<age::ssh::Recipient>),
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recipient({})", self)
+    }
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::X25519(r) => write!(f, "{r}"),
+            Recipient::Ssh(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl PartialEq for Recipient {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical() == other.canonical()
+    }
+}
+
+impl Recipient {
+    /// Parse an `age1…` key or an `ssh-ed25519`/`ssh-rsa` public key (a
+    /// trailing comment is allowed and dropped).
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        if s.starts_with("age1pq1") {
+            return Err("post-quantum age1pq1 recipients are not supported yet".into());
+        }
+        if s.starts_with("age1") {
+            // Bech32 data never contains '1': a second one means `age1NAME1…`.
+            if s.matches('1').count() > 1 {
+                return Err("age plugin recipients are not supported".into());
+            }
+            return age::x25519::Recipient::from_str(s)
+                .map(Recipient::X25519)
+                .map_err(|e| format!("invalid age recipient: {e}"));
+        }
+        if s.starts_with("ssh-ed25519 ") || s.starts_with("ssh-rsa ") {
+            let mut parts = s.split_whitespace();
+            let key = format!(
+                "{} {}",
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default()
+            );
+            return age::ssh::Recipient::from_str(&key)
+                .map(|r| Recipient::Ssh(Box::new(r)))
+                .map_err(|e| format!("invalid SSH recipient: {e:?}"));
+        }
+        Err("not a recipient: expected an age1… key or an ssh-ed25519/ssh-rsa public key".into())
+    }
+
+    /// The form used to compare recipients and written to files: the key
+    /// without any comment.
+    pub fn canonical(&self) -> String {
+        self.to_string()
+    }
+
+    fn as_age(&self) -> &dyn age::Recipient {
+        match self {
+            Recipient::X25519(r) => r,
+            Recipient::Ssh(r) => r.as_ref(),
+        }
+    }
+
+    /// Encrypt `data` to this recipient as an armored age file (one file per
+    /// recipient, as sops does).
+    pub fn wrap(&self, data: &[u8]) -> Result<String> {
+        let enc = age::Encryptor::with_recipients(std::iter::once(self.as_age()))
+            .map_err(|e| Error::msg(format!("cannot encrypt to {self}: {e}")))?;
+        let mut buf = Vec::new();
+        let io = |e: std::io::Error| Error::msg(format!("age encryption failed: {e}"));
+        let armor = ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(io)?;
+        let mut w = enc.wrap_output(armor).map_err(io)?;
+        w.write_all(data).map_err(io)?;
+        w.finish().and_then(|a| a.finish()).map_err(io)?;
+        String::from_utf8(buf).map_err(|_| Error::msg("age armor is not UTF-8"))
+    }
+}
+
+/// One identity and where it came from.
+pub struct Identity {
+    pub source: String,
+    /// The matching recipient, when it can be derived (X25519, or an SSH key
+    /// with its `.pub` next to it).
+    pub recipient: Option<String>,
+    inner: Box<dyn age::Identity + Send + Sync>,
+}
+
+/// All identities found, and every place that was searched.
+#[derive(Default)]
+pub struct Identities {
+    pub list: Vec<Identity>,
+    pub looked: Vec<String>,
+}
+
+impl Identities {
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Unwrap an armored age file with the first identity that can.
+    pub fn unwrap(&self, armored: &str) -> Option<Zeroizing<Vec<u8>>> {
+        if self.list.is_empty() {
+            return None;
+        }
+        let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).ok()?;
+        let mut r = dec
+            .decrypt(self.list.iter().map(|i| i.inner.as_ref() as &dyn age::Identity))
+            .ok()?;
+        let mut out = Zeroizing::new(Vec::with_capacity(32));
+        r.read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// The recipient of the first identity (used by `gsec init`).
+    pub fn first_recipient(&self) -> Option<(&str, &str)> {
+        self.list
+            .iter()
+            .find_map(|i| i.recipient.as_deref().map(|r| (r, i.source.as_str())))
+    }
+
+    /// Human list of places searched, for "no identity" errors.
+    pub fn looked_in(&self) -> String {
+        self.looked.join(", ")
+    }
+}
+
+/// Where gsec keeps its own identity by default.
+pub fn default_identity_path() -> Option<PathBuf> {
+    config_home().map(|d| d.join("gsec").join("identity.txt"))
+}
+
+fn config_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".config")))
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// Find identities in the documented order. A source the user named
+/// explicitly (flag or variable) that cannot be read or parsed is an error;
+/// default locations that do not exist are simply skipped.
+pub fn discover(explicit: Option<&Path>) -> Result<Identities> {
+    let mut ids = Identities::default();
+    if let Some(p) = explicit {
+        ids.looked.push(format!("--identity {}", p.display()));
+        load_file(&mut ids, p, true)?;
+    }
+    for var in ["GSEC_AGE_KEY", "GSEC_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE"] {
+        let Some(val) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            ids.looked.push(format!("${var} (unset)"));
+            continue;
+        };
+        ids.looked.push(format!("${var}"));
+        if var.ends_with("_FILE") {
+            load_file(&mut ids, Path::new(&val), true)?;
+        } else {
+            let text = Zeroizing::new(val.to_string_lossy().into_owned());
+            // sops ≥3.13 also accepts space-separated keys.
+            let text = Zeroizing::new(text.split_whitespace().collect::<Vec<_>>().join("\n"));
+            load_buffer(&mut ids, text.as_bytes(), &format!("${var}"), None)
+                .map_err(|e| Error::msg(format!("${var}: {e}")))?;
+        }
+    }
+    let mut defaults = Vec::new();
+    if let Some(p) = default_identity_path() {
+        defaults.push(p);
+    }
+    if let Some(c) = config_home() {
+        defaults.push(c.join("sops").join("age").join("keys.txt"));
+    }
+    if let Some(h) = home() {
+        defaults.push(h.join(".ssh").join("id_ed25519"));
+    }
+    for p in defaults {
+        ids.looked.push(p.display().to_string());
+        if p.exists() {
+            // A broken default file must not block an explicit key that works.
+            if let Err(e) = load_file(&mut ids, &p, false) {
+                crate::cli::output::warn(&format!("skipping identity: {e}"));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn load_file(ids: &mut Identities, p: &Path, required: bool) -> Result<()> {
+    let data = match std::fs::read(p) {
+        Ok(d) => Zeroizing::new(d),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(p, e)),
+    };
+    let pub_path = {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".pub");
+        PathBuf::from(s)
+    };
+    load_buffer(ids, &data, &p.display().to_string(), Some(&pub_path))
+        .map_err(|e| Error::file(p, e))
+}
+
+fn load_buffer(
+    ids: &mut Identities,
+    data: &[u8],
+    source: &str,
+    ssh_pub: Option<&Path>,
+) -> std::result::Result<(), String> {
+    let text = std::str::from_utf8(data).map_err(|_| "identity is not UTF-8 text".to_string())?;
+    if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----")
+        || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+    {
+        let id = age::ssh::Identity::from_buffer(data, Some(source.to_string()))
+            .map_err(|e| format!("not a usable SSH private key: {e}"))?;
+        match id {
+            age::ssh::Identity::Unencrypted(_) => {}
+            age::ssh::Identity::Encrypted(_) => {
+                return Err(
+                    "passphrase-protected SSH keys are not supported; use an age identity or an unencrypted key"
+                        .into(),
+                );
+            }
+            age::ssh::Identity::Unsupported(k) => {
+                return Err(format!("unsupported SSH key type: {k:?}"));
+            }
+        }
+        let recipient = ssh_pub
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|s| Recipient::parse(&s).ok())
+            .map(|r| r.canonical());
+        ids.list.push(Identity {
+            source: source.to_string(),
+            recipient,
+            inner: Box::new(id),
+        });
+        return Ok(());
+    }
+    let mut found = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with("AGE-PLUGIN-") {
+            return Err(format!("line {}: age plugin identities are not supported", n + 1));
+        }
+        let id = age::x25519::Identity::from_str(line)
+            .map_err(|_| format!("line {}: not an AGE-SECRET-KEY-1… identity", n + 1))?;
+        ids.list.push(Identity {
+            source: source.to_string(),
+            recipient: Some(id.to_public().to_string()),
+            inner: Box::new(id),
+        });
+        found += 1;
+    }
+    if found == 0 {
+        return Err("contains no identity".into());
+    }
+    Ok(())
+}
+
+/// Generate a new X25519 identity: (file contents, recipient).
+pub fn generate() -> (Zeroizing<String>, String) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let public = id.to_public().to_string();
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let text = Zeroizing::new(format!(
+        "# created: {created}\n# public key: {public}\n{}\n",
+        id.to_string().expose_secret()
+    ));
+    (text, public)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_unwrap_round_trip() {
+        let (text, public) = generate();
+        let mut ids = Identities::default();
+        load_buffer(&mut ids, text.as_bytes(), "test", None).unwrap();
+        let r = Recipient::parse(&public).unwrap();
+        let armored = r.wrap(b"0123456789abcdef0123456789abcdef").unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert_eq!(&ids.unwrap(&armored).unwrap()[..], b"0123456789abcdef0123456789abcdef");
+        let (other, _) = generate();
+        let mut ids2 = Identities::default();
+        load_buffer(&mut ids2, other.as_bytes(), "other", None).unwrap();
+        assert!(ids2.unwrap(&armored).is_none());
+    }
+
+    #[test]
+    fn recipient_parsing() {
+        assert!(Recipient::parse("age1xyz").is_err());
+        assert!(Recipient::parse("hello").is_err());
+        let (_, public) = generate();
+        assert_eq!(Recipient::parse(&format!("  {public} ")).unwrap().canonical(), public);
+    }
+}

@@ -1,0 +1,24 @@
+//! gsec: git-native secrets.
+//!
+//! Data flow, from `main`:
+//! `cli` parses flags and dispatches to one command module, which loads the
+//! `project` (`config` + identities from `keys`), then
+//! - reads and writes environment files through `vault` (sops format:
+//!   `vault::format` for the YAML wire format, `vault::crypto` for the
+//!   primitives), resolving inheritance and local overrides in `envs`;
+//! - scans for leaks with `scan` (rules, engine, sources from `git`);
+//! - rotates credentials with `rotate`, running WASM `plugin`s.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod envs;
+pub mod error;
+pub mod fsutil;
+pub mod keys;
+pub mod project;
+pub mod render;
+pub mod state;
+pub mod vault;
+
+pub use error::{Error, Result};

@@ -1,0 +1,533 @@
+//! The sops YAML wire format: parsing a file into its data and `sops:`
+//! metadata, and emitting them back in the layout sops itself writes
+//! (4-space indent, sequences indented under their key, `enc: |` blocks).
+//!
+//! This module knows nothing about keys or encryption; it moves text to and
+//! from plain trees.
+
+use serde_norway::Value;
+
+/// A YAML tree ready to emit. Scalars are already final text (`Raw`) or a
+/// string to be quoted as needed (`Str`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Emit {
+    Map(Vec<(String, Emit)>),
+    List(Vec<Emit>),
+    Str(String),
+    Raw(String),
+    /// A literal block scalar (`|`), used for armored age files.
+    Block(String),
+}
+
+/// One `sops.age[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeStanza {
+    pub recipient: String,
+    pub enc: String,
+}
+
+/// Which values are encrypted: sops' partial-encryption settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub unencrypted_suffix: Option<String>,
+    pub encrypted_suffix: Option<String>,
+    pub unencrypted_regex: Option<String>,
+    pub encrypted_regex: Option<String>,
+    pub mac_only_encrypted: bool,
+}
+
+/// The `sops:` block.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub age: Vec<AgeStanza>,
+    pub lastmodified: String,
+    pub mac: String,
+    pub rules: Rules,
+    pub version: String,
+    /// Key sources gsec cannot use itself (pgp, kms, …), kept as read so a
+    /// write that keeps the data key keeps them too.
+    pub foreign: Vec<(String, Value)>,
+    /// Unknown metadata keys, kept as read.
+    pub extra: Vec<(String, Value)>,
+    /// The file uses `key_groups` (Shamir); gsec reads single-group files
+    /// only and never writes them.
+    pub key_groups: bool,
+}
+
+pub const FOREIGN_SOURCES: &[&str] = &["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
+
+/// Parse a sops YAML file. Errors are phrased for the user (no values).
+pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
+    if bytes.is_empty() || bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err("file is empty (truncated?)".into());
+    }
+    let doc: Value = serde_norway::from_slice(bytes).map_err(|e| format!("invalid YAML: {e}"))?;
+    let Value::Mapping(map) = doc else {
+        return Err("top level is not a map (sops files are YAML maps)".into());
+    };
+    let mut data = Vec::with_capacity(map.len());
+    let mut meta = None;
+    for (k, v) in map {
+        let k = key_string(&k)?;
+        if k == "sops" {
+            meta = Some(parse_metadata(v)?);
+        } else {
+            check_value(&v, &k)?;
+            data.push((k, v));
+        }
+    }
+    let meta = meta.ok_or("not a sops-encrypted file (no `sops:` metadata)")?;
+    Ok((data, meta))
+}
+
+fn key_string(k: &Value) -> Result<String, String> {
+    match k {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err("a map key is not a string".into()),
+    }
+}
+
+fn check_value(v: &Value, path: &str) -> Result<(), String> {
+    match v {
+        Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = key_string(k)?;
+                check_value(v, &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        Value::Sequence(s) => s.iter().try_for_each(|v| check_value(v, path)),
+        _ => Ok(()),
+    }
+}
+
+fn str_field(v: &Value, name: &str) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(format!("sops.{name} is not a string")),
+    }
+}
+
+fn parse_metadata(v: Value) -> Result<Metadata, String> {
+    let Value::Mapping(m) = v else {
+        return Err("`sops:` metadata is not a map".into());
+    };
+    let mut md = Metadata::default();
+    for (k, v) in m {
+        let k = key_string(&k)?;
+        match k.as_str() {
+            "age" => md.age = parse_age(&v, "sops.age")?,
+            "lastmodified" => md.lastmodified = str_field(&v, "lastmodified")?,
+            "mac" => md.mac = str_field(&v, "mac")?,
+            "version" => md.version = str_field(&v, "version")?,
+            "unencrypted_suffix" => md.rules.unencrypted_suffix = opt_str(&v, &k)?,
+            "encrypted_suffix" => md.rules.encrypted_suffix = opt_str(&v, &k)?,
+            "unencrypted_regex" => md.rules.unencrypted_regex = opt_str(&v, &k)?,
+            "encrypted_regex" => md.rules.encrypted_regex = opt_str(&v, &k)?,
+            "mac_only_encrypted" => md.rules.mac_only_encrypted = matches!(v, Value::Bool(true)),
+            "key_groups" => {
+                let Value::Sequence(groups) = &v else {
+                    return Err("sops.key_groups is not a list".into());
+                };
+                match groups.len() {
+                    0 => {}
+                    1 => {
+                        md.key_groups = true;
+                        if let Value::Mapping(g) = &groups[0] {
+                            if let Some(a) = g.get("age") {
+                                md.age = parse_age(a, "sops.key_groups[0].age")?;
+                            }
+                        }
+                    }
+                    n => {
+                        return Err(format!(
+                            "uses {n} key groups (Shamir secret sharing), which gsec does not support"
+                        ));
+                    }
+                }
+            }
+            "shamir_threshold" => {}
+            _ if FOREIGN_SOURCES.contains(&k.as_str()) => {
+                let empty = matches!(&v, Value::Null)
+                    || matches!(&v, Value::Sequence(s) if s.is_empty());
+                if !empty {
+                    md.foreign.push((k, v));
+                }
+            }
+            _ => md.extra.push((k, v)),
+        }
+    }
+    if md.mac.is_empty() {
+        return Err("sops metadata has no `mac`".into());
+    }
+    if md.lastmodified.is_empty() {
+        return Err("sops metadata has no `lastmodified`".into());
+    }
+    Ok(md)
+}
+
+fn opt_str(v: &Value, name: &str) -> Result<Option<String>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        _ => str_field(v, name).map(Some),
+    }
+}
+
+fn parse_age(v: &Value, at: &str) -> Result<Vec<AgeStanza>, String> {
+    match v {
+        Value::Null => Ok(vec![]),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|it| {
+                let get = |f: &str| match it.get(f) {
+                    Some(Value::String(s)) => Ok(s.clone()),
+                    _ => Err(format!("{at}[] entry has no `{f}`")),
+                };
+                Ok(AgeStanza {
+                    recipient: get("recipient")?,
+                    enc: get("enc")?,
+                })
+            })
+            .collect(),
+        _ => Err(format!("{at} is not a list")),
+    }
+}
+
+/// A serde value as an emit tree (used for data gsec keeps as read).
+pub fn emit_value(v: &Value) -> Emit {
+    match v {
+        Value::Null => Emit::Raw("null".into()),
+        Value::Bool(b) => Emit::Raw(b.to_string()),
+        Value::Number(n) => Emit::Raw(n.to_string()),
+        Value::String(s) => Emit::Str(s.clone()),
+        Value::Sequence(s) => Emit::List(s.iter().map(emit_value).collect()),
+        Value::Mapping(m) => Emit::Map(
+            m.iter()
+                .map(|(k, v)| (key_string(k).unwrap_or_default(), emit_value(v)))
+                .collect(),
+        ),
+        Value::Tagged(t) => emit_value(&t.value),
+    }
+}
+
+/// The `sops:` block as an emit tree, in sops' field order.
+pub fn emit_metadata(md: &Metadata) -> Emit {
+    let mut m = Vec::new();
+    for (k, v) in &md.foreign {
+        if k != "pgp" {
+            m.push((k.clone(), emit_value(v)));
+        }
+    }
+    if !md.age.is_empty() {
+        m.push((
+            "age".into(),
+            Emit::List(
+                md.age
+                    .iter()
+                    .map(|s| {
+                        Emit::Map(vec![
+                            ("recipient".into(), Emit::Str(s.recipient.clone())),
+                            ("enc".into(), Emit::Block(s.enc.clone())),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ));
+    }
+    m.push(("lastmodified".into(), Emit::Str(md.lastmodified.clone())));
+    m.push(("mac".into(), Emit::Str(md.mac.clone())));
+    for (k, v) in &md.foreign {
+        if k == "pgp" {
+            m.push((k.clone(), emit_value(v)));
+        }
+    }
+    let r = &md.rules;
+    for (name, val) in [
+        ("unencrypted_suffix", &r.unencrypted_suffix),
+        ("encrypted_suffix", &r.encrypted_suffix),
+        ("unencrypted_regex", &r.unencrypted_regex),
+        ("encrypted_regex", &r.encrypted_regex),
+    ] {
+        if let Some(v) = val {
+            m.push((name.into(), Emit::Str(v.clone())));
+        }
+    }
+    if r.mac_only_encrypted {
+        m.push(("mac_only_encrypted".into(), Emit::Raw("true".into())));
+    }
+    for (k, v) in &md.extra {
+        m.push((k.clone(), emit_value(v)));
+    }
+    m.push(("version".into(), Emit::Raw(md.version.clone())));
+    Emit::Map(m)
+}
+
+/// Emit a whole document: data entries, then `sops:`.
+pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
+    let mut out = String::with_capacity(4096);
+    let mut all: Vec<(String, Emit)> = data.to_vec();
+    all.push(("sops".into(), emit_metadata(md)));
+    emit_map(&mut out, &all, 0);
+    out
+}
+
+/// Emit any tree on its own (a map, list or scalar document).
+pub fn emit_tree(e: &Emit) -> String {
+    let mut out = String::new();
+    match e {
+        Emit::Map(m) if !m.is_empty() => emit_map(&mut out, m, 0),
+        Emit::List(l) if !l.is_empty() => emit_list(&mut out, l, 0),
+        Emit::Map(_) => out.push_str("{}\n"),
+        Emit::List(_) => out.push_str("[]\n"),
+        Emit::Str(s) => {
+            out.push_str(&quote(s));
+            out.push('\n');
+        }
+        Emit::Raw(s) | Emit::Block(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+const INDENT: usize = 4;
+
+fn pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+fn emit_map(out: &mut String, entries: &[(String, Emit)], indent: usize) {
+    for (k, v) in entries {
+        pad(out, indent);
+        out.push_str(&quote(k));
+        out.push(':');
+        emit_after_key(out, v, indent);
+    }
+}
+
+/// Everything after `key:` (the value, inline or on following lines).
+fn emit_after_key(out: &mut String, v: &Emit, indent: usize) {
+    match v {
+        Emit::Str(s) => {
+            out.push(' ');
+            out.push_str(&quote(s));
+            out.push('\n');
+        }
+        Emit::Raw(s) => {
+            out.push(' ');
+            out.push_str(s);
+            out.push('\n');
+        }
+        Emit::Map(m) if m.is_empty() => out.push_str(" {}\n"),
+        Emit::List(l) if l.is_empty() => out.push_str(" []\n"),
+        Emit::Map(m) => {
+            out.push('\n');
+            emit_map(out, m, indent + INDENT);
+        }
+        Emit::List(l) => {
+            out.push('\n');
+            emit_list(out, l, indent + INDENT);
+        }
+        Emit::Block(text) => emit_block(out, text, indent + 2),
+    }
+}
+
+fn emit_block(out: &mut String, text: &str, indent: usize) {
+    // `|` keeps exactly one trailing newline; `|-` none; `|+` several.
+    let trimmed = text.trim_end_matches('\n');
+    let trailing = text.len() - trimmed.len();
+    out.push_str(match trailing {
+        0 => " |-\n",
+        1 => " |\n",
+        _ => " |+\n",
+    });
+    for line in trimmed.split('\n') {
+        if !line.is_empty() {
+            pad(out, indent);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    for _ in 1..trailing {
+        out.push('\n');
+    }
+}
+
+fn emit_list(out: &mut String, items: &[Emit], indent: usize) {
+    for it in items {
+        pad(out, indent);
+        out.push_str("- ");
+        match it {
+            Emit::Str(s) => {
+                out.push_str(&quote(s));
+                out.push('\n');
+            }
+            Emit::Raw(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Emit::Map(m) if m.is_empty() => out.push_str("{}\n"),
+            Emit::List(l) if l.is_empty() => out.push_str("[]\n"),
+            Emit::Map(m) => {
+                let mut sub = String::new();
+                emit_map(&mut sub, m, indent + 2);
+                out.push_str(&sub[indent + 2..]);
+            }
+            Emit::List(l) => {
+                let mut sub = String::new();
+                emit_list(&mut sub, l, indent + 2);
+                out.push_str(&sub[indent + 2..]);
+            }
+            Emit::Block(text) => {
+                out.push_str(&quote(text));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A string as a YAML scalar that parses back to exactly the same string:
+/// plain when unambiguous, double-quoted with escapes otherwise.
+pub fn quote(s: &str) -> std::borrow::Cow<'_, str> {
+    if plain_ok(s) {
+        return s.into();
+    }
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            '\r' => q.push_str("\\r"),
+            '\0' => q.push_str("\\0"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => q.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
+                q.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q.into()
+}
+
+fn plain_ok(s: &str) -> bool {
+    let Some(first) = s.bytes().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'/') {
+        return false;
+    }
+    if s.ends_with(':') || s.contains(": ") {
+        return false;
+    }
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"_-./+=,:[]@()".contains(&c))
+    {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    !matches!(
+        lower.as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_round_trips() {
+        for s in [
+            "plain",
+            "",
+            "true",
+            "No",
+            "123",
+            "1e3",
+            "0x1F",
+            "a: b",
+            "trailing:",
+            "#comment",
+            "- dash",
+            "line1\nline2",
+            "quote\"back\\slash",
+            "tab\there",
+            " lead",
+            "ünïcödé ✓",
+            "\u{2028}sep",
+            "ENC[AES256_GCM,data:abc=,iv:AA==,tag:BB==,type:str]",
+            "12345_54321",
+            "~",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%percent",
+            "@at",
+            "`tick",
+            "{a}",
+            "[a]",
+        ] {
+            let doc = format!("k: {}\n", quote(s));
+            let v: Value = serde_norway::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            assert_eq!(v.get("k"), Some(&Value::String(s.to_string())), "{s:?} -> {doc}");
+        }
+    }
+
+    #[test]
+    fn emits_sops_layout() {
+        let md = Metadata {
+            age: vec![AgeStanza {
+                recipient: "age1abc".into(),
+                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n".into(),
+            }],
+            lastmodified: "2026-01-01T00:00:00Z".into(),
+            mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into(),
+            rules: Rules {
+                unencrypted_suffix: Some("_unencrypted".into()),
+                ..Default::default()
+            },
+            version: "3.11.0".into(),
+            ..Default::default()
+        };
+        let data = vec![
+            ("a".to_string(), Emit::Str("v".into())),
+            (
+                "list".to_string(),
+                Emit::List(vec![
+                    Emit::Str("x".into()),
+                    Emit::Map(vec![("k".into(), Emit::Str("w".into())), ("j".into(), Emit::Raw("1".into()))]),
+                ]),
+            ),
+        ];
+        let text = emit_document(&data, &md);
+        assert_eq!(
+            text,
+            "a: v\nlist:\n    - x\n    - k: w\n      j: 1\nsops:\n    age:\n        - recipient: age1abc\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            AAAA\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n    unencrypted_suffix: _unencrypted\n    version: 3.11.0\n"
+        );
+        let (d, m) = parse(text.as_bytes()).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(m.age, md.age);
+        assert_eq!(m.lastmodified, md.lastmodified);
+        assert_eq!(m.rules, md.rules);
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        assert!(parse(b"").unwrap_err().contains("empty"));
+        assert!(parse(b"- a\n- b\n").unwrap_err().contains("not a map"));
+        assert!(parse(b"a: [\n").unwrap_err().contains("invalid YAML"));
+        assert!(parse(b"a: b\n").unwrap_err().contains("no `sops:`"));
+        assert!(parse(b"a: !vault aGk=\nsops: {mac: x, lastmodified: y}\n").is_err());
+    }
+}
