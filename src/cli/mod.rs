@@ -10,16 +10,21 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 
+pub mod check;
 pub mod completions;
 pub mod doctor;
-pub mod env_cmds;
+pub mod edit;
+pub mod export;
 pub mod hook;
+pub mod import;
 pub mod init;
 pub mod keygen;
 pub mod output;
 pub mod plugin;
 pub mod recipients;
+pub mod render;
 pub mod rotate;
+pub mod run;
 pub mod scan;
 pub mod secrets;
 
@@ -86,17 +91,17 @@ pub enum Command {
     /// Re-wrap every environment file for the recipients the config names.
     Updatekeys(recipients::UpdatekeysArgs),
     /// Fail (exit 1) when a required secret is missing or a file is unreadable.
-    Check(env_cmds::CheckArgs),
+    Check(check::CheckArgs),
     /// Run a command with an environment's secrets in its environment.
-    Run(env_cmds::RunArgs),
+    Run(run::RunArgs),
     /// Print an environment's secrets in a format other tools read.
-    Export(env_cmds::ExportArgs),
+    Export(export::ExportArgs),
     /// Fill `{{ secrets.NAME }}` placeholders in a template.
-    Render(env_cmds::RenderArgs),
+    Render(render::RenderArgs),
     /// Import a .env file into an environment.
-    Import(env_cmds::ImportArgs),
+    Import(import::ImportArgs),
     /// Edit an environment's values in $EDITOR.
-    Edit(env_cmds::EditArgs),
+    Edit(edit::EditArgs),
     /// Scan files, staged changes or history for leaked secrets.
     Scan(scan::ScanArgs),
     /// Install or remove the git pre-commit hook.
@@ -184,12 +189,12 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Rm(a) => secrets::rm(ctx, a),
         Command::Recipients(c) => recipients::run(ctx, c),
         Command::Updatekeys(a) => recipients::updatekeys(ctx, a),
-        Command::Check(a) => env_cmds::check(ctx, a),
-        Command::Run(a) => env_cmds::run(ctx, a),
-        Command::Export(a) => env_cmds::export(ctx, a),
-        Command::Render(a) => env_cmds::render(ctx, a),
-        Command::Import(a) => env_cmds::import(ctx, a),
-        Command::Edit(a) => env_cmds::edit(ctx, a),
+        Command::Check(a) => check::run(ctx, a),
+        Command::Run(a) => run::run(ctx, a),
+        Command::Export(a) => export::run(ctx, a),
+        Command::Render(a) => render::run(ctx, a),
+        Command::Import(a) => import::run(ctx, a),
+        Command::Edit(a) => edit::run(ctx, a),
         Command::Scan(a) => scan::run(ctx, a),
         Command::Hook(c) => hook::run(ctx, c),
         Command::Rotate(a) => rotate::run(ctx, a),

@@ -1,1 +1,4 @@
-fn main(){}
+//! End-to-end tests through the real `gsec` binary. One test crate, so the
+//! binary and the test harness are linked once.
+
+mod common;

@@ -1,0 +1,162 @@
+//! Shared helpers: a temporary project with its own HOME and identity, and
+//! a way to run the built binary in it with a controlled environment.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gsec");
+
+/// A scratch project: `dir` is the repository root, `home` a private HOME
+/// (so no developer key is ever used), `key` an identity file.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub home: PathBuf,
+    pub key: PathBuf,
+    pub recipient: String,
+}
+
+impl Env {
+    /// A new empty directory with a HOME and one generated identity.
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let key = tmp.path().join("key.txt");
+        let mut e = Env { tmp, dir, home, key: key.clone(), recipient: String::new() };
+        let out = e.cmd(&["keygen", "-o", key.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+        e.recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        e
+    }
+
+    /// `Env::new()` plus `git init` and `gsec init`.
+    pub fn project() -> Env {
+        let e = Env::new();
+        e.git(&["init", "-q", "-b", "main"]);
+        e.ok(&["init"]);
+        e
+    }
+
+    /// A command with a clean environment: private HOME, the identity in
+    /// GSEC_AGE_KEY_FILE, no inherited SOPS/GSEC variables.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(&self.dir);
+        self.clean_env(&mut c);
+        c.env("GSEC_AGE_KEY_FILE", &self.key);
+        c
+    }
+
+    pub fn clean_env(&self, c: &mut Command) {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GSEC_") || k.starts_with("SOPS_") || k.starts_with("GITHUB_") || k == "XDG_CONFIG_HOME" {
+                c.env_remove(k);
+            }
+        }
+        c.env("HOME", &self.home).env("NO_COLOR", "1");
+    }
+
+    /// Run with stdin, return the output.
+    pub fn run_in(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.run_cmd(self.cmd(args), stdin)
+    }
+
+    pub fn run_cmd(&self, mut c: Command, stdin: &[u8]) -> Output {
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Run, assert exit 0, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(args, b"")
+    }
+
+    pub fn ok_in(&self, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.run_in(args, stdin);
+        assert!(
+            out.status.success(),
+            "gsec {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run, assert the exit code, return stderr.
+    pub fn fails(&self, args: &[&str], stdin: &[u8], code: i32) -> String {
+        let out = self.run_in(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "gsec {args:?}: stdout={} stderr={err}", String::from_utf8_lossy(&out.stdout));
+        err
+    }
+
+    /// `gsec set NAME --env ENV` with the value on stdin.
+    pub fn set(&self, name: &str, env: &str, value: &str) {
+        self.ok_in(&["set", name, "--env", env], value.as_bytes());
+    }
+
+    pub fn get(&self, name: &str, env: &str) -> String {
+        self.ok(&["get", "-n", name, "--env", env])
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .env("HOME", &self.home)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A second identity (another person).
+    pub fn other_key(&self, name: &str) -> (PathBuf, String) {
+        let p = self.tmp.path().join(format!("{name}.txt"));
+        let out = self.cmd(&["keygen", "-o", p.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success());
+        (p, String::from_utf8(out.stdout).unwrap().trim().to_string())
+    }
+}
+
+/// Is an external tool on PATH? Interop tests require it: the README's test
+/// command installs every tool, so a missing one is a failure, not a skip.
+pub fn tool(name: &str) -> PathBuf {
+    which(name).unwrap_or_else(|| panic!("{name} not found on PATH: run the README's test command, which installs it"))
+}
+
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file()))
+}
+
+pub fn assert_no_secret(haystack: &str, secret: &str) {
+    assert!(!haystack.contains(secret), "secret value leaked into output: {haystack}");
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
