@@ -202,13 +202,17 @@ impl Config {
     /// Parse and validate. Errors name the file and, where the YAML parser
     /// knows it, the line and column.
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
-        let cfg: Config = serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?;
+        let cfg: Config =
+            serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?;
         cfg.validate().map_err(|what| {
             let line = locate(text, &what);
-            Error::file(path, match line {
-                Some(l) => format!("line {l}: {what}"),
-                None => what,
-            })
+            Error::file(
+                path,
+                match line {
+                    Some(l) => format!("line {l}: {what}"),
+                    None => what,
+                },
+            )
         })?;
         Ok(cfg)
     }
@@ -220,7 +224,10 @@ impl Config {
 
     fn validate(&self) -> std::result::Result<(), String> {
         if self.version != 1 {
-            return Err(format!("version: unsupported config version {} (this gsec reads 1)", self.version));
+            return Err(format!(
+                "version: unsupported config version {} (this gsec reads 1)",
+                self.version
+            ));
         }
         for (g, keys) in &self.recipients {
             for k in keys {
@@ -243,7 +250,9 @@ impl Config {
             }
             if let Some(p) = &env.inherit {
                 if !self.environments.contains_key(p) {
-                    return Err(format!("environments.{name}.inherit: unknown environment '{p}'"));
+                    return Err(format!(
+                        "environments.{name}.inherit: unknown environment '{p}'"
+                    ));
                 }
             }
             // Inheritance must end.
@@ -251,13 +260,18 @@ impl Config {
             let mut cur = env.inherit.as_deref();
             while let Some(p) = cur {
                 if seen.contains(&p) {
-                    return Err(format!("environments.{name}.inherit: inheritance cycle {} -> {p}", seen.join(" -> ")));
+                    return Err(format!(
+                        "environments.{name}.inherit: inheritance cycle {} -> {p}",
+                        seen.join(" -> ")
+                    ));
                 }
                 seen.push(p);
                 cur = self.environments.get(p).and_then(|e| e.inherit.as_deref());
             }
             if self.recipient_names(name).is_empty() {
-                return Err(format!("environments.{name}.recipients: no recipients (directly or inherited)"));
+                return Err(format!(
+                    "environments.{name}.recipients: no recipients (directly or inherited)"
+                ));
             }
         }
         let mut lower: Vec<String> = Vec::new();
@@ -267,22 +281,30 @@ impl Config {
             }
             let l = name.to_ascii_lowercase();
             if lower.contains(&l) {
-                return Err(format!("secrets.{name}: differs only in case from another declared secret"));
+                return Err(format!(
+                    "secrets.{name}: differs only in case from another declared secret"
+                ));
             }
             lower.push(l);
             if let Required::Envs(envs) = &decl.required {
                 for e in envs {
                     if !self.environments.contains_key(e) {
-                        return Err(format!("secrets.{name}.required: unknown environment '{e}'"));
+                        return Err(format!(
+                            "secrets.{name}.required: unknown environment '{e}'"
+                        ));
                     }
                 }
             }
             if let Some(r) = &decl.rotation {
                 if !self.plugins.contains_key(&r.plugin) {
-                    return Err(format!("secrets.{name}.rotation.plugin: unknown plugin '{}'", r.plugin));
+                    return Err(format!(
+                        "secrets.{name}.rotation.plugin: unknown plugin '{}'",
+                        r.plugin
+                    ));
                 }
                 for d in [&r.every, &r.grace].into_iter().flatten() {
-                    humantime::parse_duration(d).map_err(|e| format!("secrets.{name}.rotation: bad duration '{d}': {e}"))?;
+                    humantime::parse_duration(d)
+                        .map_err(|e| format!("secrets.{name}.rotation: bad duration '{d}': {e}"))?;
                 }
             }
         }
@@ -349,7 +371,9 @@ impl Config {
 
     /// Declared secret, by case-insensitive name.
     pub fn secret(&self, name: &str) -> Option<(&String, &SecretDecl)> {
-        self.secrets.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))
+        self.secrets
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
     }
 
     /// Environment-variable name for a secret.
@@ -378,7 +402,9 @@ fn locate(text: &str, what: &str) -> Option<usize> {
         if indent < min_indent && line_no.is_some() && !t.is_empty() && !t.starts_with('#') {
             break;
         }
-        if indent >= min_indent && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))) {
+        if indent >= min_indent
+            && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":")))
+        {
             line_no = Some(i + 1);
             match want.next() {
                 Some(k) => {
@@ -436,7 +462,10 @@ mod tests {
             std::fs::write(&path, &generated).unwrap();
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(committed == generated, "schemas/gsec.schema.json is stale: run GSEC_BLESS=1 cargo test --lib config");
+        assert!(
+            committed == generated,
+            "schemas/gsec.schema.json is stale: run GSEC_BLESS=1 cargo test --lib config"
+        );
     }
 
     #[test]
@@ -452,12 +481,24 @@ mod tests {
     #[test]
     fn errors_name_line() {
         let p = Path::new(".gsec.yaml");
-        let e = Config::parse(p, "environments:\n  dev:\n    recipients: [age1x]\n    bogus: 1\n").unwrap_err();
+        let e = Config::parse(
+            p,
+            "environments:\n  dev:\n    recipients: [age1x]\n    bogus: 1\n",
+        )
+        .unwrap_err();
         let s = e.to_string();
-        assert!(s.starts_with(".gsec.yaml: ") && s.contains("bogus") && s.contains("line 4"), "{s}");
+        assert!(
+            s.starts_with(".gsec.yaml: ") && s.contains("bogus") && s.contains("line 4"),
+            "{s}"
+        );
         let (_, pk) = crate::keys::generate();
-        let text = format!("recipients:\n  team: [{pk}]\nenvironments:\n  dev:\n    recipients: [team]\n  prod:\n    inherit: nope\n");
+        let text = format!(
+            "recipients:\n  team: [{pk}]\nenvironments:\n  dev:\n    recipients: [team]\n  prod:\n    inherit: nope\n"
+        );
         let s = Config::parse(p, &text).unwrap_err().to_string();
-        assert!(s.contains("line 7") && s.contains("unknown environment 'nope'"), "{s}");
+        assert!(
+            s.contains("line 7") && s.contains("unknown environment 'nope'"),
+            "{s}"
+        );
     }
 }

@@ -101,7 +101,8 @@ impl<'p> Resolver<'p> {
     pub fn all(&mut self, env: &str) -> Result<Vec<Resolved>> {
         self.project.check_env(env)?;
         let mut out: Vec<Resolved> = Vec::new();
-        let seen = |out: &Vec<Resolved>, k: &str| out.iter().any(|r| r.name.eq_ignore_ascii_case(k));
+        let seen =
+            |out: &Vec<Resolved>, k: &str| out.iter().any(|r| r.name.eq_ignore_ascii_case(k));
         if env == LOCAL_ENV {
             let path = self.project.root.join(LOCAL_FILE_NAME);
             if let Some(entries) = self.local()?.cloned() {
@@ -146,7 +147,8 @@ pub fn load_local(path: &std::path::Path) -> Result<Option<Vec<(String, Node)>>>
     if text.trim().is_empty() {
         return Ok(Some(vec![]));
     }
-    let v: Value = serde_norway::from_str(&text).map_err(|e| Error::file(path, format!("invalid YAML: {e}")))?;
+    let v: Value = serde_norway::from_str(&text)
+        .map_err(|e| Error::file(path, format!("invalid YAML: {e}")))?;
     let Value::Mapping(m) = v else {
         return Err(Error::file(path, "must be a map of secret names to values"));
     };
@@ -191,7 +193,11 @@ pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
     fn walk(n: &Node, prefix: &str, out: &mut Vec<(String, zeroize::Zeroizing<String>)>) {
         let join = |k: &str| {
             let k = k.replace(['-', '.', ' '], "_").to_ascii_uppercase();
-            if prefix.is_empty() { k } else { format!("{prefix}_{k}") }
+            if prefix.is_empty() {
+                k
+            } else {
+                format!("{prefix}_{k}")
+            }
         };
         match n {
             Node::Leaf(l) => out.push((prefix.to_string(), l.text())),
@@ -210,9 +216,16 @@ pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
 /// A node as decrypted YAML text (for `gsec get` of a nested value).
 pub fn to_yaml(node: &Node) -> zeroize::Zeroizing<String> {
     fn conv(n: &Node) -> crate::vault::format::Emit {
+        use crate::vault::crypto::ValueType;
         use crate::vault::format::Emit;
         match n {
-            Node::Leaf(l) => Emit::Str(l.text().to_string()),
+            Node::Leaf(l) => match l.ty {
+                Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
+                    Emit::Raw(l.text().to_string())
+                }
+                None => Emit::Raw("null".into()),
+                _ => Emit::Str(l.text().to_string()),
+            },
             Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), conv(v))).collect()),
             Node::List(l) => Emit::List(l.iter().map(conv).collect()),
         }

@@ -129,7 +129,11 @@ impl Identities {
         }
         let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).ok()?;
         let mut r = dec
-            .decrypt(self.list.iter().map(|i| i.inner.as_ref() as &dyn age::Identity))
+            .decrypt(
+                self.list
+                    .iter()
+                    .map(|i| i.inner.as_ref() as &dyn age::Identity),
+            )
             .ok()?;
         let mut out = Zeroizing::new(Vec::with_capacity(32));
         r.read_to_end(&mut out).ok()?;
@@ -162,7 +166,9 @@ fn config_home() -> Option<PathBuf> {
 }
 
 fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Find identities in the documented order. A source the user named
@@ -174,7 +180,12 @@ pub fn discover(explicit: Option<&Path>) -> Result<Identities> {
         ids.looked.push(format!("--identity {}", p.display()));
         load_file(&mut ids, p, true)?;
     }
-    for var in ["GSEC_AGE_KEY", "GSEC_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE"] {
+    for var in [
+        "GSEC_AGE_KEY",
+        "GSEC_AGE_KEY_FILE",
+        "SOPS_AGE_KEY",
+        "SOPS_AGE_KEY_FILE",
+    ] {
         let Some(val) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
             ids.looked.push(format!("${var} (unset)"));
             continue;
@@ -184,8 +195,20 @@ pub fn discover(explicit: Option<&Path>) -> Result<Identities> {
             load_file(&mut ids, Path::new(&val), true)?;
         } else {
             let text = Zeroizing::new(val.to_string_lossy().into_owned());
-            // sops ≥3.13 also accepts space-separated keys.
-            let text = Zeroizing::new(text.split_whitespace().collect::<Vec<_>>().join("\n"));
+            // Identity-file text (comments allowed); sops ≥3.13 also
+            // accepts several keys separated by spaces on one line.
+            let text = Zeroizing::new(
+                text.lines()
+                    .flat_map(|l| {
+                        if l.trim_start().starts_with('#') {
+                            vec![l.to_string()]
+                        } else {
+                            l.split_whitespace().map(str::to_string).collect()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
             load_buffer(&mut ids, text.as_bytes(), &format!("${var}"), None)
                 .map_err(|e| Error::msg(format!("${var}: {e}")))?;
         }
@@ -269,7 +292,10 @@ fn load_buffer(
             continue;
         }
         if line.starts_with("AGE-PLUGIN-") {
-            return Err(format!("line {}: age plugin identities are not supported", n + 1));
+            return Err(format!(
+                "line {}: age plugin identities are not supported",
+                n + 1
+            ));
         }
         let id = age::x25519::Identity::from_str(line)
             .map_err(|_| format!("line {}: not an AGE-SECRET-KEY-1… identity", n + 1))?;
@@ -311,7 +337,10 @@ mod tests {
         let r = Recipient::parse(&public).unwrap();
         let armored = r.wrap(b"0123456789abcdef0123456789abcdef").unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
-        assert_eq!(&ids.unwrap(&armored).unwrap()[..], b"0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            &ids.unwrap(&armored).unwrap()[..],
+            b"0123456789abcdef0123456789abcdef"
+        );
         let (other, _) = generate();
         let mut ids2 = Identities::default();
         load_buffer(&mut ids2, other.as_bytes(), "other", None).unwrap();
@@ -323,6 +352,11 @@ mod tests {
         assert!(Recipient::parse("age1xyz").is_err());
         assert!(Recipient::parse("hello").is_err());
         let (_, public) = generate();
-        assert_eq!(Recipient::parse(&format!("  {public} ")).unwrap().canonical(), public);
+        assert_eq!(
+            Recipient::parse(&format!("  {public} "))
+                .unwrap()
+                .canonical(),
+            public
+        );
     }
 }

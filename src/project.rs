@@ -22,7 +22,9 @@ pub struct Project {
 
 impl std::fmt::Debug for Project {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Project").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("Project")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +82,12 @@ impl Project {
         if self.config.environments.contains_key(env) {
             return Ok(());
         }
-        let known: Vec<&str> = self.config.environments.keys().map(String::as_str).collect();
+        let known: Vec<&str> = self
+            .config
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
         Err(Error::usage(format!(
             "unknown environment '{env}' (configured: {})",
             known.join(", ")
@@ -126,7 +133,11 @@ impl Project {
     /// we are.
     fn explain_access(&self, e: Error) -> Error {
         match e {
-            Error::NoIdentity { path, recipients, looked } => {
+            Error::NoIdentity {
+                path,
+                recipients,
+                looked,
+            } => {
                 let env = self
                     .config
                     .environments
@@ -141,7 +152,11 @@ impl Project {
                             crate::vault::short_recipient(me)
                         ),
                     ),
-                    _ => Error::NoIdentity { path, recipients, looked },
+                    _ => Error::NoIdentity {
+                        path,
+                        recipients,
+                        looked,
+                    },
                 }
             }
             other => other,
@@ -152,7 +167,12 @@ impl Project {
     /// save if anything changed. Returns `f`'s result and whether the file
     /// was written. The lock is held from before the read to after the
     /// rename, so concurrent writers never lose each other's changes.
-    pub fn update<T>(&self, env: &str, opts: OpenOptions, f: impl FnOnce(&mut Vault) -> Result<T>) -> Result<(T, bool)> {
+    pub fn update<T>(
+        &self,
+        env: &str,
+        opts: OpenOptions,
+        f: impl FnOnce(&mut Vault) -> Result<T>,
+    ) -> Result<(T, bool)> {
         self.check_env(env)?;
         let path = self.env_file(env);
         let _lock = fsutil::lock(&path)?;

@@ -30,7 +30,13 @@ pub fn placeholders(text: &str) -> Vec<Placeholder> {
         .captures_iter(text)
         .map(|c| {
             let m = c.get(0).expect("match");
-            let name = c.get(1).or(c.get(2)).or(c.get(3)).expect("name").as_str().to_string();
+            let name = c
+                .get(1)
+                .or(c.get(2))
+                .or(c.get(3))
+                .expect("name")
+                .as_str()
+                .to_string();
             Placeholder {
                 name,
                 line: text[..m.start()].bytes().filter(|&b| b == b'\n').count() + 1,
@@ -51,7 +57,10 @@ pub fn render(
     let mut last = 0;
     for p in placeholders(text) {
         let v = lookup(&p.name)?.ok_or_else(|| {
-            Error::msg(format!("{template_name}:{}: unknown secret '{}'", p.line, p.name))
+            Error::msg(format!(
+                "{template_name}:{}: unknown secret '{}'",
+                p.line, p.name
+            ))
         })?;
         out.push_str(&text[last..p.range.start]);
         out.push_str(&v);
@@ -67,7 +76,10 @@ pub fn templates_using(project: &Project, name: &str) -> Result<Vec<String>> {
     for t in &project.config.templates {
         let p = project.root.join(t);
         let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        if placeholders(&text).iter().any(|ph| ph.name.eq_ignore_ascii_case(name)) {
+        if placeholders(&text)
+            .iter()
+            .any(|ph| ph.name.eq_ignore_ascii_case(name))
+        {
             out.push(t.clone());
         }
     }
@@ -81,10 +93,18 @@ mod tests {
     #[test]
     fn finds_every_syntax() {
         let t = "a={{ secret('A') }}\nb={{secret(\"b-2\")}} c={{ secrets.C_3 }} d={{Secrets.D}}\n{{ other }} {{ secret('') }}";
-        let names: Vec<_> = placeholders(t).into_iter().map(|p| (p.name, p.line)).collect();
+        let names: Vec<_> = placeholders(t)
+            .into_iter()
+            .map(|p| (p.name, p.line))
+            .collect();
         assert_eq!(
             names,
-            vec![("A".into(), 1), ("b-2".into(), 2), ("C_3".into(), 2), ("D".into(), 2)]
+            vec![
+                ("A".into(), 1),
+                ("b-2".into(), 2),
+                ("C_3".into(), 2),
+                ("D".into(), 2)
+            ]
         );
     }
 
@@ -92,7 +112,10 @@ mod tests {
     fn unknown_name_is_an_error_with_line() {
         let e = render("t.tmpl", "x\ny={{ secrets.NOPE }}", |_| Ok(None)).unwrap_err();
         assert_eq!(e.to_string(), "t.tmpl:2: unknown secret 'NOPE'");
-        let ok = render("t", "v={{ secrets.a }}!", |_| Ok(Some(zeroize::Zeroizing::new("$x\"".into())))).unwrap();
+        let ok = render("t", "v={{ secrets.a }}!", |_| {
+            Ok(Some(zeroize::Zeroizing::new("$x\"".into())))
+        })
+        .unwrap();
         assert_eq!(&*ok, "v=$x\"!");
     }
 }

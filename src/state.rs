@@ -75,7 +75,10 @@ impl State {
     }
 
     pub fn mark_rotated(&mut self, env: &str, name: &str, at: String) {
-        self.rotated.entry(env.into()).or_default().insert(name.into(), at);
+        self.rotated
+            .entry(env.into())
+            .or_default()
+            .insert(name.into(), at);
         if let Some(m) = self.exposed.get_mut(env) {
             m.remove(name);
             if m.is_empty() {
@@ -85,10 +88,15 @@ impl State {
     }
 
     pub fn expose(&mut self, env: &str, name: &str, recipients: &[String]) {
-        let e = self.exposed.entry(env.into()).or_default().entry(name.into()).or_insert(Exposure {
-            recipients: vec![],
-            since: now(),
-        });
+        let e = self
+            .exposed
+            .entry(env.into())
+            .or_default()
+            .entry(name.into())
+            .or_insert(Exposure {
+                recipients: vec![],
+                since: now(),
+            });
         for r in recipients {
             if !e.recipients.contains(r) {
                 e.recipients.push(r.clone());
@@ -102,7 +110,10 @@ impl State {
     pub fn due(&self, cfg: &Config, env: &str, name: &str) -> Option<String> {
         let every = cfg.secret(name)?.1.rotation.as_ref()?.every.as_ref()?;
         let every = humantime::parse_duration(every).ok()?;
-        match self.rotated(env, name).and_then(|t| humantime::parse_rfc3339_weak(&t).ok()) {
+        match self
+            .rotated(env, name)
+            .and_then(|t| humantime::parse_rfc3339_weak(&t).ok())
+        {
             Some(t) => Some(humantime::format_rfc3339_seconds(t + every).to_string()),
             None => Some(now()),
         }

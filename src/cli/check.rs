@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct CheckArgs {}
 
 pub fn run(_ctx: &Ctx, _a: CheckArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec check` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec check` is not available in this build yet",
+    ))
 }

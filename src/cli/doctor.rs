@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct DoctorArgs {}
 
 pub fn run(_ctx: &Ctx, _a: DoctorArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec doctor` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec doctor` is not available in this build yet",
+    ))
 }

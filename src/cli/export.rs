@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct ExportArgs {}
 
 pub fn run(_ctx: &Ctx, _a: ExportArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec export` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec export` is not available in this build yet",
+    ))
 }

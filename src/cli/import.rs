@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct ImportArgs {}
 
 pub fn run(_ctx: &Ctx, _a: ImportArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec import` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec import` is not available in this build yet",
+    ))
 }

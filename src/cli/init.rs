@@ -31,7 +31,10 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     let root = project_root(&ctx.dir);
     let path = root.join(config::FILE_NAME);
     if path.exists() {
-        return Err(Error::file(&path, "already exists; refusing to overwrite it"));
+        return Err(Error::file(
+            &path,
+            "already exists; refusing to overwrite it",
+        ));
     }
     let recipients = if a.recipients.is_empty() {
         let ids = keys::discover(ctx.identity.as_deref())?;
@@ -46,7 +49,11 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     } else {
         a.recipients
             .iter()
-            .map(|r| Recipient::parse(r).map(|r| r.canonical()).map_err(|e| Error::usage(format!("--recipient {r}: {e}"))))
+            .map(|r| {
+                Recipient::parse(r)
+                    .map(|r| r.canonical())
+                    .map_err(|e| Error::usage(format!("--recipient {r}: {e}")))
+            })
             .collect::<Result<_>>()?
     };
     let cfg = config::default_config(recipients);
@@ -57,7 +64,11 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     output::info(&format!(
         "created {} with environments {}; add secrets with `gsec set NAME --env ENV`",
         path.display(),
-        cfg.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+        cfg.environments
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(Exit::Ok)
 }
@@ -81,6 +92,8 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&format!("# gsec: local plaintext overrides, never committed\n{entry}\n"));
+    text.push_str(&format!(
+        "# gsec: local plaintext overrides, never committed\n{entry}\n"
+    ));
     fsutil::write_atomic(&gi, text.as_bytes(), None)
 }

@@ -19,12 +19,18 @@ pub struct KeygenArgs {
 pub fn run(_ctx: &Ctx, a: KeygenArgs) -> Result<Exit> {
     let path = match a.output {
         Some(p) => p,
-        None => keys::default_identity_path()
-            .ok_or_else(|| Error::msg("cannot find a config directory: set HOME or XDG_CONFIG_HOME, or pass -o FILE"))?,
+        None => keys::default_identity_path().ok_or_else(|| {
+            Error::msg(
+                "cannot find a config directory: set HOME or XDG_CONFIG_HOME, or pass -o FILE",
+            )
+        })?,
     };
     let (text, recipient) = keys::generate();
     fsutil::write_new(&path, text.as_bytes(), 0o600)?;
-    output::info(&format!("wrote identity to {} (mode 0600); its recipient:", path.display()));
+    output::info(&format!(
+        "wrote identity to {} (mode 0600); its recipient:",
+        path.display()
+    ));
     println!("{recipient}");
     Ok(Exit::Ok)
 }

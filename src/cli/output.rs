@@ -28,5 +28,8 @@ pub fn info(msg: &str) {
 
 /// Errors are one line: collapse any newline a lower layer put in.
 fn one_line(msg: &str) -> String {
-    msg.split('\n').map(str::trim_end).collect::<Vec<_>>().join("; ")
+    msg.split('\n')
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -11,5 +11,7 @@ pub enum PluginCmd {
 }
 
 pub fn run(_ctx: &Ctx, _c: PluginCmd) -> Result<Exit> {
-    Err(Error::msg("`gsec plugin` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec plugin` is not available in this build yet",
+    ))
 }

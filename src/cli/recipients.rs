@@ -48,16 +48,31 @@ pub struct UpdatekeysArgs {
 pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
     let project = ctx.project()?;
     match cmd {
-        RecipientsCmd::Add { key, group, no_update } => {
+        RecipientsCmd::Add {
+            key,
+            group,
+            no_update,
+        } => {
             let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
             let mut cfg = project.config.clone();
             let group = match group {
                 Some(g) => g,
-                None => cfg.recipients.keys().next().cloned().unwrap_or_else(|| "team".into()),
+                None => cfg
+                    .recipients
+                    .keys()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| "team".into()),
             };
             let members = cfg.recipients.entry(group.clone()).or_default();
-            if members.iter().any(|m| Recipient::parse(m).is_ok_and(|m| m == r)) {
-                output::info(&format!("{} is already in group {group}", short_recipient(&key)));
+            if members
+                .iter()
+                .any(|m| Recipient::parse(m).is_ok_and(|m| m == r))
+            {
+                output::info(&format!(
+                    "{} is already in group {group}",
+                    short_recipient(&key)
+                ));
             } else {
                 members.push(r.canonical());
                 project.save_config(&cfg)?;
@@ -81,10 +96,16 @@ pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
                 hit |= env.recipients.len() != before;
             }
             if !hit {
-                return Err(Error::usage(format!("{} is not a recipient in .gsec.yaml", short_recipient(&key))));
+                return Err(Error::usage(format!(
+                    "{} is not a recipient in .gsec.yaml",
+                    short_recipient(&key)
+                )));
             }
             project.save_config(&cfg)?;
-            output::info(&format!("removed {} from .gsec.yaml", short_recipient(&key)));
+            output::info(&format!(
+                "removed {} from .gsec.yaml",
+                short_recipient(&key)
+            ));
             after_change(ctx, no_update)
         }
         RecipientsCmd::List { format } => list(&project, format),
@@ -96,7 +117,13 @@ fn after_change(ctx: &Ctx, no_update: bool) -> Result<Exit> {
         output::info("run `gsec updatekeys` to re-encrypt the environment files");
         return Ok(Exit::Ok);
     }
-    updatekeys(ctx, UpdatekeysArgs { envs: vec![], format: ListFormat::Human })
+    updatekeys(
+        ctx,
+        UpdatekeysArgs {
+            envs: vec![],
+            format: ListFormat::Human,
+        },
+    )
 }
 
 fn list(project: &Project, format: ListFormat) -> Result<Exit> {
@@ -119,11 +146,22 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
                 .environments
                 .keys()
                 .map(|e| {
-                    let r: Vec<String> = cfg.recipients_for(e).unwrap_or_default().iter().map(|r| r.canonical()).collect();
+                    let r: Vec<String> = cfg
+                        .recipients_for(e)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|r| r.canonical())
+                        .collect();
                     serde_json::json!({"environment": e, "recipients": r})
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"groups": groups, "environments": envs})).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"groups": groups, "environments": envs})
+                )
+                .expect("json")
+            );
         }
         ListFormat::Human => {
             for (g, members) in &cfg.recipients {
@@ -164,7 +202,8 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
         match res {
             Ok(((change, names), written)) => {
                 if !change.removed.is_empty() {
-                    let removed: Vec<String> = change.removed.iter().map(|r| short_recipient(r)).collect();
+                    let removed: Vec<String> =
+                        change.removed.iter().map(|r| short_recipient(r)).collect();
                     State::update(&project.root, |s| {
                         for n in &names {
                             s.expose(env, n, &removed);
@@ -190,7 +229,11 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"environments": items})).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"environments": items}))
+                    .expect("json")
+            );
         }
         ListFormat::Human => {
             for (env, c, names, _) in &report {
@@ -202,7 +245,10 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
                     output::info(&format!("{env}: added {}", short_recipient(r)));
                 }
                 for r in &c.removed {
-                    output::info(&format!("{env}: removed {} (new data key, all values re-encrypted)", short_recipient(r)));
+                    output::info(&format!(
+                        "{env}: removed {} (new data key, all values re-encrypted)",
+                        short_recipient(r)
+                    ));
                 }
                 if !c.removed.is_empty() && !names.is_empty() {
                     output::warn(&format!(

@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct RenderArgs {}
 
 pub fn run(_ctx: &Ctx, _a: RenderArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec render` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec render` is not available in this build yet",
+    ))
 }

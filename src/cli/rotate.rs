@@ -8,5 +8,7 @@ use crate::error::{Error, Result};
 pub struct RotateArgs {}
 
 pub fn run(_ctx: &Ctx, _a: RotateArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec rotate` is not available in this build yet"))
+    Err(Error::msg(
+        "`gsec rotate` is not available in this build yet",
+    ))
 }

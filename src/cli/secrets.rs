@@ -84,7 +84,8 @@ pub fn read_value(name: &str, from_file: Option<&PathBuf>) -> Result<Zeroizing<S
         }
         buf
     };
-    let s = String::from_utf8(raw.to_vec()).map_err(|_| Error::usage("the value is not UTF-8 text"))?;
+    let s =
+        String::from_utf8(raw.to_vec()).map_err(|_| Error::usage("the value is not UTF-8 text"))?;
     if s.is_empty() {
         return Err(Error::usage(format!(
             "empty value for {name}; nothing was set (use `gsec rm` to delete a secret)"
@@ -100,7 +101,9 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
         project.check_env(e)?;
     }
     let value = read_value(&a.name, a.from_file.as_ref())?;
-    let opts = OpenOptions { ignore_mac: a.ignore_mac };
+    let opts = OpenOptions {
+        ignore_mac: a.ignore_mac,
+    };
     for env in &a.envs {
         let (changed, _) = project.update(env, opts, |v| v.set(&a.name, &value))?;
         let file = project.env_file(env);
@@ -117,15 +120,15 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
 pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let mut r = Resolver::new(&project);
-    let found = r
-        .lookup(&a.env, &a.name)?
-        .ok_or_else(|| Error::NotFound {
-            name: a.name.clone(),
-            env: a.env.clone(),
-        })?;
+    let found = r.lookup(&a.env, &a.name)?.ok_or_else(|| Error::NotFound {
+        name: a.name.clone(),
+        env: a.env.clone(),
+    })?;
     if a.explain {
         let from = match &found.source {
-            Source::File { env, path } if *env == a.env => format!("{} ({env}'s own file)", project.rel(path)),
+            Source::File { env, path } if *env == a.env => {
+                format!("{} ({env}'s own file)", project.rel(path))
+            }
             Source::File { env, path } => format!("{} (inherited from {env})", project.rel(path)),
             Source::Local(p) => format!("{} (local override)", project.rel(p)),
         };
@@ -176,7 +179,9 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
     // name -> [(env, lastmodified)]
     let mut rows: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for env in &envs {
-        let Some(p) = peek(&project.env_file(env))? else { continue };
+        let Some(p) = peek(&project.env_file(env))? else {
+            continue;
+        };
         for n in p.names {
             let i = match rows.iter().position(|(k, _)| k.eq_ignore_ascii_case(&n)) {
                 Some(i) => i,
@@ -215,7 +220,11 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "secrets": items })).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "secrets": items }))
+                    .expect("json")
+            );
         }
         ListFormat::Human => {
             if rows.is_empty() {
@@ -223,12 +232,18 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                 return Ok(Exit::Ok);
             }
             let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(4).max(4);
-            println!("{:w$}  {:28}  {:20}  ROTATION DUE", "NAME", "ENVIRONMENTS", "LAST CHANGE");
+            println!(
+                "{:w$}  {:28}  {:20}  ROTATION DUE",
+                "NAME", "ENVIRONMENTS", "LAST CHANGE"
+            );
             for (name, envs) in &rows {
                 let env_list = if envs.is_empty() {
                     "(declared, not set)".to_string()
                 } else {
-                    envs.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join(",")
+                    envs.iter()
+                        .map(|(e, _)| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 };
                 let last = envs.iter().map(|(_, lm)| lm.as_str()).max().unwrap_or("-");
                 let due_s = envs
@@ -268,7 +283,8 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<Exit> {
         if !project.env_file(env).exists() {
             continue;
         }
-        let (removed, _) = project.update(env, OpenOptions::default(), |v| Ok(v.remove(&a.name)))?;
+        let (removed, _) =
+            project.update(env, OpenOptions::default(), |v| Ok(v.remove(&a.name)))?;
         if let Some(n) = removed {
             missing = false;
             output::info(&format!("removed {n} from {env}"));

@@ -5,10 +5,10 @@
 //! ciphertext; all three fields are standard base64. The additional data
 //! binds each value to its key path, so values cannot be swapped between keys.
 
+use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
-use aes_gcm::AesGcm;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
@@ -236,19 +236,29 @@ mod tests {
         assert_eq!(t, ValueType::Str);
         assert_eq!(decrypt(&k, &e, "db:user:").unwrap_err(), CryptoError::Auth);
         let other = DataKey::generate();
-        assert_eq!(decrypt(&other, &e, "db:password:").unwrap_err(), CryptoError::Auth);
+        assert_eq!(
+            decrypt(&other, &e, "db:password:").unwrap_err(),
+            CryptoError::Auth
+        );
     }
 
     #[test]
     fn malformed_values_are_rejected() {
         let k = DataKey::generate();
-        assert_eq!(decrypt(&k, "plain", "a:").unwrap_err(), CryptoError::NotEncrypted);
+        assert_eq!(
+            decrypt(&k, "plain", "a:").unwrap_err(),
+            CryptoError::NotEncrypted
+        );
         assert!(matches!(
             decrypt(&k, "ENC[AES256_GCM,data:AAAA", "a:"),
             Err(CryptoError::Malformed(_))
         ));
         assert!(matches!(
-            decrypt(&k, "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]", "a:"),
+            decrypt(
+                &k,
+                "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]",
+                "a:"
+            ),
             Err(CryptoError::Malformed(_))
         ));
     }

@@ -152,8 +152,8 @@ fn parse_metadata(v: Value) -> Result<Metadata, String> {
             }
             "shamir_threshold" => {}
             _ if FOREIGN_SOURCES.contains(&k.as_str()) => {
-                let empty = matches!(&v, Value::Null)
-                    || matches!(&v, Value::Sequence(s) if s.is_empty());
+                let empty =
+                    matches!(&v, Value::Null) || matches!(&v, Value::Sequence(s) if s.is_empty());
                 if !empty {
                     md.foreign.push((k, v));
                 }
@@ -480,7 +480,11 @@ mod tests {
         ] {
             let doc = format!("k: {}\n", quote(s));
             let v: Value = serde_norway::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}"));
-            assert_eq!(v.get("k"), Some(&Value::String(s.to_string())), "{s:?} -> {doc}");
+            assert_eq!(
+                v.get("k"),
+                Some(&Value::String(s.to_string())),
+                "{s:?} -> {doc}"
+            );
         }
     }
 
@@ -489,7 +493,8 @@ mod tests {
         let md = Metadata {
             age: vec![AgeStanza {
                 recipient: "age1abc".into(),
-                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n".into(),
+                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
             }],
             lastmodified: "2026-01-01T00:00:00Z".into(),
             mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into(),
@@ -506,7 +511,10 @@ mod tests {
                 "list".to_string(),
                 Emit::List(vec![
                     Emit::Str("x".into()),
-                    Emit::Map(vec![("k".into(), Emit::Str("w".into())), ("j".into(), Emit::Raw("1".into()))]),
+                    Emit::Map(vec![
+                        ("k".into(), Emit::Str("w".into())),
+                        ("j".into(), Emit::Raw("1".into())),
+                    ]),
                 ]),
             ),
         ];

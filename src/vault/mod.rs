@@ -79,7 +79,11 @@ pub enum Node {
 impl Node {
     /// Every leaf with its path of map keys (list items share their
     /// parent's path, as in sops), in document order.
-    pub fn leaves<'a>(&'a self, prefix: &mut Vec<&'a str>, f: &mut dyn FnMut(&[&'a str], &'a Leaf)) {
+    pub fn leaves<'a>(
+        &'a self,
+        prefix: &mut Vec<&'a str>,
+        f: &mut dyn FnMut(&[&'a str], &'a Leaf),
+    ) {
         match self {
             Node::Leaf(l) => f(prefix, l),
             Node::List(items) => items.iter().for_each(|n| n.leaves(prefix, f)),
@@ -132,7 +136,9 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -172,10 +178,18 @@ impl Vault {
         Ok(meta.age.into_iter().map(|s| s.recipient).collect())
     }
 
-    pub fn from_bytes(path: PathBuf, bytes: &[u8], ids: &Identities, opts: OpenOptions) -> Result<Self> {
+    pub fn from_bytes(
+        path: PathBuf,
+        bytes: &[u8],
+        ids: &Identities,
+        opts: OpenOptions,
+    ) -> Result<Self> {
         let (raw, meta) = format::parse(bytes).map_err(|e| Error::file(&path, e))?;
         if meta.age.is_empty() {
-            return Err(Error::file(&path, "has no age recipients (gsec decrypts age-encrypted sops files)"));
+            return Err(Error::file(
+                &path,
+                "has no age recipients (gsec decrypts age-encrypted sops files)",
+            ));
         }
         let key = unwrap_key(&path, &meta, ids)?;
         let rules = CompiledRules::new(&meta.rules).map_err(|e| Error::file(&path, e))?;
@@ -215,13 +229,19 @@ impl Vault {
             path: self.path.clone(),
             what: what.into(),
         };
-        let (stored, _) = crypto::decrypt(&self.key, &self.meta.mac, &mac_aad(&self.meta.lastmodified))
-            .map_err(|e| match e {
-                CryptoError::Auth => tampered("MAC cannot be verified (MAC or lastmodified was changed)"),
-                _ => tampered("MAC is malformed"),
-            })?;
+        let (stored, _) =
+            crypto::decrypt(&self.key, &self.meta.mac, &mac_aad(&self.meta.lastmodified)).map_err(
+                |e| match e {
+                    CryptoError::Auth => {
+                        tampered("MAC cannot be verified (MAC or lastmodified was changed)")
+                    }
+                    _ => tampered("MAC is malformed"),
+                },
+            )?;
         if stored[..] != *computed.as_bytes() {
-            return Err(tampered("MAC mismatch: values were changed, swapped, added or removed"));
+            return Err(tampered(
+                "MAC mismatch: values were changed, swapped, added or removed",
+            ));
         }
         Ok(())
     }
@@ -252,12 +272,15 @@ impl Vault {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.data.iter().position(|(k, _)| k.eq_ignore_ascii_case(name))
+        self.data
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
     }
 
     /// Look a secret up by name, ignoring ASCII case.
     pub fn get(&self, name: &str) -> Option<(&str, &Node)> {
-        self.position(name).map(|i| (self.data[i].0.as_str(), &self.data[i].1))
+        self.position(name)
+            .map(|i| (self.data[i].0.as_str(), &self.data[i].1))
     }
 
     /// Set a top-level string secret. Returns whether anything changed. A
@@ -309,8 +332,16 @@ impl Vault {
         };
         let wanted_c: Vec<String> = wanted.iter().map(Recipient::canonical).collect();
         let change = RecipientChange {
-            added: wanted_c.iter().filter(|r| !current.iter().any(|c| same_recipient(c, r))).cloned().collect(),
-            removed: current.iter().filter(|c| !wanted_c.iter().any(|r| same_recipient(c, r))).cloned().collect(),
+            added: wanted_c
+                .iter()
+                .filter(|r| !current.iter().any(|c| same_recipient(c, r)))
+                .cloned()
+                .collect(),
+            removed: current
+                .iter()
+                .filter(|c| !wanted_c.iter().any(|r| same_recipient(c, r)))
+                .cloned()
+                .collect(),
         };
         if !change.removed.is_empty() {
             self.rekey = true;
@@ -333,10 +364,13 @@ impl Vault {
 
     fn stanzas_stale(&self) -> bool {
         self.meta.age.len() != self.recipients.len()
-            || self
-                .recipients
-                .iter()
-                .any(|r| !self.meta.age.iter().any(|s| same_recipient(&s.recipient, &r.canonical())))
+            || self.recipients.iter().any(|r| {
+                !self
+                    .meta
+                    .age
+                    .iter()
+                    .any(|s| same_recipient(&s.recipient, &r.canonical()))
+            })
     }
 
     /// Encrypt and write the file atomically, unless nothing changed.
@@ -356,17 +390,26 @@ impl Vault {
     /// The file's new text (also used by tests and dry runs).
     pub fn render(&mut self) -> Result<String> {
         if self.recipients.is_empty() {
-            return Err(Error::file(&self.path, "no recipients: refusing to write a file nobody can decrypt"));
+            return Err(Error::file(
+                &self.path,
+                "no recipients: refusing to write a file nobody can decrypt",
+            ));
         }
         if self.meta.key_groups && (self.dirty || self.rekey || self.stanzas_stale()) {
-            return Err(Error::file(&self.path, "uses sops key_groups; gsec does not rewrite such files (use sops)"));
+            return Err(Error::file(
+                &self.path,
+                "uses sops key_groups; gsec does not rewrite such files (use sops)",
+            ));
         }
         if self.rekey {
             if !self.meta.foreign.is_empty() {
                 let names: Vec<&str> = self.meta.foreign.iter().map(|(k, _)| k.as_str()).collect();
                 return Err(Error::file(
                     &self.path,
-                    format!("also encrypted with {} keys, which gsec cannot re-wrap for a new data key", names.join(", ")),
+                    format!(
+                        "also encrypted with {} keys, which gsec cannot re-wrap for a new data key",
+                        names.join(", ")
+                    ),
                 ));
             }
             self.key = DataKey::generate();
@@ -377,7 +420,12 @@ impl Vault {
         let mut stanzas = Vec::with_capacity(self.recipients.len());
         for r in &self.recipients {
             let c = r.canonical();
-            match self.meta.age.iter().find(|s| same_recipient(&s.recipient, &c)) {
+            match self
+                .meta
+                .age
+                .iter()
+                .find(|s| same_recipient(&s.recipient, &c))
+            {
                 Some(s) => stanzas.push(s.clone()),
                 None => stanzas.push(AgeStanza {
                     recipient: c,
@@ -389,7 +437,8 @@ impl Vault {
         if self.dirty || self.rekey || !self.exists {
             let mac = self.compute_mac()?;
             let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            self.meta.mac = crypto::encrypt(&self.key, mac.as_bytes(), ValueType::Str, &mac_aad(&now));
+            self.meta.mac =
+                crypto::encrypt(&self.key, mac.as_bytes(), ValueType::Str, &mac_aad(&now));
             self.meta.lastmodified = now;
         }
         let rules = CompiledRules::new(&self.meta.rules).map_err(|e| Error::file(&self.path, e))?;
@@ -421,8 +470,9 @@ fn mac_aad(lastmodified: &str) -> String {
 fn unwrap_key(path: &Path, meta: &Metadata, ids: &Identities) -> Result<DataKey> {
     for s in &meta.age {
         if let Some(k) = ids.unwrap(&s.enc) {
-            return DataKey::from_slice(&k)
-                .ok_or_else(|| Error::file(path, "data key is not 32 bytes (corrupt recipient block)"));
+            return DataKey::from_slice(&k).ok_or_else(|| {
+                Error::file(path, "data key is not 32 bytes (corrupt recipient block)")
+            });
         }
     }
     Err(Error::NoIdentity {
@@ -462,7 +512,9 @@ impl<'a> CompiledRules<'a> {
     fn new(rules: &'a Rules) -> std::result::Result<Self, String> {
         let re = |r: &Option<String>, name: &str| {
             r.as_deref()
-                .map(|r| Regex::new(r).map_err(|e| format!("sops.{name} is not a valid regex: {e}")))
+                .map(|r| {
+                    Regex::new(r).map_err(|e| format!("sops.{name} is not a valid regex: {e}"))
+                })
                 .transpose()
         };
         Ok(CompiledRules {
@@ -503,7 +555,13 @@ fn aad_of<S: AsRef<str>>(path: &[S]) -> String {
     s
 }
 
-fn decrypt_node(path: &Path, key: &DataKey, rules: &CompiledRules, v: Value, stack: &mut Vec<String>) -> Result<Node> {
+fn decrypt_node(
+    path: &Path,
+    key: &DataKey,
+    rules: &CompiledRules,
+    v: Value,
+    stack: &mut Vec<String>,
+) -> Result<Node> {
     Ok(match v {
         Value::Mapping(m) => {
             let mut out = Vec::with_capacity(m.len());
@@ -559,8 +617,14 @@ fn decrypt_node(path: &Path, key: &DataKey, rules: &CompiledRules, v: Value, sta
 fn plain_leaf(v: Value) -> Leaf {
     let (plain, ty) = match v {
         Value::Null => (String::new(), None),
-        Value::Bool(b) => ((if b { "True" } else { "False" }).to_string(), Some(ValueType::Bool)),
-        Value::Number(n) if n.is_f64() => (go_float(n.as_f64().unwrap_or_default()), Some(ValueType::Float)),
+        Value::Bool(b) => (
+            (if b { "True" } else { "False" }).to_string(),
+            Some(ValueType::Bool),
+        ),
+        Value::Number(n) if n.is_f64() => (
+            go_float(n.as_f64().unwrap_or_default()),
+            Some(ValueType::Float),
+        ),
         Value::Number(n) => (n.to_string(), Some(ValueType::Int)),
         Value::String(s) => (s, Some(ValueType::Str)),
         other => (format::emit_value(&other).raw_text(), Some(ValueType::Str)),
@@ -589,7 +653,12 @@ fn clear_cache(nodes: &mut [(String, Node)]) {
     nodes.iter_mut().for_each(|(_, n)| walk(n));
 }
 
-fn encrypt_node(key: &DataKey, rules: &CompiledRules, n: &mut Node, stack: &mut Vec<String>) -> Emit {
+fn encrypt_node(
+    key: &DataKey,
+    rules: &CompiledRules,
+    n: &mut Node,
+    stack: &mut Vec<String>,
+) -> Emit {
     match n {
         Node::Map(m) => Emit::Map(
             m.iter_mut()
@@ -601,7 +670,12 @@ fn encrypt_node(key: &DataKey, rules: &CompiledRules, n: &mut Node, stack: &mut 
                 })
                 .collect(),
         ),
-        Node::List(items) => Emit::List(items.iter_mut().map(|n| encrypt_node(key, rules, n, stack)).collect()),
+        Node::List(items) => Emit::List(
+            items
+                .iter_mut()
+                .map(|n| encrypt_node(key, rules, n, stack))
+                .collect(),
+        ),
         Node::Leaf(leaf) => {
             let Some(ty) = leaf.ty else {
                 return Emit::Raw("null".into());
@@ -610,7 +684,9 @@ fn encrypt_node(key: &DataKey, rules: &CompiledRules, n: &mut Node, stack: &mut 
                 let text = String::from_utf8_lossy(&leaf.plain).into_owned();
                 return match ty {
                     ValueType::Int | ValueType::Float => Emit::Raw(text),
-                    ValueType::Bool => Emit::Raw(if text == "True" { "true" } else { "false" }.into()),
+                    ValueType::Bool => {
+                        Emit::Raw(if text == "True" { "true" } else { "false" }.into())
+                    }
                     _ => Emit::Str(text),
                 };
             }

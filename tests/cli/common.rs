@@ -27,9 +27,22 @@ impl Env {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(&home).unwrap();
         let key = tmp.path().join("key.txt");
-        let mut e = Env { tmp, dir, home, key: key.clone(), recipient: String::new() };
-        let out = e.cmd(&["keygen", "-o", key.to_str().unwrap()]).output().unwrap();
-        assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
+        let mut e = Env {
+            tmp,
+            dir,
+            home,
+            key: key.clone(),
+            recipient: String::new(),
+        };
+        let out = e
+            .cmd(&["keygen", "-o", key.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         e.recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
         e
     }
@@ -54,7 +67,11 @@ impl Env {
 
     pub fn clean_env(&self, c: &mut Command) {
         for (k, _) in std::env::vars() {
-            if k.starts_with("GSEC_") || k.starts_with("SOPS_") || k.starts_with("GITHUB_") || k == "XDG_CONFIG_HOME" {
+            if k.starts_with("GSEC_")
+                || k.starts_with("SOPS_")
+                || k.starts_with("GITHUB_")
+                || k == "XDG_CONFIG_HOME"
+            {
                 c.env_remove(k);
             }
         }
@@ -67,7 +84,12 @@ impl Env {
     }
 
     pub fn run_cmd(&self, mut c: Command, stdin: &[u8]) -> Output {
-        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(stdin).unwrap();
         child.wait_with_output().unwrap()
     }
@@ -92,7 +114,12 @@ impl Env {
     pub fn fails(&self, args: &[&str], stdin: &[u8], code: i32) -> String {
         let out = self.run_in(args, stdin);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "gsec {args:?}: stdout={} stderr={err}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "gsec {args:?}: stdout={} stderr={err}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         err
     }
 
@@ -116,7 +143,11 @@ impl Env {
             .env("HOME", &self.home)
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -137,7 +168,10 @@ impl Env {
     /// A second identity (another person).
     pub fn other_key(&self, name: &str) -> (PathBuf, String) {
         let p = self.tmp.path().join(format!("{name}.txt"));
-        let out = self.cmd(&["keygen", "-o", p.to_str().unwrap()]).output().unwrap();
+        let out = self
+            .cmd(&["keygen", "-o", p.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         (p, String::from_utf8(out.stdout).unwrap().trim().to_string())
     }
@@ -146,15 +180,24 @@ impl Env {
 /// Is an external tool on PATH? Interop tests require it: the README's test
 /// command installs every tool, so a missing one is a failure, not a skip.
 pub fn tool(name: &str) -> PathBuf {
-    which(name).unwrap_or_else(|| panic!("{name} not found on PATH: run the README's test command, which installs it"))
+    which(name).unwrap_or_else(|| {
+        panic!("{name} not found on PATH: run the README's test command, which installs it")
+    })
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| c.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    })
 }
 
 pub fn assert_no_secret(haystack: &str, secret: &str) {
-    assert!(!haystack.contains(secret), "secret value leaked into output: {haystack}");
+    assert!(
+        !haystack.contains(secret),
+        "secret value leaked into output: {haystack}"
+    );
 }
 
 pub fn exists(p: &Path) -> bool {
