@@ -11,7 +11,7 @@ use serde_norway::Value;
 use crate::config::LOCAL_FILE_NAME;
 use crate::error::{Error, Result};
 use crate::project::Project;
-use crate::vault::{Leaf, Node, Vault};
+use crate::vault::{Node, Vault};
 
 /// The environment that reads local overrides.
 pub const LOCAL_ENV: &str = "local";
@@ -157,34 +157,9 @@ pub fn load_local(path: &std::path::Path) -> Result<Option<Vec<(String, Node)>>>
         let Value::String(k) = k else {
             return Err(Error::file(path, "keys must be secret names"));
         };
-        out.push((k, plain_node(v)));
+        out.push((k, crate::vault::node_from_yaml(v)));
     }
     Ok(Some(out))
-}
-
-fn plain_node(v: Value) -> Node {
-    match v {
-        Value::Mapping(m) => Node::Map(
-            m.into_iter()
-                .map(|(k, v)| (format::scalar_key(&k), plain_node(v)))
-                .collect(),
-        ),
-        Value::Sequence(s) => Node::List(s.into_iter().map(plain_node).collect()),
-        Value::String(s) => Node::Leaf(Leaf::string(&s)),
-        Value::Bool(b) => Node::Leaf(Leaf::string(if b { "true" } else { "false" })),
-        Value::Number(n) => Node::Leaf(Leaf::string(&n.to_string())),
-        Value::Null => Node::Leaf(Leaf::string("")),
-        Value::Tagged(t) => plain_node(t.value),
-    }
-}
-
-mod format {
-    pub fn scalar_key(k: &serde_norway::Value) -> String {
-        match k {
-            serde_norway::Value::String(s) => s.clone(),
-            other => crate::vault::format::emit_value(other).raw_text(),
-        }
-    }
 }
 
 /// Flatten a value into (suffix path, text) pairs: a string gives one pair

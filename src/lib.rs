@@ -15,6 +15,7 @@ pub mod config;
 pub mod envs;
 pub mod error;
 pub mod fsutil;
+pub mod github;
 pub mod keys;
 pub mod project;
 pub mod render;

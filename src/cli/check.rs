@@ -1,14 +1,271 @@
-//! `gsec check` (placeholder until implemented).
-use clap::Args;
+//! `gsec check`: fail CI when an environment is not ready to deploy —
+//! Encore's "the compiler checks secrets are set", for any language.
+//!
+//! Presence is checked without decrypting (key names and empty values are
+//! visible in sops files), so a missing secret is reported even in an
+//! environment the caller cannot read; decryptability is checked
+//! separately and reported as its own problem.
 
-use super::{Ctx, Exit};
+use clap::{Args, ValueEnum};
+use serde_norway::Value;
+
+use super::{Ctx, Exit, output};
+use crate::config::LOCAL_FILE_NAME;
+use crate::envs::{self, LOCAL_ENV};
 use crate::error::{Error, Result};
+use crate::github::{self, Level};
+use crate::project::Project;
+use crate::render;
+use crate::vault::format;
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// Environments to check, comma-separated (default: all).
+    #[arg(long = "env", short = 'e', value_delimiter = ',')]
+    pub envs: Vec<String>,
+    /// Output: human lines, JSON, or GitHub annotations.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+}
 
-pub fn run(_ctx: &Ctx, _a: CheckArgs) -> Result<Exit> {
-    Err(Error::msg(
-        "`gsec check` is not available in this build yet",
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    Github,
+}
+
+/// One thing that is not ready.
+#[derive(Debug, serde::Serialize)]
+pub struct Problem {
+    pub environment: Option<String>,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Names with a non-empty value in one file, read without decrypting.
+fn present_names(path: &std::path::Path) -> Result<Option<Vec<String>>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let (data, _) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
+    Ok(Some(
+        data.into_iter()
+            .filter(|(_, v)| {
+                !matches!(v, Value::Null) && !matches!(v, Value::String(s) if s.is_empty())
+            })
+            .map(|(k, _)| k)
+            .collect(),
     ))
+}
+
+pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
+    let cfg = &project.config;
+    let mut out = Vec::new();
+    let mut names_in: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for env in cfg.environments.keys() {
+        let path = project.env_file(env);
+        match present_names(&path) {
+            Ok(n) => {
+                names_in.insert(env.clone(), n.unwrap_or_default());
+            }
+            Err(e) => {
+                names_in.insert(env.clone(), vec![]);
+                if envs.contains(env) {
+                    out.push(Problem {
+                        environment: Some(env.clone()),
+                        kind: "unreadable",
+                        secret: None,
+                        file: Some(project.rel(&path).into_owned()),
+                        line: None,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    let local: Vec<String> = envs::load_local(&project.root.join(LOCAL_FILE_NAME))?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for env in envs {
+        let path = project.env_file(env);
+        let rel = project.rel(&path).into_owned();
+        // Required secrets, after inheritance.
+        for (name, decl) in &cfg.secrets {
+            if !decl.required.applies_to(env) {
+                continue;
+            }
+            let has = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+            let found = (env == LOCAL_ENV && has(&local))
+                || cfg
+                    .chain(env)
+                    .iter()
+                    .any(|e| names_in.get(e).is_some_and(|n| has(n)));
+            if !found {
+                out.push(Problem {
+                    environment: Some(env.clone()),
+                    kind: "missing",
+                    secret: Some(name.clone()),
+                    file: Some(rel.clone()),
+                    line: None,
+                    message: format!(
+                        "required secret {name} has no value in {env}{}; set it with `gsec set {name} --env {env}`",
+                        decl.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        if !path.exists() {
+            continue;
+        }
+        // Recipients as configured?
+        let wanted: Vec<String> = cfg
+            .recipients_for(env)?
+            .iter()
+            .map(|r| r.canonical())
+            .collect();
+        if let Ok(have) = crate::vault::Vault::peek_recipients(&path) {
+            let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let have: Vec<String> = have.iter().map(|s| norm(s)).collect();
+            let missing: Vec<&String> =
+                wanted.iter().filter(|w| !have.contains(&norm(w))).collect();
+            let extra: Vec<&String> = have
+                .iter()
+                .filter(|h| !wanted.iter().any(|w| norm(w) == **h))
+                .collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                let short = |v: Vec<&String>| {
+                    v.iter()
+                        .map(|r| crate::vault::short_recipient(r))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                out.push(Problem {
+                    environment: Some(env.clone()),
+                    kind: "recipients",
+                    secret: None,
+                    file: Some(rel.clone()),
+                    line: None,
+                    message: format!(
+                        "recipients differ from .gsec.yaml (missing: [{}], not configured: [{}]); run `gsec updatekeys`",
+                        short(missing),
+                        short(extra)
+                    ),
+                });
+            }
+        }
+        // Decrypts and verifies for the current identity?
+        if let Err(e) = project.open(env) {
+            out.push(Problem {
+                environment: Some(env.clone()),
+                kind: "undecryptable",
+                secret: None,
+                file: Some(rel.clone()),
+                line: None,
+                message: e.to_string(),
+            });
+        }
+    }
+    // Template placeholders must name a known secret.
+    for t in &cfg.templates {
+        let p = project.root.join(t);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(Problem {
+                    environment: None,
+                    kind: "template",
+                    secret: None,
+                    file: Some(t.clone()),
+                    line: None,
+                    message: format!("cannot read template: {e}"),
+                });
+                continue;
+            }
+        };
+        for ph in render::placeholders(&text) {
+            let known = cfg.secret(&ph.name).is_some()
+                || local.iter().any(|n| n.eq_ignore_ascii_case(&ph.name))
+                || names_in
+                    .values()
+                    .any(|n| n.iter().any(|n| n.eq_ignore_ascii_case(&ph.name)));
+            if !known {
+                out.push(Problem {
+                    environment: None,
+                    kind: "template",
+                    secret: Some(ph.name.clone()),
+                    file: Some(t.clone()),
+                    line: Some(ph.line),
+                    message: format!(
+                        "{t}:{}: placeholder names unknown secret '{}'",
+                        ph.line, ph.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let envs: Vec<String> = if a.envs.is_empty() {
+        project.config.environments.keys().cloned().collect()
+    } else {
+        for e in &a.envs {
+            project.check_env(e)?;
+        }
+        a.envs.clone()
+    };
+    let problems = problems(&project, &envs)?;
+    match a.format {
+        CheckFormat::Json => {
+            let v = serde_json::json!({"ok": problems.is_empty(), "environments": envs, "problems": problems});
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        }
+        CheckFormat::Github => {
+            for p in &problems {
+                let title = match (&p.environment, &p.secret) {
+                    (Some(e), Some(s)) => format!("gsec check: {s} ({e})"),
+                    (Some(e), None) => format!("gsec check: {e}"),
+                    _ => "gsec check".to_string(),
+                };
+                // A missing secret has no file to point at.
+                let file = if p.kind == "missing" {
+                    None
+                } else {
+                    p.file.as_deref()
+                };
+                println!(
+                    "{}",
+                    github::annotation(Level::Error, file, p.line, None, &title, &p.message)
+                );
+            }
+        }
+        CheckFormat::Human => {
+            for p in &problems {
+                match &p.environment {
+                    Some(e) => println!("{e}: {}", p.message),
+                    None => println!("{}", p.message),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        output::info(&format!("check passed for {}", envs.join(", ")));
+        Ok(Exit::Ok)
+    } else {
+        output::info(&format!("check found {} problem(s)", problems.len()));
+        Ok(Exit::Found)
+    }
 }

@@ -1,14 +1,192 @@
-//! `gsec doctor` (placeholder).
-use clap::Args;
+//! `gsec doctor`: say what works and what does not — identity, config, the
+//! pre-commit hook, each environment, plugin pins — each with the reason
+//! and the next step. Exit 1 when anything needs attention.
 
-use super::{Ctx, Exit};
-use crate::error::{Error, Result};
+use clap::Args;
+use sha2::{Digest, Sha256};
+
+use super::{Ctx, Exit, ListFormat};
+use crate::error::Result;
+use crate::keys;
+use crate::project::{self, Project};
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+}
 
-pub fn run(_ctx: &Ctx, _a: DoctorArgs) -> Result<Exit> {
-    Err(Error::msg(
-        "`gsec doctor` is not available in this build yet",
-    ))
+#[derive(Debug, serde::Serialize)]
+struct Item {
+    check: String,
+    ok: bool,
+    detail: String,
+}
+
+fn item(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Item {
+    Item {
+        check: check.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// The hooks directory of the repository containing `dir`, honouring
+/// `core.hooksPath`.
+pub fn hooks_dir(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let repo = gix::discover(dir).ok()?;
+    let hooks_path = repo
+        .config_snapshot()
+        .trusted_path("core.hooksPath")
+        .ok()
+        .flatten();
+    match hooks_path {
+        Some(p) if p.is_absolute() => Some(p),
+        Some(p) => Some(repo.workdir().unwrap_or(repo.git_dir()).join(p)),
+        None => Some(repo.git_dir().join("hooks")),
+    }
+}
+
+pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
+    let mut items = Vec::new();
+    match keys::discover(ctx.identity.as_deref()) {
+        Ok(ids) if !ids.is_empty() => {
+            let found: Vec<String> = ids
+                .list
+                .iter()
+                .map(|i| match &i.recipient {
+                    Some(r) => format!("{} ({})", i.source, crate::vault::short_recipient(r)),
+                    None => i.source.clone(),
+                })
+                .collect();
+            items.push(item("identity", true, found.join("; ")));
+        }
+        Ok(ids) => items.push(item(
+            "identity",
+            false,
+            format!(
+                "none found (looked in: {}); run `gsec keygen`",
+                ids.looked_in()
+            ),
+        )),
+        Err(e) => items.push(item("identity", false, e.to_string())),
+    }
+    let project = match project::find_root(&ctx.dir) {
+        None => {
+            items.push(item(
+                "config",
+                false,
+                "no .gsec.yaml up to the git root; run `gsec init`",
+            ));
+            None
+        }
+        Some(root) => match Project::load(root, ctx.identity.clone()) {
+            Ok(p) => {
+                items.push(item("config", true, p.config_path.display().to_string()));
+                Some(p)
+            }
+            Err(e) => {
+                items.push(item("config", false, e.to_string()));
+                None
+            }
+        },
+    };
+    match hooks_dir(&ctx.dir) {
+        None => items.push(item("hook", false, "not in a git repository")),
+        Some(dir) => {
+            let hook = dir.join("pre-commit");
+            let installed = std::fs::read_to_string(&hook).is_ok_and(|t| t.contains("gsec"));
+            items.push(item(
+                "hook",
+                installed,
+                if installed {
+                    format!("{} runs gsec", hook.display())
+                } else {
+                    format!(
+                        "{} does not run gsec; run `gsec hook install`",
+                        hook.display()
+                    )
+                },
+            ));
+        }
+    }
+    if let Some(p) = &project {
+        for env in p.config.environments.keys() {
+            let file = p.env_file(env);
+            let rel = p.rel(&file).into_owned();
+            let it = if !file.exists() {
+                item(
+                    format!("env {env}"),
+                    true,
+                    format!("{rel} (no secrets yet)"),
+                )
+            } else {
+                match p.open(env) {
+                    Ok(Some(v)) => item(
+                        format!("env {env}"),
+                        true,
+                        format!("{rel}: {} secrets, decrypts and verifies", v.data.len()),
+                    ),
+                    Ok(None) => item(
+                        format!("env {env}"),
+                        true,
+                        format!("{rel} (no secrets yet)"),
+                    ),
+                    Err(e) => item(format!("env {env}"), false, e.to_string()),
+                }
+            };
+            items.push(it);
+        }
+        for (name, decl) in &p.config.plugins {
+            let path = p.root.join(&decl.path);
+            let it = match std::fs::read(&path) {
+                Err(e) => item(
+                    format!("plugin {name}"),
+                    false,
+                    format!("{}: {e}", decl.path),
+                ),
+                Ok(bytes) => {
+                    let actual = hex::encode(Sha256::digest(&bytes));
+                    if actual.eq_ignore_ascii_case(&decl.sha256) {
+                        item(
+                            format!("plugin {name}"),
+                            true,
+                            format!("{} matches its sha256 pin", decl.path),
+                        )
+                    } else {
+                        item(
+                            format!("plugin {name}"),
+                            false,
+                            format!(
+                                "{}: sha256 is {actual}, .gsec.yaml pins {}",
+                                decl.path, decl.sha256
+                            ),
+                        )
+                    }
+                }
+            };
+            items.push(it);
+        }
+    }
+    let all_ok = items.iter().all(|i| i.ok);
+    match a.format {
+        ListFormat::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"ok": all_ok, "checks": items}))
+                    .expect("json")
+            );
+        }
+        ListFormat::Human => {
+            use std::io::Write;
+            let mut out = anstream::stdout();
+            let good = anstyle::AnsiColor::Green.on_default();
+            let bad = anstyle::AnsiColor::Red.on_default().bold();
+            for i in &items {
+                let (style, mark) = if i.ok { (good, "ok ") } else { (bad, "!! ") };
+                let _ = writeln!(out, "{style}{mark}{style:#} {:12} {}", i.check, i.detail);
+            }
+        }
+    }
+    Ok(if all_ok { Exit::Ok } else { Exit::Found })
 }

@@ -1,12 +1,206 @@
-//! `gsec edit` (placeholder until implemented).
-use clap::Args;
+//! `gsec edit`: edit an environment's decrypted values in `$EDITOR`.
+//!
+//! The plaintext lives only in a private temporary file (0600, in
+//! `$XDG_RUNTIME_DIR` or `/dev/shm` — memory-backed — when present) that is
+//! overwritten and removed however the edit ends. Only values that changed
+//! are re-encrypted; an edit that changes nothing leaves the file untouched.
+//! No lock is held while the editor is open: on save the file is re-read
+//! under its lock and the edit is refused if someone else changed it.
 
-use super::{Ctx, Exit};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_norway::Value;
+use zeroize::Zeroizing;
+
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
+use crate::config::check_name;
 use crate::error::{Error, Result};
+use crate::vault::{Node, OpenOptions, Vault, format::Emit};
 
 #[derive(Debug, Args)]
-pub struct EditArgs {}
+pub struct EditArgs {
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+}
 
-pub fn run(_ctx: &Ctx, _a: EditArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec edit` is not available in this build yet"))
+/// How many times an invalid edit re-opens the editor before giving up.
+const MAX_ATTEMPTS: usize = 5;
+
+fn private_dir() -> PathBuf {
+    let candidates = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        Some(PathBuf::from("/dev/shm")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.is_dir() && tempfile::Builder::new().tempfile_in(d).is_ok())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A temp file that is zeroed and removed when dropped.
+struct Scratch(tempfile::NamedTempFile);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(len) = self.0.as_file().metadata().map(|m| m.len()) {
+            let f = self.0.as_file_mut();
+            let _ = std::io::Seek::rewind(f);
+            let _ = f.write_all(&vec![0u8; len as usize]);
+            let _ = f.sync_all();
+        }
+    }
+}
+
+fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(format!(
+        "# gsec edit: {env} ({file}). Values are encrypted when you save and quit.\n# One secret per top-level key. Delete a line to remove a secret.\n"
+    ));
+    if !vault.data.is_empty() {
+        let entries: Vec<(String, Emit)> = vault
+            .data
+            .iter()
+            .map(|(k, n)| (k.clone(), emit(n)))
+            .collect();
+        text.push_str(&crate::vault::format::emit_tree(&Emit::Map(entries)));
+    }
+    text
+}
+
+fn emit(n: &Node) -> Emit {
+    use crate::vault::crypto::ValueType;
+    match n {
+        Node::Leaf(l) => match l.ty {
+            Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
+                Emit::Raw(l.text().to_string())
+            }
+            None => Emit::Raw("null".into()),
+            _ => Emit::Str(l.text().to_string()),
+        },
+        Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), emit(v))).collect()),
+        Node::List(l) => Emit::List(l.iter().map(emit).collect()),
+    }
+}
+
+fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
+    let v: Value = serde_norway::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    let map = match v {
+        Value::Null => return Ok(vec![]),
+        Value::Mapping(m) => m,
+        _ => return Err("the top level must be a map of secret names to values".into()),
+    };
+    let mut out: Vec<(String, Node)> = Vec::new();
+    for (k, v) in map {
+        let Value::String(k) = k else {
+            return Err("every top-level key must be a secret name".into());
+        };
+        check_name(&k).map_err(|e| e.to_string())?;
+        if let Some((other, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(&k)) {
+            return Err(format!("'{k}' and '{other}' differ only in case"));
+        }
+        out.push((k, crate::vault::node_from_yaml(v)));
+    }
+    Ok(out)
+}
+
+fn run_editor(path: &std::path::Path) -> Result<()> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    // Through the shell, so EDITOR may carry arguments ("code --wait").
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("gsec-edit")
+        .arg(path)
+        .status()
+        .map_err(|e| Error::msg(format!("cannot start editor '{editor}': {e}")))?;
+    if !status.success() {
+        return Err(Error::msg(format!(
+            "editor '{editor}' exited with {status}; nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
+pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    project.check_env(&a.env)?;
+    let path = project.env_file(&a.env);
+    let rel = project.rel(&path).into_owned();
+    let before = std::fs::read(&path).ok();
+    let vault = match &before {
+        Some(_) => project.open(&a.env)?.expect("file exists"),
+        None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?),
+    };
+    let original = plaintext(&a.env, &rel, &vault);
+    drop(vault);
+    let dir = private_dir();
+    let mut scratch = Scratch(
+        tempfile::Builder::new()
+            .prefix("gsec-edit-")
+            .suffix(".yaml")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, e))?,
+    );
+    scratch
+        .0
+        .write_all(original.as_bytes())
+        .map_err(|e| Error::io(scratch.0.path(), e))?;
+    scratch
+        .0
+        .as_file()
+        .sync_all()
+        .map_err(|e| Error::io(scratch.0.path(), e))?;
+    let mut attempts = 0;
+    let entries = loop {
+        attempts += 1;
+        run_editor(scratch.0.path())?;
+        let edited = Zeroizing::new(
+            std::fs::read_to_string(scratch.0.path())
+                .map_err(|e| Error::io(scratch.0.path(), e))?,
+        );
+        if *edited == *original {
+            output::info(&format!("no changes; {rel} left untouched"));
+            return Ok(Exit::Ok);
+        }
+        match parse(&edited) {
+            Ok(entries) => break entries,
+            Err(e) if attempts < MAX_ATTEMPTS => {
+                output::warn(&format!(
+                    "{e}; re-opening the editor ({attempts}/{MAX_ATTEMPTS})"
+                ));
+                if std::io::stdin().is_terminal() {
+                    eprint!("press Enter to continue editing");
+                    let _ = std::io::stdin().read_line(&mut String::new());
+                }
+            }
+            Err(e) => {
+                return Err(Error::msg(format!(
+                    "{e}; giving up after {MAX_ATTEMPTS} attempts, {rel} left untouched"
+                )));
+            }
+        }
+    };
+    let (changed, _) = project.update(&a.env, OpenOptions::default(), |v| {
+        // Refuse to overwrite a concurrent change made while editing.
+        if std::fs::read(&path).ok() != before {
+            return Err(Error::file(
+                &path,
+                "changed by someone else while you were editing; your edit was not saved",
+            ));
+        }
+        Ok(v.replace_all(entries))
+    })?;
+    output::info(&if changed {
+        format!("saved {rel}")
+    } else {
+        format!("no changes; {rel} left untouched")
+    });
+    Ok(Exit::Ok)
 }

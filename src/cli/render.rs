@@ -1,14 +1,69 @@
-//! `gsec render` (placeholder until implemented).
-use clap::Args;
+//! `gsec render`: fill a template's placeholders with an environment's
+//! values. Output files are created 0600: they hold plaintext.
 
-use super::{Ctx, Exit};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
+use crate::envs::{self, Resolver};
 use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::render;
+use crate::vault::Node;
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {}
+pub struct RenderArgs {
+    /// Template file (`-` for stdin).
+    pub template: PathBuf,
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+    /// Write to OUT (mode 0600) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
 
-pub fn run(_ctx: &Ctx, _a: RenderArgs) -> Result<Exit> {
-    Err(Error::msg(
-        "`gsec render` is not available in this build yet",
-    ))
+pub fn run(ctx: &Ctx, a: RenderArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    project.check_env(&a.env)?;
+    let (name, text) = if a.template.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::msg(format!("reading stdin: {e}")))?;
+        ("<stdin>".to_string(), s)
+    } else {
+        let p = ctx.dir.join(&a.template);
+        let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&a.template, e))?;
+        (a.template.display().to_string(), t)
+    };
+    let mut r = Resolver::new(&project);
+    let out = render::render(&name, &text, |n| {
+        Ok(r.lookup(&a.env, n)?.map(|found| match &found.value {
+            Node::Leaf(l) => l.text(),
+            other => Zeroizing::new(envs::to_yaml(other).trim_end().to_string()),
+        }))
+    })?;
+    match a.output {
+        Some(o) => {
+            let path = ctx.dir.join(&o);
+            let _lock = fsutil::lock(&path)?;
+            fsutil::write_atomic(&path, out.as_bytes(), Some(0o600))?;
+            output::info(&format!(
+                "rendered {name} for {} to {} (mode 0600)",
+                a.env,
+                o.display()
+            ));
+        }
+        None => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(out.as_bytes())
+                .and_then(|_| so.flush())
+                .map_err(|e| Error::msg(format!("writing stdout: {e}")))?;
+        }
+    }
+    Ok(Exit::Ok)
 }

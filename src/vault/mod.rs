@@ -286,7 +286,12 @@ impl Vault {
     /// Set a top-level string secret. Returns whether anything changed. A
     /// name that differs only in case from an existing one is refused.
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool> {
-        let leaf = Leaf::string(value);
+        self.set_node(name, Node::Leaf(Leaf::string(value)))
+    }
+
+    /// Set a top-level value of any shape. Parts equal to what is stored
+    /// keep their ciphertext, so only changed values produce diff lines.
+    pub fn set_node(&mut self, name: &str, node: Node) -> Result<bool> {
         match self.position(name) {
             Some(i) => {
                 let existing = &self.data[i].0;
@@ -295,17 +300,41 @@ impl Vault {
                         "'{name}' differs only in case from the existing secret '{existing}'; use '{existing}'"
                     )));
                 }
-                if let Node::Leaf(old) = &self.data[i].1 {
-                    if old.same_value(&leaf) {
-                        return Ok(false);
-                    }
-                }
-                self.data[i].1 = Node::Leaf(leaf);
+                let changed = merge(&mut self.data[i].1, node);
+                self.dirty |= changed;
+                Ok(changed)
             }
-            None => self.data.push((name.to_string(), Node::Leaf(leaf))),
+            None => {
+                self.data.push((name.to_string(), node));
+                self.dirty = true;
+                Ok(true)
+            }
         }
-        self.dirty = true;
-        Ok(true)
+    }
+
+    /// Replace the whole content (used by `gsec edit`), keeping the
+    /// ciphertext of every value that did not change. Returns whether
+    /// anything changed.
+    pub fn replace_all(&mut self, new: Vec<(String, Node)>) -> bool {
+        let old_names: Vec<String> = self.data.iter().map(|(k, _)| k.clone()).collect();
+        let new_names: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
+        let mut old = std::mem::take(&mut self.data);
+        let mut changed = old_names != new_names;
+        for (k, n) in new {
+            match old.iter().position(|(ok, _)| *ok == k) {
+                Some(i) => {
+                    let (_, mut node) = old.swap_remove(i);
+                    changed |= merge(&mut node, n);
+                    self.data.push((k, node));
+                }
+                None => {
+                    changed = true;
+                    self.data.push((k, n));
+                }
+            }
+        }
+        self.dirty |= changed;
+        changed
     }
 
     /// Remove a secret; returns its stored name if it existed.
@@ -613,6 +642,28 @@ fn decrypt_node(
     })
 }
 
+/// A plaintext YAML value as a node (typed leaves), for values that come
+/// from the user rather than from an encrypted file (`gsec edit`, local
+/// overrides).
+pub fn node_from_yaml(v: Value) -> Node {
+    match v {
+        Value::Mapping(m) => Node::Map(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Value::String(s) => s,
+                        other => format::emit_value(&other).raw_text(),
+                    };
+                    (k, node_from_yaml(v))
+                })
+                .collect(),
+        ),
+        Value::Sequence(s) => Node::List(s.into_iter().map(node_from_yaml).collect()),
+        Value::Tagged(t) => node_from_yaml(t.value),
+        scalar => Node::Leaf(plain_leaf(scalar)),
+    }
+}
+
 /// An unencrypted YAML scalar in sops' byte form.
 fn plain_leaf(v: Value) -> Leaf {
     let (plain, ty) = match v {
@@ -640,6 +691,58 @@ fn plain_leaf(v: Value) -> Leaf {
 /// exponent. Rust's `Display` for f64 has the same contract.
 fn go_float(f: f64) -> String {
     format!("{f}")
+}
+
+/// Merge `new` into `old` in place, keeping `old`'s leaves (and so their
+/// cached ciphertext) where the value is unchanged. Returns whether
+/// anything differs.
+fn merge(old: &mut Node, new: Node) -> bool {
+    match (old, new) {
+        (Node::Leaf(o), Node::Leaf(n)) => {
+            if o.same_value(&n) {
+                false
+            } else {
+                *o = n;
+                true
+            }
+        }
+        (Node::Map(o), Node::Map(n)) => {
+            let same_keys = o.len() == n.len() && o.iter().zip(&n).all(|((a, _), (b, _))| a == b);
+            if !same_keys {
+                let mut old_entries = std::mem::take(o);
+                for (k, v) in n {
+                    match old_entries.iter().position(|(ok, _)| *ok == k) {
+                        Some(i) => {
+                            let (_, mut node) = old_entries.swap_remove(i);
+                            merge(&mut node, v);
+                            o.push((k, node));
+                        }
+                        None => o.push((k, v)),
+                    }
+                }
+                return true;
+            }
+            let mut changed = false;
+            for ((_, ov), (_, nv)) in o.iter_mut().zip(n) {
+                changed |= merge(ov, nv);
+            }
+            changed
+        }
+        (Node::List(o), Node::List(n)) => {
+            let mut changed = o.len() != n.len();
+            o.truncate(n.len());
+            let mut n = n.into_iter();
+            for ov in o.iter_mut() {
+                changed |= merge(ov, n.next().expect("n is at least as long as o"));
+            }
+            o.extend(n);
+            changed
+        }
+        (o, n) => {
+            *o = n;
+            true
+        }
+    }
 }
 
 fn clear_cache(nodes: &mut [(String, Node)]) {

@@ -2,4 +2,5 @@
 //! binary and the test harness are linked once.
 
 mod common;
+mod envs;
 mod vault;
