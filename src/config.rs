@@ -248,12 +248,12 @@ impl Config {
                     })?;
                 }
             }
-            if let Some(p) = &env.inherit {
-                if !self.environments.contains_key(p) {
-                    return Err(format!(
-                        "environments.{name}.inherit: unknown environment '{p}'"
-                    ));
-                }
+            if let Some(p) = &env.inherit
+                && !self.environments.contains_key(p)
+            {
+                return Err(format!(
+                    "environments.{name}.inherit: unknown environment '{p}'"
+                ));
             }
             // Inheritance must end.
             let mut seen = vec![name.as_str()];

@@ -70,28 +70,28 @@ impl<'p> Resolver<'p> {
         self.project.check_env(env)?;
         if env == LOCAL_ENV {
             let path = self.project.root.join(LOCAL_FILE_NAME);
-            if let Some(entries) = self.local()? {
-                if let Some((k, v)) = entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                    return Ok(Some(Resolved {
-                        name: k.clone(),
-                        value: v.clone(),
-                        source: Source::Local(path),
-                    }));
-                }
+            if let Some(entries) = self.local()?
+                && let Some((k, v)) = entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))
+            {
+                return Ok(Some(Resolved {
+                    name: k.clone(),
+                    value: v.clone(),
+                    source: Source::Local(path),
+                }));
             }
         }
         for e in self.project.config.chain(env) {
-            if let Some(v) = self.file(&e)? {
-                if let Some((k, n)) = v.get(name) {
-                    return Ok(Some(Resolved {
-                        name: k.to_string(),
-                        value: n.clone(),
-                        source: Source::File {
-                            env: e.clone(),
-                            path: v.path.clone(),
-                        },
-                    }));
-                }
+            if let Some(v) = self.file(&e)?
+                && let Some((k, n)) = v.get(name)
+            {
+                return Ok(Some(Resolved {
+                    name: k.to_string(),
+                    value: n.clone(),
+                    source: Source::File {
+                        env: e.clone(),
+                        path: v.path.clone(),
+                    },
+                }));
             }
         }
         Ok(None)

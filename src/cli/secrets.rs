@@ -263,12 +263,12 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<Exit> {
     for env in &a.envs {
         project.check_env(env)?;
         if !a.force {
-            if let Some((n, d)) = project.config.secret(&a.name) {
-                if d.required.applies_to(env) {
-                    return Err(Error::usage(format!(
-                        "{n} is declared required in {env} (.gsec.yaml); remove the declaration or pass --force"
-                    )));
-                }
+            if let Some((n, d)) = project.config.secret(&a.name)
+                && d.required.applies_to(env)
+            {
+                return Err(Error::usage(format!(
+                    "{n} is declared required in {env} (.gsec.yaml); remove the declaration or pass --force"
+                )));
             }
             if let Some(t) = crate::render::templates_using(&project, &a.name)?.first() {
                 return Err(Error::usage(format!(

@@ -137,10 +137,10 @@ fn parse_metadata(v: Value) -> Result<Metadata, String> {
                     0 => {}
                     1 => {
                         md.key_groups = true;
-                        if let Value::Mapping(g) = &groups[0] {
-                            if let Some(a) = g.get("age") {
-                                md.age = parse_age(a, "sops.key_groups[0].age")?;
-                            }
+                        if let Value::Mapping(g) = &groups[0]
+                            && let Some(a) = g.get("age")
+                        {
+                            md.age = parse_age(a, "sops.key_groups[0].age")?;
                         }
                     }
                     n => {

@@ -555,18 +555,18 @@ impl<'a> CompiledRules<'a> {
 
     fn encrypts<S: AsRef<str>>(&self, path: &[S]) -> bool {
         let any = |f: &dyn Fn(&str) -> bool| path.iter().any(|k| f(k.as_ref()));
-        if let Some(s) = &self.rules.unencrypted_suffix {
-            if any(&|k| k.ends_with(s.as_str())) {
-                return false;
-            }
+        if let Some(s) = &self.rules.unencrypted_suffix
+            && any(&|k| k.ends_with(s.as_str()))
+        {
+            return false;
         }
         if let Some(s) = &self.rules.encrypted_suffix {
             return any(&|k| k.ends_with(s.as_str()));
         }
-        if let Some(r) = &self.unencrypted_regex {
-            if any(&|k| r.is_match(k)) {
-                return false;
-            }
+        if let Some(r) = &self.unencrypted_regex
+            && any(&|k| r.is_match(k))
+        {
+            return false;
         }
         if let Some(r) = &self.encrypted_regex {
             return any(&|k| r.is_match(k));
@@ -797,10 +797,10 @@ fn encrypt_node(
                 return Emit::Str(String::new());
             }
             let aad = aad_of(stack);
-            if let Some((enc, cached_aad)) = &leaf.cached {
-                if *cached_aad == aad {
-                    return Emit::Str(enc.clone());
-                }
+            if let Some((enc, cached_aad)) = &leaf.cached
+                && *cached_aad == aad
+            {
+                return Emit::Str(enc.clone());
             }
             let enc = crypto::encrypt(key, &leaf.plain, ty, &aad);
             leaf.cached = Some((enc.clone(), aad));
