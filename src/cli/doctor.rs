@@ -182,9 +182,10 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
             let mut out = anstream::stdout();
             let good = anstyle::AnsiColor::Green.on_default();
             let bad = anstyle::AnsiColor::Red.on_default().bold();
+            let w = items.iter().map(|i| i.check.len()).max().unwrap_or(8);
             for i in &items {
                 let (style, mark) = if i.ok { (good, "ok ") } else { (bad, "!! ") };
-                let _ = writeln!(out, "{style}{mark}{style:#} {:12} {}", i.check, i.detail);
+                let _ = writeln!(out, "{style}{mark}{style:#} {:w$}  {}", i.check, i.detail);
             }
         }
     }

