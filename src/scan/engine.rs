@@ -136,15 +136,21 @@ impl Engine {
         &self.opts
     }
 
-    /// All hits in `content`, sorted by position.
+    /// All hits in `content` (a data file), sorted by position.
     pub fn scan(&self, content: &[u8]) -> Vec<Hit> {
+        self.scan_named("", content)
+    }
+
+    /// All hits in a file named `name` (the name decides how generic
+    /// detection reads assignments: source code or configuration).
+    pub fn scan_named(&self, name: &str, content: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
-        self.scan_layer(content, self.opts.decode_depth, &mut out);
+        self.scan_layer(content, generic::Syntax::of(name), self.opts.decode_depth, &mut out);
         out.sort_by_key(|h| (h.start, h.end));
         out
     }
 
-    fn scan_layer(&self, content: &[u8], depth: u32, out: &mut Vec<Hit>) {
+    fn scan_layer(&self, content: &[u8], syntax: generic::Syntax, depth: u32, out: &mut Vec<Hit>) {
         let mut fired = vec![false; self.rules.len()];
         let mut generic_at: Vec<usize> = Vec::new();
         let mut any = false;
@@ -162,7 +168,7 @@ impl Engine {
                 self.run_rule(self.rules[i], content, out);
             }
             if !generic_at.is_empty() {
-                generic::scan_lines(content, &generic_at, &mut |s, e| {
+                generic::scan_lines(content, syntax, &generic_at, &mut |s, e| {
                     // A pack rule that matched the same span is more precise.
                     if !out.iter().any(|h| h.start < e && s < h.end) {
                         out.push(Hit {
@@ -181,7 +187,7 @@ impl Engine {
         if depth > 0 {
             decode::each_span(content, |start, end, decoded| {
                 let mut inner = Vec::new();
-                self.scan_layer(decoded, depth - 1, &mut inner);
+                self.scan_layer(decoded, generic::Syntax::Data, depth - 1, &mut inner);
                 for mut h in inner {
                     h.start = start;
                     h.end = end;

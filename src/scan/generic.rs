@@ -77,7 +77,7 @@ fn assignment() -> &'static Regex {
             (?P<name>[A-Za-z0-9_.\-\[\]]{0,60}
                 (?i:password|passwd|pwd|secret|token|api[_-]?key|auth|credential|private[_-]?key|access[_-]?key|passphrase)
                 [A-Za-z0-9_.\-]{0,40})
-            ["']?\s*(?:=|:=|=>|:|\?=|\s*,)\s*
+            ["']?\s*(?:=|:=|=>|:|\?=)\s*
             (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
             "#,
         )
@@ -85,8 +85,34 @@ fn assignment() -> &'static Regex {
     })
 }
 
+/// How a file's assignments read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// Source code: `name: Type`, `a => b`, `x = other.field` are code, so
+    /// only quoted (literal) values count.
+    Code,
+    /// Configuration and everything else: bare values count too.
+    Data,
+}
+
+const CODE_EXT: &[&str] = &[
+    "rs", "go", "java", "kt", "kts", "scala", "swift", "c", "h", "cc", "cpp", "hpp", "cs", "fs", "js", "mjs", "cjs",
+    "jsx", "ts", "tsx", "py", "rb", "php", "pl", "lua", "dart", "ex", "exs", "erl", "hs", "ml", "clj", "groovy",
+    "gradle", "vue", "svelte", "m", "mm", "r", "jl", "zig", "nim", "v", "sol",
+];
+
+impl Syntax {
+    pub fn of(name: &str) -> Syntax {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        match base.rsplit_once('.') {
+            Some((_, ext)) if CODE_EXT.contains(&ext.to_ascii_lowercase().as_str()) => Syntax::Code,
+            _ => Syntax::Data,
+        }
+    }
+}
+
 /// Judge the lines containing `positions`; report each secret span.
-pub fn scan_lines(content: &[u8], positions: &[usize], emit: &mut dyn FnMut(usize, usize)) {
+pub fn scan_lines(content: &[u8], syntax: Syntax, positions: &[usize], emit: &mut dyn FnMut(usize, usize)) {
     let mut last_line = usize::MAX;
     for &p in positions {
         let start = content[..p].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -103,9 +129,14 @@ pub fn scan_lines(content: &[u8], positions: &[usize], emit: &mut dyn FnMut(usiz
             let Some(name) = caps.name("name") else { continue };
             let (value, quoted) = match (caps.name("dq").or(caps.name("sq")).or(caps.name("bq")), caps.name("bare")) {
                 (Some(v), _) => (v, true),
-                (None, Some(v)) => (v, false),
+                (None, Some(v)) if syntax == Syntax::Data => (v, false),
                 _ => continue,
             };
+            // `?token=…` in a badge URL is a public read token.
+            let in_query = name.start() > 0 && matches!(line[name.start() - 1], b'?' | b'&');
+            if in_query && [&b"badge"[..], b"shields.io", b"codecov"].iter().any(|k| line.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k))) {
+                continue;
+            }
             if credential_name(name.as_bytes()) && secret_value(value.as_bytes(), quoted) {
                 emit(start + value.start(), start + value.end());
             }
@@ -141,7 +172,7 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
 /// Variables, template expressions, code that computes the value.
 fn reference(s: &str, quoted: bool) -> bool {
     let b = s.as_bytes();
-    if s.starts_with('$') || s.starts_with('%') || s.starts_with('<') || s.starts_with('&') || s.starts_with('*') {
+    if s.starts_with(':') || s.starts_with('{') || s.contains("::") || s.contains("\\x") || s.starts_with('$') || s.starts_with('%') || s.starts_with('<') || s.starts_with('&') || s.starts_with('*') {
         return true; // $VAR ${VAR} %(x)s <your-key> YAML anchors/aliases
     }
     if s.contains("${") || s.contains("{{") || s.contains("#{") || s.contains("$(") || s.contains("}}") {
@@ -223,6 +254,15 @@ fn random_enough(v: &[u8]) -> bool {
     if !digit && v.iter().all(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b'-' || c == b'.' || c == b' ') {
         return v.len() >= 24 && h >= 4.2 && upper && lower && !v.contains(&b'_') && !v.contains(&b' ');
     }
+    // Constant and slug names: CLIENT_TRAFFIC_SECRET_0, pkcs-9-at-token.
+    let segs: Vec<&[u8]> = v.split(|&c| c == b'_' || c == b'-').collect();
+    if segs.len() >= 2
+        && segs
+            .iter()
+            .all(|g| g.iter().all(u8::is_ascii_alphabetic) || g.iter().all(u8::is_ascii_digit))
+    {
+        return false;
+    }
     // Sentences are prose, not secrets.
     if v.iter().filter(|&&c| c == b' ').count() >= 2 {
         return false;
@@ -243,7 +283,7 @@ mod tests {
         let b = line.as_bytes();
         let low = line.to_ascii_lowercase();
         let pos: Vec<usize> = KEYWORDS.iter().filter_map(|k| low.find(k)).collect();
-        scan_lines(b, &pos, &mut |s, e| out.push(line[s..e].to_string()));
+        scan_lines(b, Syntax::Data, &pos, &mut |s, e| out.push(line[s..e].to_string()));
         out
     }
 
@@ -286,6 +326,12 @@ mod tests {
             "password: your_password_here",
             "password: \"\"",
             "token = resolve_token",
+            "err-mixed-recipient-passphrase = {-scrypt-recipient} can't be used",
+            "    password: \"pass\\x00word\",",
+            "    (&PKCS_9_AT_PKCS_15_TOKEN, \"pkcs-9-at-pkcs15Token\"),",
+            "credentials = [\"dep:gix-credentials\", \"dep:gix-prompt\"]",
+            "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=3KA3R2D9fV)](https://codecov.io/gh/o/r)",
+            "    ClientTrafficSecret => \"CLIENT_TRAFFIC_SECRET_0\",",
         ] {
             assert!(finds(line).is_empty(), "false positive on {line}: {:?}", finds(line));
         }

@@ -175,7 +175,7 @@ impl Scanner {
         if self.vault_files.contains(rel) {
             return Some(vec![whole_file(RuleRef::PlaintextVault, rel)]);
         }
-        let hits = self.engine.scan(content);
+        let hits = self.engine.scan_named(rel, content);
         if hits.is_empty() {
             return Some(vec![]);
         }
