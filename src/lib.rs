@@ -15,10 +15,12 @@ pub mod config;
 pub mod envs;
 pub mod error;
 pub mod fsutil;
+pub mod git;
 pub mod github;
 pub mod keys;
 pub mod project;
 pub mod render;
+pub mod scan;
 pub mod state;
 pub mod vault;
 

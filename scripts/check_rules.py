@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Check the gsec credential-detection rule pack (src/scan/rules/*.toml).
+
+For every rule this verifies:
+  * required fields are present and well-typed, ids are unique kebab-case;
+  * keywords are non-empty lowercase literals;
+  * the pattern compiles (Python `re`, restricted to the Rust-`regex`-compatible
+    subset: no lookaround, no backreferences, no possessive quantifiers);
+  * every `tp` line contains a keyword (case-insensitively), matches the
+    pattern, and its captured secret passes the entropy threshold and the
+    validator, and contains no placeholder word;
+  * no `fp` line yields a secret that passes all of those (like the engine,
+    a secret containing a placeholder word such as EXAMPLE is dropped).
+It also warns (without failing) when all tp samples of a rule are also found
+by a rule of a different provider, and prints rule / provider counts.
+
+Usage: python3 scripts/check_rules.py [rules_dir]
+Exit status is non-zero on any failure.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import sys
+import tomllib
+import warnings
+import zlib
+from collections import Counter
+from pathlib import Path
+
+# Python warns (FutureWarning) about class syntax that the Rust regex crate
+# interprets differently (nested sets, `--`, `&&`, `~~`); treat it as an error.
+warnings.simplefilter("error", FutureWarning)
+
+REQUIRED = {"id": str, "provider": str, "description": str, "keywords": list,
+            "pattern": str, "tp": list, "fp": list}
+OPTIONAL = {"entropy": (int, float), "validator": str}
+VALIDATORS = {"github-checksum", "npm-checksum", "jwt"}
+PLACEHOLDER_WORDS = ("example", "sample", "dummy", "placeholder", "xxxx",
+                     "changeme", "test")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Constructs that Rust's `regex` crate rejects or treats differently.
+UNSUPPORTED = [
+    (re.compile(r"\(\?[=!]|\(\?<[=!]"), "lookaround"),
+    (re.compile(r"\\[1-9]|\(\?P=\w+\)"), "backreference"),
+    (re.compile(r"(?<!\\)[*+?}]\+"), "possessive quantifier"),
+    (re.compile(r"\\[zZ]"), r"\z/\Z (differs between Python and Rust)"),
+    (re.compile(r"\\[pP]\{"), "unicode class"),
+    (re.compile(r"\(\?<\w+>"), "use (?P<name>...) for named groups"),
+    (re.compile(r"(?<!\\)\{,"), "{,n} (write {0,n})"),
+]
+
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def shannon(s: str) -> float:
+    if not s:
+        return 0.0
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+
+
+def base62(n: int, width: int = 6) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = B62[r] + out
+    return out.rjust(width, "0")
+
+
+def checksum_ok(token: str, prefix_re: str) -> bool:
+    m = re.fullmatch(prefix_re + r"([A-Za-z0-9]{30})([A-Za-z0-9]{6})", token)
+    if not m:
+        return False
+    random_part, check = m.group(1), m.group(2)
+    return base62(zlib.crc32(random_part.encode())) == check
+
+
+def jwt_ok(token: str) -> bool:
+    header = token.split(".")[0]
+    try:
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        obj = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(obj, dict) and "alg" in obj
+
+
+def validate(name: str | None, secret: str) -> bool:
+    if name is None:
+        return True
+    if name == "github-checksum":
+        return checksum_ok(secret, r"gh[pousr]_")
+    if name == "npm-checksum":
+        return checksum_ok(secret, r"npm_")
+    if name == "jwt":
+        return jwt_ok(secret)
+    return False
+
+
+def is_placeholder(secret: str) -> bool:
+    low = secret.lower()
+    return any(w in low for w in PLACEHOLDER_WORDS)
+
+
+def secrets(rule: dict, rx: re.Pattern, text: str, drop_placeholders: bool = True):
+    """Yield (secret, passes) for each match, mimicking the engine."""
+    if not any(k in text.lower() for k in rule["keywords"]):
+        return
+    for m in rx.finditer(text):
+        if "secret" in rx.groupindex:
+            s = m.group("secret")
+        elif rx.groups >= 1:
+            s = m.group(1)
+        else:
+            s = m.group(0)
+        if s is None:
+            continue
+        ok = shannon(s) >= rule.get("entropy", 0) and validate(rule.get("validator"), s)
+        yield s, ok and not (drop_placeholders and is_placeholder(s))
+
+
+def load(rules_dir: Path):
+    rules = []
+    for path in sorted(rules_dir.glob("*.toml")):
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        for r in data.get("rules", []):
+            r["_file"] = path.name
+            rules.append(r)
+    return rules
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    rules_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "src/scan/rules"
+    errors: list[str] = []
+    warns: list[str] = []
+    rules = load(rules_dir)
+    if not rules:
+        print(f"no rules found in {rules_dir}")
+        return 1
+    ids: Counter = Counter(r.get("id") for r in rules)
+    for i, n in ids.items():
+        if n > 1:
+            errors.append(f"duplicate id {i!r} ({n} times)")
+
+    compiled: dict[str, re.Pattern] = {}
+    for r in rules:
+        where = f"{r['_file']}:{r.get('id', '?')}"
+        for k, t in REQUIRED.items():
+            if not isinstance(r.get(k), t):
+                errors.append(f"{where}: missing or mistyped field {k!r}")
+        for k, t in OPTIONAL.items():
+            if k in r and not isinstance(r[k], t):
+                errors.append(f"{where}: mistyped field {k!r}")
+        extra = set(r) - set(REQUIRED) - set(OPTIONAL) - {"_file"}
+        if extra:
+            errors.append(f"{where}: unknown fields {sorted(extra)}")
+        if errors and errors[-1].startswith(where + ": missing"):
+            continue
+        if not ID_RE.match(r["id"]):
+            errors.append(f"{where}: id is not kebab-case")
+        if r.get("validator") is not None and r["validator"] not in VALIDATORS:
+            errors.append(f"{where}: unknown validator {r['validator']!r}")
+        kws = r["keywords"]
+        if not kws or any(not isinstance(k, str) or not k or k != k.lower() for k in kws):
+            errors.append(f"{where}: keywords must be non-empty lowercase strings")
+        if len(r["tp"]) < 2:
+            errors.append(f"{where}: needs >= 2 tp samples")
+        if len(r["fp"]) < 1:
+            errors.append(f"{where}: needs >= 1 fp sample")
+        for bad, what in UNSUPPORTED:
+            if bad.search(r["pattern"]):
+                errors.append(f"{where}: pattern uses {what}")
+        try:
+            rx = re.compile(r["pattern"])
+        except (re.error, FutureWarning) as e:
+            errors.append(f"{where}: pattern does not compile: {e}")
+            continue
+        if rx.groups < 1:
+            errors.append(f"{where}: pattern has no capture group")
+        compiled[r["id"]] = rx
+
+        for line in r["tp"]:
+            if not any(k in line.lower() for k in kws):
+                errors.append(f"{where}: tp has no keyword: {line!r}")
+                continue
+            found = list(secrets(r, rx, line, drop_placeholders=False))
+            if not found:
+                errors.append(f"{where}: tp does not match: {line!r}")
+            elif not any(ok for _, ok in found):
+                s = found[0][0]
+                errors.append(f"{where}: tp secret fails entropy ({shannon(s):.2f} < "
+                              f"{r.get('entropy', 0)}) or validator: {s!r}")
+            for s, ok in found:
+                if ok and is_placeholder(s):
+                    errors.append(f"{where}: tp secret contains a placeholder word: {s!r}")
+        for line in r["fp"]:
+            hits = [s for s, ok in secrets(r, rx, line) if ok]
+            if hits:
+                errors.append(f"{where}: fp yields a finding {hits[0]!r}: {line!r}")
+
+    # Overlap: every tp sample of rule A is also found by a rule of another provider.
+    for a in rules:
+        if a.get("id") not in compiled:
+            continue
+        for b in rules:
+            if b is a or b.get("id") not in compiled or b["provider"] == a["provider"]:
+                continue
+            if all(any(ok for _, ok in secrets(b, compiled[b["id"]], t)) for t in a["tp"]):
+                warns.append(f"overlap: all tp of {a['id']} ({a['provider']}) are also "
+                             f"found by {b['id']} ({b['provider']})")
+
+    for w in warns:
+        print("WARN ", w)
+    for e in errors:
+        print("ERROR", e)
+    providers = {r.get("provider") for r in rules}
+    files = Counter(r["_file"] for r in rules)
+    for f, n in sorted(files.items()):
+        print(f"  {f}: {n} rules")
+    print(f"rules: {len(rules)}  distinct providers: {len(providers)}  "
+          f"warnings: {len(warns)}  errors: {len(errors)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+//! Everything gsec reads from git, through gix (never by running `git`):
+//! the staged blobs and what they change relative to HEAD, commit ranges
+//! and their tree diffs, blob contents, and the hooks directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gix::bstr::ByteSlice;
+use gix::diff::blob::{Algorithm, Diff, InternedInput};
+use gix::objs::TreeRefIter;
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+
+fn err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::msg(format!("git: {what}: {e}"))
+}
+
+/// The repository containing `dir`, honouring `GIT_DIR`, `GIT_INDEX_FILE`
+/// and the other variables git sets when it runs a hook.
+pub fn open(dir: &Path) -> Result<gix::Repository> {
+    let repo = gix::ThreadSafeRepository::discover_with_environment_overrides(dir)
+        .map_err(|e| Error::msg(format!("{}: not in a git repository ({e})", dir.display())))?;
+    Ok(repo.to_thread_local())
+}
+
+/// A staged file that differs from HEAD.
+pub struct Staged {
+    /// Repository-relative path, `/`-separated.
+    pub path: String,
+    pub id: ObjectId,
+    /// The blob at the same path in HEAD, if any.
+    pub head: Option<ObjectId>,
+}
+
+/// Index entries (regular files and executables) whose blob differs from
+/// HEAD's. Works before the first commit (everything is new).
+pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
+    let index = repo.index_or_empty().map_err(|e| err("cannot read the index", e))?;
+    let head = head_blobs(repo)?;
+    let mut out = Vec::new();
+    for entry in index.entries() {
+        use gix::index::entry::{Mode, Stage};
+        if entry.stage() != Stage::Unconflicted || !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE) {
+            continue;
+        }
+        let path = entry.path(&index).to_str_lossy().into_owned();
+        let prev = head.get(path.as_str()).copied();
+        if prev == Some(entry.id) {
+            continue;
+        }
+        out.push(Staged { path, id: entry.id, head: prev });
+    }
+    Ok(out)
+}
+
+/// Path -> blob id for HEAD's tree (empty when there is no commit yet).
+fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>> {
+    let mut map = HashMap::new();
+    let tree = match repo.head_tree() {
+        Ok(t) => t,
+        Err(_) => return Ok(map), // unborn HEAD
+    };
+    let mut rec = gix::traverse::tree::Recorder::default();
+    tree.traverse().breadthfirst(&mut rec).map_err(|e| err("cannot read HEAD's tree", e))?;
+    for e in rec.records {
+        if e.mode.is_blob() {
+            map.insert(e.filepath.to_str_lossy().into_owned(), e.oid);
+        }
+    }
+    Ok(map)
+}
+
+/// A blob's bytes.
+pub fn blob(repo: &gix::Repository, id: ObjectId) -> Result<Vec<u8>> {
+    let mut b = repo.find_blob(id).map_err(|e| err(&format!("cannot read blob {id}"), e))?;
+    Ok(b.take_data())
+}
+
+/// Size of an object without inflating it (to skip big blobs cheaply).
+pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Option<u64> {
+    repo.find_header(id).ok().map(|h| h.size())
+}
+
+/// For each line of `new`, whether it is added or changed relative to
+/// `old` (all lines when there is no `old`).
+pub fn added_lines(old: Option<&[u8]>, new: &[u8]) -> Vec<bool> {
+    let n_lines = new.split_inclusive(|&b| b == b'\n').count();
+    let Some(old) = old else { return vec![true; n_lines] };
+    let input = InternedInput::new(old, new);
+    let diff = Diff::compute(Algorithm::Histogram, &input);
+    (0..input.after.len() as u32).map(|i| diff.is_added(i)).collect()
+}
+
+/// One changed file in a commit.
+pub struct Change {
+    pub path: String,
+    pub id: ObjectId,
+    pub previous: Option<ObjectId>,
+}
+
+/// Commits of `range`, oldest first. `A..B`: reachable from B, not from A;
+/// a single revision: everything reachable from it; `None`: all refs.
+pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<ObjectId>> {
+    let mut tips: Vec<ObjectId> = Vec::new();
+    let mut hidden: Vec<ObjectId> = Vec::new();
+    let resolve = |spec: &str| -> Result<ObjectId> {
+        repo.rev_parse_single(spec)
+            .map_err(|e| Error::usage(format!("bad revision '{spec}': {e}")))?
+            .object()
+            .map_err(|e| err(spec, e))?
+            .peel_to_commit()
+            .map(|c| c.id)
+            .map_err(|e| Error::usage(format!("'{spec}' is not a commit: {e}")))
+    };
+    match range {
+        Some(r) if r.contains("..") => {
+            let (a, b) = r.split_once("..").unwrap_or((r, ""));
+            let b = b.trim_start_matches('.');
+            hidden.push(resolve(if a.is_empty() { "HEAD" } else { a })?);
+            tips.push(resolve(if b.is_empty() { "HEAD" } else { b })?);
+        }
+        Some(r) => tips.push(resolve(r)?),
+        None => {
+            let refs = repo.references().map_err(|e| err("cannot list references", e))?;
+            for r in refs.all().map_err(|e| err("cannot list references", e))?.flatten() {
+                let mut r = r;
+                if let Ok(id) = r.peel_to_id() {
+                    if let Ok(obj) = id.object() {
+                        if let Ok(c) = obj.peel_to_commit() {
+                            tips.push(c.id);
+                        }
+                    }
+                }
+            }
+            if let Ok(h) = repo.head_id() {
+                tips.push(h.detach());
+            }
+            tips.sort();
+            tips.dedup();
+        }
+    }
+    if tips.is_empty() {
+        return Ok(vec![]);
+    }
+    let walk = repo
+        .rev_walk(tips)
+        .with_hidden(hidden)
+        .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+        .all()
+        .map_err(|e| err("cannot walk history", e))?;
+    let mut out = Vec::new();
+    for info in walk {
+        out.push(info.map_err(|e| err("cannot walk history", e))?.id);
+    }
+    // The walk yields newest first (by commit time); "introduced by" needs
+    // oldest first.
+    out.reverse();
+    Ok(out)
+}
+
+/// Files a commit added or modified relative to its first parent (root
+/// commits: relative to the empty tree). Regular files only.
+pub fn changes(repo: &gix::Repository, commit: ObjectId, state: &mut gix::diff::tree::State) -> Result<Vec<Change>> {
+    let c = repo.find_commit(commit).map_err(|e| err("cannot read commit", e))?;
+    let tree = c.tree().map_err(|e| err("cannot read tree", e))?;
+    let parent_tree = match c.parent_ids().next() {
+        Some(p) => Some(
+            repo.find_commit(p)
+                .map_err(|e| err("cannot read commit", e))?
+                .tree()
+                .map_err(|e| err("cannot read tree", e))?,
+        ),
+        None => None,
+    };
+    let empty: &[u8] = &[];
+    let lhs = parent_tree.as_ref().map_or(empty, |t| t.data.as_slice());
+    let kind = repo.object_hash();
+    let mut rec = gix::diff::tree::Recorder::default();
+    gix::diff::tree(
+        TreeRefIter::from_bytes(lhs, kind),
+        TreeRefIter::from_bytes(&tree.data, kind),
+        state,
+        &repo.objects,
+        &mut rec,
+    )
+    .map_err(|e| err("cannot diff trees", e))?;
+    let mut out = Vec::new();
+    for ch in rec.records {
+        use gix::diff::tree::recorder::Change as C;
+        match ch {
+            C::Addition { entry_mode, oid, path, .. } if entry_mode.is_blob() => out.push(Change {
+                path: path.to_str_lossy().into_owned(),
+                id: oid,
+                previous: None,
+            }),
+            C::Modification {
+                previous_entry_mode,
+                previous_oid,
+                entry_mode,
+                oid,
+                path,
+            } if entry_mode.is_blob() => out.push(Change {
+                path: path.to_str_lossy().into_owned(),
+                id: oid,
+                previous: previous_entry_mode.is_blob().then_some(previous_oid),
+            }),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The directory git runs hooks from: `core.hooksPath` (relative to the
+/// work tree when relative), else `<git-dir>/hooks`.
+pub fn hooks_dir(repo: &gix::Repository) -> PathBuf {
+    let cfg = repo.config_snapshot();
+    if let Ok(Some(p)) = cfg.trusted_path("core.hooksPath") {
+        if p.is_absolute() {
+            return p;
+        }
+        let base = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo.git_dir().to_path_buf());
+        return base.join(p);
+    }
+    repo.common_dir().join("hooks")
+}

@@ -1,0 +1,234 @@
+//! The detection engine: one pass over a buffer, whatever its source.
+//!
+//! A single Aho-Corasick automaton over every rule's keywords (ASCII
+//! case-insensitive) plus the generic-detection keywords decides which
+//! regexes run; a rule whose keyword does not occur costs nothing. Managed
+//! values are found by their own automaton, and encoded spans are decoded
+//! and rescanned up to `decode_depth` layers, their findings pointing at the
+//! encoded span.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use zeroize::Zeroizing;
+
+use super::managed::Managed;
+use super::rules::{self, Rule};
+use super::{decode, generic, validate};
+
+/// What produced a finding.
+#[derive(Debug, Clone, Copy)]
+pub enum RuleRef {
+    Pack(&'static Rule),
+    /// A secret-looking value assigned to a secret-looking name.
+    Generic,
+    /// The plaintext of a secret the project manages.
+    Managed,
+    /// An environment file the config says is encrypted, in plaintext.
+    PlaintextVault,
+    /// `.gsec.local.yaml` (plaintext local overrides) in a commit.
+    LocalOverride,
+}
+
+impl RuleRef {
+    pub fn id(&self) -> &'static str {
+        match self {
+            RuleRef::Pack(r) => r.id.as_str(),
+            RuleRef::Generic => "generic-secret",
+            RuleRef::Managed => "gsec-managed-secret",
+            RuleRef::PlaintextVault => "gsec-plaintext-vault",
+            RuleRef::LocalOverride => "gsec-local-override",
+        }
+    }
+
+    pub fn description(&self) -> &'static str {
+        match self {
+            RuleRef::Pack(r) => r.description.as_str(),
+            RuleRef::Generic => "Secret-looking value assigned to a password/secret/token/key name",
+            RuleRef::Managed => "Plaintext of a secret managed by gsec (store it only with `gsec set`)",
+            RuleRef::PlaintextVault => "Environment file that must be encrypted is plaintext",
+            RuleRef::LocalOverride => ".gsec.local.yaml holds plaintext local overrides and must not be committed",
+        }
+    }
+
+    /// Whether any of the secret may be shown (redacted). Managed values
+    /// are known-real secrets: not one character is printed.
+    pub fn shows_prefix(&self) -> bool {
+        !matches!(self, RuleRef::Managed | RuleRef::PlaintextVault | RuleRef::LocalOverride)
+    }
+}
+
+/// One match in a buffer: byte span (in the scanned buffer) and the secret.
+pub struct Hit {
+    pub rule: RuleRef,
+    pub start: usize,
+    pub end: usize,
+    /// The secret itself (decoded, when found in an encoded span); used for
+    /// the fingerprint and a redacted prefix, never printed whole.
+    pub secret: Zeroizing<Vec<u8>>,
+}
+
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Layers of base64/hex/percent encoding to look through.
+    pub decode_depth: u32,
+    /// Run generic (assignment + randomness) detection.
+    pub generic: bool,
+    /// Rule ids to leave out.
+    pub disabled: Vec<String>,
+    /// Plaintext values of the project's managed secrets.
+    pub managed: Option<Arc<Managed>>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Rule(u32),
+    Generic,
+}
+
+pub struct Engine {
+    rules: Vec<&'static Rule>,
+    ac: AhoCorasick,
+    slots: Vec<Vec<Slot>>,
+    opts: Options,
+}
+
+impl Engine {
+    pub fn new(opts: Options) -> Engine {
+        let rules: Vec<&'static Rule> = rules::builtin()
+            .iter()
+            .filter(|r| !opts.disabled.iter().any(|d| d == &r.id))
+            .collect();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut words: Vec<&str> = Vec::new();
+        let mut slots: Vec<Vec<Slot>> = Vec::new();
+        let mut add = |w: &'static str, s: Slot, words: &mut Vec<&'static str>, slots: &mut Vec<Vec<Slot>>| {
+            let i = *index.entry(w).or_insert_with(|| {
+                words.push(w);
+                slots.push(Vec::new());
+                words.len() - 1
+            });
+            slots[i].push(s);
+        };
+        for (i, r) in rules.iter().enumerate() {
+            for k in &r.keywords {
+                add(k.as_str(), Slot::Rule(i as u32), &mut words, &mut slots);
+            }
+        }
+        if opts.generic {
+            for k in generic::KEYWORDS {
+                add(k, Slot::Generic, &mut words, &mut slots);
+            }
+        }
+        // A contiguous NFA builds in well under a millisecond for ~1k
+        // keywords (a DFA would cost more to build than most scans take).
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&words)
+            .expect("keyword automaton builds");
+        Engine { rules, ac, slots, opts }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// All hits in `content` (a data file), sorted by position.
+    pub fn scan(&self, content: &[u8]) -> Vec<Hit> {
+        self.scan_named("", content)
+    }
+
+    /// All hits in a file named `name` (the name decides how generic
+    /// detection reads assignments: source code or configuration).
+    pub fn scan_named(&self, name: &str, content: &[u8]) -> Vec<Hit> {
+        let mut out = Vec::new();
+        self.scan_layer(content, generic::Syntax::of(name), self.opts.decode_depth, &mut out);
+        out.sort_by_key(|h| (h.start, h.end));
+        out
+    }
+
+    fn scan_layer(&self, content: &[u8], syntax: generic::Syntax, depth: u32, out: &mut Vec<Hit>) {
+        let mut fired = vec![false; self.rules.len()];
+        let mut generic_at: Vec<usize> = Vec::new();
+        let mut any = false;
+        for m in self.ac.find_overlapping_iter(content) {
+            for s in &self.slots[m.pattern().as_usize()] {
+                match *s {
+                    Slot::Rule(i) => fired[i as usize] = true,
+                    Slot::Generic => generic_at.push(m.start()),
+                }
+                any = true;
+            }
+        }
+        if any {
+            for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
+                self.run_rule(self.rules[i], content, out);
+            }
+            if !generic_at.is_empty() {
+                generic::scan_lines(content, syntax, &generic_at, &mut |s, e| {
+                    // A pack rule that matched the same span is more precise.
+                    if !out.iter().any(|h| h.start < e && s < h.end) {
+                        out.push(Hit {
+                            rule: RuleRef::Generic,
+                            start: s,
+                            end: e,
+                            secret: Zeroizing::new(content[s..e].to_vec()),
+                        });
+                    }
+                });
+            }
+        }
+        if let Some(m) = &self.opts.managed {
+            m.find(content, out);
+        }
+        if depth > 0 {
+            decode::each_span(content, |start, end, decoded| {
+                let mut inner = Vec::new();
+                self.scan_layer(decoded, generic::Syntax::Data, depth - 1, &mut inner);
+                for mut h in inner {
+                    h.start = start;
+                    h.end = end;
+                    let dup = out
+                        .iter()
+                        .any(|o| o.rule.id() == h.rule.id() && *o.secret == *h.secret);
+                    if !dup {
+                        out.push(h);
+                    }
+                }
+            });
+        }
+    }
+
+    fn run_rule(&self, rule: &'static Rule, content: &[u8], out: &mut Vec<Hit>) {
+        let Some(re) = rule.regex() else { return };
+        for caps in re.captures_iter(content) {
+            let Some((s, e)) = rule.secret_span(&caps) else { continue };
+            let secret = &content[s..e];
+            if secret.is_empty() {
+                continue;
+            }
+            if let Some(min) = rule.entropy {
+                if validate::entropy(secret) < min {
+                    continue;
+                }
+            }
+            if let Some(v) = rule.validator {
+                if !v.check(secret) {
+                    continue;
+                }
+            }
+            if validate::is_placeholder(secret) {
+                continue;
+            }
+            out.push(Hit {
+                rule: RuleRef::Pack(rule),
+                start: s,
+                end: e,
+                secret: Zeroizing::new(secret.to_vec()),
+            });
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Generic detection: a value assigned to a secret-looking name (in code,
+//! YAML/JSON/TOML/INI, `.env`, properties) that looks random.
+//!
+//! The keyword automaton in the engine points at lines; here each such line
+//! is parsed as `name <op> value`, the name must be a credential name (and
+//! not e.g. `author` or `token_url`), and the value must pass a randomness
+//! estimate (length floor, character-class mix, Shannon entropy) and none of
+//! the placeholder / reference / stop-word filters in `generic_stopwords.txt`.
+
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
+use super::validate;
+
+/// Lowercase fragments of credential names; any of them in a line sends
+/// the line here.
+pub const KEYWORDS: &[&str] = &[
+    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "auth", "credential",
+    "private_key", "privatekey", "access_key", "accesskey", "passphrase", "client_secret",
+];
+
+/// Lines longer than this are minified code or data, where name/value
+/// pairs are not what they seem; the provider rules still run there.
+const MAX_LINE: usize = 500;
+/// Shortest value judged.
+const MIN_LEN: usize = 8;
+const MAX_LEN: usize = 200;
+
+struct Stop {
+    /// Values equal to one of these (case-insensitive) are not secrets.
+    values: Vec<String>,
+    /// Values containing one of these (case-insensitive) are not secrets.
+    contains: Vec<String>,
+    /// Names containing one of these are not credential names.
+    names: Vec<String>,
+}
+
+fn stop() -> &'static Stop {
+    static S: OnceLock<Stop> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut s = Stop { values: vec![], contains: vec![], names: vec![] };
+        let mut section = "";
+        for line in include_str!("generic_stopwords.txt").lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = match name {
+                    "values" => "values",
+                    "contains" => "contains",
+                    "names" => "names",
+                    _ => "",
+                };
+                continue;
+            }
+            let w = line.to_ascii_lowercase();
+            match section {
+                "values" => s.values.push(w),
+                "contains" => s.contains.push(w),
+                "names" => s.names.push(w),
+                _ => {}
+            }
+        }
+        s
+    })
+}
+
+fn assignment() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        // name, optional closing quote, an assignment operator, the value
+        // (double-, single-, back-quoted or bare).
+        Regex::new(
+            r#"(?x)
+            (?P<name>[A-Za-z0-9_.\-\[\]]{0,60}
+                (?i:password|passwd|pwd|secret|token|api[_-]?key|auth|credential|private[_-]?key|access[_-]?key|passphrase)
+                [A-Za-z0-9_.\-]{0,40})
+            ["']?\s*(?:=|:=|=>|:|\?=)\s*
+            (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
+            "#,
+        )
+        .expect("generic pattern compiles")
+    })
+}
+
+/// How a file's assignments read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// Source code: `name: Type`, `a => b`, `x = other.field` are code, so
+    /// only quoted (literal) values count.
+    Code,
+    /// Configuration and everything else: bare values count too.
+    Data,
+}
+
+const CODE_EXT: &[&str] = &[
+    "rs", "go", "java", "kt", "kts", "scala", "swift", "c", "h", "cc", "cpp", "hpp", "cs", "fs", "js", "mjs", "cjs",
+    "jsx", "ts", "tsx", "py", "rb", "php", "pl", "lua", "dart", "ex", "exs", "erl", "hs", "ml", "clj", "groovy",
+    "gradle", "vue", "svelte", "m", "mm", "r", "jl", "zig", "nim", "v", "sol",
+];
+
+impl Syntax {
+    pub fn of(name: &str) -> Syntax {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        match base.rsplit_once('.') {
+            Some((_, ext)) if CODE_EXT.contains(&ext.to_ascii_lowercase().as_str()) => Syntax::Code,
+            _ => Syntax::Data,
+        }
+    }
+}
+
+/// Judge the lines containing `positions`; report each secret span.
+pub fn scan_lines(content: &[u8], syntax: Syntax, positions: &[usize], emit: &mut dyn FnMut(usize, usize)) {
+    let mut last_line = usize::MAX;
+    for &p in positions {
+        let start = content[..p].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if start == last_line {
+            continue;
+        }
+        last_line = start;
+        let end = content[p..].iter().position(|&b| b == b'\n').map_or(content.len(), |i| p + i);
+        let line = &content[start..end];
+        if line.len() > MAX_LINE {
+            continue;
+        }
+        for caps in assignment().captures_iter(line) {
+            let Some(name) = caps.name("name") else { continue };
+            let (value, quoted) = match (caps.name("dq").or(caps.name("sq")).or(caps.name("bq")), caps.name("bare")) {
+                (Some(v), _) => (v, true),
+                (None, Some(v)) if syntax == Syntax::Data => (v, false),
+                _ => continue,
+            };
+            // `?token=…` in a badge URL is a public read token.
+            let in_query = name.start() > 0 && matches!(line[name.start() - 1], b'?' | b'&');
+            if in_query && [&b"badge"[..], b"shields.io", b"codecov"].iter().any(|k| line.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k))) {
+                continue;
+            }
+            if credential_name(name.as_bytes()) && secret_value(value.as_bytes(), quoted) {
+                emit(start + value.start(), start + value.end());
+            }
+        }
+    }
+}
+
+/// Is this a name that holds a credential (not `author`, `token_url`,
+/// `password_length`, ...)?
+pub fn credential_name(name: &[u8]) -> bool {
+    let low = String::from_utf8_lossy(name).to_ascii_lowercase();
+    !stop().names.iter().any(|s| low.contains(s.as_str()))
+}
+
+/// Does this value look like a real secret?
+pub fn secret_value(v: &[u8], quoted: bool) -> bool {
+    let v = v.trim_ascii();
+    if v.len() < MIN_LEN || v.len() > MAX_LEN {
+        return false;
+    }
+    let Ok(s) = std::str::from_utf8(v) else { return false };
+    let low = s.to_ascii_lowercase();
+    let st = stop();
+    if st.values.iter().any(|w| *w == low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
+        return false;
+    }
+    if validate::is_placeholder(v) || reference(s, quoted) || structured(s) {
+        return false;
+    }
+    random_enough(v)
+}
+
+/// Variables, template expressions, code that computes the value.
+fn reference(s: &str, quoted: bool) -> bool {
+    let b = s.as_bytes();
+    if s.starts_with(':') || s.starts_with('{') || s.contains("::") || s.contains("\\x") || s.starts_with('$') || s.starts_with('%') || s.starts_with('<') || s.starts_with('&') || s.starts_with('*') {
+        return true; // $VAR ${VAR} %(x)s <your-key> YAML anchors/aliases
+    }
+    if s.contains("${") || s.contains("{{") || s.contains("#{") || s.contains("$(") || s.contains("}}") {
+        return true;
+    }
+    if s.contains('(') || s.contains(')') {
+        return true; // getenv("X"), os.environ.get(...), func()
+    }
+    if !quoted {
+        // Bare `a.b.c`, `obj[key]`, identifiers: code, not data.
+        if b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'[' || c == b']')
+            && (s.contains('.') || s.contains('['))
+        {
+            return true;
+        }
+        if s.ends_with(':') || s.ends_with('{') || s.ends_with('\\') {
+            return true;
+        }
+    }
+    false
+}
+
+/// Hashes, ids, paths and URLs that are not credentials.
+fn structured(s: &str) -> bool {
+    let b = s.as_bytes();
+    // UUID
+    if b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() })
+    {
+        return true;
+    }
+    // git object ids (40 or 64 lowercase hex)
+    if (b.len() == 40 || b.len() == 64) && b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)) {
+        return true;
+    }
+    // SRI / algorithm-prefixed hashes
+    if ["sha1-", "sha256-", "sha384-", "sha512-", "sha256:", "sha512:", "md5:", "sha1:"].iter().any(|p| s.starts_with(p)) {
+        return true;
+    }
+    // Encrypted values, public keys and recipients are not secrets.
+    if s.starts_with("ENC[") || s.starts_with("age1") || s.starts_with("ssh-") || s.starts_with("data:") {
+        return true;
+    }
+    // URLs without credentials, file paths.
+    if let Some(rest) = s.split_once("://").map(|(_, r)| r) {
+        let auth = rest.split('/').next().unwrap_or("");
+        return !auth.contains('@');
+    }
+    if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") || s.starts_with("~/") || s.starts_with("\\") {
+        return true;
+    }
+    if s.len() > 2 && s.as_bytes()[1] == b':' && s.as_bytes()[2] == b'\\' {
+        return true; // C:\path
+    }
+    // Dotted file names / paths like config/secret.json, key.pem
+    if s.contains('/') && s.split('/').all(|seg| seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))) {
+        let last = s.rsplit('/').next().unwrap_or("");
+        if last.contains('.') || s.split('/').count() > 2 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Randomness estimate: character classes, entropy, and not a word-like
+/// identifier.
+fn random_enough(v: &[u8]) -> bool {
+    let lower = v.iter().any(u8::is_ascii_lowercase);
+    let upper = v.iter().any(u8::is_ascii_uppercase);
+    let digit = v.iter().any(u8::is_ascii_digit);
+    let other = v.iter().any(|c| !c.is_ascii_alphanumeric());
+    let classes = [lower, upper, digit, other].iter().filter(|&&x| x).count();
+    let h = validate::entropy(v);
+    // all the same char repeated, or sequences like 12345678
+    if h < 2.5 {
+        return false;
+    }
+    // Words joined by separators: my_secret_value, some-config-name, Foo.Bar
+    if !digit && v.iter().all(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b'-' || c == b'.' || c == b' ') {
+        return v.len() >= 24 && h >= 4.2 && upper && lower && !v.contains(&b'_') && !v.contains(&b' ');
+    }
+    // Constant and slug names: CLIENT_TRAFFIC_SECRET_0, pkcs-9-at-token.
+    let segs: Vec<&[u8]> = v.split(|&c| c == b'_' || c == b'-').collect();
+    if segs.len() >= 2
+        && segs
+            .iter()
+            .all(|g| g.iter().all(u8::is_ascii_alphabetic) || g.iter().all(u8::is_ascii_digit))
+    {
+        return false;
+    }
+    // Sentences are prose, not secrets.
+    if v.iter().filter(|&&c| c == b' ').count() >= 2 {
+        return false;
+    }
+    match classes {
+        0 | 1 => v.len() >= 20 && h >= 3.5 && digit, // e.g. long digit-only ids are ignored unless very random
+        2 => h >= 3.0,
+        _ => h >= 2.75,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finds(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let b = line.as_bytes();
+        let low = line.to_ascii_lowercase();
+        let pos: Vec<usize> = KEYWORDS.iter().filter_map(|k| low.find(k)).collect();
+        scan_lines(b, Syntax::Data, &pos, &mut |s, e| out.push(line[s..e].to_string()));
+        out
+    }
+
+    #[test]
+    fn true_positives() {
+        for (line, want) in [
+            ("DB_PASSWORD=Xk9mP2vLq7Rt", "Xk9mP2vLq7Rt"),
+            ("password: \"hG4#kq82!mZp\"", "hG4#kq82!mZp"),
+            ("  \"api_key\": \"a8f5f167f44f4964e6c998dee827110c\",", "a8f5f167f44f4964e6c998dee827110c"),
+            ("secret_key = 'N7b2Qx9LwE4rT6yU1iO3pA5s'", "N7b2Qx9LwE4rT6yU1iO3pA5s"),
+            ("spring.datasource.password=S3cr3tP4ss!", "S3cr3tP4ss!"),
+            ("const authToken = \"Zq8Wv2Xr5Tn9Ym3K\";", "Zq8Wv2Xr5Tn9Ym3K"),
+        ] {
+            assert_eq!(finds(line), vec![want.to_string()], "{line}");
+        }
+    }
+
+    #[test]
+    fn look_alikes() {
+        for line in [
+            "password: ${DB_PASSWORD}",
+            "password = os.environ[\"DB_PASSWORD\"]",
+            "token = os.getenv(\"TOKEN\")",
+            "const token = process.env.API_TOKEN;",
+            "api_key: <your-api-key>",
+            "secret: \"{{ .Values.secret }}\"",
+            "token: ${{ secrets.GITHUB_TOKEN }}",
+            "password: changeme",
+            "password: xxxxxxxxxxxx",
+            "password: '********'",
+            "author = \"Jane Doe <jane@example.org>\"",
+            "token_url = \"https://auth.example.org/oauth/token\"",
+            "password_min_length = 12345678",
+            "secret: ENC[AES256_GCM,data:abc,iv:def,tag:ghi,type:str]",
+            "auth_id: 123e4567-e89b-12d3-a456-426614174000",
+            "password = None",
+            "tokenizer = AutoTokenizer.from_pretrained(name)",
+            "let password = self.password_field.value;",
+            "secret_file: /run/secrets/db_password",
+            "password: your_password_here",
+            "password: \"\"",
+            "token = resolve_token",
+            "err-mixed-recipient-passphrase = {-scrypt-recipient} can't be used",
+            "    password: \"pass\\x00word\",",
+            "    (&PKCS_9_AT_PKCS_15_TOKEN, \"pkcs-9-at-pkcs15Token\"),",
+            "credentials = [\"dep:gix-credentials\", \"dep:gix-prompt\"]",
+            "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=3KA3R2D9fV)](https://codecov.io/gh/o/r)",
+            "    ClientTrafficSecret => \"CLIENT_TRAFFIC_SECRET_0\",",
+        ] {
+            assert!(finds(line).is_empty(), "false positive on {line}: {:?}", finds(line));
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Managed-value detection: the plaintext of every secret the project
+//! manages (all environments and `.gsec.local.yaml`), and its base64,
+//! base64url, hex and percent-encoded forms, searched for in everything
+//! scanned. No other scanner can catch a leaked low-entropy database
+//! password; gsec knows it.
+//!
+//! Values live only in `Zeroizing` buffers and the automaton; they are
+//! never printed, logged or written anywhere.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use super::engine::{Hit, RuleRef};
+use crate::project::Project;
+
+/// Values shorter than this are too common to search for (`true`, `8080`).
+pub const MIN_LEN: usize = 8;
+
+pub struct Managed {
+    ac: AhoCorasick,
+    /// Automaton pattern -> index into `values`.
+    owner: Vec<usize>,
+    values: Vec<Zeroizing<Vec<u8>>>,
+}
+
+impl Managed {
+    /// Build from plaintext values (duplicates and short values dropped).
+    pub fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Option<Managed> {
+        let mut values: Vec<Zeroizing<Vec<u8>>> = values.into_iter().filter(|v| v.len() >= MIN_LEN).collect();
+        values.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        values.dedup_by(|a, b| a.as_slice() == b.as_slice());
+        if values.is_empty() {
+            return None;
+        }
+        let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        let mut owner = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            for f in encodings(v) {
+                if !forms.iter().any(|x| x.as_slice() == f.as_slice()) {
+                    forms.push(f);
+                    owner.push(i);
+                }
+            }
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(forms.iter().map(|f| f.as_slice()))
+            .ok()?;
+        Some(Managed { ac, owner, values })
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn find(&self, content: &[u8], out: &mut Vec<Hit>) {
+        for m in self.ac.find_iter(content) {
+            let v = &self.values[self.owner[m.pattern().as_usize()]];
+            out.push(Hit {
+                rule: RuleRef::Managed,
+                start: m.start(),
+                end: m.end(),
+                secret: Zeroizing::new(v.to_vec()),
+            });
+        }
+    }
+}
+
+/// The forms a value can leak in.
+fn encodings(v: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let pct: Vec<u8> = percent_encoding::percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
+        .into_bytes();
+    // Form-encoding leaves common punctuation alone; search for that too.
+    let pct_lax: Vec<u8> = percent_encoding::percent_encode(v, &LAX).to_string().into_bytes();
+    vec![
+        Zeroizing::new(v.to_vec()),
+        // Without padding, so a value inside a longer base64 run at a
+        // 3-byte boundary still matches its prefix-aligned form.
+        Zeroizing::new(STANDARD_NO_PAD.encode(v).into_bytes()),
+        Zeroizing::new(STANDARD.encode(v).into_bytes()),
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(v).into_bytes()),
+        Zeroizing::new(hex::encode(v).into_bytes()),
+        Zeroizing::new(hex::encode_upper(v).into_bytes()),
+        Zeroizing::new(pct),
+        Zeroizing::new(pct_lax),
+    ]
+}
+
+const LAX: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What happened while collecting values, for one stderr line each.
+pub struct Collected {
+    pub managed: Option<Managed>,
+    pub notes: Vec<String>,
+}
+
+/// Collect the plaintext of every managed secret the available identity
+/// can decrypt. Never fails: what cannot be read is reported in `notes`
+/// and skipped.
+pub fn collect(project: &Project) -> Collected {
+    let mut notes = Vec::new();
+    let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let envs: Vec<String> = project.config.environments.keys().cloned().collect();
+    let have_files: Vec<&String> = envs.iter().filter(|e| project.env_file(e).exists()).collect();
+    if !have_files.is_empty() {
+        match project.identities() {
+            Ok(ids) if !ids.is_empty() => {
+                let mut skipped = Vec::new();
+                for env in &have_files {
+                    match project.open(env) {
+                        Ok(Some(vault)) => {
+                            for (_, node) in &vault.data {
+                                for (_, text) in crate::envs::flatten(node) {
+                                    values.push(Zeroizing::new(text.as_bytes().to_vec()));
+                                }
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(_) => skipped.push(env.as_str()),
+                    }
+                }
+                if !skipped.is_empty() {
+                    notes.push(format!(
+                        "managed-value detection partially skipped: cannot decrypt environment(s) {}",
+                        skipped.join(", ")
+                    ));
+                }
+            }
+            _ => notes.push("managed-value detection skipped: no identity available to decrypt the environment files".into()),
+        }
+    }
+    let local = project.root.join(crate::config::LOCAL_FILE_NAME);
+    match crate::envs::load_local(&local) {
+        Ok(Some(entries)) => {
+            for (_, node) in &entries {
+                for (_, text) in crate::envs::flatten(node) {
+                    values.push(Zeroizing::new(text.as_bytes().to_vec()));
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => notes.push(format!("managed-value detection: {e}; its values are not searched for")),
+    }
+    Collected { managed: Managed::new(values), notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_plain_and_encoded_forms() {
+        let m = Managed::new(vec![Zeroizing::new(b"p@ss w0rd!".to_vec()), Zeroizing::new(b"short".to_vec())]).unwrap();
+        assert_eq!(m.len(), 1);
+        for text in [
+            "db: p@ss w0rd!".to_string(),
+            format!("x={}", base64::engine::general_purpose::STANDARD.encode("p@ss w0rd!")),
+            "postgres://u:p%40ss%20w0rd%21@h/db".to_string(),
+            format!("h={}", hex::encode("p@ss w0rd!")),
+        ] {
+            let mut out = Vec::new();
+            m.find(text.as_bytes(), &mut out);
+            assert_eq!(out.len(), 1, "{text}");
+        }
+        let mut out = Vec::new();
+        m.find(b"short and nothing", &mut out);
+        assert!(out.is_empty());
+    }
+}

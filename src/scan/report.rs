@@ -1,0 +1,180 @@
+//! Reporters: the same findings as human text, JSON, SARIF 2.1.0 or GitHub
+//! workflow annotations. Shared by `gsec scan` and the GitHub Action work.
+//! No reporter ever has the secret: findings carry only a redacted prefix.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::{Value, json};
+
+use super::{Finding, Report, rules};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// Write `report` in `format`. `w` is an anstream writer for human output
+/// (colour is stripped when it is not a terminal).
+pub fn write(format: Format, report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        Format::Human => human(report, w),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, &json_value(&report.findings))?;
+            writeln!(w)
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *w, &sarif(&report.findings))?;
+            writeln!(w)
+        }
+        Format::Github => github(&report.findings, w),
+    }
+}
+
+const LOC: Style = AnsiColor::Cyan.on_default();
+const RULE: Style = AnsiColor::Red.on_default().bold();
+
+fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    for f in &report.findings {
+        let secret = if f.redacted.is_empty() { "(value hidden)".to_string() } else { format!("{}****", f.redacted) };
+        write!(w, "{LOC}{}:{}:{}{LOC:#}  {RULE}{}{RULE:#}  {}  {secret}", f.file, f.line, f.column, f.rule, f.description)?;
+        if let Some(c) = &f.commit {
+            write!(w, "  commit {}", &c[..c.len().min(12)])?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// The one-line summary for stderr.
+pub fn summary(report: &Report) -> String {
+    let n = report.findings.len();
+    let what = if n == 1 { "1 finding".to_string() } else { format!("{n} findings") };
+    let mut s = format!("{what} in {} file{}", report.files, if report.files == 1 { "" } else { "s" });
+    if report.commits > 0 {
+        s.push_str(&format!(" across {} commit{}", report.commits, if report.commits == 1 { "" } else { "s" }));
+    }
+    if report.skipped > 0 {
+        s.push_str(&format!(" ({} skipped: binary, too large or allowlisted)", report.skipped));
+    }
+    s
+}
+
+/// `{"findings":[{"file","line","column","rule","fingerprint","commit"?}]}`.
+pub fn json_value(findings: &[Finding]) -> Value {
+    let items: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let mut o = json!({
+                "file": f.file,
+                "line": f.line,
+                "column": f.column,
+                "rule": f.rule,
+                "fingerprint": f.fingerprint,
+            });
+            if let Some(c) = &f.commit {
+                o["commit"] = json!(c);
+            }
+            o
+        })
+        .collect();
+    json!({ "findings": items })
+}
+
+/// SARIF 2.1.0, with `tool.driver.rules` for the rules that fired and the
+/// fingerprint under `partialFingerprints["gsecFingerprint/v1"]`.
+pub fn sarif(findings: &[Finding]) -> Value {
+    let mut ids: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rules: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let (desc, provider) = describe(id, findings);
+            let mut r = json!({
+                "id": id,
+                "name": id,
+                "shortDescription": { "text": desc },
+                "defaultConfiguration": { "level": "error" },
+            });
+            if let Some(p) = provider {
+                r["properties"] = json!({ "provider": p, "tags": ["security", "secret"] });
+            }
+            r
+        })
+        .collect();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let mut r = json!({
+                "ruleId": f.rule,
+                "ruleIndex": ids.binary_search(&f.rule).unwrap_or(0),
+                "level": "error",
+                "message": { "text": format!("{} ({})", f.description, f.rule) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": uri(&f.file) },
+                        "region": { "startLine": f.line, "startColumn": f.column }
+                    }
+                }],
+                "partialFingerprints": { "gsecFingerprint/v1": f.fingerprint },
+            });
+            if let Some(c) = &f.commit {
+                r["properties"] = json!({ "commit": c });
+            }
+            r
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "gsec",
+                "informationUri": "https://github.com/gsec-dev/gsec",
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }]
+    })
+}
+
+fn describe(id: &str, findings: &[Finding]) -> (String, Option<String>) {
+    let desc = findings.iter().find(|f| f.rule == id).map(|f| f.description.to_string()).unwrap_or_default();
+    let provider = rules::builtin().iter().find(|r| r.id == id).map(|r| r.provider.clone());
+    (desc, provider)
+}
+
+/// Relative URI reference: `/` separators, spaces and `%` escaped.
+fn uri(path: &str) -> String {
+    path.replace('%', "%25").replace(' ', "%20")
+}
+
+/// `::error file=…,line=…,col=…,title=…::message` (workflow commands).
+fn github(findings: &[Finding], w: &mut dyn Write) -> std::io::Result<()> {
+    for f in findings {
+        writeln!(
+            w,
+            "::error file={},line={},col={},title={}::{}",
+            escape_prop(&f.file),
+            f.line,
+            f.column,
+            escape_prop(&format!("gsec: {}", f.rule)),
+            escape_data(&format!("{} (fingerprint {})", f.description, f.fingerprint)),
+        )?;
+    }
+    Ok(())
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_prop(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

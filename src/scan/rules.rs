@@ -1,0 +1,187 @@
+//! The built-in rule pack: credential formats as data (`rules/*.toml`),
+//! embedded in the binary so it is self-contained.
+//!
+//! Start-up cost matters (the pre-commit hook runs on every commit), so the
+//! pack is parsed once, on first use, and each rule's regex is compiled only
+//! when its keyword prefilter first fires: a typical staged change compiles a
+//! handful of the ~400 patterns.
+
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+use super::validate::Validator;
+
+/// The rule files, embedded. A unit test checks that every `*.toml` in
+/// `src/scan/rules/` is listed here, so a new file cannot be forgotten.
+pub const FILES: &[(&str, &str)] = &[
+    ("ai.toml", include_str!("rules/ai.toml")),
+    ("ci.toml", include_str!("rules/ci.toml")),
+    ("cloud.toml", include_str!("rules/cloud.toml")),
+    ("databases.toml", include_str!("rules/databases.toml")),
+    ("messaging.toml", include_str!("rules/messaging.toml")),
+    ("misc.toml", include_str!("rules/misc.toml")),
+    ("monitoring.toml", include_str!("rules/monitoring.toml")),
+    ("payment.toml", include_str!("rules/payment.toml")),
+    ("private-keys.toml", include_str!("rules/private-keys.toml")),
+    ("registries.toml", include_str!("rules/registries.toml")),
+    ("saas.toml", include_str!("rules/saas.toml")),
+    ("vcs.toml", include_str!("rules/vcs.toml")),
+];
+
+/// One credential format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Stable kebab-case id: the SARIF `ruleId` and part of fingerprints.
+    pub id: String,
+    pub provider: String,
+    pub description: String,
+    /// Lowercase literals; the regex runs only when one occurs.
+    pub keywords: Vec<String>,
+    pub pattern: String,
+    /// Minimum Shannon entropy (bits per character) of the secret.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    #[serde(default)]
+    pub validator: Option<Validator>,
+    /// Samples that must yield a finding of this rule (checked by tests).
+    #[serde(default)]
+    pub tp: Vec<String>,
+    /// Samples that must not.
+    #[serde(default)]
+    pub fp: Vec<String>,
+    #[serde(skip)]
+    compiled: OnceLock<Option<Regex>>,
+}
+
+#[derive(Deserialize)]
+struct PackFile {
+    #[serde(default)]
+    rules: Vec<Rule>,
+}
+
+impl Rule {
+    /// The compiled pattern, built on first use. `None` when the pattern
+    /// does not compile (the rule-pack test makes that a build failure, so
+    /// at run time a bad rule is inert rather than fatal).
+    pub fn regex(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| {
+                regex::bytes::RegexBuilder::new(&self.pattern)
+                    .size_limit(64 << 20)
+                    .dfa_size_limit(16 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Where in a match the secret is: the group named `secret`, else
+    /// group 1, else the whole match.
+    pub fn secret_span(&self, caps: &regex::bytes::Captures<'_>) -> Option<(usize, usize)> {
+        let m = caps.name("secret").or_else(|| caps.get(1)).or_else(|| caps.get(0))?;
+        Some((m.start(), m.end()))
+    }
+}
+
+/// Parse rule-pack text (one file). Errors name the file.
+pub fn parse(name: &str, text: &str) -> Result<Vec<Rule>, String> {
+    toml::from_str::<PackFile>(text)
+        .map(|p| p.rules)
+        .map_err(|e| format!("{name}: {}", e.message()))
+}
+
+/// The built-in pack, parsed once per process.
+pub fn builtin() -> &'static [Rule] {
+    static PACK: OnceLock<Vec<Rule>> = OnceLock::new();
+    PACK.get_or_init(|| {
+        let mut out = Vec::with_capacity(512);
+        for (name, text) in FILES {
+            match parse(name, text) {
+                Ok(r) => out.extend(r),
+                // Only reachable with a broken build; the tests catch it.
+                Err(e) => crate::cli::output::warn(&format!("built-in rule file {e}")),
+            }
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashSet};
+
+    use super::*;
+    use crate::scan::engine::{Engine, Options};
+
+    #[test]
+    fn every_rule_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scan/rules");
+        let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        let embedded: BTreeSet<String> = FILES.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(on_disk, embedded, "list every rules/*.toml in scan::rules::FILES");
+    }
+
+    #[test]
+    fn pack_is_well_formed() {
+        let mut ids = HashSet::new();
+        let mut errors = Vec::new();
+        for (name, text) in FILES {
+            let rules = parse(name, text).unwrap();
+            for r in rules {
+                if !ids.insert(r.id.clone()) {
+                    errors.push(format!("{name}: duplicate id {}", r.id));
+                }
+                if r.id.is_empty() || !r.id.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())) {
+                    errors.push(format!("{name}: id {:?} is not kebab-case", r.id));
+                }
+                if r.keywords.is_empty() || r.keywords.iter().any(|k| k.is_empty() || *k != k.to_lowercase()) {
+                    errors.push(format!("{}: keywords must be non-empty lowercase literals", r.id));
+                }
+                if r.regex().is_none() {
+                    errors.push(format!("{}: pattern does not compile", r.id));
+                }
+                if r.tp.is_empty() || r.fp.is_empty() {
+                    errors.push(format!("{}: needs tp and fp samples", r.id));
+                }
+            }
+        }
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+    }
+
+    /// Every rule's samples, through the real engine (keyword prefilter,
+    /// regex, entropy, validator, placeholder filter).
+    #[test]
+    fn every_rule_sample_through_the_engine() {
+        let engine = Engine::new(Options { decode_depth: 0, generic: false, ..Options::default() });
+        let mut errors = Vec::new();
+        for r in builtin() {
+            for tp in &r.tp {
+                let hits = engine.scan(tp.as_bytes());
+                if !hits.iter().any(|h| h.rule.id() == r.id) {
+                    errors.push(format!("{}: tp not found: {tp:?} (found: {:?})", r.id, hits.iter().map(|h| h.rule.id()).collect::<Vec<_>>()));
+                }
+            }
+            for fp in &r.fp {
+                let hits = engine.scan(fp.as_bytes());
+                if hits.iter().any(|h| h.rule.id() == r.id) {
+                    errors.push(format!("{}: fp yields a finding: {fp:?}", r.id));
+                }
+            }
+        }
+        assert!(errors.is_empty(), "{} sample failures:\n{}", errors.len(), errors.join("\n"));
+    }
+
+    #[test]
+    fn pack_covers_150_providers() {
+        let providers: BTreeSet<&str> = builtin().iter().map(|r| r.provider.as_str()).collect();
+        assert!(providers.len() >= 150, "only {} distinct providers", providers.len());
+    }
+}
