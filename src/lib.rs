@@ -12,10 +12,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod dotenv;
 pub mod envs;
 pub mod error;
+pub mod exec;
+pub mod export;
 pub mod fsutil;
 pub mod keys;
+pub mod mask;
 pub mod project;
 pub mod render;
 pub mod state;
