@@ -12,12 +12,16 @@
 
 pub mod cli;
 pub mod config;
+pub mod dotenv;
 pub mod envs;
 pub mod error;
+pub mod exec;
+pub mod export;
 pub mod fsutil;
 pub mod git;
 pub mod github;
 pub mod keys;
+pub mod mask;
 pub mod project;
 pub mod render;
 pub mod scan;

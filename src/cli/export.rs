@@ -1,14 +1,93 @@
-//! `gsec export` (placeholder until implemented).
+//! `gsec export`: an environment's secrets in a format other tools read.
+
+use std::io::Write;
+
 use clap::Args;
 
-use super::{Ctx, Exit};
-use crate::error::{Error, Result};
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
+use crate::error::{Error, IoContext, Result};
+use crate::export::{self, Format, LENIENT_ENVS, Var};
+use crate::project::Project;
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {}
+pub struct ExportArgs {
+    /// Environment to export.
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Dotenv)]
+    pub format: Format,
+    /// With `--format github`: set step outputs (`$GITHUB_OUTPUT`) instead
+    /// of environment variables for later steps (`$GITHUB_ENV`).
+    #[arg(long)]
+    pub output: bool,
+}
 
-pub fn run(_ctx: &Ctx, _a: ExportArgs) -> Result<Exit> {
-    Err(Error::msg(
-        "`gsec export` is not available in this build yet",
-    ))
+/// The variables of `env`, applying the policy for declared `required`
+/// secrets with no value: a warning where developers work (`local`,
+/// `development`, `preview`), a refusal anywhere else, so nothing runs or
+/// deploys half-configured. Shared by `run` and `export`.
+pub(crate) fn load_vars(project: &Project, env: &str) -> Result<Vec<Var>> {
+    let (vars, missing) = export::variables(project, env)?;
+    if !missing.is_empty() {
+        let list = missing.join(", ");
+        if LENIENT_ENVS.contains(&env) {
+            output::warn(&format!("required secret(s) with no value in {env}: {list}"));
+        } else {
+            return Err(Error::usage(format!(
+                "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`)"
+            )));
+        }
+    }
+    Ok(vars)
+}
+
+pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
+    if a.output && a.format != Format::Github {
+        return Err(Error::usage("--output only applies to --format github"));
+    }
+    let project = ctx.project()?;
+    let vars = load_vars(&project, &a.env)?;
+    if a.format == Format::Github {
+        return github(&vars, a.output);
+    }
+    let text = export::render(a.format, &vars);
+    write_stdout(text.as_bytes())?;
+    Ok(Exit::Ok)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::msg(format!("writing to stdout: {e}")))
+}
+
+/// GitHub Actions: register every value (and every line of every value)
+/// as a mask first, then append the values to the runner's file. Values
+/// never reach stdout, where the log would show them.
+fn github(vars: &[Var], step_output: bool) -> Result<Exit> {
+    let var = if step_output { "GITHUB_OUTPUT" } else { "GITHUB_ENV" };
+    let path = match std::env::var_os(var) {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => {
+            return Err(Error::usage(format!(
+                "{var} is not set: --format github only works inside a GitHub Actions job"
+            )));
+        }
+    };
+    let block = export::github_file(vars)?;
+    write_stdout(export::github_masks(vars).as_bytes())?;
+    // The runner's file is append-only by protocol (other steps' commands
+    // are in it), so this is one append, not an atomic replace.
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).at(&path)?;
+    f.write_all(block.as_bytes()).at(&path)?;
+    f.flush().at(&path)?;
+    output::info(&format!(
+        "exported {} variable(s) to {var}{}",
+        vars.len(),
+        if vars.is_empty() { "" } else { " (values masked in the log)" }
+    ));
+    Ok(Exit::Ok)
 }

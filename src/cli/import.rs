@@ -1,14 +1,98 @@
-//! `gsec import` (placeholder until implemented).
-use clap::Args;
+//! `gsec import`: bring a `.env` file into an environment.
 
-use super::{Ctx, Exit};
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
+use crate::config::check_name;
+use crate::dotenv;
 use crate::error::{Error, Result};
+use crate::vault::OpenOptions;
 
 #[derive(Debug, Args)]
-pub struct ImportArgs {}
+pub struct ImportArgs {
+    /// The .env file, or `-` for stdin.
+    pub file: PathBuf,
+    /// Environment to import into.
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+}
 
-pub fn run(_ctx: &Ctx, _a: ImportArgs) -> Result<Exit> {
-    Err(Error::msg(
-        "`gsec import` is not available in this build yet",
-    ))
+pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    project.check_env(&a.env)?;
+    let stdin = a.file.as_os_str() == "-";
+    let shown = if stdin { "<stdin>".to_string() } else { a.file.display().to_string() };
+    let bytes = if stdin {
+        let mut b = Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
+        b
+    } else {
+        Zeroizing::new(std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?)
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| Error::file(&shown, format!("not UTF-8 text (at byte {})", e.valid_up_to())))?;
+    let entries = dotenv::parse(text).map_err(|e| Error::file(format!("{shown}:{}", e.line), e.message))?;
+
+    // Variable names back to secret names: a declared secret exported under
+    // this name, else the name itself. Later bindings win, like a shell.
+    let mut items: Vec<(String, dotenv::Entry)> = Vec::new();
+    for e in entries {
+        let name = project
+            .config
+            .secrets
+            .iter()
+            .find(|(_, d)| d.env.as_deref() == Some(e.key.as_str()))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| e.key.clone());
+        check_name(&name).map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;
+        if e.value.is_empty() {
+            output::warn(&format!("{shown}:{}: {} is empty; skipped", e.line, e.key));
+            continue;
+        }
+        if let Some(i) = items.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            let (_, old) = items.remove(i);
+            output::warn(&format!(
+                "{shown}:{}: {} is set again (first on line {}); the later value wins",
+                e.line, e.key, old.line
+            ));
+        }
+        items.push((name, e));
+    }
+    if items.is_empty() {
+        output::info(&format!("nothing to import from {shown}"));
+        return Ok(Exit::Ok);
+    }
+
+    let ((added, changed, unchanged), _) = project.update(&a.env, OpenOptions::default(), |v| {
+        let (mut added, mut changed, mut unchanged) = (vec![], vec![], vec![]);
+        for (name, e) in &items {
+            let existed = v.get(name).is_some();
+            let list = match (existed, v.set(name, &e.value)?) {
+                (false, _) => &mut added,
+                (true, true) => &mut changed,
+                (true, false) => &mut unchanged,
+            };
+            list.push(name.clone());
+        }
+        Ok((added, changed, unchanged))
+    })?;
+    let mut parts = Vec::new();
+    for (label, list) in [("added", &added), ("changed", &changed), ("unchanged", &unchanged)] {
+        if !list.is_empty() {
+            parts.push(format!("{label} {}", list.join(", ")));
+        }
+    }
+    output::info(&format!(
+        "imported into {} ({}): {}",
+        a.env,
+        project.rel(&project.env_file(&a.env)),
+        parts.join("; ")
+    ));
+    Ok(Exit::Ok)
 }

@@ -1,12 +1,60 @@
-//! `gsec run` (placeholder until implemented).
+//! `gsec run`: run a command with an environment's secrets in its
+//! environment.
+
+use std::ffi::OsString;
+
 use clap::Args;
 
-use super::{Ctx, Exit};
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
 use crate::error::{Error, Result};
+use crate::exec::{self, Failure, Spec};
+use crate::mask::Patterns;
 
 #[derive(Debug, Args)]
-pub struct RunArgs {}
+#[command(after_help = "Examples:\n  gsec run -- ./manage.py runserver\n  gsec run --env production --mask -- ./deploy.sh")]
+pub struct RunArgs {
+    /// Environment whose secrets to add.
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+    /// Replace every secret value (and its base64 forms) in the command's
+    /// stdout and stderr with `*****`. Values shorter than 4 bytes are not
+    /// masked. The command then writes to pipes, not the terminal.
+    #[arg(long)]
+    pub mask: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
 
-pub fn run(_ctx: &Ctx, _a: RunArgs) -> Result<Exit> {
-    Err(Error::msg("`gsec run` is not available in this build yet"))
+pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
+    let code = match prepare(ctx, a).map_err(Failure::Other).and_then(exec::run) {
+        Ok(code) => code,
+        Err(Failure::Spawn { code, message }) => {
+            output::error_line(&message);
+            code
+        }
+        Err(Failure::Other(e)) => return Err(e),
+    };
+    // The child's exit code is gsec's: `Exit` only knows 0/1, and every
+    // secret has been dropped (and zeroed) by the time we get here.
+    std::process::exit(i32::from(code));
+}
+
+fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
+    let project = ctx.project()?;
+    let vars = super::export::load_vars(&project, &a.env)?;
+    let mask = if a.mask {
+        Patterns::new(vars.iter().map(|v| v.value.as_str())).map_err(Error::msg)?
+    } else {
+        None
+    };
+    let mut command = a.command.into_iter();
+    let program = command.next().ok_or_else(|| Error::usage("no command given"))?;
+    Ok(Spec {
+        program,
+        args: command.collect(),
+        env: vars.into_iter().map(|v| (v.name, v.value)).collect(),
+        mask,
+    })
 }
