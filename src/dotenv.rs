@@ -72,8 +72,12 @@ impl Cursor<'_> {
     /// along with the break.
     fn rest_of_line(&mut self) -> &str {
         let start = self.pos;
-        let end = self.s[start..].find('\n').map_or(self.s.len(), |i| start + i);
-        let text = self.s[start..end].strip_suffix('\r').unwrap_or(&self.s[start..end]);
+        let end = self.s[start..]
+            .find('\n')
+            .map_or(self.s.len(), |i| start + i);
+        let text = self.s[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&self.s[start..end]);
         self.pos = end;
         self.bump();
         text
@@ -95,7 +99,11 @@ fn is_key_char(c: char) -> bool {
 /// against secret-name rules is the caller's business).
 pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut c = Cursor { s: text, pos: 0, line: 1 };
+    let mut c = Cursor {
+        s: text,
+        pos: 0,
+        line: 1,
+    };
     let mut out = Vec::new();
     loop {
         // Leading whitespace, blank lines, comments.
@@ -153,10 +161,18 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
                 let mut v = Zeroizing::new(String::new());
                 loop {
                     match c.bump() {
-                        None => return c.err(line, format!("unterminated double-quoted value for {key}")),
+                        None => {
+                            return c
+                                .err(line, format!("unterminated double-quoted value for {key}"));
+                        }
                         Some('"') => break,
                         Some('\\') => match c.bump() {
-                            None => return c.err(line, format!("unterminated double-quoted value for {key}")),
+                            None => {
+                                return c.err(
+                                    line,
+                                    format!("unterminated double-quoted value for {key}"),
+                                );
+                            }
                             Some(e) => match unescape(e) {
                                 Some(ch) => v.push(ch),
                                 None => {
@@ -213,7 +229,10 @@ fn end_after_quote(c: &mut Cursor<'_>, key: &str) -> Result<(), ParseError> {
     if rest.is_empty() || rest.starts_with('#') {
         Ok(())
     } else {
-        c.err(line, format!("unexpected text after the closing quote of {key}"))
+        c.err(
+            line,
+            format!("unexpected text after the closing quote of {key}"),
+        )
     }
 }
 
@@ -299,9 +318,17 @@ mod tests {
         for (text, line, what) in [
             ("A=1\nnot a binding\n", 2, "expected '=' after not"),
             ("A=1\n=value\n", 2, "expected KEY=VALUE"),
-            ("A=1\n\nB=\"open\n", 3, "unterminated double-quoted value for B"),
+            (
+                "A=1\n\nB=\"open\n",
+                3,
+                "unterminated double-quoted value for B",
+            ),
             ("B='open\n", 1, "unterminated single-quoted value for B"),
-            ("A=\"x\" y\n", 1, "unexpected text after the closing quote of A"),
+            (
+                "A=\"x\" y\n",
+                1,
+                "unexpected text after the closing quote of A",
+            ),
             ("A$=1\n", 1, "expected '=' after A"),
         ] {
             let e = parse(text).unwrap_err();

@@ -228,13 +228,25 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
         a.envs.clone()
     };
     let problems = problems(&project, &envs)?;
-    match a.format {
+    print(&problems, &envs, a.format);
+    if problems.is_empty() {
+        output::info(&format!("check passed for {}", envs.join(", ")));
+        Ok(Exit::Ok)
+    } else {
+        output::info(&format!("check found {} problem(s)", problems.len()));
+        Ok(Exit::Found)
+    }
+}
+
+/// Print problems in `format` on stdout.
+pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) {
+    match format {
         CheckFormat::Json => {
             let v = serde_json::json!({"ok": problems.is_empty(), "environments": envs, "problems": problems});
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         CheckFormat::Github => {
-            for p in &problems {
+            for p in problems {
                 let title = match (&p.environment, &p.secret) {
                     (Some(e), Some(s)) => format!("gsec check: {s} ({e})"),
                     (Some(e), None) => format!("gsec check: {e}"),
@@ -253,19 +265,12 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
             }
         }
         CheckFormat::Human => {
-            for p in &problems {
+            for p in problems {
                 match &p.environment {
                     Some(e) => println!("{e}: {}", p.message),
                     None => println!("{}", p.message),
                 }
             }
         }
-    }
-    if problems.is_empty() {
-        output::info(&format!("check passed for {}", envs.join(", ")));
-        Ok(Exit::Ok)
-    } else {
-        output::info(&format!("check found {} problem(s)", problems.len()));
-        Ok(Exit::Found)
     }
 }

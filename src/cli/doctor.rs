@@ -31,22 +31,6 @@ fn item(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Item {
     }
 }
 
-/// The hooks directory of the repository containing `dir`, honouring
-/// `core.hooksPath`.
-pub fn hooks_dir(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    let repo = gix::discover(dir).ok()?;
-    let hooks_path = repo
-        .config_snapshot()
-        .trusted_path("core.hooksPath")
-        .ok()
-        .flatten();
-    match hooks_path {
-        Some(p) if p.is_absolute() => Some(p),
-        Some(p) => Some(repo.workdir().unwrap_or(repo.git_dir()).join(p)),
-        None => Some(repo.git_dir().join("hooks")),
-    }
-}
-
 pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
     let mut items = Vec::new();
     match keys::discover(ctx.identity.as_deref()) {
@@ -91,9 +75,10 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
             }
         },
     };
-    match hooks_dir(&ctx.dir) {
-        None => items.push(item("hook", false, "not in a git repository")),
-        Some(dir) => {
+    match crate::git::open(&ctx.dir) {
+        Err(_) => items.push(item("hook", false, "not in a git repository")),
+        Ok(repo) => {
+            let dir = crate::git::hooks_dir(&repo);
             let hook = dir.join("pre-commit");
             let installed = std::fs::read_to_string(&hook).is_ok_and(|t| t.contains("gsec"));
             items.push(item(

@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 
+pub mod action;
 pub mod check;
 pub mod completions;
 pub mod doctor;
@@ -118,6 +119,9 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to stdout.
     Man,
+    /// What the GitHub Action runs: load, check, scan.
+    #[command(subcommand)]
+    Action(action::ActionCmd),
 }
 
 /// What a command found, as the process exit code: 0 all good, 1 the check
@@ -202,5 +206,6 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Doctor(a) => doctor::run(ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),
+        Command::Action(c) => action::run(ctx, c),
     }
 }

@@ -203,3 +203,49 @@ pub fn assert_no_secret(haystack: &str, secret: &str) {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A fake GitHub personal access token with a valid checksum (CRC32 of the
+/// random part, base62 in the last 6 characters), so the scanner's
+/// validator accepts it. Random each call; never a real credential.
+pub fn fake_github_token() -> String {
+    const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body: String = (0..30)
+        .map(|_| B62[rand::random::<u8>() as usize % 62] as char)
+        .collect();
+    let mut crc = crc32fast::hash(body.as_bytes()) as u64;
+    let mut sum = [b'0'; 6];
+    for i in (0..6).rev() {
+        sum[i] = B62[(crc % 62) as usize];
+        crc /= 62;
+    }
+    format!("ghp_{body}{}", std::str::from_utf8(&sum).unwrap())
+}
+
+/// Validate a SARIF file against the official SARIF 2.1.0 schema (copied
+/// into tests/fixtures/scan/) with Python's `jsonschema` (installed with
+/// check-jsonschema). check-jsonschema's own CLI refuses that schema: its
+/// metaschema check rejects the `language` pattern. Returns the errors.
+pub fn sarif_errors(sarif: &Path) -> Result<(), String> {
+    let schema =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan/sarif-schema-2.1.0.json");
+    let script = "import json,sys,jsonschema\n\
+        s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2]))\n\
+        errs=list(jsonschema.Draft7Validator(s).iter_errors(d))\n\
+        [print(e.json_path, e.message) for e in errs]\n\
+        sys.exit(1 if errs else 0)\n";
+    let out = Command::new(tool("python3"))
+        .args(["-c", script])
+        .arg(schema)
+        .arg(sarif)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}

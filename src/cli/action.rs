@@ -1,0 +1,210 @@
+//! `gsec action load|check|scan`: what the GitHub Action (`action.yml`) runs,
+//! so that all of its logic lives here, tested, and the YAML stays thin.
+//!
+//! Everything GitHub-specific comes from the runner's environment:
+//! `GITHUB_EVENT_NAME`/`GITHUB_EVENT_PATH` (which commits to scan),
+//! `GITHUB_ENV`/`GITHUB_OUTPUT` (values and outputs), `GITHUB_STEP_SUMMARY`
+//! (the job summary). Annotations go to stdout as workflow commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::check::{self, CheckFormat};
+use super::secrets::DEFAULT_ENV;
+use super::{Ctx, Exit, output};
+use crate::error::{Error, IoContext, Result};
+use crate::github::{self, md_cell};
+use crate::scan::report::{self, Format};
+use crate::scan::{self, Scanner};
+use crate::{fsutil, git};
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCmd {
+    /// Mask and load an environment's secrets into the job ($GITHUB_ENV).
+    Load(LoadArgs),
+    /// Fail the job, with annotations and a summary, when secrets are missing.
+    Check(ActionCheckArgs),
+    /// Scan the commits of this push or pull request; annotations, summary, SARIF.
+    Scan(ActionScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    pub env: String,
+    /// Only these secrets (names or variable names; commas or newlines).
+    #[arg(long, value_name = "NAMES")]
+    pub secrets: Option<String>,
+    /// Set step outputs ($GITHUB_OUTPUT) instead of environment variables.
+    #[arg(long)]
+    pub output: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ActionCheckArgs {
+    /// Environments to check (default: all).
+    #[arg(long = "env", short = 'e', value_delimiter = ',')]
+    pub envs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActionScanArgs {
+    /// Where to write the SARIF report (for github/codeql-action/upload-sarif).
+    #[arg(long, default_value = "gsec.sarif")]
+    pub sarif_file: PathBuf,
+    /// Scan this range instead of the one the event implies.
+    #[arg(long)]
+    pub range: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, cmd: ActionCmd) -> Result<Exit> {
+    match cmd {
+        ActionCmd::Load(a) => load(ctx, a),
+        ActionCmd::Check(a) => check_cmd(ctx, a),
+        ActionCmd::Scan(a) => scan_cmd(ctx, a),
+    }
+}
+
+fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let mut vars = super::export::load_vars(&project, &a.env)?;
+    let wanted: Vec<String> = a
+        .secrets
+        .as_deref()
+        .unwrap_or("")
+        .split([',', '\n', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !wanted.is_empty() {
+        for w in &wanted {
+            if !vars
+                .iter()
+                .any(|v| v.name.eq_ignore_ascii_case(w) || v.secret.eq_ignore_ascii_case(w))
+            {
+                return Err(Error::NotFound {
+                    name: w.clone(),
+                    env: a.env.clone(),
+                });
+            }
+        }
+        vars.retain(|v| {
+            wanted
+                .iter()
+                .any(|w| v.name.eq_ignore_ascii_case(w) || v.secret.eq_ignore_ascii_case(w))
+        });
+    }
+    super::export::github(&vars, a.output)
+}
+
+fn check_cmd(ctx: &Ctx, a: ActionCheckArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let envs: Vec<String> = if a.envs.is_empty() {
+        project.config.environments.keys().cloned().collect()
+    } else {
+        for e in &a.envs {
+            project.check_env(e)?;
+        }
+        a.envs
+    };
+    let problems = check::problems(&project, &envs)?;
+    check::print(&problems, &envs, CheckFormat::Github);
+    let mut md = format!("### gsec check: {}\n\n", envs.join(", "));
+    if problems.is_empty() {
+        md.push_str("All required secrets are set, and every file decrypts and verifies.\n");
+    } else {
+        md.push_str(&format!(
+            "**{} problem(s)**\n\n| Environment | Problem |\n|---|---|\n",
+            problems.len()
+        ));
+        for p in &problems {
+            md.push_str(&format!(
+                "| {} | {} |\n",
+                md_cell(p.environment.as_deref().unwrap_or("-")),
+                md_cell(&p.message)
+            ));
+        }
+    }
+    github::append_to("GITHUB_STEP_SUMMARY", &md)?;
+    github::append_to("GITHUB_OUTPUT", &format!("problems={}\n", problems.len()))?;
+    Ok(if problems.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Found
+    })
+}
+
+fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
+    let dir = std::fs::canonicalize(&ctx.dir).at(&ctx.dir)?;
+    let repo = git::open(&dir)?;
+    let range: Option<Option<String>> = match a.range {
+        Some(r) => Some(Some(r)),
+        None => {
+            let event = std::env::var("GITHUB_EVENT_NAME").unwrap_or_default();
+            let payload = match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| Error::file(&p, format!("not a JSON event payload: {e}")))?
+                }
+                None => serde_json::Value::Null,
+            };
+            github::event_range(&event, &payload, |r| repo.find_reference(r).is_ok())
+        }
+    };
+    let what = match &range {
+        Some(Some(r)) => format!("commits {r}"),
+        Some(None) => "nothing (branch deleted)".to_string(),
+        None => "all history".to_string(),
+    };
+    output::info(&format!("scanning {what}"));
+    let report = match &range {
+        Some(None) => scan::Report::default(),
+        _ => {
+            let setup = scan::setup_for(&dir, ctx.identity.clone(), true)?;
+            let mut notes = Vec::new();
+            let scanner = Scanner::new(&setup, &mut notes)?;
+            for n in &notes {
+                output::info(n);
+            }
+            scan::scan_history(&scanner, &repo, range.clone().flatten().as_deref())?
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    report::write(Format::Github, &report, &mut out)
+        .map_err(|e| Error::msg(format!("writing stdout: {e}")))?;
+    let sarif_path = dir.join(&a.sarif_file);
+    let mut sarif = Vec::new();
+    report::write(Format::Sarif, &report, &mut sarif).map_err(|e| Error::msg(e.to_string()))?;
+    fsutil::write_atomic(&sarif_path, &sarif, None)?;
+    let n = report.findings.len();
+    let mut md = format!("### gsec scan\n\nScanned {what}: **{n} finding(s)**.\n");
+    if n > 0 {
+        md.push_str("\n| File | Line | Rule | Commit | Fingerprint |\n|---|---|---|---|---|\n");
+        for f in &report.findings {
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| &c[..c.len().min(12)])
+                .unwrap_or("-");
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | `{}` |\n",
+                md_cell(&f.file),
+                f.line,
+                md_cell(f.rule),
+                commit,
+                md_cell(&f.fingerprint)
+            ));
+        }
+        md.push_str("\nEach was introduced by the commit shown. Remove the secret (and rotate it: it is in the history), store it with `gsec set`, or allow it by adding its fingerprint to `.gsecignore`.\n");
+    }
+    github::append_to("GITHUB_STEP_SUMMARY", &md)?;
+    github::append_to(
+        "GITHUB_OUTPUT",
+        &format!("findings={n}\nsarif-file={}\n", sarif_path.display()),
+    )?;
+    output::info(&report::summary(&report));
+    Ok(if n == 0 { Exit::Ok } else { Exit::Found })
+}

@@ -1,0 +1,429 @@
+//! Issue 6: the GitHub Action, run step by step as the runner would —
+//! `action.yml`'s `run` steps in bash, with `${{ inputs.* }}` expressions
+//! evaluated, and GITHUB_ENV / GITHUB_OUTPUT / GITHUB_STEP_SUMMARY /
+//! GITHUB_EVENT_PATH pointing at temporary files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{BIN, Env, fake_github_token, sarif_errors, tool};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    env_file: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+/// Parse a runner file (`GITHUB_ENV`/`GITHUB_OUTPUT`) exactly as the runner
+/// does: `NAME=VALUE` lines and `NAME<<DELIM` … `DELIM` blocks.
+fn parse_runner_file(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.split('\n');
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delim)) = line.split_once("<<").filter(|(n, _)| !n.contains('=')) {
+            let mut value = Vec::new();
+            loop {
+                let l = lines.next().expect("unterminated heredoc");
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            out.insert(name.to_string(), value.join("\n"));
+        } else {
+            let (name, value) = line.split_once('=').expect("NAME=VALUE");
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+    out
+}
+
+/// Run the composite action's steps with `inputs`.
+fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) -> Run {
+    let action: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("action.yml")).unwrap(),
+    )
+    .unwrap();
+    let mut input_values: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in action["inputs"].as_mapping().unwrap() {
+        let default = v.get("default").and_then(|d| d.as_str()).unwrap_or("");
+        input_values.insert(k.as_str().unwrap().to_string(), default.to_string());
+    }
+    for (k, v) in inputs {
+        assert!(input_values.contains_key(*k), "action.yml has no input {k}");
+        input_values.insert(k.to_string(), v.to_string());
+    }
+    let files = e.tmp.path().join("runner");
+    std::fs::create_dir_all(&files).unwrap();
+    let f = |n: &str| {
+        let p = files.join(n);
+        std::fs::write(&p, "").unwrap();
+        p
+    };
+    let (genv, gout, gsum, gpath) = (f("env"), f("output"), f("summary"), f("path"));
+    // gsec on PATH, as the install step leaves it (the cached binary).
+    let bin = e.tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::fs::remove_file(bin.join("gsec"));
+    std::os::unix::fs::symlink(BIN, bin.join("gsec")).unwrap();
+    let tool_cache = e.tmp.path().join("toolcache");
+    let eval = |s: &str| -> String {
+        let mut out = s.to_string();
+        while let Some(start) = out.find("${{") {
+            let end = start + out[start..].find("}}").expect("closing }}") + 2;
+            let expr = out[start + 3..end - 2].trim();
+            let value = if let Some(name) = expr.strip_prefix("inputs.") {
+                input_values
+                    .get(name)
+                    .unwrap_or_else(|| panic!("unknown input {name}"))
+                    .clone()
+            } else if expr == "github.action_path" {
+                ROOT.to_string()
+            } else if expr == "runner.tool_cache" {
+                tool_cache.display().to_string()
+            } else {
+                panic!("expression the harness does not evaluate in a run step: {expr}")
+            };
+            out.replace_range(start..end, &value);
+        }
+        out
+    };
+    let mut last = None;
+    for step in action["runs"]["steps"].as_sequence().unwrap() {
+        let Some(script) = step.get("run").and_then(|r| r.as_str()) else {
+            continue; // `uses:` steps (the cache) do not run locally
+        };
+        let wd = step
+            .get("working-directory")
+            .and_then(|w| w.as_str())
+            .map(|w| eval(w))
+            .unwrap_or(".".into());
+        let mut c = Command::new("bash");
+        c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .current_dir(e.dir.join(wd));
+        e.clean_env(&mut c);
+        c.env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        );
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ENV", &genv)
+            .env("GITHUB_OUTPUT", &gout)
+            .env("GITHUB_STEP_SUMMARY", &gsum)
+            .env("GITHUB_PATH", &gpath)
+            .env("GITHUB_WORKSPACE", &e.dir);
+        if let Some((name, path)) = event {
+            c.env("GITHUB_EVENT_NAME", name)
+                .env("GITHUB_EVENT_PATH", path);
+        }
+        if let Some(env) = step.get("env").and_then(|v| v.as_mapping()) {
+            for (k, v) in env {
+                c.env(k.as_str().unwrap(), eval(v.as_str().unwrap()));
+            }
+        }
+        let out = c.output().unwrap();
+        let failed = !out.status.success();
+        last = Some(out);
+        if failed {
+            break;
+        }
+    }
+    let out = last.expect("a run step");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+        env_file: std::fs::read_to_string(&genv).unwrap(),
+        outputs: parse_runner_file(&std::fs::read_to_string(&gout).unwrap()),
+        summary: std::fs::read_to_string(&gsum).unwrap(),
+    }
+}
+
+/// The runner's unescaping of a command value.
+fn unescape(s: &str) -> String {
+    s.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%25", "%")
+}
+
+#[test]
+fn load_masks_every_value_first_and_round_trips_hostile_values() {
+    let e = Env::project();
+    let key = std::fs::read_to_string(&e.key).unwrap();
+    let hostile: Vec<(&str, String)> = vec![
+        ("PLAIN", "p1ain-value-123".into()),
+        (
+            "MULTI",
+            "-----BEGIN KEY-----\nline two\nline three\n-----END KEY-----".into(),
+        ),
+        ("EOFISH", "EOF\nEOF\nvalue".into()),
+        (
+            "DELIM",
+            "ghadelimiter_0123456789abcdef0123456789abcdef\nX=injected".into(),
+        ),
+        (
+            "COMMANDS",
+            "::add-mask::nope\n::set-output name=x::y\n::error::boom".into(),
+        ),
+        ("PERCENT", "100%0A done %25 %".into()),
+        ("INJECT", "harmless\nEVIL=1\nPATH=/tmp".into()),
+        (
+            "UNICODE",
+            "ünïcödé ✓ \"quotes\" 'single' $HOME `cmd` \\back".into(),
+        ),
+    ];
+    for (name, value) in &hostile {
+        e.set(name, "production", value);
+    }
+    e.set("NOT_LOADED", "production", "should-not-load");
+    let names: Vec<&str> = hostile.iter().map(|(n, _)| *n).collect();
+    let run = run_action(
+        &e,
+        &[
+            ("command", "load"),
+            ("env", "production"),
+            ("age-key", &key),
+            ("secrets", &names.join("\n")),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Values round-trip exactly; nothing else was set.
+    let vars = parse_runner_file(&run.env_file);
+    let expected: BTreeMap<String, String> = hostile
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
+    assert_eq!(vars, expected);
+    // Every value and every line of a multi-line value is masked, and the
+    // masks come before anything else on stdout.
+    let masks: Vec<String> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .map(unescape)
+        .collect();
+    let first_other = run
+        .stdout
+        .lines()
+        .position(|l| !l.starts_with("::add-mask::"))
+        .unwrap_or(usize::MAX);
+    assert!(
+        run.stdout
+            .lines()
+            .take_while(|l| l.starts_with("::add-mask::"))
+            .count()
+            >= masks.len().min(first_other)
+    );
+    for (name, value) in &hostile {
+        assert!(masks.contains(value), "{name} not masked");
+        for line in value.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                masks.iter().any(|m| m == line),
+                "line {line:?} of {name} not masked"
+            );
+        }
+        // Outside the mask commands, no value shows up.
+        let rest: String = run
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!rest.contains(value.as_str()), "{name} printed unmasked");
+        assert!(!run.stderr.contains(value.as_str()), "{name} on stderr");
+    }
+    assert!(!run.stdout.contains("should-not-load") && !run.env_file.contains("should-not-load"));
+    // Every mask command is a single line: no value injects a command.
+    for l in run.stdout.lines() {
+        assert!(
+            l.starts_with("::add-mask::"),
+            "unexpected stdout line {l:?}"
+        );
+    }
+}
+
+#[test]
+fn check_fails_with_an_annotation_for_a_missing_secret() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    e.write(".gsec.yaml", &format!("{cfg}secrets:\n  DB_PASSWORD:\n    description: main database\n    required: [production]\n"));
+    let run = run_action(&e, &[("command", "check"), ("env", "production")], None);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("::error ")
+            && l.contains("DB_PASSWORD")
+            && l.contains("production")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.summary.contains("DB_PASSWORD"), "{}", run.summary);
+    assert_eq!(run.outputs.get("problems").map(String::as_str), Some("1"));
+    e.set("DB_PASSWORD", "production", "s3cret-value");
+    let key = std::fs::read_to_string(&e.key).unwrap();
+    let run = run_action(
+        &e,
+        &[
+            ("command", "check"),
+            ("env", "production"),
+            ("age-key", &key),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+}
+
+#[test]
+fn scan_covers_exactly_the_pull_request_range() {
+    let e = Env::project();
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "init"]);
+    // An old leak, added and removed on main before this pull request: not re-flagged.
+    let old = fake_github_token();
+    e.write("old.env", &format!("GITHUB_TOKEN={old}\n"));
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "old leak"]);
+    std::fs::remove_file(e.path("old.env")).unwrap();
+    e.git(&["commit", "-qam", "remove old leak"]);
+    let base = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // The pull request adds a token and removes it again: still reported.
+    e.git(&["checkout", "-qb", "feature"]);
+    let new = fake_github_token();
+    e.write("src/client.py", &format!("TOKEN = \"{new}\"\n"));
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "add client"]);
+    let leak_commit = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    e.write(
+        "src/client.py",
+        "import os\nTOKEN = os.environ[\"TOKEN\"]\n",
+    );
+    e.git(&["commit", "-qam", "read token from env"]);
+    let head = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let payload =
+        std::fs::read_to_string(Path::new(ROOT).join("tests/fixtures/action/pull_request.json"))
+            .unwrap()
+            .replace("BASE_SHA", &base)
+            .replace("HEAD_SHA", &head);
+    let event = e.tmp.path().join("event.json");
+    std::fs::write(&event, payload).unwrap();
+    let run = run_action(
+        &e,
+        &[("command", "scan"), ("sarif-file", "out/gsec.sarif")],
+        Some(("pull_request", &event)),
+    );
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{base}..{head}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.outputs.get("findings").map(String::as_str),
+        Some("1"),
+        "{:?}",
+        run.outputs
+    );
+    let annotations: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(annotations.len(), 1, "{}", run.stdout);
+    assert!(
+        annotations[0].contains("file=src/client.py") && annotations[0].contains("line=1"),
+        "{}",
+        annotations[0]
+    );
+    assert!(
+        run.summary.contains("src/client.py") && run.summary.contains(&leak_commit[..12]),
+        "{}",
+        run.summary
+    );
+    for s in [&old, &new] {
+        assert!(
+            !run.stdout.contains(s.as_str())
+                && !run.summary.contains(s.as_str())
+                && !run.stderr.contains(s.as_str())
+        );
+    }
+    // The SARIF report validates against the official 2.1.0 schema.
+    let sarif: PathBuf = run.outputs["sarif-file"].clone().into();
+    assert!(sarif.ends_with("out/gsec.sarif") && sarif.is_file());
+    if let Err(e) = sarif_errors(&sarif) {
+        panic!("SARIF does not validate: {e}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 1);
+    assert!(
+        !std::fs::read_to_string(&sarif)
+            .unwrap()
+            .contains(new.as_str())
+    );
+    // A push scans before..after; a deleted branch scans nothing.
+    let push = e.tmp.path().join("push.json");
+    std::fs::write(&push, format!("{{\"before\":\"{leak_commit}\",\"after\":\"{head}\",\"repository\":{{\"default_branch\":\"main\"}}}}")).unwrap();
+    let run = run_action(&e, &[("command", "scan")], Some(("push", &push)));
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert_eq!(run.outputs.get("findings").map(String::as_str), Some("0"));
+}
+
+#[test]
+fn unknown_command_fails_clearly() {
+    let e = Env::project();
+    let run = run_action(&e, &[("command", "deploy")], None);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stdout
+            .contains("::error title=gsec::unknown command 'deploy'")
+    );
+}
+
+#[test]
+fn workflows_and_action_pass_actionlint_and_github_schemas() {
+    let root = Path::new(ROOT);
+    let workflows: Vec<PathBuf> = std::fs::read_dir(root.join(".github/workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .chain([root.join("examples/github-workflow.yml")])
+        .collect();
+    let out = Command::new(tool("actionlint"))
+        .args(&workflows)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.github-actions"])
+        .arg(root.join("action.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "action.yml: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = Command::new(tool("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .args(&workflows)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "workflows: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
