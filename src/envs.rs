@@ -190,21 +190,5 @@ pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
 
 /// A node as decrypted YAML text (for `gsec get` of a nested value).
 pub fn to_yaml(node: &Node) -> zeroize::Zeroizing<String> {
-    fn conv(n: &Node) -> crate::vault::format::Emit {
-        use crate::vault::crypto::ValueType;
-        use crate::vault::format::Emit;
-        match n {
-            Node::Leaf(l) => match l.ty {
-                Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
-                    Emit::Raw(l.text().to_string())
-                }
-                None => Emit::Raw("null".into()),
-                _ => Emit::Str(l.text().to_string()),
-            },
-            Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), conv(v))).collect()),
-            Node::List(l) => Emit::List(l.iter().map(conv).collect()),
-        }
-    }
-    let emit = conv(node);
-    zeroize::Zeroizing::new(crate::vault::format::emit_tree(&emit))
+    zeroize::Zeroizing::new(crate::vault::format::emit_tree(&node.plain_emit()))
 }

@@ -94,6 +94,18 @@ impl Project {
         )))
     }
 
+    /// The environments a command works on: the ones named (each checked),
+    /// or every configured environment when none is named.
+    pub fn select_envs(&self, named: &[String]) -> Result<Vec<String>> {
+        if named.is_empty() {
+            return Ok(self.config.environments.keys().cloned().collect());
+        }
+        for e in named {
+            self.check_env(e)?;
+        }
+        Ok(named.to_vec())
+    }
+
     /// The encrypted file of an environment.
     pub fn env_file(&self, env: &str) -> PathBuf {
         let rel = self

@@ -101,14 +101,7 @@ fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
 
 fn check_cmd(ctx: &Ctx, a: ActionCheckArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let envs: Vec<String> = if a.envs.is_empty() {
-        project.config.environments.keys().cloned().collect()
-    } else {
-        for e in &a.envs {
-            project.check_env(e)?;
-        }
-        a.envs
-    };
+    let envs = project.select_envs(&a.envs)?;
     let problems = check::problems(&project, &envs)?;
     check::print(&problems, &envs, CheckFormat::Github);
     let mut md = format!("### gsec check: {}\n\n", envs.join(", "));

@@ -219,14 +219,7 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
 
 pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let envs: Vec<String> = if a.envs.is_empty() {
-        project.config.environments.keys().cloned().collect()
-    } else {
-        for e in &a.envs {
-            project.check_env(e)?;
-        }
-        a.envs.clone()
-    };
+    let envs = project.select_envs(&a.envs)?;
     let problems = problems(&project, &envs)?;
     print(&problems, &envs, a.format);
     if problems.is_empty() {

@@ -63,26 +63,11 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
         let entries: Vec<(String, Emit)> = vault
             .data
             .iter()
-            .map(|(k, n)| (k.clone(), emit(n)))
+            .map(|(k, n)| (k.clone(), n.plain_emit()))
             .collect();
         text.push_str(&crate::vault::format::emit_tree(&Emit::Map(entries)));
     }
     text
-}
-
-fn emit(n: &Node) -> Emit {
-    use crate::vault::crypto::ValueType;
-    match n {
-        Node::Leaf(l) => match l.ty {
-            Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
-                Emit::Raw(l.text().to_string())
-            }
-            None => Emit::Raw("null".into()),
-            _ => Emit::Str(l.text().to_string()),
-        },
-        Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), emit(v))).collect()),
-        Node::List(l) => Emit::List(l.iter().map(emit).collect()),
-    }
 }
 
 fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {

@@ -180,14 +180,7 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
 /// secrets that recipient could read, for `gsec rotate --exposed`.
 pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let envs: Vec<String> = if a.envs.is_empty() {
-        project.config.environments.keys().cloned().collect()
-    } else {
-        for e in &a.envs {
-            project.check_env(e)?;
-        }
-        a.envs.clone()
-    };
+    let envs = project.select_envs(&a.envs)?;
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for env in &envs {

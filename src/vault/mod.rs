@@ -77,6 +77,22 @@ pub enum Node {
 }
 
 impl Node {
+    /// The decrypted value as a plaintext YAML tree (for `gsec get`, `edit`,
+    /// `export --format yaml`), keeping numbers and booleans unquoted.
+    pub fn plain_emit(&self) -> Emit {
+        match self {
+            Node::Leaf(l) => match l.ty {
+                Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
+                    Emit::Raw(l.text().to_string())
+                }
+                None => Emit::Raw("null".into()),
+                _ => Emit::Str(l.text().to_string()),
+            },
+            Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), v.plain_emit())).collect()),
+            Node::List(l) => Emit::List(l.iter().map(Node::plain_emit).collect()),
+        }
+    }
+
     /// Every leaf with its path of map keys (list items share their
     /// parent's path, as in sops), in document order.
     pub fn leaves<'a>(

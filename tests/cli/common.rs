@@ -90,7 +90,12 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // The child may exit (e.g. on a usage error) before reading stdin.
+        match child.stdin.take().unwrap().write_all(stdin) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => panic!("writing stdin: {e}"),
+        }
         child.wait_with_output().unwrap()
     }
 

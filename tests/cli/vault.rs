@@ -160,33 +160,31 @@ fn set_get_list_rm() {
 #[test]
 fn nested_values_print_as_yaml() {
     let e = Env::project();
-    let key = e.key.to_str().unwrap().to_string();
-    let r = e.recipient.clone();
-    let sops = tool("sops");
     e.write(
         "plain.yaml",
         "db:\n  user: admin\n  port: 5432\n  on: true\n",
     );
-    let out = Command::new(&sops)
-        .args(["encrypt", "--age", &r, "plain.yaml"])
-        .current_dir(&e.dir)
-        .env("SOPS_AGE_KEY_FILE", &key)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    e.write(
-        "secrets/development.yaml",
-        std::str::from_utf8(&out.stdout).unwrap(),
-    );
+    sops_encrypt(&e, "plain.yaml", "secrets/development.yaml");
     let got = e.ok(&["get", "db"]);
     assert!(
         got.contains("user: admin") && got.contains("port: 5432"),
         "{got}"
     );
+}
+
+/// `sops encrypt --age <our recipient> PLAIN` into `dest` (relative paths).
+fn sops_encrypt(e: &Env, plain: &str, dest: &str) {
+    let mut c = Command::new(tool("sops"));
+    c.args(["encrypt", "--age", &e.recipient, plain])
+        .current_dir(&e.dir);
+    e.clean_env(&mut c);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    e.write(dest, std::str::from_utf8(&out.stdout).unwrap());
 }
 
 fn sops_decrypt(e: &Env, key: &std::path::Path, file: &str) -> std::process::Output {
@@ -220,24 +218,11 @@ fn sops_decrypts_what_gsec_writes_for_every_recipient() {
 #[test]
 fn gsec_reads_and_edits_files_sops_wrote() {
     let e = Env::project();
-    let sops = tool("sops");
     e.write(
         "plain.yaml",
         "db:\n    user: admin\n    password: s3cr3t\n    port: 5432\n    ratio: 1.5\n    enabled: false\n    empty: \"\"\nlist:\n    - one\n    - two: 2\npublic_unencrypted: visible\n",
     );
-    let mut c = Command::new(&sops);
-    c.args(["encrypt", "--age", &e.recipient, "plain.yaml"])
-        .current_dir(&e.dir);
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    e.write(
-        "secrets/production.yaml",
-        std::str::from_utf8(&out.stdout).unwrap(),
-    );
+    sops_encrypt(&e, "plain.yaml", "secrets/production.yaml");
     assert!(e.get("db", "production").contains("password: s3cr3t"));
     e.set("NEW", "production", "added by gsec");
     let out = sops_decrypt(&e, &e.key, "secrets/production.yaml");
@@ -644,14 +629,15 @@ fn bad_config_is_reported_with_file_and_line() {
 fn schema_file_is_valid_json_schema_for_the_default_config() {
     let e = Env::project();
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/gsec.schema.json");
-    let out = Command::new(tool("check-jsonschema"))
-        .args([
-            "--schemafile",
-            schema.to_str().unwrap(),
-            e.path(".gsec.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let validate = |file: &str| {
+        Command::new(tool("check-jsonschema"))
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(e.path(file))
+            .output()
+            .unwrap()
+    };
+    let out = validate(".gsec.yaml");
     assert!(
         out.status.success(),
         "{}{}",
@@ -659,13 +645,5 @@ fn schema_file_is_valid_json_schema_for_the_default_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     e.write("bad.yaml", "environments: {dev: {colour: 1}}\n");
-    let out = Command::new(tool("check-jsonschema"))
-        .args([
-            "--schemafile",
-            schema.to_str().unwrap(),
-            e.path("bad.yaml").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    assert!(!validate("bad.yaml").status.success());
 }
