@@ -183,7 +183,9 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
     let envs = project.select_envs(&a.envs)?;
     let mut report = Vec::new();
     let mut failures = Vec::new();
+    let pb = crate::progress::bar(envs.len() as u64, "updatekeys");
     for env in &envs {
+        pb.inc(1);
         if !project.env_file(env).exists() {
             continue;
         }
@@ -208,6 +210,7 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
             Err(e) => failures.push(e),
         }
     }
+    pb.finish_and_clear();
     match a.format {
         ListFormat::Json => {
             let items: Vec<_> = report
