@@ -141,14 +141,14 @@ impl Host {
         }
         let bytes = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e.to_string())))?;
         let sha = hex::encode(Sha256::digest(&bytes));
-        if let Some(pin) = pin {
-            if !pin.eq_ignore_ascii_case(&sha) {
-                return Err(fail(ErrorKind::PinMismatch {
-                    name: name.to_string(),
-                    expected: pin.to_ascii_lowercase(),
-                    actual: sha,
-                }));
-            }
+        if let Some(pin) = pin
+            && !pin.eq_ignore_ascii_case(&sha)
+        {
+            return Err(fail(ErrorKind::PinMismatch {
+                name: name.to_string(),
+                expected: pin.to_ascii_lowercase(),
+                actual: sha,
+            }));
         }
         let (module, cached) = self.module(&bytes, &sha).map_err(fail)?;
         check_shape(&module).map_err(fail)?;
@@ -424,10 +424,10 @@ impl Plugin {
         });
         // The new value is a secret too: redact it from the logs.
         let mut secrets: Vec<Zeroizing<String>> = secrets.to_vec();
-        if let (Op::Create, Ok(out)) = (op, &out) {
-            if let Ok(c) = serde_json::from_slice::<Created>(out) {
-                secrets.push(c.value);
-            }
+        if let (Op::Create, Ok(out)) = (op, &out)
+            && let Ok(c) = serde_json::from_slice::<Created>(out)
+        {
+            secrets.push(c.value);
         }
         self.flush_logs(&mut logs, dropped, &secrets);
         out
