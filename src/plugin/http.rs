@@ -231,7 +231,7 @@ pub fn perform(
         .limit(MAX_RESPONSE)
         .read_to_vec()
     {
-        Ok(b) => b,
+        Ok(b) => zeroize::Zeroizing::new(b),
         Err(ureq::Error::BodyExceedsLimit(_)) => {
             return Err(ErrorKind::ResponseTooLarge {
                 origin: origin.to_string(),

@@ -717,7 +717,9 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
         "gsec",
         "http",
         |mut caller: Caller<'_, State>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
-            let raw = read_guest(&mut caller, ptr, len, 16 << 20, "http request")?;
+            // Requests and responses carry tokens: keep them in buffers that
+            // are wiped when dropped.
+            let raw = Zeroizing::new(read_guest(&mut caller, ptr, len, 16 << 20, "http request")?);
             let req: abi::HttpRequest = serde_json::from_slice(&raw)
                 .map_err(|e| protocol(format!("http: bad request JSON: {}", serde_error(&e))))?;
             let (policy, deadline) = (caller.data().policy.clone(), caller.data().deadline);
@@ -728,7 +730,8 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
                     return Err(wasmtime::Error::msg("stopped by host policy"));
                 }
             };
-            let out = serde_json::to_vec(&resp).map_err(|e| protocol(e.to_string()))?;
+            let out =
+                Zeroizing::new(serde_json::to_vec(&resp).map_err(|e| protocol(e.to_string()))?);
             give_guest(&mut caller, &out)
         },
     )?;
