@@ -42,7 +42,7 @@ for dir in "$root"/plugins/*/; do
     [ -f "$src" ] || { echo "build-plugins: $src was not built" >&2; exit 2; }
     dst="$out/$name.wasm"
     if ! cmp -s "$src" "$dst"; then
-        cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
+        cp "$src" "$dst.tmp.$$" && mv "$dst.tmp.$$" "$dst"
     fi
     echo "$dst"
 done
@@ -52,7 +52,7 @@ for src in "$CARGO_TARGET_DIR"/wasm32-unknown-unknown/release/examples/*.wasm; d
     case $(basename "$src") in *-*) continue ;; esac   # cargo's hashed copies
     dst="$out/example-$(basename "$src")"
     if ! cmp -s "$src" "$dst"; then
-        cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
+        cp "$src" "$dst.tmp.$$" && mv "$dst.tmp.$$" "$dst"
     fi
     echo "$dst"
 done

@@ -177,6 +177,7 @@ impl Host {
                 info.abi
             ))));
         }
+        info.check().map_err(|e| fail(ErrorKind::Abi(e)))?;
         let policy = http::Policy::new(&info.hosts, granted).map_err(|e| {
             fail(ErrorKind::Config(match e.strip_prefix("granted hosts: ") {
                 Some(rest) => format!(".gsec.yaml plugins.{name}.hosts: {rest}"),

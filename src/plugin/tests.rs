@@ -271,3 +271,16 @@ fn a_bad_grant_names_the_config_key() {
         "plugin 't' (p.wasm): .gsec.yaml plugins.t.hosts: scheme 'ftp' is not allowed (only http and https)"
     );
 }
+
+#[test]
+fn info_must_be_printable() {
+    let wat = COUNTER.replace(r#"{\"name\":\"c\""#, r#"{\"name\":\"\\u001b\""#);
+    assert_ne!(wat, COUNTER);
+    let wat = wat.replace("(i64.const 45)", "(i64.const 50)");
+    let e = load_wat(&wat, 5, 16).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("info.name must be 1 to 64 printable characters"),
+        "{e}"
+    );
+}
