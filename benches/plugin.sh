@@ -12,7 +12,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v hyperfine >/dev/null || { echo "plugin.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-wasm=$("$root/scripts/build-plugins.sh" | grep '/random.wasm$')
+wasm=$(GSEC_BUILD_QUIET=1 "$root/scripts/build-plugins.sh" | grep '/random.wasm$')
 if [ -z "${GSEC_BIN:-}" ]; then
     cargo build --release --manifest-path "$root/Cargo.toml" >&2
     GSEC_BIN="$root/target/release/gsec"
@@ -35,3 +35,8 @@ hyperfine -N --warmup 5 --min-runs 30 --export-json "$work/warm.json" \
     -n "warm: gsec plugin call random create" "$bin plugin call random create"
 hyperfine -N --min-runs 10 --prepare "rm -rf $GSEC_CACHE_DIR" \
     -n "cold: gsec plugin call random create (empty cache)" "$bin plugin call random create"
+
+echo "In-process breakdown (GSEC_PLUGIN_DEBUG=1), cold then warm:"
+rm -rf "$GSEC_CACHE_DIR"
+GSEC_PLUGIN_DEBUG=1 "$bin" plugin call random create 2>&1 >/dev/null | sed 's/^/  cold: /'
+GSEC_PLUGIN_DEBUG=1 "$bin" plugin call random create 2>&1 >/dev/null | sed 's/^/  warm: /'

@@ -141,6 +141,7 @@ impl Host {
                 MAX_WASM_BYTES >> 20
             ))));
         }
+        let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e.to_string())))?;
         let sha = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = pin
@@ -152,7 +153,9 @@ impl Host {
                 actual: sha,
             }));
         }
+        let t_read = started.elapsed();
         let (module, cached) = self.module(&bytes, &sha).map_err(fail)?;
+        let t_module = started.elapsed();
         check_shape(&module).map_err(fail)?;
         let pre = self
             .inner
@@ -186,6 +189,16 @@ impl Host {
         })?;
         plugin.policy = Arc::new(policy);
         plugin.info = Some(info);
+        if debug_enabled() {
+            eprintln!(
+                "gsec: plugin '{name}': loaded in {:.2} ms (read+sha256 {:.2}, {} {:.2}, link+info {:.2})",
+                ms(started.elapsed()),
+                ms(t_read),
+                if cached { "cache hit" } else { "compile" },
+                ms(t_module - t_read),
+                ms(started.elapsed() - t_module),
+            );
+        }
         Ok(plugin)
     }
 
@@ -339,12 +352,20 @@ impl Plugin {
     /// Make a new credential.
     pub fn create(&self, req: &StepRequest) -> Result<Created, PluginError> {
         let out = self.step(Op::Create, req)?;
-        serde_json::from_slice::<Created>(&out).map_err(|e| {
+        let c = serde_json::from_slice::<Created>(&out).map_err(|e| {
             self.fail(ErrorKind::Protocol(format!(
                 "bad 'create' response: {}",
                 serde_error(&e)
             )))
-        })
+        })?;
+        // An empty value would be stored as the new secret and lose the
+        // old one's replacement; no credential is empty.
+        if c.value.is_empty() {
+            return Err(self.fail(ErrorKind::Protocol(
+                "'create' returned an empty value".into(),
+            )));
+        }
+        Ok(c)
     }
 
     /// Check that `req.value` works.
@@ -438,6 +459,14 @@ impl Plugin {
             secrets.push(c.value);
         }
         self.flush_logs(&mut logs, dropped, &secrets);
+        if debug_enabled() && op != Op::Info {
+            eprintln!(
+                "gsec: plugin '{}': '{}' took {:.2} ms",
+                self.name,
+                op.as_str(),
+                ms(started.elapsed())
+            );
+        }
         out
     }
 
@@ -482,8 +511,13 @@ impl Plugin {
         dropped: usize,
         secrets: &[Zeroizing<String>],
     ) {
-        let debug = std::env::var_os("GSEC_PLUGIN_DEBUG").is_some();
-        let lines = render_logs(&self.name, std::mem::take(logs), dropped, secrets, debug);
+        let lines = render_logs(
+            &self.name,
+            std::mem::take(logs),
+            dropped,
+            secrets,
+            debug_enabled(),
+        );
         let mut err = std::io::stderr().lock();
         for l in lines.iter() {
             let _ = writeln!(err, "{}", l.as_str());
@@ -841,6 +875,16 @@ impl Ticker {
             }
         }
     }
+}
+
+/// `GSEC_PLUGIN_DEBUG` set: show plugins' debug log lines and the host's
+/// timings (load phases, each step).
+fn debug_enabled() -> bool {
+    std::env::var_os("GSEC_PLUGIN_DEBUG").is_some_and(|v| !v.is_empty())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// The innermost cause of an error, on one line.
