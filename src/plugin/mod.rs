@@ -418,6 +418,7 @@ impl Plugin {
                     self.policy.clone()
                 },
                 deadline,
+                budget: self.limits.budget,
                 violation: None,
                 logs: Vec::new(),
                 dropped_logs: 0,
@@ -570,6 +571,7 @@ struct State {
     limiter: Limiter,
     policy: Arc<http::Policy>,
     deadline: Instant,
+    budget: Duration,
     /// A policy violation seen by a host function; it ends the call and is
     /// reported instead of the trap it causes.
     violation: Option<ErrorKind>,
@@ -758,7 +760,15 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
             let req: abi::HttpRequest = serde_json::from_slice(&raw)
                 .map_err(|e| protocol(format!("http: bad request JSON: {}", serde_error(&e))))?;
             let (policy, deadline) = (caller.data().policy.clone(), caller.data().deadline);
-            let resp = match http::perform(&policy, &req, deadline) {
+            let verdict = match http::perform(&policy, &req, deadline) {
+                // A request cut off by the budget ends the call: the plugin
+                // has no time left to use the answer.
+                Ok(_) if Instant::now() >= deadline => Err(ErrorKind::Timeout {
+                    secs: caller.data().budget.as_secs(),
+                }),
+                other => other,
+            };
+            let resp = match verdict {
                 Ok(r) => r,
                 Err(violation) => {
                     caller.data_mut().violation = Some(violation);
