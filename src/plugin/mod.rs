@@ -44,6 +44,8 @@ use crate::config::PluginDecl;
 
 /// Default wall-clock budget of one call.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Longest budget honoured (a day): larger settings are clamped.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Default linear-memory limit.
 pub const DEFAULT_MEMORY_MB: u64 = 64;
 /// Plugins larger than this are refused before compiling.
@@ -95,7 +97,12 @@ impl Host {
     /// for its `info`. `decl.path` is relative to `root`.
     pub fn load(&self, root: &Path, name: &str, decl: &PluginDecl) -> Result<Plugin, PluginError> {
         let limits = Limits {
-            budget: Duration::from_secs(decl.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1)),
+            // Clamped so deadline arithmetic cannot overflow.
+            budget: Duration::from_secs(
+                decl.timeout_secs
+                    .unwrap_or(DEFAULT_TIMEOUT_SECS)
+                    .clamp(1, MAX_TIMEOUT_SECS),
+            ),
             memory_mb: decl.memory_mb.unwrap_or(DEFAULT_MEMORY_MB).max(1),
         };
         self.load_file(

@@ -284,3 +284,16 @@ fn info_must_be_printable() {
         "{e}"
     );
 }
+
+#[test]
+fn absurd_limits_are_clamped_not_fatal() {
+    let bytes = wat::parse_str(COUNTER).unwrap();
+    let p = load_bytes(&bytes, u64::MAX, u64::MAX).unwrap();
+    assert_eq!(
+        p.create(&StepRequest::default()).unwrap().value.as_str(),
+        "1"
+    );
+    // 0 s and 0 MiB round up to 1 s and 1 MiB (this module needs 64 KiB).
+    let p = load_bytes(&bytes, 0, 0).unwrap();
+    assert_eq!(p.create(&StepRequest::default()).unwrap().value.as_str(), "1");
+}
