@@ -447,9 +447,11 @@ impl Plugin {
                 error: Option<String>,
             }
             match serde_json::from_slice::<MaybeError>(&out) {
+                // Plugins should never put secrets in errors; if one does,
+                // the values gsec gave it are still not shown.
                 Ok(MaybeError { error: Some(msg) }) => Err(self.fail(ErrorKind::Failed {
                     op: op.as_str(),
-                    msg: one_line(&msg, 300),
+                    msg: one_line(&redact(&msg, secrets), 300),
                 })),
                 Ok(_) => Ok(out),
                 Err(e) => Err(self.fail(ErrorKind::Protocol(format!(
@@ -533,6 +535,21 @@ impl Plugin {
     }
 }
 
+/// `text` with every secret value replaced by `[REDACTED]`. Short values
+/// would redact ordinary words; 4+ characters is where a credential starts
+/// to look like one.
+fn redact(text: &str, secrets: &[Zeroizing<String>]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
+        if out.contains(s.as_str()) {
+            let replaced = out.replace(s.as_str(), "[REDACTED]");
+            zeroize::Zeroize::zeroize(&mut out);
+            out = replaced;
+        }
+    }
+    out
+}
+
 /// Log lines as shown: prefixed with the plugin's name, secrets redacted,
 /// control characters neutralised, long lines cut, debug only on request.
 fn render_logs(
@@ -547,14 +564,7 @@ fn render_logs(
         if level >= 3 && !debug {
             continue;
         }
-        let mut line = Zeroizing::new(line);
-        // Short values would redact ordinary words; 4+ characters is where
-        // a credential starts to look like one.
-        for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
-            if line.contains(s.as_str()) {
-                line = Zeroizing::new(line.replace(s.as_str(), "[REDACTED]"));
-            }
-        }
+        let line = Zeroizing::new(redact(&Zeroizing::new(line), secrets));
         let tag = match level {
             0 => "error: ",
             1 => "warning: ",
