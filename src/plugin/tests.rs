@@ -304,12 +304,19 @@ fn absurd_limits_are_clamped_not_fatal() {
 #[test]
 fn secrets_are_redacted_from_plugin_errors() {
     let wat = COUNTER
-        .replace(r#"{\"value\":\"0\"}"#, r#"{\"error\":\"key hunter22 rejected\"}"#)
+        .replace(
+            r#"{\"value\":\"0\"}"#,
+            r#"{\"error\":\"key hunter22 rejected\"}"#,
+        )
         .replace("(i64.const 13)", "(i64.const 33)")
         .replace("(i32.store8 offset=110", "(i32.store8 offset=200");
     let p = load_wat(&wat, 5, 16).unwrap();
     let mut req = StepRequest::default();
-    req.inputs.insert("K".into(), Zeroizing::new("hunter22".into()));
+    req.inputs
+        .insert("K".into(), Zeroizing::new("hunter22".into()));
     let e = p.verify(&req).unwrap_err();
-    assert_eq!(e.to_string(), "plugin 't' (p.wasm): 'verify' failed: key [REDACTED] rejected");
+    assert_eq!(
+        e.to_string(),
+        "plugin 't' (p.wasm): 'verify' failed: key [REDACTED] rejected"
+    );
 }
