@@ -353,6 +353,18 @@ fn hostile_wrong_abi_version_is_refused_before_it_runs() {
     let (out, _) = s.run(&["plugin", "inspect", "plugins/wrong-abi.wasm"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ABI version 2"));
+    // `list` reports it (pin fine, plugin unusable) and exits 1.
+    let (out, _) = s.run(&["plugin", "list"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("wrong-abi\tplugins/wrong-abi.wasm\tpin ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  error:    built for plugin ABI version 2"),
+        "{text}"
+    );
 }
 
 #[test]
