@@ -188,7 +188,7 @@ impl Host {
             ))));
         }
         info.check().map_err(|e| fail(ErrorKind::Abi(e)))?;
-        let policy = http::Policy::new(&info.hosts, granted).map_err(|e| {
+        let policy = http::Policy::new(name, &info.hosts, granted).map_err(|e| {
             fail(ErrorKind::Config(match e.strip_prefix("granted hosts: ") {
                 Some(rest) => format!(".gsec.yaml plugins.{name}.hosts: {rest}"),
                 None => e,

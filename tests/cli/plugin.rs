@@ -503,7 +503,9 @@ fn hostile_http_to_a_host_not_granted_is_denied() {
     let err = s.hostile(
         "http-echo",
         "verify",
-        &[&format!("HTTP request to {base} denied: not granted")],
+        &[&format!(
+            "HTTP request to {base} denied: not granted in .gsec.yaml (plugins.http-echo.hosts)"
+        )],
         Duration::from_secs(10),
     );
     crate::common::assert_no_secret(&err, "token=abc");
