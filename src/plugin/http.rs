@@ -137,8 +137,10 @@ impl Policy {
         }
         if !self.granted.contains(origin) {
             return Err(if self.granted.is_empty() {
-                format!("no hosts are granted to this plugin (add it to plugins.{}.hosts in .gsec.yaml)", self.name)
-                    .into()
+                format!(
+                    "no hosts are granted to this plugin (add it to plugins.{}.hosts in .gsec.yaml)",
+                    self.name
+                )
             } else {
                 format!("not granted in .gsec.yaml (plugins.{}.hosts)", self.name)
             });
