@@ -22,6 +22,7 @@ pub mod git;
 pub mod github;
 pub mod keys;
 pub mod mask;
+pub mod plugin;
 pub mod progress;
 pub mod project;
 pub mod render;

@@ -4,4 +4,5 @@
 mod action;
 mod common;
 mod envs;
+mod plugin;
 mod vault;
