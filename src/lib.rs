@@ -16,6 +16,7 @@ pub mod envs;
 pub mod error;
 pub mod fsutil;
 pub mod keys;
+pub mod plugin;
 pub mod project;
 pub mod render;
 pub mod state;

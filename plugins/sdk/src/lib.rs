@@ -1,0 +1,506 @@
+//! gsec plugin SDK: write a rotation plugin as ordinary Rust.
+//!
+//! A plugin is a core WebAssembly module (`wasm32-unknown-unknown`) that
+//! speaks gsec's JSON message ABI (documented in `docs/plugins.md`). This
+//! crate hides that ABI: implement [`Plugin`] and call
+//! [`export_plugin!`]; use [`http`], [`random_bytes`], [`rng`], [`now_ms`]
+//! and [`log`] for the only capabilities the host gives a plugin.
+//!
+//! ```ignore
+//! use gsec_plugin_sdk::{export_plugin, Created, Info, Plugin, Request, Result};
+//! struct Mine;
+//! impl Plugin for Mine {
+//!     fn info() -> Info { Info::new("mine", env!("CARGO_PKG_VERSION")) }
+//!     fn create(req: &Request) -> Result<Created> { Ok(Created::new("s3cret")) }
+//! }
+//! export_plugin!(Mine);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+pub use serde_json::{self, Map, Value, json};
+
+/// The ABI version this SDK speaks. The host refuses a plugin whose version
+/// it does not support, before calling anything else.
+pub const ABI_VERSION: i32 = 1;
+
+/// What `info` returns: who the plugin is and what it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    /// Filled in by the SDK.
+    pub abi: i32,
+    /// One line for `gsec plugin inspect`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// HTTP hosts the plugin may call: `api.example.com` (https, port 443),
+    /// an origin `https://host:port` / `http://127.0.0.1:8080`, or `*` for
+    /// "whatever the user grants" (plugins with a configurable API URL).
+    /// The user must also grant each host in `.gsec.yaml`.
+    pub hosts: Vec<String>,
+    /// JSON Schema of the plugin's `config` object.
+    pub config_schema: Value,
+}
+
+impl Info {
+    pub fn new(name: &str, version: &str) -> Info {
+        Info {
+            name: name.into(),
+            version: version.into(),
+            abi: ABI_VERSION,
+            description: String::new(),
+            hosts: vec![],
+            config_schema: json!({"type": "object"}),
+        }
+    }
+    pub fn description(mut self, d: &str) -> Info {
+        self.description = d.into();
+        self
+    }
+    pub fn hosts(mut self, hosts: &[&str]) -> Info {
+        self.hosts = hosts.iter().map(|h| h.to_string()).collect();
+        self
+    }
+    pub fn config_schema(mut self, schema: Value) -> Info {
+        self.config_schema = schema;
+        self
+    }
+}
+
+/// A `create`, `verify` or `revoke` request. Which fields are set depends on
+/// the step (see `docs/plugins.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Request {
+    /// `rotation.config` from `.gsec.yaml`.
+    pub config: Map<String, Value>,
+    /// Values of the secrets named in `rotation.inputs`.
+    pub inputs: BTreeMap<String, String>,
+    /// `create`: the value being replaced, if any.
+    pub current: Option<String>,
+    /// `verify`: the new value; `revoke`: the old value.
+    pub value: Option<String>,
+    /// What `create` returned as `state`, carried between steps.
+    pub state: Option<Value>,
+    /// `revoke`: the provider's id of the credential to retire.
+    pub id: Option<String>,
+}
+
+impl Request {
+    /// A config string, or an error naming the key.
+    pub fn config_str(&self, key: &str) -> Result<&str> {
+        match self.config.get(key) {
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(Error::new(format!("config.{key} must be a string"))),
+            None => Err(Error::new(format!("config.{key} is required"))),
+        }
+    }
+    /// An optional config string.
+    pub fn config_str_opt(&self, key: &str) -> Result<Option<&str>> {
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::new(format!("config.{key} must be a string"))),
+        }
+    }
+    /// An optional non-negative integer.
+    pub fn config_u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| Error::new(format!("config.{key} must be a non-negative integer"))),
+        }
+    }
+    /// An input secret's value, or an error naming it (never its value).
+    pub fn input(&self, name: &str) -> Result<&str> {
+        self.inputs
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::new(format!("input secret '{name}' is required (list it in rotation.inputs)")))
+    }
+}
+
+/// What `create` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    /// The new secret value; gsec stores it encrypted.
+    pub value: String,
+    /// Anything to carry to `verify`/`revoke` (never put secrets here that
+    /// are not also in `value`: state is stored encrypted, but shown to the
+    /// plugin's later steps only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+    /// The provider's identifier of the new credential (key id, hook id…),
+    /// used for idempotency and to revoke it later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl Created {
+    pub fn new(value: impl Into<String>) -> Created {
+        Created { value: value.into(), state: None, id: None }
+    }
+    pub fn id(mut self, id: impl Into<String>) -> Created {
+        self.id = Some(id.into());
+        self
+    }
+    pub fn state(mut self, state: Value) -> Created {
+        self.state = Some(state);
+        self
+    }
+}
+
+/// A plugin error: one line, shown to the user as
+/// `plugin 'NAME' (PATH): <message>`. Never put secret values in it.
+#[derive(Debug, Clone)]
+pub struct Error(pub String);
+
+impl Error {
+    pub fn new(msg: impl Into<String>) -> Error {
+        Error(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Error {
+        Error(s)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(s: &str) -> Error {
+        Error(s.into())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Error {
+        Error(format!("JSON: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A rotation plugin. `verify` and `revoke` default to "nothing to do".
+pub trait Plugin {
+    fn info() -> Info;
+    /// Make a new credential. Must be safe to retry: when `current`/`state`
+    /// show a previous attempt, reuse or replace it rather than leaking one.
+    fn create(req: &Request) -> Result<Created>;
+    /// Check that `req.value` works.
+    fn verify(_req: &Request) -> Result<()> {
+        Ok(())
+    }
+    /// Retire the old credential (`req.value`, `req.id`). Must succeed when
+    /// it is already gone.
+    fn revoke(_req: &Request) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Host imports (module `gsec`). Only these exist: no filesystem, sockets,
+/// clock other than `now`, or environment.
+#[cfg(target_arch = "wasm32")]
+mod host {
+    #[link(wasm_import_module = "gsec")]
+    unsafe extern "C" {
+        pub fn http(req_ptr: *const u8, req_len: usize) -> u64;
+        pub fn random(ptr: *mut u8, len: usize);
+        pub fn now() -> i64;
+        pub fn log(level: i32, ptr: *const u8, len: usize);
+    }
+}
+
+/// Stand-ins so plugin logic can be unit-tested natively; they refuse.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::missing_safety_doc)]
+mod host {
+    pub unsafe fn http(_: *const u8, _: usize) -> u64 {
+        panic!("gsec host functions exist only inside gsec")
+    }
+    pub unsafe fn random(_: *mut u8, _: usize) {
+        panic!("gsec host functions exist only inside gsec")
+    }
+    pub unsafe fn now() -> i64 {
+        panic!("gsec host functions exist only inside gsec")
+    }
+    pub unsafe fn log(_: i32, _: *const u8, _: usize) {}
+}
+
+/// Read a host-allocated (ptr<<32 | len) buffer back as bytes, taking
+/// ownership: the host wrote it into memory from our `gsec_alloc`.
+fn take_packed(packed: u64) -> Vec<u8> {
+    let ptr = (packed >> 32) as usize as *mut u8;
+    let len = (packed & 0xffff_ffff) as usize;
+    if len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the host allocated this buffer with `gsec_alloc(len)`, which
+    // is a `Vec<u8>` of capacity `len`, and filled all of it.
+    unsafe { Vec::from_raw_parts(ptr, len, len) }
+}
+
+/// Random bytes from the host's CSPRNG.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    fill_random(&mut v);
+    v
+}
+
+fn fill_random(buf: &mut [u8]) {
+    if !buf.is_empty() {
+        // SAFETY: the host writes exactly `len` bytes at `ptr`, inside our memory.
+        unsafe { host::random(buf.as_mut_ptr(), buf.len()) }
+    }
+}
+
+/// A `rand_core` RNG over the host's CSPRNG, for crates that take
+/// `RngCore + CryptoRng` (ed25519 keys, sealed boxes…).
+pub fn rng() -> HostRng {
+    HostRng
+}
+
+/// See [`rng`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostRng;
+
+impl rand_core::RngCore for HostRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        fill_random(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        fill_random(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        fill_random(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> std::result::Result<(), rand_core::Error> {
+        fill_random(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for HostRng {}
+
+/// Milliseconds since the Unix epoch, from the host.
+pub fn now_ms() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { host::now() }
+}
+
+/// Log lines go to the user's terminal, prefixed with the plugin's name.
+/// The host truncates long lines and redacts the secret values it passed
+/// in or got back; still, never log a secret.
+pub mod log {
+    fn emit(level: i32, msg: &str) {
+        // SAFETY: the host reads `len` bytes at `ptr`.
+        unsafe { super::host::log(level, msg.as_ptr(), msg.len()) }
+    }
+    pub fn error(msg: &str) {
+        emit(0, msg)
+    }
+    pub fn warn(msg: &str) {
+        emit(1, msg)
+    }
+    pub fn info(msg: &str) {
+        emit(2, msg)
+    }
+    pub fn debug(msg: &str) {
+        emit(3, msg)
+    }
+}
+
+/// HTTP through the host: only to hosts the plugin declares in `info` and
+/// the user grants; redirects are not followed; the timeout is the rest of
+/// the plugin's time budget; bodies are capped (8 MiB).
+pub mod http {
+    use std::collections::BTreeMap;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Serialize};
+
+    use super::{Error, Result};
+
+    /// An HTTP response.
+    #[derive(Debug, Clone)]
+    pub struct Response {
+        pub status: u16,
+        /// Header names are lower-case.
+        pub headers: BTreeMap<String, String>,
+        pub body: Vec<u8>,
+    }
+
+    impl Response {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+        pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+            serde_json::from_slice(&self.body).map_err(|e| Error::new(format!("HTTP {}: response is not the expected JSON: {e}", self.status)))
+        }
+        /// `Ok(self)` for 2xx, else an error with the status (and no body:
+        /// bodies can echo credentials).
+        pub fn error_for_status(self) -> Result<Response> {
+            if (200..300).contains(&self.status) {
+                Ok(self)
+            } else {
+                Err(Error::new(format!("HTTP {}", self.status)))
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct WireRequest<'a> {
+        method: &'a str,
+        url: &'a str,
+        headers: BTreeMap<&'a str, &'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct WireResponse {
+        #[serde(default)]
+        status: u16,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        body: String,
+        #[serde(default)]
+        error: Option<String>,
+    }
+
+    /// Send a request. Transport failures (refused, timeout, DNS) are
+    /// `Err`; any HTTP status is `Ok` (see [`Response::error_for_status`]).
+    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Response> {
+        let req = WireRequest {
+            method,
+            url,
+            headers: headers.iter().copied().collect(),
+            body: body.map(|b| STANDARD.encode(b)),
+        };
+        let bytes = serde_json::to_vec(&req)?;
+        // SAFETY: the host reads `len` bytes at `ptr` and returns a buffer it
+        // allocated in our memory with `gsec_alloc`.
+        let packed = unsafe { super::host::http(bytes.as_ptr(), bytes.len()) };
+        let out = super::take_packed(packed);
+        let resp: WireResponse = serde_json::from_slice(&out)?;
+        if let Some(e) = resp.error {
+            return Err(Error::new(format!("{method} {}: {e}", strip_query(url))));
+        }
+        let body = STANDARD
+            .decode(resp.body.as_bytes())
+            .map_err(|e| Error::new(format!("host sent a bad body: {e}")))?;
+        Ok(Response { status: resp.status, headers: resp.headers, body })
+    }
+
+    /// URLs in errors lose their query string (it may carry tokens).
+    fn strip_query(url: &str) -> &str {
+        url.split(['?', '#']).next().unwrap_or(url)
+    }
+
+    pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response> {
+        request("GET", url, headers, None)
+    }
+    pub fn delete(url: &str, headers: &[(&str, &str)]) -> Result<Response> {
+        request("DELETE", url, headers, None)
+    }
+    pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+        request("POST", url, headers, Some(body))
+    }
+    pub fn put(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+        request("PUT", url, headers, Some(body))
+    }
+    pub fn patch(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+        request("PATCH", url, headers, Some(body))
+    }
+}
+
+/// Implementation detail of [`export_plugin!`]: one JSON request in, one
+/// JSON response out.
+#[doc(hidden)]
+pub mod __rt {
+    use super::*;
+
+    pub fn alloc(len: usize) -> *mut u8 {
+        let mut v: Vec<u8> = Vec::with_capacity(len);
+        let p = v.as_mut_ptr();
+        std::mem::forget(v);
+        p
+    }
+
+    #[derive(Deserialize)]
+    struct Envelope {
+        op: String,
+        #[serde(flatten)]
+        rest: Value,
+    }
+
+    fn dispatch<P: Plugin>(input: &[u8]) -> Value {
+        let env: Envelope = match serde_json::from_slice(input) {
+            Ok(e) => e,
+            Err(e) => return json!({"error": format!("bad request from host: {e}")}),
+        };
+        let req = || -> Result<Request> { Ok(serde_json::from_value(env.rest.clone())?) };
+        let res: Result<Value> = match env.op.as_str() {
+            "info" => serde_json::to_value(P::info()).map_err(Error::from),
+            "create" => req().and_then(|r| P::create(&r)).and_then(|c| Ok(serde_json::to_value(c)?)),
+            "verify" => req().and_then(|r| P::verify(&r)).map(|()| json!({"ok": true})),
+            "revoke" => req().and_then(|r| P::revoke(&r)).map(|()| json!({"ok": true})),
+            other => Err(Error::new(format!("unknown op '{other}'"))),
+        };
+        match res {
+            Ok(v) => v,
+            Err(e) => json!({"error": e.0}),
+        }
+    }
+
+    pub fn call<P: Plugin>(ptr: *mut u8, len: usize) -> u64 {
+        // A panic aborts (a trap); log its message first so the user sees
+        // why instead of just "unreachable".
+        std::panic::set_hook(Box::new(|p| log::error(&format!("panic: {p}"))));
+        // SAFETY: the host wrote `len` bytes into a buffer it got from
+        // `gsec_alloc(len)`; we own it now.
+        let input = unsafe { Vec::from_raw_parts(ptr, len, len) };
+        let out = serde_json::to_vec(&dispatch::<P>(&input)).unwrap_or_else(|_| br#"{"error":"cannot encode response"}"#.to_vec());
+        let out = out.into_boxed_slice();
+        let len = out.len() as u64;
+        let p = Box::into_raw(out) as *mut u8 as usize as u64;
+        (p << 32) | len
+    }
+}
+
+/// Export the ABI entry points for a [`Plugin`] type: `gsec_abi_version`,
+/// `gsec_alloc` and `gsec_call`. Use once, in a `cdylib` crate.
+#[macro_export]
+macro_rules! export_plugin {
+    ($t:ty) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn gsec_abi_version() -> i32 {
+            $crate::ABI_VERSION
+        }
+        #[unsafe(no_mangle)]
+        pub extern "C" fn gsec_alloc(len: usize) -> *mut u8 {
+            $crate::__rt::alloc(len)
+        }
+        #[unsafe(no_mangle)]
+        pub extern "C" fn gsec_call(ptr: *mut u8, len: usize) -> u64 {
+            $crate::__rt::call::<$t>(ptr, len)
+        }
+    };
+}

@@ -1,0 +1,188 @@
+//! The plugin ABI's messages, host side. `docs/plugins.md` is the one place
+//! the ABI is specified; these types are its serde form, and the SDK
+//! (`plugins/sdk`) is the guest side.
+//!
+//! A plugin is a core wasm module exporting `memory`,
+//! `gsec_abi_version() -> i32`, `gsec_alloc(len: i32) -> i32` and
+//! `gsec_call(ptr: i32, len: i32) -> i64`; each call takes one JSON request
+//! (`{"op": …}`) and returns one JSON response (`{"error": "…"}` on failure).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+/// The ABI version this host speaks. Bump it on any incompatible change
+/// to the exports, imports or messages; a plugin built for another version
+/// is refused before any of its code runs.
+pub const ABI_VERSION: i32 = 1;
+
+/// The only imports a plugin may have, all in module `gsec`.
+pub const IMPORT_MODULE: &str = "gsec";
+pub const IMPORTS: [&str; 4] = ["http", "random", "now", "log"];
+
+/// `info`: who the plugin is and what it needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub abi: i32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Hosts it may call over HTTP (`api.example.com`, an origin
+    /// `https://host:port`, or `*` = whatever the user grants).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// JSON Schema of `rotation.config`.
+    #[serde(default = "object_schema")]
+    pub config_schema: Value,
+}
+
+fn object_schema() -> Value {
+    serde_json::json!({"type": "object"})
+}
+
+/// The request of a `create`, `verify` or `revoke` step. Which optional
+/// fields are set depends on the step (see `docs/plugins.md`). Secret
+/// values are zeroized on drop and never printed by `Debug`.
+#[derive(Clone, Default, Serialize)]
+pub struct StepRequest {
+    /// `rotation.config` from `.gsec.yaml`.
+    pub config: Map<String, Value>,
+    /// Values of the secrets named in `rotation.inputs`.
+    #[serde(serialize_with = "ser_map")]
+    pub inputs: IndexMap<String, Zeroizing<String>>,
+    /// `create`: the value being replaced.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt")]
+    pub current: Option<Zeroizing<String>>,
+    /// `verify`: the new value; `revoke`: the old one.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt")]
+    pub value: Option<Zeroizing<String>>,
+    /// What `create` returned as `state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+    /// `revoke`: the provider's id of the credential to retire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl std::fmt::Debug for StepRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepRequest")
+            .field("config", &self.config)
+            .field("inputs", &self.inputs.keys().collect::<Vec<_>>())
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StepRequest {
+    /// Every secret this request carries, for redacting plugin log lines.
+    pub(crate) fn secrets(&self) -> Vec<Zeroizing<String>> {
+        let mut v: Vec<Zeroizing<String>> = self.inputs.values().cloned().collect();
+        v.extend(self.current.iter().cloned());
+        v.extend(self.value.iter().cloned());
+        v
+    }
+}
+
+/// What `create` returns.
+#[derive(Clone, Deserialize)]
+pub struct Created {
+    /// The new secret value.
+    #[serde(deserialize_with = "de_secret")]
+    pub value: Zeroizing<String>,
+    /// Anything the plugin wants back in `verify`/`revoke`.
+    #[serde(default)]
+    pub state: Option<Value>,
+    /// The provider's identifier of the new credential.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Created")
+            .field("value", &"[REDACTED]")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+// Zeroizing<String> has no serde impls without zeroize's `serde` feature;
+// these keep the values in zeroizing buffers on both sides of JSON.
+fn ser_map<S: serde::Serializer>(
+    m: &IndexMap<String, Zeroizing<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut out = s.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        out.serialize_entry(k, v.as_str())?;
+    }
+    out.end()
+}
+
+fn ser_opt<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(v.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Zeroizing<String>, D::Error> {
+    String::deserialize(d).map(Zeroizing::new)
+}
+
+/// The operations of the ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Info,
+    Create,
+    Verify,
+    Revoke,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Info => "info",
+            Op::Create => "create",
+            Op::Verify => "verify",
+            Op::Revoke => "revoke",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Op> {
+        [Op::Info, Op::Create, Op::Verify, Op::Revoke]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// The `http` import's request, as the guest sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Base64 (standard alphabet, padded).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// The `http` import's response: either `status`/`headers`/`body`, or
+/// `error` for a transport failure (refused, timeout, DNS).
+#[derive(Debug, Serialize)]
+pub struct HttpResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1,0 +1,71 @@
+//! Compiled-module cache: compiling a plugin with cranelift takes hundreds
+//! of milliseconds, loading the compiled artefact takes about one. Entries
+//! live in `$GSEC_CACHE_DIR/plugins`, else `$XDG_CACHE_HOME/gsec/plugins`,
+//! else `~/.cache/gsec/plugins`, named by the wasm's sha256, the wasmtime
+//! version and a hash of the engine's compilation settings, so a changed
+//! plugin, a gsec upgrade or another CPU never loads a stale entry.
+//!
+//! Loading an entry maps native code into the process, so the cache is
+//! only used when its directory is private to this user (0700; we set it,
+//! which fails unless we own it). Any entry that fails to load is
+//! recompiled and overwritten; a cache that cannot be written is skipped.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::{Engine, Module};
+
+/// The directory for compiled plugins, created private, or `None` when no
+/// safe location exists (then every load compiles).
+pub fn dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("GSEC_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d).join("gsec"),
+            None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?)
+                .join(".cache/gsec"),
+        },
+    };
+    let dir = base.join("plugins");
+    std::fs::create_dir_all(&dir).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok()?;
+    }
+    Some(dir)
+}
+
+/// The cache file for a module with this hash under this engine.
+pub fn entry(dir: &Path, engine: &Engine, sha256: &str) -> PathBuf {
+    // DefaultHasher::new() has fixed keys: the same engine settings give the
+    // same name in every process of this build.
+    let mut h = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    dir.join(format!("{sha256}-wasmtime48-{:016x}.cwasm", h.finish()))
+}
+
+/// Load a cached compiled module.
+///
+/// The only `unsafe` in gsec: `Module::deserialize_file` trusts that the
+/// file is a wasmtime artefact, because it maps its code as executable.
+#[allow(unsafe_code)]
+pub fn load(engine: &Engine, path: &Path) -> Option<Module> {
+    if !path.is_file() {
+        return None;
+    }
+    // SAFETY: the file is our own `Module::serialize` output, written
+    // atomically (temp file + rename, so never half-written) into a 0700
+    // directory only this user can write (see `dir`), and named by the
+    // sha256 of the wasm it was compiled from plus the wasmtime version and
+    // engine settings. wasmtime additionally checks its header and engine
+    // compatibility and returns an error (we then recompile) on mismatch.
+    unsafe { Module::deserialize_file(engine, path) }.ok()
+}
+
+/// Store a compiled module; failures only cost a recompile next time.
+pub fn store(module: &Module, path: &Path) {
+    if let Ok(bytes) = module.serialize() {
+        let _ = crate::fsutil::write_atomic(path, &bytes, Some(0o600));
+    }
+}
