@@ -19,6 +19,7 @@ pub mod keys;
 pub mod plugin;
 pub mod project;
 pub mod render;
+pub mod rotate;
 pub mod state;
 pub mod vault;
 
