@@ -336,7 +336,9 @@ impl<'p> Rotator<'p> {
                     let value = new.value.clone().unwrap_or_default();
                     self.project.update(env, Default::default(), |v| v.set(name, &value))?;
                     p.step = Step::Promoted;
-                    p.revoke_after = match &rot.grace {
+                    // A grace period only matters when there is an old
+                    // credential to keep alive.
+                    p.revoke_after = match rot.grace.as_ref().filter(|_| !p.previous.is_empty()) {
                         Some(g) => {
                             let g = humantime::parse_duration(g).map_err(|e| Error::msg(format!("secrets.{name}.rotation.grace: {e}")))?;
                             Some(humantime::format_rfc3339_seconds(SystemTime::now() + g).to_string())

@@ -9,7 +9,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -93,7 +92,7 @@ impl FakeGithub {
             while !sp.load(Ordering::Relaxed) {
                 if let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) {
                     let mut body = Vec::new();
-                    let _ = req.as_reader().read_to_end(&mut body);
+                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
                     let auth = req
                         .headers()
                         .iter()

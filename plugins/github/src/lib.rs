@@ -182,11 +182,15 @@ fn deploy_key_create(api: &Api, req: &Request) -> Result<Created> {
 fn deploy_key_verify(api: &Api, req: &Request) -> Result<()> {
     let auth = bearer(api.token()?);
     let pk = sshkey::public_of_private(req.value.as_deref().ok_or("verify: no value given")?)?;
-    let live = list_keys(api, &auth)?;
+    let repo = api.repo()?;
+    let live = match req.id.as_deref().and_then(|i| i.parse::<u64>().ok()) {
+        Some(id) => vec![api.ok("GET", &format!("/repos/{repo}/keys/{id}"), &auth, None)?.json::<DeployKey>()?],
+        None => list_keys(api, &auth)?,
+    };
     if live.iter().any(|k| sshkey::parse_public_line(&k.key) == Some(pk)) {
         Ok(())
     } else {
-        Err(Error::new(format!("the new key is not among the deploy keys of {}", api.repo()?)))
+        Err(Error::new(format!("the new key is not among the deploy keys of {repo}")))
     }
 }
 
