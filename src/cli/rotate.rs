@@ -19,7 +19,8 @@ pub struct RotateArgs {
     /// Secret to rotate (declared in .gsec.yaml with a `rotation:`).
     pub name: Option<String>,
     /// Environment(s), comma-separated. Default with NAME: every
-    /// environment whose own file holds NAME; otherwise all environments.
+    /// environment whose own file holds NAME (or that has an interrupted
+    /// rotation of it); otherwise all environments.
     #[arg(long = "env", short = 'e', value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Say what would happen; run no plugin and change nothing.
@@ -70,7 +71,8 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     let envs = if a.envs.is_empty() {
         let mut with: Vec<String> = Vec::new();
         for env in project.config.environments.keys() {
-            if rotate::own_names(&project, env)?.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            let has = |names: Vec<String>| names.iter().any(|n| n.eq_ignore_ascii_case(&name));
+            if has(rotate::own_names(&project, env)?) || has(rotate::journal_names(&project, env)?) {
                 with.push(env.clone());
             }
         }

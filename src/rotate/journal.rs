@@ -138,10 +138,15 @@ impl Journal {
     pub fn open(project: &Project, env: &str) -> Result<Journal> {
         let p = path(project, env);
         let lock = fsutil::lock(&p)?;
+        let recipients = project.config.recipients_for(env)?;
         let vault = if p.exists() {
-            Vault::open(&p, project.identities()?, Default::default())?
+            let mut v = Vault::open(&p, project.identities()?, Default::default())?;
+            // Follow the environment's recipients: the next write re-wraps
+            // (and, when someone was removed, re-keys) the journal too.
+            v.set_recipients(recipients);
+            v
         } else {
-            Vault::create(p, project.config.recipients_for(env)?)
+            Vault::create(p, recipients)
         };
         Ok(Journal { vault, _lock: lock })
     }

@@ -445,17 +445,25 @@ impl<'p> Rotator<'p> {
     }
 }
 
+/// Secrets with a journal entry in `env` (read without decrypting).
+pub fn journal_names(project: &Project, env: &str) -> Result<Vec<String>> {
+    names_in(&journal::path(project, env))
+}
+
 /// Top-level names in an environment's own file, read without decrypting
 /// (sops leaves keys in the clear), so `--due` and the default `--env` work
 /// for environments the user cannot decrypt too.
 pub fn own_names(project: &Project, env: &str) -> Result<Vec<String>> {
-    let path = project.env_file(env);
+    names_in(&project.env_file(env))
+}
+
+fn names_in(path: &std::path::Path) -> Result<Vec<String>> {
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(e) => return Err(Error::io(path, e)),
     };
-    let (data, _) = crate::vault::format::parse(&bytes).map_err(|e| Error::file(&path, e))?;
+    let (data, _) = crate::vault::format::parse(&bytes).map_err(|e| Error::file(path, e))?;
     Ok(data.into_iter().map(|(k, _)| k).collect())
 }
 

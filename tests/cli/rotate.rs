@@ -479,3 +479,24 @@ fn inherited_value_is_not_rotated_in_the_child_environment() {
     let err = env.fails(&["rotate", "NOPE"], b"", 2);
     assert!(err.contains("not declared"), "{err}");
 }
+
+#[test]
+fn abort_forgets_an_interrupted_rotation_and_says_what_may_remain() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], "journaled");
+    // Without --env: found through the journal.
+    let out = env.run_in(&["rotate", "DEPLOY_KEY", "--abort"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("may remain at the provider") && err.contains("'created'"), "{err}");
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before, "environment file untouched");
+    let out = env.run_in(&["rotate", "--resume"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
+    // The old key is still known by id: the next rotation revokes it (the
+    // aborted attempt's key is what --abort warned about).
+    let old_id = gh.deploy_keys()[0].id;
+    rotate(&env, "DEPLOY_KEY");
+    assert!(gh.deploy_keys().iter().all(|k| k.id != old_id));
+    assert_eq!(gh.deploy_keys().len(), 2);
+}
