@@ -31,6 +31,9 @@ pub enum ErrorKind {
         expected: String,
         actual: String,
     },
+    /// The plugin's settings in `.gsec.yaml` (or its own `info`) are wrong.
+    #[error("{0}")]
+    Config(String),
     /// Not a wasm module wasmtime can compile.
     #[error("not a valid WebAssembly module: {0}")]
     Compile(String),

@@ -124,10 +124,10 @@ impl Policy {
 
     /// `Ok` when `origin` may be called, else why not.
     pub fn check(&self, origin: &Origin) -> Result<(), String> {
-        if let Some(d) = &self.declared {
-            if !d.contains(origin) {
-                return Err("the plugin does not declare this host in its info.hosts".into());
-            }
+        if let Some(d) = &self.declared
+            && !d.contains(origin)
+        {
+            return Err("the plugin does not declare this host in its info.hosts".into());
         }
         if !self.granted.contains(origin) {
             return Err(if self.granted.is_empty() {

@@ -24,6 +24,8 @@ pub mod abi;
 pub mod cache;
 pub mod error;
 pub mod http;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -141,14 +143,14 @@ impl Host {
         }
         let bytes = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e.to_string())))?;
         let sha = hex::encode(Sha256::digest(&bytes));
-        if let Some(pin) = pin {
-            if !pin.eq_ignore_ascii_case(&sha) {
-                return Err(fail(ErrorKind::PinMismatch {
-                    name: name.to_string(),
-                    expected: pin.to_ascii_lowercase(),
-                    actual: sha,
-                }));
-            }
+        if let Some(pin) = pin
+            && !pin.eq_ignore_ascii_case(&sha)
+        {
+            return Err(fail(ErrorKind::PinMismatch {
+                name: name.to_string(),
+                expected: pin.to_ascii_lowercase(),
+                actual: sha,
+            }));
         }
         let (module, cached) = self.module(&bytes, &sha).map_err(fail)?;
         check_shape(&module).map_err(fail)?;
@@ -175,8 +177,13 @@ impl Host {
                 info.abi
             ))));
         }
-        plugin.policy =
-            Arc::new(http::Policy::new(&info.hosts, granted).map_err(|e| fail(ErrorKind::Abi(e)))?);
+        let policy = http::Policy::new(&info.hosts, granted).map_err(|e| {
+            fail(ErrorKind::Config(match e.strip_prefix("granted hosts: ") {
+                Some(rest) => format!(".gsec.yaml plugins.{name}.hosts: {rest}"),
+                None => e,
+            }))
+        })?;
+        plugin.policy = Arc::new(policy);
         plugin.info = Some(info);
         Ok(plugin)
     }
@@ -424,10 +431,10 @@ impl Plugin {
         });
         // The new value is a secret too: redact it from the logs.
         let mut secrets: Vec<Zeroizing<String>> = secrets.to_vec();
-        if let (Op::Create, Ok(out)) = (op, &out) {
-            if let Ok(c) = serde_json::from_slice::<Created>(out) {
-                secrets.push(c.value);
-            }
+        if let (Op::Create, Ok(out)) = (op, &out)
+            && let Ok(c) = serde_json::from_slice::<Created>(out)
+        {
+            secrets.push(c.value);
         }
         self.flush_logs(&mut logs, dropped, &secrets);
         out
@@ -467,49 +474,60 @@ impl Plugin {
         })
     }
 
-    /// Print the call's log lines on stderr as `gsec: plugin 'NAME': …`,
-    /// with secrets redacted and control characters neutralised.
+    /// Print the call's log lines on stderr as `gsec: plugin 'NAME': …`.
     fn flush_logs(
         &self,
         logs: &mut Vec<(i32, String)>,
         dropped: usize,
         secrets: &[Zeroizing<String>],
     ) {
-        if logs.is_empty() && dropped == 0 {
-            return;
-        }
         let debug = std::env::var_os("GSEC_PLUGIN_DEBUG").is_some();
+        let lines = render_logs(&self.name, std::mem::take(logs), dropped, secrets, debug);
         let mut err = std::io::stderr().lock();
-        for (level, line) in logs.drain(..) {
-            if level >= 3 && !debug {
-                continue;
-            }
-            let mut line = Zeroizing::new(line);
-            for s in secrets.iter().filter(|s| s.len() >= 4) {
-                if line.contains(s.as_str()) {
-                    line = Zeroizing::new(line.replace(s.as_str(), "[REDACTED]"));
-                }
-            }
-            let tag = match level {
-                0 => "error: ",
-                1 => "warning: ",
-                _ => "",
-            };
-            let _ = writeln!(
-                err,
-                "gsec: plugin '{}': {tag}{}",
-                self.name,
-                one_line(&line, LOG_LINE_MAX)
-            );
-        }
-        if dropped > 0 {
-            let _ = writeln!(
-                err,
-                "gsec: plugin '{}': ({dropped} more log lines dropped)",
-                self.name
-            );
+        for l in lines.iter() {
+            let _ = writeln!(err, "{}", l.as_str());
         }
     }
+}
+
+/// Log lines as shown: prefixed with the plugin's name, secrets redacted,
+/// control characters neutralised, long lines cut, debug only on request.
+fn render_logs(
+    name: &str,
+    logs: Vec<(i32, String)>,
+    dropped: usize,
+    secrets: &[Zeroizing<String>],
+    debug: bool,
+) -> Vec<Zeroizing<String>> {
+    let mut out = Vec::new();
+    for (level, line) in logs {
+        if level >= 3 && !debug {
+            continue;
+        }
+        let mut line = Zeroizing::new(line);
+        // Short values would redact ordinary words; 4+ characters is where
+        // a credential starts to look like one.
+        for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
+            if line.contains(s.as_str()) {
+                line = Zeroizing::new(line.replace(s.as_str(), "[REDACTED]"));
+            }
+        }
+        let tag = match level {
+            0 => "error: ",
+            1 => "warning: ",
+            _ => "",
+        };
+        out.push(Zeroizing::new(format!(
+            "gsec: plugin '{name}': {tag}{}",
+            one_line(&line, LOG_LINE_MAX)
+        )));
+    }
+    if dropped > 0 {
+        out.push(Zeroizing::new(format!(
+            "gsec: plugin '{name}': ({dropped} more log lines dropped)"
+        )));
+    }
+    out
 }
 
 /// Per-call store data.

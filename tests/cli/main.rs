@@ -3,4 +3,5 @@
 
 mod common;
 mod fake_github;
+mod plugin;
 mod rotate;

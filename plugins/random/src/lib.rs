@@ -6,12 +6,15 @@
 //! chosen uniformly by rejection sampling, so no character of the alphabet
 //! is more likely than another (a plain `% n` would favour the first ones).
 
-use gsec_plugin_sdk::{Created, Error, Info, Plugin, Request, Result, export_plugin, json, random_bytes};
+use gsec_plugin_sdk::{
+    Created, Error, Info, Plugin, Request, Result, export_plugin, json, random_bytes,
+};
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX: &str = "0123456789abcdef";
 const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const SYMBOLS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&()*+,-./:;<=>?@[]^_{|}~";
+const SYMBOLS: &str =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&()*+,-./:;<=>?@[]^_{|}~";
 
 struct Random;
 
@@ -37,7 +40,9 @@ fn spec(req: &Request) -> Result<Spec> {
             sorted.sort_unstable();
             sorted.dedup();
             if sorted.len() != v.len() {
-                return Err(Error::new("config.alphabet: characters must be distinct (repeats would bias the choice)"));
+                return Err(Error::new(
+                    "config.alphabet: characters must be distinct (repeats would bias the choice)",
+                ));
             }
             if v.len() < 2 {
                 return Err(Error::new("config.alphabet: needs at least 2 characters"));
@@ -46,7 +51,11 @@ fn spec(req: &Request) -> Result<Spec> {
         }
     };
     let prefix = req.config_str_opt("prefix")?.unwrap_or("").to_string();
-    Ok(Spec { length: length as usize, alphabet, prefix })
+    Ok(Spec {
+        length: length as usize,
+        alphabet,
+        prefix,
+    })
 }
 
 /// `n` uniform indices below `m` (2 <= m <= 2^32 - 1): a 32-bit draw is kept
@@ -97,12 +106,16 @@ impl Plugin for Random {
     fn verify(req: &Request) -> Result<()> {
         let s = spec(req)?;
         let value = req.value.as_deref().ok_or("verify: no value given")?;
-        let body = value.strip_prefix(s.prefix.as_str()).ok_or("value does not start with the configured prefix")?;
+        let body = value
+            .strip_prefix(s.prefix.as_str())
+            .ok_or("value does not start with the configured prefix")?;
         if body.chars().count() != s.length {
             return Err(Error::new("value does not have the configured length"));
         }
         if !body.chars().all(|c| s.alphabet.contains(&c)) {
-            return Err(Error::new("value has characters outside the configured alphabet"));
+            return Err(Error::new(
+                "value has characters outside the configured alphabet",
+            ));
         }
         Ok(())
     }

@@ -118,10 +118,11 @@ impl Request {
     }
     /// An input secret's value, or an error naming it (never its value).
     pub fn input(&self, name: &str) -> Result<&str> {
-        self.inputs
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| Error::new(format!("input secret '{name}' is required (list it in rotation.inputs)")))
+        self.inputs.get(name).map(String::as_str).ok_or_else(|| {
+            Error::new(format!(
+                "input secret '{name}' is required (list it in rotation.inputs)"
+            ))
+        })
     }
 }
 
@@ -143,7 +144,11 @@ pub struct Created {
 
 impl Created {
     pub fn new(value: impl Into<String>) -> Created {
-        Created { value: value.into(), state: None, id: None }
+        Created {
+            value: value.into(),
+            state: None,
+            id: None,
+        }
     }
     pub fn id(mut self, id: impl Into<String>) -> Created {
         self.id = Some(id.into());
@@ -351,7 +356,12 @@ pub mod http {
             String::from_utf8_lossy(&self.body).into_owned()
         }
         pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-            serde_json::from_slice(&self.body).map_err(|e| Error::new(format!("HTTP {}: response is not the expected JSON: {e}", self.status)))
+            serde_json::from_slice(&self.body).map_err(|e| {
+                Error::new(format!(
+                    "HTTP {}: response is not the expected JSON: {e}",
+                    self.status
+                ))
+            })
         }
         /// `Ok(self)` for 2xx, else an error with the status (and no body:
         /// bodies can echo credentials).
@@ -387,7 +397,12 @@ pub mod http {
 
     /// Send a request. Transport failures (refused, timeout, DNS) are
     /// `Err`; any HTTP status is `Ok` (see [`Response::error_for_status`]).
-    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Response> {
+    pub fn request(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Response> {
         let req = WireRequest {
             method,
             url,
@@ -406,7 +421,11 @@ pub mod http {
         let body = STANDARD
             .decode(resp.body.as_bytes())
             .map_err(|e| Error::new(format!("host sent a bad body: {e}")))?;
-        Ok(Response { status: resp.status, headers: resp.headers, body })
+        Ok(Response {
+            status: resp.status,
+            headers: resp.headers,
+            body,
+        })
     }
 
     /// URLs in errors lose their query string (it may carry tokens).
@@ -459,9 +478,15 @@ pub mod __rt {
         let req = || -> Result<Request> { Ok(serde_json::from_value(env.rest.clone())?) };
         let res: Result<Value> = match env.op.as_str() {
             "info" => serde_json::to_value(P::info()).map_err(Error::from),
-            "create" => req().and_then(|r| P::create(&r)).and_then(|c| Ok(serde_json::to_value(c)?)),
-            "verify" => req().and_then(|r| P::verify(&r)).map(|()| json!({"ok": true})),
-            "revoke" => req().and_then(|r| P::revoke(&r)).map(|()| json!({"ok": true})),
+            "create" => req()
+                .and_then(|r| P::create(&r))
+                .and_then(|c| Ok(serde_json::to_value(c)?)),
+            "verify" => req()
+                .and_then(|r| P::verify(&r))
+                .map(|()| json!({"ok": true})),
+            "revoke" => req()
+                .and_then(|r| P::revoke(&r))
+                .map(|()| json!({"ok": true})),
             other => Err(Error::new(format!("unknown op '{other}'"))),
         };
         match res {
@@ -470,14 +495,18 @@ pub mod __rt {
         }
     }
 
-    pub fn call<P: Plugin>(ptr: *mut u8, len: usize) -> u64 {
+    /// # Safety
+    /// `ptr..ptr+len` must be a buffer from [`alloc`]`(len)`, fully
+    /// written; it is consumed. The host guarantees this (see the ABI).
+    pub unsafe fn call<P: Plugin>(ptr: *mut u8, len: usize) -> u64 {
         // A panic aborts (a trap); log its message first so the user sees
         // why instead of just "unreachable".
         std::panic::set_hook(Box::new(|p| log::error(&format!("panic: {p}"))));
         // SAFETY: the host wrote `len` bytes into a buffer it got from
         // `gsec_alloc(len)`; we own it now.
         let input = unsafe { Vec::from_raw_parts(ptr, len, len) };
-        let out = serde_json::to_vec(&dispatch::<P>(&input)).unwrap_or_else(|_| br#"{"error":"cannot encode response"}"#.to_vec());
+        let out = serde_json::to_vec(&dispatch::<P>(&input))
+            .unwrap_or_else(|_| br#"{"error":"cannot encode response"}"#.to_vec());
         let out = out.into_boxed_slice();
         let len = out.len() as u64;
         let p = Box::into_raw(out) as *mut u8 as usize as u64;
@@ -499,8 +528,10 @@ macro_rules! export_plugin {
             $crate::__rt::alloc(len)
         }
         #[unsafe(no_mangle)]
+        #[allow(clippy::not_unsafe_ptr_arg_deref)] // called by the host only
         pub extern "C" fn gsec_call(ptr: *mut u8, len: usize) -> u64 {
-            $crate::__rt::call::<$t>(ptr, len)
+            // SAFETY: the host passes a buffer it got from gsec_alloc(len).
+            unsafe { $crate::__rt::call::<$t>(ptr, len) }
         }
     };
 }
