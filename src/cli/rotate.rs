@@ -10,7 +10,7 @@ use super::{Ctx, Exit, output};
 use crate::error::{Error, Result};
 use crate::plugin;
 use crate::project::Project;
-use crate::rotate::{self, Outcome, Rotator, Target, journal};
+use crate::rotate::{self, Aborted, Outcome, Rotator, Target, journal};
 use crate::state::State;
 
 #[derive(Debug, Args)]
@@ -38,8 +38,8 @@ pub struct RotateArgs {
     /// removed recipient; list those that need rotating by hand (exit 1).
     #[arg(long, conflicts_with = "name")]
     pub exposed: bool,
-    /// Forget the interrupted rotation of NAME instead of finishing it (a
-    /// credential its plugin already created may remain at the provider).
+    /// Stop the interrupted rotation of NAME instead of finishing it: the
+    /// new credential is revoked and the environment file left as it is.
     #[arg(long, requires = "name", conflicts_with = "dry_run")]
     pub abort: bool,
 }
@@ -65,14 +65,17 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
         return exposed(&project, &r, &all_envs, a.dry_run);
     }
     let Some(name) = a.name.as_deref() else {
-        return Err(Error::usage("name a secret, or use --due, --resume or --exposed"));
+        return Err(Error::usage(
+            "name a secret, or use --due, --resume or --exposed",
+        ));
     };
     let (name, _) = r.rotation(name)?;
     let envs = if a.envs.is_empty() {
         let mut with: Vec<String> = Vec::new();
         for env in project.config.environments.keys() {
             let has = |names: Vec<String>| names.iter().any(|n| n.eq_ignore_ascii_case(&name));
-            if has(rotate::own_names(&project, env)?) || has(rotate::journal_names(&project, env)?) {
+            if has(rotate::own_names(&project, env)?) || has(rotate::journal_names(&project, env)?)
+            {
                 with.push(env.clone());
             }
         }
@@ -85,17 +88,28 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     } else {
         a.envs.clone()
     };
-    let targets: Vec<Target> = envs.into_iter().map(|env| Target { name: name.clone(), env }).collect();
+    let targets: Vec<Target> = envs
+        .into_iter()
+        .map(|env| Target {
+            name: name.clone(),
+            env,
+        })
+        .collect();
     if a.abort {
         for t in &targets {
             match r.abort(t)? {
-                Some(p) => output::warn(&format!(
-                    "forgot the rotation of {} in {} (was at step '{}'); if its plugin created a credential, it may remain at the provider",
-                    t.name,
-                    t.env,
-                    p.step.as_str()
+                Aborted::Revoked => output::info(&format!(
+                    "aborted the rotation of {} in {}: its new credential was revoked; nothing changed",
+                    t.name, t.env
                 )),
-                None => output::info(&format!("no rotation of {} in {} is in progress", t.name, t.env)),
+                Aborted::Forgotten => output::warn(&format!(
+                    "aborted the rotation of {} in {} before its new credential was journaled; if the plugin created one, it may remain at the provider",
+                    t.name, t.env
+                )),
+                Aborted::Nothing => output::info(&format!(
+                    "no rotation of {} in {} is in progress",
+                    t.name, t.env
+                )),
             }
         }
         return Ok(Exit::Ok);
@@ -109,7 +123,8 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
 /// Run targets one after another (one failure does not stop the rest),
 /// report each, and fail if any failed.
 fn run_all(r: &Rotator, targets: &[Target]) -> Result<Exit> {
-    let results: Vec<(Target, Result<Outcome>)> = targets.iter().map(|t| (t.clone(), r.rotate(t))).collect();
+    let results: Vec<(Target, Result<Outcome>)> =
+        targets.iter().map(|t| (t.clone(), r.rotate(t))).collect();
     report(results)
 }
 
@@ -139,7 +154,9 @@ fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
     match failed {
         0 => Ok(Exit::Ok),
         n if total == 1 && n == 1 => Err(Error::msg("rotation failed (see above)")),
-        n => Err(Error::msg(format!("{n} of {total} rotations failed (see above)"))),
+        n => Err(Error::msg(format!(
+            "{n} of {total} rotations failed (see above)"
+        ))),
     }
 }
 
@@ -155,7 +172,10 @@ fn resume(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Res
                 t.env,
                 p.started,
                 p.step.as_str(),
-                p.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+                p.last_error
+                    .as_ref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
             );
         }
         if pending.is_empty() {
@@ -178,10 +198,19 @@ fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Result
         let pending = r.pending(envs)?;
         let mut out = std::io::stdout().lock();
         for (t, p) in &pending {
-            let _ = writeln!(out, "would resume {} in {} (at step '{}')", t.name, t.env, p.step.as_str());
+            let _ = writeln!(
+                out,
+                "would resume {} in {} (at step '{}')",
+                t.name,
+                t.env,
+                p.step.as_str()
+            );
         }
         drop(out);
-        let fresh: Vec<Target> = targets.into_iter().filter(|t| !pending.iter().any(|(p, _)| p == t)).collect();
+        let fresh: Vec<Target> = targets
+            .into_iter()
+            .filter(|t| !pending.iter().any(|(p, _)| p == t))
+            .collect();
         if pending.is_empty() && fresh.is_empty() {
             output::info("no rotation is due");
         }
@@ -211,7 +240,10 @@ fn exposed(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Re
             continue;
         }
         for (name, exp) in names {
-            let t = Target { name: name.clone(), env: env.clone() };
+            let t = Target {
+                name: name.clone(),
+                env: env.clone(),
+            };
             match r.rotation(name) {
                 Ok(_) => targets.push(t),
                 Err(_) => manual.push((t, exp.since.clone())),
@@ -219,10 +251,16 @@ fn exposed(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Re
         }
     }
     if targets.is_empty() && manual.is_empty() {
-        output::info("no exposed secrets (gsec updatekeys records them when a recipient is removed)");
+        output::info(
+            "no exposed secrets (gsec updatekeys records them when a recipient is removed)",
+        );
         return Ok(Exit::Ok);
     }
-    let res = if dry_run { plan(project, r, &targets) } else { run_all(r, &targets) };
+    let res = if dry_run {
+        plan(project, r, &targets)
+    } else {
+        run_all(r, &targets)
+    };
     for (t, since) in &manual {
         output::warn(&format!(
             "{} in {} was readable by a removed recipient (since {since}) and has no rotation configured: rotate it by hand, then `gsec set` it",
@@ -255,7 +293,11 @@ fn plan(project: &Project, r: &Rotator, targets: &[Target]) -> Result<Exit> {
             Some(g) => format!("revoke the previous credential after {g}"),
             None => "revoke the previous credential".to_string(),
         };
-        let inputs = if rot.inputs.is_empty() { String::new() } else { format!(" with inputs {}", rot.inputs.join(", ")) };
+        let inputs = if rot.inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" with inputs {}", rot.inputs.join(", "))
+        };
         let _ = writeln!(
             out,
             "would rotate {name} in {} with plugin '{}' ({pin}){inputs}: create, store it pending in {}, verify, write {}, {revoke}",

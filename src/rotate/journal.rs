@@ -66,7 +66,9 @@ pub struct Cred {
 
 impl std::fmt::Debug for Cred {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cred").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Cred")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +132,9 @@ pub struct Journal {
 
 /// `secrets/.gsec-rotation-<env>.yaml`, beside the environment's file.
 pub fn path(project: &Project, env: &str) -> PathBuf {
-    project.env_file(env).with_file_name(format!(".gsec-rotation-{env}.yaml"))
+    project
+        .env_file(env)
+        .with_file_name(format!(".gsec-rotation-{env}.yaml"))
 }
 
 impl Journal {
@@ -159,9 +163,16 @@ impl Journal {
     pub fn get(&self, name: &str) -> Result<Record> {
         match self.vault.get(name) {
             None => Ok(Record::default()),
-            Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text())
-                .map_err(|e| Error::file(&self.vault.path, format!("journal entry '{name}' is malformed: {}", e.classify_msg()))),
-            Some(_) => Err(Error::file(&self.vault.path, format!("journal entry '{name}' is not a gsec record"))),
+            Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text()).map_err(|e| {
+                Error::file(
+                    &self.vault.path,
+                    format!("journal entry '{name}' is malformed: {}", e.classify_msg()),
+                )
+            }),
+            Some(_) => Err(Error::file(
+                &self.vault.path,
+                format!("journal entry '{name}' is not a gsec record"),
+            )),
         }
     }
 
@@ -171,13 +182,18 @@ impl Journal {
         if rec.is_empty() {
             self.vault.remove(name);
         } else {
-            let text = Zeroizing::new(serde_json::to_string(rec).map_err(|e| Error::msg(format!("cannot encode journal: {e}")))?);
+            let text = Zeroizing::new(
+                serde_json::to_string(rec)
+                    .map_err(|e| Error::msg(format!("cannot encode journal: {e}")))?,
+            );
             self.vault.set(name, &text)?;
         }
         if self.vault.data.is_empty() {
             // Nothing left to remember: no empty file in the repository.
             return match std::fs::remove_file(&self.vault.path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&self.vault.path, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io(&self.vault.path, e))
+                }
                 _ => Ok(()),
             };
         }
@@ -192,7 +208,12 @@ trait Classify {
 
 impl Classify for serde_json::Error {
     fn classify_msg(&self) -> String {
-        format!("{:?} error at line {} column {}", self.classify(), self.line(), self.column())
+        format!(
+            "{:?} error at line {} column {}",
+            self.classify(),
+            self.line(),
+            self.column()
+        )
     }
 }
 
@@ -200,14 +221,19 @@ mod secret_opt {
     use serde::{Deserialize, Deserializer, Serializer};
     use zeroize::Zeroizing;
 
-    pub fn serialize<S: Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        v: &Option<Zeroizing<String>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => s.serialize_some(v.as_str()),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zeroizing<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Zeroizing<String>>, D::Error> {
         Ok(Option::<String>::deserialize(d)?.map(Zeroizing::new))
     }
 }

@@ -52,6 +52,18 @@ pub enum Outcome {
     RolledBack { reason: String },
 }
 
+/// What `--abort` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aborted {
+    /// No rotation was in progress.
+    Nothing,
+    /// The new credential was revoked; the environment file is unchanged.
+    Revoked,
+    /// Forgotten before `create` was journaled: a credential it made may
+    /// remain at the provider.
+    Forgotten,
+}
+
 /// A rotation target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -68,7 +80,10 @@ pub struct Rotator<'p> {
 
 impl<'p> Rotator<'p> {
     pub fn new(project: &'p Project) -> Self {
-        Rotator { project, host: OnceCell::new() }
+        Rotator {
+            project,
+            host: OnceCell::new(),
+        }
     }
 
     /// The declared name and rotation settings of a secret.
@@ -95,7 +110,12 @@ impl<'p> Rotator<'p> {
             .config
             .plugins
             .get(&rot.plugin)
-            .ok_or_else(|| Error::file(&self.project.config_path, format!("unknown plugin '{}'", rot.plugin)))?;
+            .ok_or_else(|| {
+                Error::file(
+                    &self.project.config_path,
+                    format!("unknown plugin '{}'", rot.plugin),
+                )
+            })?;
         let host = match self.host.get() {
             Some(h) => h,
             None => {
@@ -107,7 +127,12 @@ impl<'p> Rotator<'p> {
     }
 
     /// Values of `rotation.inputs`, resolved in `env` (with inheritance).
-    fn inputs(&self, name: &str, env: &str, rot: &Rotation) -> Result<IndexMap<String, Zeroizing<String>>> {
+    fn inputs(
+        &self,
+        name: &str,
+        env: &str,
+        rot: &Rotation,
+    ) -> Result<IndexMap<String, Zeroizing<String>>> {
         let mut r = Resolver::new(self.project);
         let mut out = IndexMap::new();
         for input in &rot.inputs {
@@ -131,21 +156,25 @@ impl<'p> Rotator<'p> {
     /// credential the parent still uses.
     fn own_value(&self, name: &str, env: &str) -> Result<Option<Zeroizing<String>>> {
         if let Some(v) = self.project.open(env)? {
-            return match v.get(name) {
-                Some((_, Node::Leaf(l))) => Ok(Some(l.text())),
-                Some(_) => Err(Error::file(&v.path, format!("'{name}' is a map or list; rotation replaces string values"))),
-                None => Ok(None),
-            };
+            match v.get(name) {
+                Some((_, Node::Leaf(l))) => return Ok(Some(l.text())),
+                Some(_) => {
+                    return Err(Error::file(
+                        &v.path,
+                        format!("'{name}' is a map or list; rotation replaces string values"),
+                    ));
+                }
+                None => {}
+            }
         }
         let mut r = Resolver::new(self.project);
-        if let Some(found) = r.lookup(env, name)? {
-            if let crate::envs::Source::File { env: from, .. } = found.source {
-                if from != env {
-                    return Err(Error::usage(format!(
-                        "'{name}' in '{env}' is inherited from '{from}': rotate it there (--env {from}), or set an own value in '{env}' first"
-                    )));
-                }
-            }
+        if let Some(found) = r.lookup(env, name)?
+            && let crate::envs::Source::File { env: from, .. } = found.source
+            && from != env
+        {
+            return Err(Error::usage(format!(
+                "'{name}' in '{env}' is inherited from '{from}': rotate it there (--env {from}), or set an own value in '{env}' first"
+            )));
         }
         Ok(None)
     }
@@ -200,12 +229,21 @@ impl<'p> Rotator<'p> {
             let mut j = match Journal::open(self.project, env) {
                 Ok(j) => j,
                 Err(e) => {
-                    out.push((Target { name: "*".into(), env: env.clone() }, Err(e)));
+                    out.push((
+                        Target {
+                            name: "*".into(),
+                            env: env.clone(),
+                        },
+                        Err(e),
+                    ));
                     continue;
                 }
             };
             for name in j.names() {
-                let t = Target { name: name.clone(), env: env.clone() };
+                let t = Target {
+                    name: name.clone(),
+                    env: env.clone(),
+                };
                 let res = j.get(&name).and_then(|rec| {
                     if rec.pending.is_none() {
                         return Ok(None);
@@ -233,34 +271,68 @@ impl<'p> Rotator<'p> {
             let j = Journal::open(self.project, env)?;
             for name in j.names() {
                 if let Some(p) = j.get(&name)?.pending {
-                    out.push((Target { name, env: env.clone() }, p));
+                    out.push((
+                        Target {
+                            name,
+                            env: env.clone(),
+                        },
+                        p,
+                    ));
                 }
             }
         }
         Ok(out)
     }
 
-    /// Forget an interrupted rotation. Whatever its `create` made at the
-    /// provider stays there (the caller says so).
-    pub fn abort(&self, t: &Target) -> Result<Option<Pending>> {
-        let (name, _) = self.rotation(&t.name)?;
+    /// Stop an interrupted rotation without promoting it. A new credential
+    /// already in the journal is revoked (the same path as a failed
+    /// `verify`); one that `create` may have made but the journal never got
+    /// cannot be found by gsec, so the caller warns about it. A rotation
+    /// already promoted cannot be undone: the new value is in the
+    /// environment file, and `--resume` finishes it.
+    pub fn abort(&self, t: &Target) -> Result<Aborted> {
+        let (name, rot) = self.rotation(&t.name)?;
         let mut j = Journal::open(self.project, &t.env)?;
         let mut rec = j.get(&name)?;
-        let p = rec.pending.take();
-        if let Some(p) = &p {
-            // Back to what the environment file holds.
-            rec.current = Some(Cred { value: None, id: p.previous.id.clone(), state: p.previous.state.clone() });
-            if p.step == Step::Promoted {
-                rec.current = p.new.as_ref().map(|n| Cred { value: None, id: n.id.clone(), state: n.state.clone() });
+        let Some(p) = rec.pending.as_mut() else {
+            return Ok(Aborted::Nothing);
+        };
+        match p.step {
+            Step::Creating => {
+                let p = rec.pending.take().unwrap_or_else(|| unreachable!());
+                rec.current = Some(Cred {
+                    value: None,
+                    id: p.previous.id,
+                    state: p.previous.state,
+                });
+                j.put(&name, &rec)?;
+                Ok(Aborted::Forgotten)
             }
-            j.put(&name, &rec)?;
+            Step::Promoted => Err(Error::usage(format!(
+                "the rotation of {name} in {} is already promoted (the new value is in {}); `gsec rotate --resume` finishes it",
+                t.env,
+                self.project.rel(&self.project.env_file(&t.env))
+            ))),
+            Step::Created | Step::Verified | Step::RollingBack => {
+                p.step = Step::RollingBack;
+                p.last_error.get_or_insert_with(|| "aborted".into());
+                j.put(&name, &rec)?;
+                self.drive(&mut j, &name, &t.env, rot, rec)?;
+                Ok(Aborted::Revoked)
+            }
         }
-        Ok(p)
     }
 
     /// The state machine. Every transition is journaled before the next
     /// action, and `pause` marks the points the crash tests kill at.
-    fn drive(&self, j: &mut Journal, name: &str, env: &str, rot: &Rotation, mut rec: Record) -> Result<Outcome> {
+    fn drive(
+        &self,
+        j: &mut Journal,
+        name: &str,
+        env: &str,
+        rot: &Rotation,
+        mut rec: Record,
+    ) -> Result<Outcome> {
         let plugin = OnceCell::new();
         let plugin = || -> Result<&Plugin> {
             if let Some(p) = plugin.get() {
@@ -292,7 +364,10 @@ impl<'p> Rotator<'p> {
                     let created = plugin().and_then(|pl| {
                         let c = pl.create(&req)?;
                         if c.value.is_empty() {
-                            return Err(Error::msg(format!("plugin '{}' returned an empty value from 'create'", rot.plugin)));
+                            return Err(Error::msg(format!(
+                                "plugin '{}' returned an empty value from 'create'",
+                                rot.plugin
+                            )));
                         }
                         Ok(c)
                     });
@@ -301,7 +376,11 @@ impl<'p> Rotator<'p> {
                         Err(e) => return Err(self.stop(j, name, &mut rec, e)),
                     };
                     pause("created");
-                    p.new = Some(Cred { value: Some(c.value), id: c.id, state: c.state });
+                    p.new = Some(Cred {
+                        value: Some(c.value),
+                        id: c.id,
+                        state: c.state,
+                    });
                     p.step = Step::Created;
                     p.last_error = None;
                     j.put(name, &rec)?;
@@ -334,26 +413,43 @@ impl<'p> Rotator<'p> {
                 Step::Verified => {
                     let new = p.new.clone().unwrap_or_default();
                     let value = new.value.clone().unwrap_or_default();
-                    self.project.update(env, Default::default(), |v| v.set(name, &value))?;
+                    self.project
+                        .update(env, Default::default(), |v| v.set(name, &value))?;
                     p.step = Step::Promoted;
                     // A grace period only matters when there is an old
                     // credential to keep alive.
                     p.revoke_after = match rot.grace.as_ref().filter(|_| !p.previous.is_empty()) {
                         Some(g) => {
-                            let g = humantime::parse_duration(g).map_err(|e| Error::msg(format!("secrets.{name}.rotation.grace: {e}")))?;
-                            Some(humantime::format_rfc3339_seconds(SystemTime::now() + g).to_string())
+                            let g = humantime::parse_duration(g).map_err(|e| {
+                                Error::msg(format!("secrets.{name}.rotation.grace: {e}"))
+                            })?;
+                            Some(
+                                humantime::format_rfc3339_seconds(SystemTime::now() + g)
+                                    .to_string(),
+                            )
                         }
                         None => None,
                     };
-                    rec.current = Some(Cred { value: None, id: new.id, state: new.state });
+                    rec.current = Some(Cred {
+                        value: None,
+                        id: new.id,
+                        state: new.state,
+                    });
                     j.put(name, &rec)?;
                     pause("promoted");
                 }
                 Step::Promoted => {
                     if let Some(after) = &p.revoke_after {
-                        let due = humantime::parse_rfc3339_weak(after).map_err(|e| Error::file(&journal::path(self.project, env), format!("bad revoke_after: {e}")))?;
+                        let due = humantime::parse_rfc3339_weak(after).map_err(|e| {
+                            Error::file(
+                                journal::path(self.project, env),
+                                format!("bad revoke_after: {e}"),
+                            )
+                        })?;
                         if due > SystemTime::now() {
-                            return Ok(Outcome::AwaitingRevoke { after: after.clone() });
+                            return Ok(Outcome::AwaitingRevoke {
+                                after: after.clone(),
+                            });
                         }
                     }
                     let prev = p.previous.clone();
@@ -374,14 +470,19 @@ impl<'p> Rotator<'p> {
                         }
                     }
                     pause("revoked");
-                    State::update(&self.project.root, |s| s.mark_rotated(env, name, state::now()))?;
+                    State::update(&self.project.root, |s| {
+                        s.mark_rotated(env, name, state::now())
+                    })?;
                     rec.pending = None;
                     j.put(name, &rec)?;
                     return Ok(Outcome::Rotated);
                 }
                 Step::RollingBack => {
                     let new = p.new.clone().unwrap_or_default();
-                    let reason = p.last_error.clone().unwrap_or_else(|| "verify failed".into());
+                    let reason = p
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "verify failed".into());
                     let req = StepRequest {
                         config: rot.config.clone(),
                         inputs: inputs()?,
@@ -405,7 +506,11 @@ impl<'p> Rotator<'p> {
                     // The environment file still holds the previous value,
                     // which stays current.
                     let prev = rec.pending.take().map(|p| p.previous).unwrap_or_default();
-                    rec.current = Some(Cred { value: None, id: prev.id, state: prev.state });
+                    rec.current = Some(Cred {
+                        value: None,
+                        id: prev.id,
+                        state: prev.state,
+                    });
                     j.put(name, &rec)?;
                     return Ok(Outcome::RolledBack { reason });
                 }
@@ -437,7 +542,10 @@ impl<'p> Rotator<'p> {
                     continue;
                 }
                 if st.is_due(&self.project.config, env, name, at) {
-                    out.push(Target { name: name.clone(), env: env.clone() });
+                    out.push(Target {
+                        name: name.clone(),
+                        env: env.clone(),
+                    });
                 }
             }
         }
@@ -458,7 +566,7 @@ pub fn own_names(project: &Project, env: &str) -> Result<Vec<String>> {
 }
 
 fn names_in(path: &std::path::Path) -> Result<Vec<String>> {
-    let bytes = match std::fs::read(&path) {
+    let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(Error::io(path, e)),

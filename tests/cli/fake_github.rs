@@ -69,7 +69,10 @@ impl FakeGithub {
     pub fn start() -> FakeGithub {
         let mut rng = rand::thread_rng();
         let app_key = RsaPrivateKey::new(&mut rng, 2048).unwrap();
-        let app_private_pem = app_key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap().to_string();
+        let app_private_pem = app_key
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string();
         let pat = format!("ghp_{}", random_token(36));
         let state = Arc::new(Mutex::new(State {
             pat: pat.clone(),
@@ -102,7 +105,11 @@ impl FakeGithub {
                     let (status, out) = handle(&st, req.method().as_str(), req.url(), &auth, &body);
                     let resp = tiny_http::Response::from_string(out.to_string())
                         .with_status_code(status)
-                        .with_header("Content-Type: application/json".parse::<tiny_http::Header>().unwrap());
+                        .with_header(
+                            "Content-Type: application/json"
+                                .parse::<tiny_http::Header>()
+                                .unwrap(),
+                        );
                     let _ = req.respond(resp);
                 }
             }
@@ -127,12 +134,24 @@ impl FakeGithub {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = s.next_id;
-        s.deploy_keys.push(DeployKey { id, title: title.into(), key: public_line.into(), read_only: true });
+        s.deploy_keys.push(DeployKey {
+            id,
+            title: title.into(),
+            key: public_line.into(),
+            read_only: true,
+        });
         id
     }
 
     pub fn live_installation_tokens(&self) -> Vec<String> {
-        self.state.lock().unwrap().installation_tokens.iter().filter(|t| t.1).map(|t| t.0.clone()).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .installation_tokens
+            .iter()
+            .filter(|t| t.1)
+            .map(|t| t.0.clone())
+            .collect()
     }
 
     pub fn minted_installation_tokens(&self) -> usize {
@@ -179,15 +198,21 @@ fn random_token(n: usize) -> String {
     use rand::Rng;
     let abc = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = rand::thread_rng();
-    (0..n).map(|_| abc[r.gen_range(0..abc.len())] as char).collect()
+    (0..n)
+        .map(|_| abc[r.gen_range(0..abc.len())] as char)
+        .collect()
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn bearer(auth: &str) -> Option<&str> {
-    auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("token "))
+    auth.strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("token "))
 }
 
 fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -> (u16, Value) {
@@ -200,7 +225,11 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
             return (*status, json!({"message": "injected failure"}));
         }
     }
-    let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    };
     let token = bearer(auth).unwrap_or("").to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
 
@@ -212,21 +241,38 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
             }
             if let Err(e) = check_jwt(&s.app_public, &token) {
                 s.problems.push(format!("JWT refused: {e}"));
-                return (401, json!({"message": format!("A JSON web token could not be decoded: {e}")}));
+                return (
+                    401,
+                    json!({"message": format!("A JSON web token could not be decoded: {e}")}),
+                );
             }
             let t = format!("ghs_{}", random_token(36));
             s.installation_tokens.push((t.clone(), true));
-            return (201, json!({"token": t, "expires_at": "2099-01-01T00:00:00Z", "permissions": {"contents": "read"}}));
+            return (
+                201,
+                json!({"token": t, "expires_at": "2099-01-01T00:00:00Z", "permissions": {"contents": "read"}}),
+            );
         }
         ("GET", ["installation", "repositories"]) => {
-            return if s.installation_tokens.iter().any(|(t, live)| *live && *t == token) {
-                (200, json!({"total_count": 1, "repositories": [{"full_name": OWNER_REPO}]}))
+            return if s
+                .installation_tokens
+                .iter()
+                .any(|(t, live)| *live && *t == token)
+            {
+                (
+                    200,
+                    json!({"total_count": 1, "repositories": [{"full_name": OWNER_REPO}]}),
+                )
             } else {
                 (401, json!({"message": "Bad credentials"}))
             };
         }
         ("DELETE", ["installation", "token"]) => {
-            return match s.installation_tokens.iter_mut().find(|(t, live)| *live && *t == token) {
+            return match s
+                .installation_tokens
+                .iter_mut()
+                .find(|(t, live)| *live && *t == token)
+            {
                 Some(t) => {
                     t.1 = false;
                     (204, Value::Null)
@@ -238,7 +284,10 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
     }
 
     // Repository endpoints: a PAT or a live installation token.
-    let authed = token == s.pat || s.installation_tokens.iter().any(|(t, live)| *live && *t == token);
+    let authed = token == s.pat
+        || s.installation_tokens
+            .iter()
+            .any(|(t, live)| *live && *t == token);
     if !authed {
         return (401, json!({"message": "Bad credentials"}));
     }
@@ -249,7 +298,10 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
         return (404, json!({"message": "Not Found"}));
     }
     match (method, rest) {
-        ("GET", ["keys"]) => (200, Value::Array(s.deploy_keys.iter().map(key_json).collect())),
+        ("GET", ["keys"]) => (
+            200,
+            Value::Array(s.deploy_keys.iter().map(key_json).collect()),
+        ),
         ("GET", ["keys", id]) => match s.deploy_keys.iter().find(|k| k.id.to_string() == *id) {
             Some(k) => (200, key_json(k)),
             None => (404, json!({"message": "Not Found"})),
@@ -265,16 +317,27 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
                 return (422, json!({"message": "key is already in use"}));
             }
             s.next_id += 1;
-            let k = DeployKey { id: s.next_id, title, key, read_only: body["read_only"].as_bool().unwrap_or(true) };
+            let k = DeployKey {
+                id: s.next_id,
+                title,
+                key,
+                read_only: body["read_only"].as_bool().unwrap_or(true),
+            };
             s.deploy_keys.push(k.clone());
             (201, key_json(&k))
         }
         ("DELETE", ["keys", id]) => {
             let before = s.deploy_keys.len();
             s.deploy_keys.retain(|k| k.id.to_string() != *id);
-            if s.deploy_keys.len() < before { (204, Value::Null) } else { (404, json!({"message": "Not Found"})) }
+            if s.deploy_keys.len() < before {
+                (204, Value::Null)
+            } else {
+                (404, json!({"message": "Not Found"}))
+            }
         }
-        ("PATCH", ["hooks", id, "config"]) | ("GET", ["hooks", id, "config"]) if *id != HOOK_ID.to_string() => {
+        ("PATCH", ["hooks", id, "config"]) | ("GET", ["hooks", id, "config"])
+            if *id != HOOK_ID.to_string() =>
+        {
             (404, json!({"message": "Not Found"}))
         }
         ("PATCH", ["hooks", _, "config"]) => {
@@ -287,11 +350,15 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
         ("GET", ["hooks", _, "config"]) => (200, hook_json(&s)),
         ("GET", ["actions", "secrets", "public-key"]) => {
             let pk = s.repo_secret.public_key();
-            (200, json!({"key_id": ACTIONS_KEY_ID, "key": STANDARD.encode(pk.as_bytes())}))
+            (
+                200,
+                json!({"key_id": ACTIONS_KEY_ID, "key": STANDARD.encode(pk.as_bytes())}),
+            )
         }
         ("PUT", ["actions", "secrets", name]) => {
             if body["key_id"].as_str() != Some(ACTIONS_KEY_ID) {
-                s.problems.push("Actions secret PUT with a wrong key_id".into());
+                s.problems
+                    .push("Actions secret PUT with a wrong key_id".into());
                 return (422, json!({"message": "bad key_id"}));
             }
             let opened = STANDARD
@@ -306,13 +373,20 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
                     (if created { 201 } else { 204 }, Value::Null)
                 }
                 None => {
-                    s.problems.push("Actions secret is not a sealed box for the repository key".into());
-                    (422, json!({"message": "encrypted_value could not be decrypted"}))
+                    s.problems
+                        .push("Actions secret is not a sealed box for the repository key".into());
+                    (
+                        422,
+                        json!({"message": "encrypted_value could not be decrypted"}),
+                    )
                 }
             }
         }
         ("GET", ["actions", "secrets", name]) => match s.actions.contains_key(*name) {
-            true => (200, json!({"name": name, "created_at": "2026-01-01T00:00:00Z"})),
+            true => (
+                200,
+                json!({"name": name, "created_at": "2026-01-01T00:00:00Z"}),
+            ),
             false => (404, json!({"message": "Not Found"})),
         },
         _ => (404, json!({"message": "Not Found"})),
@@ -332,17 +406,32 @@ fn hook_json(s: &State) -> Value {
 /// drift allowed) and valid for at most 10 minutes.
 fn check_jwt(public: &RsaPublicKey, jwt: &str) -> Result<(), String> {
     let parts: Vec<&str> = jwt.split('.').collect();
-    let [h, c, sig] = parts.as_slice() else { return Err("not three parts".into()) };
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let [h, c, sig] = parts.as_slice() else {
+        return Err("not three parts".into());
+    };
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     if header["alg"] != "RS256" {
         return Err(format!("alg {} is not RS256", header["alg"]));
     }
-    let sig = Signature::try_from(URL_SAFE_NO_PAD.decode(sig).map_err(|e| e.to_string())?.as_slice()).map_err(|e| e.to_string())?;
+    let sig = Signature::try_from(
+        URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|e| e.to_string())?
+            .as_slice(),
+    )
+    .map_err(|e| e.to_string())?;
     VerifyingKey::<Sha256>::new(public.clone())
         .verify(format!("{h}.{c}").as_bytes(), &sig)
         .map_err(|_| "signature does not verify with the App's public key".to_string())?;
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let (iat, exp) = (claims["iat"].as_i64().ok_or("no iat")?, claims["exp"].as_i64().ok_or("no exp")?);
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let (iat, exp) = (
+        claims["iat"].as_i64().ok_or("no iat")?,
+        claims["exp"].as_i64().ok_or("no exp")?,
+    );
     let now = now();
     if iat > now + 60 {
         return Err("iat is in the future".into());
@@ -350,7 +439,8 @@ fn check_jwt(public: &RsaPublicKey, jwt: &str) -> Result<(), String> {
     if exp <= now || exp - iat > 600 + 60 {
         return Err("exp is in the past or more than 10 minutes after iat".into());
     }
-    if claims["iss"].as_u64() != Some(APP_ID) && claims["iss"].as_str() != Some(&APP_ID.to_string()) {
+    if claims["iss"].as_u64() != Some(APP_ID) && claims["iss"].as_str() != Some(&APP_ID.to_string())
+    {
         return Err("iss is not the App id".into());
     }
     Ok(())
@@ -363,12 +453,18 @@ pub fn check_ssh_ed25519(line: &str) -> Result<[u8; 32], String> {
     if it.next() != Some("ssh-ed25519") {
         return Err("not an ssh-ed25519 key".into());
     }
-    let blob = STANDARD.decode(it.next().ok_or("no key data")?).map_err(|e| e.to_string())?;
+    let blob = STANDARD
+        .decode(it.next().ok_or("no key data")?)
+        .map_err(|e| e.to_string())?;
     let mut r = SshReader(&blob);
     if r.string() != Some(b"ssh-ed25519".as_slice()) {
         return Err("key blob type is not ssh-ed25519".into());
     }
-    let pk: [u8; 32] = r.string().ok_or("truncated")?.try_into().map_err(|_| "key is not 32 bytes")?;
+    let pk: [u8; 32] = r
+        .string()
+        .ok_or("truncated")?
+        .try_into()
+        .map_err(|_| "key is not 32 bytes")?;
     if !r.0.is_empty() {
         return Err("trailing bytes in key blob".into());
     }
@@ -405,7 +501,9 @@ pub fn public_of_openssh_private(pem: &str) -> [u8; 32] {
         .collect::<Vec<_>>()
         .join("");
     let blob = STANDARD.decode(body).expect("base64");
-    let rest = blob.strip_prefix(b"openssh-key-v1\0".as_slice()).expect("openssh magic");
+    let rest = blob
+        .strip_prefix(b"openssh-key-v1\0".as_slice())
+        .expect("openssh magic");
     let mut r = SshReader(rest);
     assert_eq!(r.string(), Some(b"none".as_slice()), "unencrypted");
     r.string();
@@ -418,7 +516,9 @@ pub fn public_of_openssh_private(pem: &str) -> [u8; 32] {
     p.string();
     let sk = p.string().expect("sk");
     let seed: [u8; 32] = sk[..32].try_into().unwrap();
-    ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes()
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes()
 }
 
 /// An `ssh-ed25519` public line for a key made in the test.

@@ -6,9 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -20,24 +18,9 @@ const ENV: &str = "production";
 const ENV_FILE: &str = "secrets/production.yaml";
 const JOURNAL: &str = "secrets/.gsec-rotation-production.yaml";
 
-/// Build every plugin once per test run; returns `target/plugins`.
-fn plugins() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("sh")
-            .arg(root.join("scripts/build-plugins.sh"))
-            .env("GSEC_BUILD_QUIET", "1")
-            .output()
-            .expect("run scripts/build-plugins.sh");
-        assert!(out.status.success(), "build-plugins.sh: {}", String::from_utf8_lossy(&out.stderr));
-        root.join("target/plugins")
-    })
-}
-
 /// Copy a built plugin into the project and return its pin line.
 fn install(env: &Env, plugin: &str) -> String {
-    let bytes = std::fs::read(plugins().join(format!("{plugin}.wasm"))).unwrap();
+    let bytes = std::fs::read(crate::plugin::built_plugin(plugin)).unwrap();
     let rel = format!("plugins/{plugin}.wasm");
     std::fs::create_dir_all(env.path("plugins")).unwrap();
     std::fs::write(env.path(&rel), &bytes).unwrap();
@@ -81,10 +64,21 @@ fn assert_one_live_key_matching_vault(env: &Env, gh: &FakeGithub) -> String {
     let keys = gh.deploy_keys();
     assert_eq!(keys.len(), 1, "exactly one live deploy key, got {keys:?}");
     let private = env.get("DEPLOY_KEY", ENV);
-    assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "vault holds an OpenSSH key");
+    assert!(
+        private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "vault holds an OpenSSH key"
+    );
     let live = fake_github::check_ssh_ed25519(&keys[0].key).unwrap();
-    assert_eq!(fake_github::public_of_openssh_private(&private), live, "vault private key matches the live public key");
-    assert!(gh.problems().is_empty(), "fake GitHub refused something: {:?}", gh.problems());
+    assert_eq!(
+        fake_github::public_of_openssh_private(&private),
+        live,
+        "vault private key matches the live public key"
+    );
+    assert!(
+        gh.problems().is_empty(),
+        "fake GitHub refused something: {:?}",
+        gh.problems()
+    );
     keys[0].key.clone()
 }
 
@@ -101,13 +95,19 @@ fn deploy_key_rotation_creates_stores_and_revokes() {
     // First rotation: no previous key.
     let err = rotate(&env, "DEPLOY_KEY");
     let first = assert_one_live_key_matching_vault(&env, &gh);
-    assert!(gh.deploy_keys()[0].title.starts_with("gsec-"), "titled with the journal token");
+    assert!(
+        gh.deploy_keys()[0].title.starts_with("gsec-"),
+        "titled with the journal token"
+    );
     let private = env.get("DEPLOY_KEY", ENV);
     assert_no_secret(&err, &private);
     assert_no_secret(&env.read(ENV_FILE), "OPENSSH PRIVATE KEY");
     // The journal keeps the key's provider id for the next revoke, encrypted.
     let journal = env.read(JOURNAL);
-    assert!(journal.contains("ENC[AES256_GCM"), "journal is a sops file: {journal}");
+    assert!(
+        journal.contains("ENC[AES256_GCM"),
+        "journal is a sops file: {journal}"
+    );
     assert_no_secret(&journal, &gh.deploy_keys()[0].id.to_string());
 
     // Second rotation: a new key, the old one deleted, by id.
@@ -115,8 +115,15 @@ fn deploy_key_rotation_creates_stores_and_revokes() {
     rotate(&env, "DEPLOY_KEY");
     let second = assert_one_live_key_matching_vault(&env, &gh);
     assert_ne!(first, second);
-    assert!(gh.requests().iter().any(|r| r.starts_with("DELETE /repos/acme/app/keys/")));
-    assert!(env.read(".gsec/state.yaml").contains("DEPLOY_KEY"), "{before_state}");
+    assert!(
+        gh.requests()
+            .iter()
+            .any(|r| r.starts_with("DELETE /repos/acme/app/keys/"))
+    );
+    assert!(
+        env.read(".gsec/state.yaml").contains("DEPLOY_KEY"),
+        "{before_state}"
+    );
 }
 
 #[test]
@@ -131,10 +138,21 @@ fn deploy_key_added_by_hand_is_found_and_revoked_by_its_public_key() {
     assert!(st.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     gh.add_deploy_key("by hand", public.trim());
-    env.ok(&["set", "DEPLOY_KEY", "--env", ENV, "--from-file", key.to_str().unwrap()]);
+    env.ok(&[
+        "set",
+        "DEPLOY_KEY",
+        "--env",
+        ENV,
+        "--from-file",
+        key.to_str().unwrap(),
+    ]);
     rotate(&env, "DEPLOY_KEY");
     let live = assert_one_live_key_matching_vault(&env, &gh);
-    assert_ne!(live.split_whitespace().nth(1), public.split_whitespace().nth(1), "the hand-made key was deleted");
+    assert_ne!(
+        live.split_whitespace().nth(1),
+        public.split_whitespace().nth(1),
+        "the hand-made key was deleted"
+    );
 }
 
 #[test]
@@ -145,10 +163,21 @@ fn failed_verification_revokes_the_new_key_and_leaves_the_vault_alone() {
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     gh.fail("GET /repos/acme/app/keys/", 500);
     let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
-    assert!(err.contains("failed verification") && err.contains("HTTP 500"), "{err}");
-    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before, "environment file unchanged");
+    assert!(
+        err.contains("failed verification") && err.contains("HTTP 500"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.path(ENV_FILE)).unwrap(),
+        before,
+        "environment file unchanged"
+    );
     let now = gh.deploy_keys();
-    assert_eq!(now.len(), 1, "the unverified key was deleted again: {now:?}");
+    assert_eq!(
+        now.len(),
+        1,
+        "the unverified key was deleted again: {now:?}"
+    );
     assert_eq!(now[0].id, live[0].id);
     gh.clear_fail();
     // Nothing is left pending, and the next rotation revokes the right key.
@@ -197,7 +226,11 @@ fn app_installation_token_is_minted_with_a_verified_jwt_and_the_old_one_revoked(
     rotate(&env, "INSTALLATION_TOKEN");
     let second = env.get("INSTALLATION_TOKEN", ENV);
     assert_ne!(first, second);
-    assert_eq!(gh.live_installation_tokens(), vec![second], "the old token was revoked");
+    assert_eq!(
+        gh.live_installation_tokens(),
+        vec![second],
+        "the old token was revoked"
+    );
     assert_eq!(gh.minted_installation_tokens(), 2);
     assert!(gh.problems().is_empty(), "{:?}", gh.problems());
 }
@@ -212,7 +245,13 @@ fn app_jwt_signed_with_the_wrong_key_is_refused_by_the_fake_and_nothing_changes(
     let err = env.fails(&["rotate", "INSTALLATION_TOKEN", "--env", ENV], b"", 2);
     assert!(err.contains("HTTP 401"), "{err}");
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
-    assert!(gh.problems().iter().any(|p| p.contains("signature does not verify")), "{:?}", gh.problems());
+    assert!(
+        gh.problems()
+            .iter()
+            .any(|p| p.contains("signature does not verify")),
+        "{:?}",
+        gh.problems()
+    );
     assert!(gh.live_installation_tokens().is_empty());
 }
 
@@ -230,7 +269,11 @@ fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
     env.set("NPM_TOKEN", ENV, npm);
     let err = rotate(&env, "NPM_TOKEN_ACTIONS");
     assert_no_secret(&err, npm);
-    assert_eq!(gh.actions_secret("NPM_TOKEN").as_deref(), Some(npm), "the fake opened the sealed box");
+    assert_eq!(
+        gh.actions_secret("NPM_TOKEN").as_deref(),
+        Some(npm),
+        "the fake opened the sealed box"
+    );
     assert_eq!(env.get("NPM_TOKEN_ACTIONS", ENV), npm);
     assert!(gh.problems().is_empty(), "{:?}", gh.problems());
 }
@@ -238,7 +281,10 @@ fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
 /// Run `gsec rotate` until it pauses at `point`, then SIGKILL it.
 fn kill_at(env: &Env, args: &[&str], point: &str) {
     let mut c = env.cmd(args);
-    c.env("GSEC_TEST_CRASH_AFTER", point).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    c.env("GSEC_TEST_CRASH_AFTER", point)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -259,7 +305,11 @@ fn kill_at(env: &Env, args: &[&str], point: &str) {
             }
         }
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL");
 }
@@ -274,9 +324,16 @@ fn crash_and_resume(point: &str, live_at_kill: usize) {
     rotate(&env, "DEPLOY_KEY");
     let old = assert_one_live_key_matching_vault(&env, &gh);
     kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], point);
-    assert_eq!(gh.deploy_keys().len(), live_at_kill, "live keys when killed after '{point}'");
+    assert_eq!(
+        gh.deploy_keys().len(),
+        live_at_kill,
+        "live keys when killed after '{point}'"
+    );
     let pending = env.ok(&["rotate", "--resume", "--dry-run"]);
-    assert!(pending.contains("would resume DEPLOY_KEY in production"), "{pending}");
+    assert!(
+        pending.contains("would resume DEPLOY_KEY in production"),
+        "{pending}"
+    );
 
     let err = env.ok(&["rotate", "--resume"]);
     assert!(err.is_empty(), "status goes to stderr");
@@ -327,14 +384,25 @@ fn crash_after_revoked() {
 
 #[test]
 fn grace_period_keeps_the_old_key_until_it_ends() {
-    let (env, gh) = github_project(&DEPLOY_KEY.replace("      plugin: github\n", "      plugin: github\n      grace: 2s\n"));
+    let (env, gh) = github_project(&DEPLOY_KEY.replace(
+        "      plugin: github\n",
+        "      plugin: github\n      grace: 2s\n",
+    ));
     rotate(&env, "DEPLOY_KEY");
     let err = rotate(&env, "DEPLOY_KEY");
     assert!(err.contains("stays valid until"), "{err}");
-    assert_eq!(gh.deploy_keys().len(), 2, "old and new key both live during the grace period");
+    assert_eq!(
+        gh.deploy_keys().len(),
+        2,
+        "old and new key both live during the grace period"
+    );
     let err = env.ok_in(&["rotate", "--resume"], b"");
     assert!(err.is_empty());
-    assert_eq!(gh.deploy_keys().len(), 2, "resume before the grace period ends revokes nothing");
+    assert_eq!(
+        gh.deploy_keys().len(),
+        2,
+        "resume before the grace period ends revokes nothing"
+    );
     std::thread::sleep(Duration::from_millis(2200));
     env.ok(&["rotate", "--due"]);
     assert_one_live_key_matching_vault(&env, &gh);
@@ -346,7 +414,10 @@ fn dry_run_calls_nothing_and_changes_nothing() {
     env.set("DEPLOY_KEY", ENV, "placeholder");
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let out = env.ok(&["rotate", "DEPLOY_KEY", "--dry-run"]);
-    assert!(out.contains("would rotate DEPLOY_KEY in production with plugin 'github'"), "{out}");
+    assert!(
+        out.contains("would rotate DEPLOY_KEY in production with plugin 'github'"),
+        "{out}"
+    );
     assert!(out.contains("sha256 pin ok"), "{out}");
     assert!(gh.requests().is_empty());
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
@@ -372,7 +443,10 @@ fn hostile_plugin_config_fails_cleanly_and_leaves_the_env_file_byte_for_byte() {
     env.set("DB_PASSWORD", ENV, "old-password");
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
-    assert!(err.contains("plugin 'random'") && err.contains("config.length"), "{err}");
+    assert!(
+        err.contains("plugin 'random'") && err.contains("config.length"),
+        "{err}"
+    );
     assert_no_secret(&err, "old-password");
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     // Fixing the config and resuming finishes the same rotation.
@@ -408,12 +482,17 @@ fn plugin_trapping_in_create_leaves_the_env_file_byte_for_byte() {
     let sha = hex::encode(Sha256::digest(&wasm));
     append_config(
         &env,
-        &format!("plugins:\n  trap:\n    path: plugins/trap.wasm\n    sha256: {sha}\nsecrets:\n  DB_PASSWORD:\n    rotation: {{plugin: trap}}\n"),
+        &format!(
+            "plugins:\n  trap:\n    path: plugins/trap.wasm\n    sha256: {sha}\nsecrets:\n  DB_PASSWORD:\n    rotation: {{plugin: trap}}\n"
+        ),
     );
     env.set("DB_PASSWORD", ENV, "old-password");
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
-    assert!(err.contains("plugin 'trap'") && err.contains("crashed during 'create'"), "{err}");
+    assert!(
+        err.contains("plugin 'trap'") && err.contains("crashed during 'create'"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
 }
@@ -423,7 +502,11 @@ fn plugin_with_the_wrong_sha256_is_refused_before_it_runs() {
     let env = random_project("");
     env.set("DB_PASSWORD", ENV, "old-password");
     let cfg = env.read(".gsec.yaml");
-    let pinned = cfg.lines().find_map(|l| l.trim().strip_prefix("sha256: ")).unwrap().to_string();
+    let pinned = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sha256: "))
+        .unwrap()
+        .to_string();
     env.write(".gsec.yaml", &cfg.replace(&pinned, &"0".repeat(64)));
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
@@ -443,7 +526,10 @@ fn due_rotates_what_is_due_and_resume_twice_is_a_noop() {
     assert!(env.read(".gsec/state.yaml").contains("DB_PASSWORD"));
     std::thread::sleep(Duration::from_millis(2100));
     let out = env.ok(&["rotate", "--due", "--dry-run"]);
-    assert!(out.contains("would rotate DB_PASSWORD in production"), "{out}");
+    assert!(
+        out.contains("would rotate DB_PASSWORD in production"),
+        "{out}"
+    );
     env.ok(&["rotate", "--due"]);
     assert_ne!(env.get("DB_PASSWORD", ENV), first);
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
@@ -462,12 +548,18 @@ fn exposed_rotates_what_it_can_and_lists_the_rest() {
         "exposed:\n  production:\n    DB_PASSWORD: {recipients: [age1gone], since: '2026-01-01T00:00:00Z'}\n    OTHER: {recipients: [age1gone], since: '2026-01-01T00:00:00Z'}\n",
     );
     let err = env.fails(&["rotate", "--exposed"], b"", 1);
-    assert!(err.contains("OTHER in production") && err.contains("rotate it by hand"), "{err}");
+    assert!(
+        err.contains("OTHER in production") && err.contains("rotate it by hand"),
+        "{err}"
+    );
     assert_ne!(env.get("DB_PASSWORD", ENV), "old-password");
     assert_eq!(env.get("OTHER", ENV), "other-value");
     let state = env.read(".gsec/state.yaml");
     let exposed = state.split("exposed:").nth(1).unwrap_or_default();
-    assert!(!exposed.contains("DB_PASSWORD") && exposed.contains("OTHER"), "{state}");
+    assert!(
+        !exposed.contains("DB_PASSWORD") && exposed.contains("OTHER"),
+        "{state}"
+    );
 }
 
 #[test]
@@ -476,27 +568,61 @@ fn inherited_value_is_not_rotated_in_the_child_environment() {
     env.set("DB_PASSWORD", "development", "dev-password");
     let err = env.fails(&["rotate", "DB_PASSWORD", "--env", "preview"], b"", 2);
     assert!(err.contains("inherited from 'development'"), "{err}");
+    // Also when the child has a file of its own (without this secret).
+    env.set("UNRELATED", "preview", "x");
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", "preview"], b"", 2);
+    assert!(err.contains("inherited from 'development'"), "{err}");
     let err = env.fails(&["rotate", "NOPE"], b"", 2);
     assert!(err.contains("not declared"), "{err}");
 }
 
 #[test]
-fn abort_forgets_an_interrupted_rotation_and_says_what_may_remain() {
+fn abort_revokes_the_journaled_credential_and_changes_nothing() {
     let (env, gh) = github_project(DEPLOY_KEY);
     rotate(&env, "DEPLOY_KEY");
+    let live = gh.deploy_keys();
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
-    kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], "journaled");
+    kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], "verified");
+    assert_eq!(gh.deploy_keys().len(), 2);
     // Without --env: found through the journal.
     let out = env.run_in(&["rotate", "DEPLOY_KEY", "--abort"], b"");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && err.contains("may remain at the provider") && err.contains("'created'"), "{err}");
-    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before, "environment file untouched");
+    assert!(
+        out.status.success() && err.contains("new credential was revoked"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.path(ENV_FILE)).unwrap(),
+        before,
+        "environment file untouched"
+    );
+    let ids: Vec<u64> = gh.deploy_keys().iter().map(|k| k.id).collect();
+    assert_eq!(ids, vec![live[0].id], "back to the one old key");
+    assert_one_live_key_matching_vault(&env, &gh);
     let out = env.run_in(&["rotate", "--resume"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
-    // The old key is still known by id: the next rotation revokes it (the
-    // aborted attempt's key is what --abort warned about).
-    let old_id = gh.deploy_keys()[0].id;
+    // The old key is still known by id: the next rotation replaces it.
     rotate(&env, "DEPLOY_KEY");
-    assert!(gh.deploy_keys().iter().all(|k| k.id != old_id));
-    assert_eq!(gh.deploy_keys().len(), 2);
+    assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(gh.deploy_keys()[0].id, live[0].id);
+}
+
+#[test]
+fn abort_before_the_journal_has_the_credential_warns_that_it_may_remain() {
+    let env = random_project("");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    kill_at(&env, &["rotate", "DB_PASSWORD", "--env", ENV], "started");
+    let out = env.run_in(&["rotate", "DB_PASSWORD", "--abort"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("may remain at the provider"),
+        "{err}"
+    );
+    assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
+    // Promoted rotations cannot be aborted, only finished.
+    kill_at(&env, &["rotate", "DB_PASSWORD", "--env", ENV], "promoted");
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--abort"], b"", 2);
+    assert!(err.contains("already promoted"), "{err}");
+    env.ok(&["rotate", "--resume"]);
+    assert_ne!(env.get("DB_PASSWORD", ENV), "old-password");
 }

@@ -27,7 +27,10 @@ mod sshkey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use gsec_plugin_sdk::http::{self, Response};
-use gsec_plugin_sdk::{Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, log, now_ms, random_bytes, rng};
+use gsec_plugin_sdk::{
+    Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, log, now_ms,
+    random_bytes, rng,
+};
 use serde::Deserialize;
 
 const DEFAULT_API: &str = "https://api.github.com";
@@ -42,7 +45,11 @@ struct Api<'a> {
 
 impl<'a> Api<'a> {
     fn new(req: &'a Request) -> Result<Api<'a>> {
-        let base = req.config_str_opt("api_url")?.unwrap_or(DEFAULT_API).trim_end_matches('/').to_string();
+        let base = req
+            .config_str_opt("api_url")?
+            .unwrap_or(DEFAULT_API)
+            .trim_end_matches('/')
+            .to_string();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(Error::new("config.api_url must be an http(s) URL"));
         }
@@ -51,7 +58,11 @@ impl<'a> Api<'a> {
 
     fn repo(&self) -> Result<&'a str> {
         let repo = self.req.config_str("repo")?;
-        let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
         match repo.split_once('/') {
             Some((o, r)) if ok(o) && ok(r) => Ok(repo),
             _ => Err(Error::new("config.repo must be OWNER/NAME")),
@@ -61,7 +72,10 @@ impl<'a> Api<'a> {
     /// The API token: the input named by `config.token_input` (default
     /// `GITHUB_TOKEN`).
     fn token(&self) -> Result<&'a str> {
-        let name = self.req.config_str_opt("token_input")?.unwrap_or("GITHUB_TOKEN");
+        let name = self
+            .req
+            .config_str_opt("token_input")?
+            .unwrap_or("GITHUB_TOKEN");
         self.req.input(name)
     }
 
@@ -75,7 +89,8 @@ impl<'a> Api<'a> {
             ("content-type", "application/json"),
         ];
         let bytes = body.map(|b| b.to_string().into_bytes());
-        http::request(method, &url, &headers, bytes.as_deref()).map_err(|e| Error::new(format!("{method} {path}: {e}")))
+        http::request(method, &url, &headers, bytes.as_deref())
+            .map_err(|e| Error::new(format!("{method} {path}: {e}")))
     }
 
     /// Like `call`, with an error naming the request for non-2xx statuses.
@@ -84,7 +99,11 @@ impl<'a> Api<'a> {
         if (200..300).contains(&r.status) {
             Ok(r)
         } else {
-            Err(Error::new(format!("{method} {path}: HTTP {}{}", r.status, hint(r.status))))
+            Err(Error::new(format!(
+                "{method} {path}: HTTP {}{}",
+                r.status,
+                hint(r.status)
+            )))
         }
     }
 }
@@ -106,7 +125,9 @@ fn bearer(t: &str) -> String {
 /// The journal token gsec passes to `create` as `state.token`.
 fn idempotency_token(req: &Request) -> Option<String> {
     let t = req.state.as_ref()?.get("token")?.as_str()?;
-    t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-').then(|| t.to_string())
+    t.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        .then(|| t.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -116,7 +137,9 @@ fn hex(bytes: &[u8]) -> String {
 fn random_secret(req: &Request) -> Result<String> {
     let n = req.config_u64("length")?.unwrap_or(32);
     if !(16..=256).contains(&n) {
-        return Err(Error::new("config.length must be between 16 and 256 (bytes of randomness)"));
+        return Err(Error::new(
+            "config.length must be between 16 and 256 (bytes of randomness)",
+        ));
     }
     Ok(hex(&random_bytes(n as usize)))
 }
@@ -124,13 +147,18 @@ fn random_secret(req: &Request) -> Result<String> {
 fn id_string(v: &Value) -> Option<String> {
     match v {
         Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Some(s.clone()),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.clone())
+        }
         _ => None,
     }
 }
 
 fn config_id(req: &Request, key: &str) -> Result<String> {
-    req.config.get(key).and_then(id_string).ok_or_else(|| Error::new(format!("config.{key} must be a number")))
+    req.config
+        .get(key)
+        .and_then(id_string)
+        .ok_or_else(|| Error::new(format!("config.{key} must be a number")))
 }
 
 // ---- deploy keys -----------------------------------------------------------
@@ -145,7 +173,13 @@ struct DeployKey {
 
 fn list_keys(api: &Api, auth: &str) -> Result<Vec<DeployKey>> {
     let repo = api.repo()?;
-    api.ok("GET", &format!("/repos/{repo}/keys?per_page=100"), auth, None)?.json()
+    api.ok(
+        "GET",
+        &format!("/repos/{repo}/keys?per_page=100"),
+        auth,
+        None,
+    )?
+    .json()
 }
 
 fn delete_key(api: &Api, auth: &str, id: u64) -> Result<()> {
@@ -153,7 +187,10 @@ fn delete_key(api: &Api, auth: &str, id: u64) -> Result<()> {
     let r = api.call("DELETE", &format!("/repos/{repo}/keys/{id}"), auth, None)?;
     match r.status {
         200..=299 | 404 => Ok(()),
-        s => Err(Error::new(format!("DELETE /repos/{repo}/keys/{id}: HTTP {s}{}", hint(s)))),
+        s => Err(Error::new(format!(
+            "DELETE /repos/{repo}/keys/{id}: HTTP {s}{}",
+            hint(s)
+        ))),
     }
 }
 
@@ -166,15 +203,30 @@ fn deploy_key_create(api: &Api, req: &Request) -> Result<Created> {
     };
     // A key with our title is from an earlier attempt of this same rotation
     // whose private half was lost in a crash: replace it, never keep two.
-    for k in list_keys(api, &auth)?.into_iter().filter(|k| k.title == title) {
-        log::info(&format!("deleting deploy key {} left by an interrupted attempt", k.id));
+    for k in list_keys(api, &auth)?
+        .into_iter()
+        .filter(|k| k.title == title)
+    {
+        log::info(&format!(
+            "deleting deploy key {} left by an interrupted attempt",
+            k.id
+        ));
         delete_key(api, &auth, k.id)?;
     }
-    let seed: [u8; 32] = random_bytes(32).try_into().map_err(|_| "host returned too few random bytes")?;
+    let seed: [u8; 32] = random_bytes(32)
+        .try_into()
+        .map_err(|_| "host returned too few random bytes")?;
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let read_only = req.config.get("read_only").and_then(Value::as_bool).unwrap_or(true);
-    let body = json!({"title": title, "key": sshkey::public_line(&key, ""), "read_only": read_only});
-    let made: DeployKey = api.ok("POST", &format!("/repos/{repo}/keys"), &auth, Some(&body))?.json()?;
+    let read_only = req
+        .config
+        .get("read_only")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let body =
+        json!({"title": title, "key": sshkey::public_line(&key, ""), "read_only": read_only});
+    let made: DeployKey = api
+        .ok("POST", &format!("/repos/{repo}/keys"), &auth, Some(&body))?
+        .json()?;
     let check = u32::from_le_bytes(random_bytes(4).try_into().unwrap_or([0; 4]));
     Ok(Created::new(sshkey::private_pem(&key, &title, check)).id(made.id.to_string()))
 }
@@ -184,13 +236,21 @@ fn deploy_key_verify(api: &Api, req: &Request) -> Result<()> {
     let pk = sshkey::public_of_private(req.value.as_deref().ok_or("verify: no value given")?)?;
     let repo = api.repo()?;
     let live = match req.id.as_deref().and_then(|i| i.parse::<u64>().ok()) {
-        Some(id) => vec![api.ok("GET", &format!("/repos/{repo}/keys/{id}"), &auth, None)?.json::<DeployKey>()?],
+        Some(id) => vec![
+            api.ok("GET", &format!("/repos/{repo}/keys/{id}"), &auth, None)?
+                .json::<DeployKey>()?,
+        ],
         None => list_keys(api, &auth)?,
     };
-    if live.iter().any(|k| sshkey::parse_public_line(&k.key) == Some(pk)) {
+    if live
+        .iter()
+        .any(|k| sshkey::parse_public_line(&k.key) == Some(pk))
+    {
         Ok(())
     } else {
-        Err(Error::new(format!("the new key is not among the deploy keys of {repo}")))
+        Err(Error::new(format!(
+            "the new key is not among the deploy keys of {repo}"
+        )))
     }
 }
 
@@ -202,10 +262,15 @@ fn deploy_key_revoke(api: &Api, req: &Request) -> Result<()> {
     // No id (a key added by hand before gsec managed it): find it by the
     // public half of the old private key.
     let Some(old) = req.value.as_deref() else {
-        return Err(Error::new("revoke: neither the old key's id nor its value was given"));
+        return Err(Error::new(
+            "revoke: neither the old key's id nor its value was given",
+        ));
     };
     let pk = sshkey::public_of_private(old)?;
-    for k in list_keys(api, &auth)?.into_iter().filter(|k| sshkey::parse_public_line(&k.key) == Some(pk)) {
+    for k in list_keys(api, &auth)?
+        .into_iter()
+        .filter(|k| sshkey::parse_public_line(&k.key) == Some(pk))
+    {
         delete_key(api, &auth, k.id)?;
     }
     Ok(())
@@ -218,7 +283,12 @@ fn webhook_create(api: &Api, req: &Request) -> Result<Created> {
     let (repo, hook) = (api.repo()?, config_id(req, "hook_id")?);
     let secret = random_secret(req)?;
     // Only `secret` is sent: PATCH leaves the hook's URL and content type.
-    api.ok("PATCH", &format!("/repos/{repo}/hooks/{hook}/config"), &auth, Some(&json!({"secret": secret})))?;
+    api.ok(
+        "PATCH",
+        &format!("/repos/{repo}/hooks/{hook}/config"),
+        &auth,
+        Some(&json!({"secret": secret})),
+    )?;
     Ok(Created::new(secret).id(hook))
 }
 
@@ -226,10 +296,19 @@ fn webhook_verify(api: &Api, req: &Request) -> Result<()> {
     let auth = bearer(api.token()?);
     let (repo, hook) = (api.repo()?, config_id(req, "hook_id")?);
     // GitHub never returns the secret itself, only that one is set.
-    let cfg: Value = api.ok("GET", &format!("/repos/{repo}/hooks/{hook}/config"), &auth, None)?.json()?;
+    let cfg: Value = api
+        .ok(
+            "GET",
+            &format!("/repos/{repo}/hooks/{hook}/config"),
+            &auth,
+            None,
+        )?
+        .json()?;
     match cfg.get("secret").and_then(Value::as_str) {
         Some(s) if !s.is_empty() => Ok(()),
-        _ => Err(Error::new(format!("hook {hook} of {repo} has no secret set"))),
+        _ => Err(Error::new(format!(
+            "hook {hook} of {repo} has no secret set"
+        ))),
     }
 }
 
@@ -238,7 +317,9 @@ fn webhook_verify(api: &Api, req: &Request) -> Result<()> {
 fn installation_create(api: &Api, req: &Request) -> Result<Created> {
     let app_id = config_id(req, "app_id")?;
     let inst = config_id(req, "installation_id")?;
-    let key_input = req.config_str_opt("private_key_input")?.unwrap_or("GITHUB_APP_PRIVATE_KEY");
+    let key_input = req
+        .config_str_opt("private_key_input")?
+        .unwrap_or("GITHUB_APP_PRIVATE_KEY");
     let jwt = jwt::app_jwt(req.input(key_input)?, &app_id, now_ms() / 1000).map_err(Error::new)?;
     #[derive(Deserialize)]
     struct Minted {
@@ -246,13 +327,26 @@ fn installation_create(api: &Api, req: &Request) -> Result<Created> {
         #[serde(default)]
         expires_at: String,
     }
-    let m: Minted = api.ok("POST", &format!("/app/installations/{inst}/access_tokens"), &bearer(&jwt), None)?.json()?;
+    let m: Minted = api
+        .ok(
+            "POST",
+            &format!("/app/installations/{inst}/access_tokens"),
+            &bearer(&jwt),
+            None,
+        )?
+        .json()?;
     Ok(Created::new(m.token).state(json!({"expires_at": m.expires_at})))
 }
 
 fn installation_verify(api: &Api, req: &Request) -> Result<()> {
     let t = req.value.as_deref().ok_or("verify: no value given")?;
-    api.ok("GET", "/installation/repositories?per_page=1", &bearer(t), None).map(drop)
+    api.ok(
+        "GET",
+        "/installation/repositories?per_page=1",
+        &bearer(t),
+        None,
+    )
+    .map(drop)
 }
 
 fn installation_revoke(api: &Api, req: &Request) -> Result<()> {
@@ -263,7 +357,10 @@ fn installation_revoke(api: &Api, req: &Request) -> Result<()> {
     match r.status {
         // 401: already expired or revoked, which is what we want.
         200..=299 | 401 => Ok(()),
-        s => Err(Error::new(format!("DELETE /installation/token: HTTP {s}{}", hint(s)))),
+        s => Err(Error::new(format!(
+            "DELETE /installation/token: HTTP {s}{}",
+            hint(s)
+        ))),
     }
 }
 
@@ -271,8 +368,13 @@ fn installation_revoke(api: &Api, req: &Request) -> Result<()> {
 
 fn secret_name(req: &Request) -> Result<&str> {
     let n = req.config_str("secret_name")?;
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || n.as_bytes()[0].is_ascii_digit() {
-        return Err(Error::new("config.secret_name must be letters, digits and '_', not starting with a digit"));
+    if n.is_empty()
+        || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        || n.as_bytes()[0].is_ascii_digit()
+    {
+        return Err(Error::new(
+            "config.secret_name must be letters, digits and '_', not starting with a digit",
+        ));
     }
     Ok(n)
 }
@@ -289,7 +391,14 @@ fn actions_create(api: &Api, req: &Request) -> Result<Created> {
         key_id: String,
         key: String,
     }
-    let pk: RepoKey = api.ok("GET", &format!("/repos/{repo}/actions/secrets/public-key"), &auth, None)?.json()?;
+    let pk: RepoKey = api
+        .ok(
+            "GET",
+            &format!("/repos/{repo}/actions/secrets/public-key"),
+            &auth,
+            None,
+        )?
+        .json()?;
     let raw: [u8; 32] = STANDARD
         .decode(&pk.key)
         .ok()
@@ -299,14 +408,25 @@ fn actions_create(api: &Api, req: &Request) -> Result<Created> {
         .seal(&mut rng(), value.as_bytes())
         .map_err(|_| "cannot seal the value")?;
     let body = json!({"encrypted_value": STANDARD.encode(sealed), "key_id": pk.key_id});
-    api.ok("PUT", &format!("/repos/{repo}/actions/secrets/{name}"), &auth, Some(&body))?;
+    api.ok(
+        "PUT",
+        &format!("/repos/{repo}/actions/secrets/{name}"),
+        &auth,
+        Some(&body),
+    )?;
     Ok(Created::new(value).id(name))
 }
 
 fn actions_verify(api: &Api, req: &Request) -> Result<()> {
     let auth = bearer(api.token()?);
     let (repo, name) = (api.repo()?, secret_name(req)?);
-    api.ok("GET", &format!("/repos/{repo}/actions/secrets/{name}"), &auth, None).map(drop)
+    api.ok(
+        "GET",
+        &format!("/repos/{repo}/actions/secrets/{name}"),
+        &auth,
+        None,
+    )
+    .map(drop)
 }
 
 // ---- dispatch ---------------------------------------------------------------

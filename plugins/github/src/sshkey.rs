@@ -96,8 +96,12 @@ pub fn public_of_private(pem: &str) -> Result<[u8; 32], &'static str> {
         .ok_or("not an OpenSSH private key")?
         .split_whitespace()
         .collect();
-    let blob = STANDARD.decode(body).map_err(|_| "OpenSSH private key: bad base64")?;
-    let rest = blob.strip_prefix(MAGIC).ok_or("OpenSSH private key: bad magic")?;
+    let blob = STANDARD
+        .decode(body)
+        .map_err(|_| "OpenSSH private key: bad base64")?;
+    let rest = blob
+        .strip_prefix(MAGIC)
+        .ok_or("OpenSSH private key: bad magic")?;
     let mut r = Reader(rest);
     let bad = "OpenSSH private key: truncated";
     let cipher = r.string().ok_or(bad)?;
