@@ -237,3 +237,77 @@ mod secret_opt {
         Ok(Option::<String>::deserialize(d)?.map(Zeroizing::new))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_cred() -> Cred {
+        Cred {
+            value: Some(Zeroizing::new("hunter2-secret".into())),
+            id: Some("42".into()),
+            state: None,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_debug_never_shows_values() {
+        let rec = Record {
+            current: Some(Cred {
+                value: None,
+                id: Some("41".into()),
+                state: Some(serde_json::json!({"k": 1})),
+            }),
+            pending: Some(Pending {
+                token: "ab".repeat(16),
+                step: Step::Created,
+                started: "2026-01-01T00:00:00Z".into(),
+                plugin: "p".into(),
+                previous: Cred::default(),
+                new: Some(secret_cred()),
+                revoke_after: None,
+                last_error: None,
+            }),
+        };
+        let text = serde_json::to_string(&rec).unwrap();
+        assert!(text.contains(r#""step":"created""#), "{text}");
+        let back: Record = serde_json::from_str(&text).unwrap();
+        let p = back.pending.as_ref().unwrap();
+        assert_eq!(
+            p.new.as_ref().unwrap().value.as_deref().map(String::as_str),
+            Some("hunter2-secret")
+        );
+        assert_eq!(back.current.as_ref().unwrap().id.as_deref(), Some("41"));
+        assert!(
+            !format!("{back:?}").contains("hunter2"),
+            "Debug must not print secret values"
+        );
+    }
+
+    #[test]
+    fn empty_records_are_dropped() {
+        assert!(Record::default().is_empty());
+        assert!(
+            Record {
+                current: Some(Cred::default()),
+                pending: None
+            }
+            .is_empty()
+        );
+        assert!(
+            !Record {
+                current: Some(secret_cred()),
+                pending: None
+            }
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn malformed_entries_are_reported_without_their_content() {
+        let e: serde_json::Error =
+            serde_json::from_str::<Record>(r#"{"pending": "hunter2"}"#).unwrap_err();
+        let msg = e.classify_msg();
+        assert!(!msg.contains("hunter2") && msg.contains("line 1"), "{msg}");
+    }
+}
