@@ -280,10 +280,11 @@ fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
 
 /// Run `gsec rotate` until it pauses at `point`, then SIGKILL it.
 fn kill_at(env: &Env, args: &[&str], point: &str) {
-    assert!(
-        cfg!(debug_assertions),
-        "crash tests need a debug build: GSEC_TEST_CRASH_AFTER is compiled out of release builds"
-    );
+    if !cfg!(debug_assertions) {
+        panic!(
+            "crash tests need a debug build: GSEC_TEST_CRASH_AFTER is compiled out of release builds"
+        );
+    }
     let mut c = env.cmd(args);
     c.env("GSEC_TEST_CRASH_AFTER", point)
         .stdin(Stdio::null())
