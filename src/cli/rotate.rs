@@ -135,7 +135,7 @@ fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
         match res {
             Ok(Outcome::Rotated) => output::info(&format!("rotated {} in {}", t.name, t.env)),
             Ok(Outcome::AwaitingRevoke { after }) => output::info(&format!(
-                "rotated {} in {}; the previous credential stays valid until {after} (then `gsec rotate --resume` or `--due` revokes it)",
+                "{} in {}: the new value is in use; the previous credential stays valid until {after} (then `gsec rotate --resume` or `--due` revokes it)",
                 t.name, t.env
             )),
             Ok(Outcome::RolledBack { reason }) => {

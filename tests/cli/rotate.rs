@@ -631,3 +631,34 @@ fn abort_before_the_journal_has_the_credential_warns_that_it_may_remain() {
     env.ok(&["rotate", "--resume"]);
     assert_ne!(env.get("DB_PASSWORD", ENV), "old-password");
 }
+
+#[test]
+fn concurrent_rotations_of_one_secret_serialise_on_the_journal_lock() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            env.cmd(&["rotate", "DEPLOY_KEY", "--env", ENV])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_one_live_key_matching_vault(&env, &gh);
+    let posts = gh
+        .requests()
+        .iter()
+        .filter(|r| *r == "POST /repos/acme/app/keys")
+        .count();
+    assert_eq!(posts, 4, "one key per rotation, none duplicated");
+}
