@@ -12,7 +12,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v hyperfine >/dev/null || { echo "plugin.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-wasm=$("$root/scripts/build-plugins.sh" | grep '/random.wasm$')
+wasm=$(GSEC_BUILD_QUIET=1 "$root/scripts/build-plugins.sh" | grep '/random.wasm$')
 if [ -z "${GSEC_BIN:-}" ]; then
     cargo build --release --manifest-path "$root/Cargo.toml" >&2
     GSEC_BIN="$root/target/release/gsec"
@@ -30,8 +30,24 @@ sha=$(sha256sum plugins/random.wasm | cut -d' ' -f1)
 printf 'plugins:\n  random:\n    path: plugins/random.wasm\n    sha256: %s\n' "$sha" >> .gsec.yaml
 "$bin" plugin call random create >/dev/null   # sanity + warm the cache
 
-hyperfine -N --warmup 5 --min-runs 30 --export-json "$work/warm.json" \
-    -n "base: gsec plugin list (no plugins)" "$bin -C $work/empty plugin list" \
+# Peers have no wasm plugins; their bare start-up is the reference for
+# "instant" on this machine.
+peers=""
+command -v sops >/dev/null && peers="$peers sops"
+command -v age >/dev/null && peers="$peers age"
+set -- -n "base: gsec plugin list (no plugins)" "$bin -C $work/empty plugin list" \
     -n "warm: gsec plugin call random create" "$bin plugin call random create"
+for p in $peers; do
+    case $p in
+        sops) set -- "$@" -n "peer: sops --version" "sops --disable-version-check --version" ;;
+        age) set -- "$@" -n "peer: age --version" "age --version" ;;
+    esac
+done
+hyperfine -N --warmup 5 --min-runs 30 --export-json "$work/warm.json" "$@"
 hyperfine -N --min-runs 10 --prepare "rm -rf $GSEC_CACHE_DIR" \
     -n "cold: gsec plugin call random create (empty cache)" "$bin plugin call random create"
+
+echo "In-process breakdown (GSEC_PLUGIN_DEBUG=1), cold then warm:"
+rm -rf "$GSEC_CACHE_DIR"
+GSEC_PLUGIN_DEBUG=1 "$bin" plugin call random create 2>&1 >/dev/null | sed 's/^/  cold: /'
+GSEC_PLUGIN_DEBUG=1 "$bin" plugin call random create 2>&1 >/dev/null | sed 's/^/  warm: /'

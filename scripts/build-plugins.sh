@@ -15,7 +15,7 @@ export CARGO_TARGET_DIR="$root/plugins/target"
 quiet=${GSEC_BUILD_QUIET:+--quiet}
 
 if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-    cargo build $quiet --release --target wasm32-unknown-unknown --manifest-path "$manifest"
+    cargo build $quiet --release --workspace --lib --examples --target wasm32-unknown-unknown --manifest-path "$manifest"
 else
     if ! [ -x /usr/bin/cargo ] || ! command -v wasm-ld-19 >/dev/null 2>&1 || ! [ -d /usr/lib/rustlib/src/rust/library ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,7 +28,7 @@ else
     fi
     # Debian's cargo/rustc, not rustup's shims: the host build keeps rustup.
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19 \
-        /usr/bin/cargo build $quiet --release -Zbuild-std=std,panic_abort \
+        /usr/bin/cargo build $quiet --release --workspace --lib --examples -Zbuild-std=std,panic_abort \
         --target wasm32-unknown-unknown --manifest-path "$manifest"
 fi
 
@@ -42,7 +42,17 @@ for dir in "$root"/plugins/*/; do
     [ -f "$src" ] || { echo "build-plugins: $src was not built" >&2; exit 2; }
     dst="$out/$name.wasm"
     if ! cmp -s "$src" "$dst"; then
-        cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
+        cp "$src" "$dst.tmp.$$" && mv "$dst.tmp.$$" "$dst"
+    fi
+    echo "$dst"
+done
+# SDK examples (the guide's example plugin), as target/plugins/example-NAME.wasm.
+for src in "$CARGO_TARGET_DIR"/wasm32-unknown-unknown/release/examples/*.wasm; do
+    [ -f "$src" ] || continue
+    case $(basename "$src") in *-*) continue ;; esac   # cargo's hashed copies
+    dst="$out/example-$(basename "$src")"
+    if ! cmp -s "$src" "$dst"; then
+        cp "$src" "$dst.tmp.$$" && mv "$dst.tmp.$$" "$dst"
     fi
     echo "$dst"
 done

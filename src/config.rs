@@ -161,21 +161,25 @@ impl ScanConfig {
     }
 }
 
-/// A rotation plugin, pinned by hash.
+/// A rotation plugin, pinned by hash (see docs/plugins.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginDecl {
     /// Path of the `.wasm` file, relative to the project root.
     pub path: String,
-    /// Hex SHA-256 of the `.wasm` file; a mismatch is refused.
+    /// Hex SHA-256 of the `.wasm` file (`gsec plugin inspect` prints it); a
+    /// different file is refused before it is compiled.
     pub sha256: String,
-    /// Hosts the plugin may reach over HTTP (it must also declare them).
+    /// Origins the plugin may reach over HTTP: `api.github.com` (https on
+    /// 443) or `https://host:port` / `http://127.0.0.1:8080` (plain http only
+    /// when written out). The plugin must also declare them in its `info`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
-    /// Wall-clock budget per plugin call, in seconds. Default 30.
+    /// Wall-clock budget of each plugin call, in seconds, HTTP included.
+    /// Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
-    /// Memory limit in MiB. Default 64.
+    /// Linear-memory limit of the plugin, in MiB. Default 64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
 }

@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use super::{Ctx, Exit, ListFormat};
+use crate::envs::Resolver;
 use crate::error::{Error, Result};
 use crate::plugin::{self, Host, Op, StepRequest};
+use crate::vault::Node;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCmd {
@@ -48,6 +50,12 @@ pub enum PluginCmd {
         /// Read `value` (verify, revoke) from stdin.
         #[arg(long)]
         value_stdin: bool,
+        /// Pass this secret as an input (repeatable), read from `--env`.
+        #[arg(long = "input", value_name = "SECRET")]
+        inputs: Vec<String>,
+        /// Environment the inputs are read from.
+        #[arg(long, short = 'e', default_value = "development")]
+        env: String,
     },
 }
 
@@ -62,7 +70,21 @@ pub fn run(ctx: &Ctx, cmd: PluginCmd) -> Result<Exit> {
             state,
             id,
             value_stdin,
-        } => call(ctx, &name, &op, config, state, id, value_stdin),
+            inputs,
+            env,
+        } => call(
+            ctx,
+            &name,
+            &op,
+            CallArgs {
+                config,
+                state,
+                id,
+                value_stdin,
+                inputs,
+                env,
+            },
+        ),
     }
 }
 
@@ -227,23 +249,25 @@ fn parse_json_obj(flag: &str, s: Option<String>) -> Result<Option<Map<String, Va
     }
 }
 
-fn call(
-    ctx: &Ctx,
-    name: &str,
-    op: &str,
+struct CallArgs {
     config: Option<String>,
     state: Option<String>,
     id: Option<String>,
     value_stdin: bool,
-) -> Result<Exit> {
+    inputs: Vec<String>,
+    env: String,
+}
+
+fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
     let op = Op::parse(op).ok_or_else(|| {
         Error::usage(format!(
             "unknown op '{op}': use info, create, verify or revoke"
         ))
     })?;
-    let config = parse_json_obj("config", config)?.unwrap_or_default();
-    let state = parse_json_obj("state", state)?.map(Value::Object);
-    let value = if value_stdin {
+    let config = parse_json_obj("config", a.config)?.unwrap_or_default();
+    let state = parse_json_obj("state", a.state)?.map(Value::Object);
+    let id = a.id;
+    let value = if a.value_stdin {
         let mut v = Zeroizing::new(String::new());
         std::io::stdin()
             .read_to_string(&mut v)
@@ -260,10 +284,31 @@ fn call(
             format!("no plugin '{name}' under plugins"),
         )
     })?;
+    let mut inputs = indexmap::IndexMap::new();
+    if !a.inputs.is_empty() {
+        project.check_env(&a.env)?;
+        let mut r = Resolver::new(&project);
+        for n in &a.inputs {
+            let found = r.lookup(&a.env, n)?.ok_or_else(|| Error::NotFound {
+                name: n.clone(),
+                env: a.env.clone(),
+            })?;
+            match &found.value {
+                Node::Leaf(l) => inputs.insert(found.name.clone(), l.text()),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "--input {n}: not a single value in '{}'",
+                        a.env
+                    )));
+                }
+            };
+        }
+    }
     let host = Host::new()?;
     let p = host.load(&project.root, name, decl)?;
     let req = StepRequest {
         config,
+        inputs,
         state,
         id,
         value,

@@ -38,6 +38,36 @@ pub struct Info {
     pub config_schema: Value,
 }
 
+impl Info {
+    /// What gsec prints must be printable: a plugin's name, version and
+    /// hosts end up on terminals, so they are short and free of control
+    /// characters (escape sequences could forge or hide output).
+    pub fn check(&self) -> Result<(), String> {
+        let field = |what: &str, v: &str, max: usize| {
+            if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+                Err(format!(
+                    "info.{what} must be 1 to {max} printable characters"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        field("name", &self.name, 64)?;
+        field("version", &self.version, 64)?;
+        if self.description.chars().count() > 500 || self.description.chars().any(char::is_control)
+        {
+            return Err("info.description must be at most 500 printable characters".into());
+        }
+        if self.hosts.len() > 64 {
+            return Err("info.hosts: at most 64 entries".into());
+        }
+        for h in &self.hosts {
+            field("hosts", h, 255)?;
+        }
+        Ok(())
+    }
+}
+
 fn object_schema() -> Value {
     serde_json::json!({"type": "object"})
 }

@@ -63,9 +63,64 @@ pub fn load(engine: &Engine, path: &Path) -> Option<Module> {
     unsafe { Module::deserialize_file(engine, path) }.ok()
 }
 
+/// Entries kept; older ones (by modification time) are removed when a new
+/// one is stored, so upgrades of plugins and gsec do not pile up.
+const KEEP: usize = 32;
+
 /// Store a compiled module; failures only cost a recompile next time.
 pub fn store(module: &Module, path: &Path) {
-    if let Ok(bytes) = module.serialize() {
-        let _ = crate::fsutil::write_atomic(path, &bytes, Some(0o600));
+    if let Ok(bytes) = module.serialize()
+        && crate::fsutil::write_atomic(path, &bytes, Some(0o600)).is_ok()
+        && let Some(dir) = path.parent()
+    {
+        prune(dir, KEEP);
+    }
+}
+
+/// Remove all but the `keep` newest `.cwasm` entries.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    if entries.len() <= keep {
+        return;
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (_, p) in entries.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prune_keeps_the_newest() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..5u64 {
+            let p = d.path().join(format!("{i}.cwasm"));
+            std::fs::write(&p, b"x").unwrap();
+            let t =
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i);
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        std::fs::write(d.path().join("other.lock"), b"").unwrap();
+        super::prune(d.path(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["3.cwasm", "4.cwasm", "other.lock"]);
     }
 }

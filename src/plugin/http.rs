@@ -98,13 +98,15 @@ pub struct Policy {
     /// `None`: the plugin declared `*` (whatever the user grants).
     pub declared: Option<Vec<Origin>>,
     pub granted: Vec<Origin>,
+    /// The plugin's configured name, for messages.
+    pub name: String,
 }
 
 impl Policy {
     /// From the plugin's `info.hosts` and the user's grant list. Entries
     /// that do not parse are errors (a typo must not silently deny, or
     /// worse, silently allow something else).
-    pub fn new(declared: &[String], granted: &[String]) -> Result<Policy, String> {
+    pub fn new(name: &str, declared: &[String], granted: &[String]) -> Result<Policy, String> {
         let declared = if declared.iter().any(|d| d == "*") {
             None
         } else {
@@ -119,7 +121,11 @@ impl Policy {
             .iter()
             .map(|g| Origin::parse_entry(g).map_err(|e| format!("granted hosts: {e}")))
             .collect::<Result<_, _>>()?;
-        Ok(Policy { declared, granted })
+        Ok(Policy {
+            declared,
+            granted,
+            name: name.to_string(),
+        })
     }
 
     /// `Ok` when `origin` may be called, else why not.
@@ -131,10 +137,12 @@ impl Policy {
         }
         if !self.granted.contains(origin) {
             return Err(if self.granted.is_empty() {
-                "no hosts are granted to this plugin (add it to plugins.<name>.hosts in .gsec.yaml)"
-                    .into()
+                format!(
+                    "no hosts are granted to this plugin (add it to plugins.{}.hosts in .gsec.yaml)",
+                    self.name
+                )
             } else {
-                "not granted in .gsec.yaml (plugins.<name>.hosts)".into()
+                format!("not granted in .gsec.yaml (plugins.{}.hosts)", self.name)
             });
         }
         Ok(())
@@ -231,7 +239,7 @@ pub fn perform(
         .limit(MAX_RESPONSE)
         .read_to_vec()
     {
-        Ok(b) => b,
+        Ok(b) => zeroize::Zeroizing::new(b),
         Err(ureq::Error::BodyExceedsLimit(_)) => {
             return Err(ErrorKind::ResponseTooLarge {
                 origin: origin.to_string(),
@@ -304,6 +312,7 @@ mod tests {
     #[test]
     fn policy_needs_declared_and_granted() {
         let p = Policy::new(
+            "p",
             &["api.github.com".into()],
             &["api.github.com".into(), "evil.com".into()],
         )
@@ -314,14 +323,14 @@ mod tests {
                 .unwrap_err()
                 .contains("does not declare")
         );
-        let p = Policy::new(&["*".into()], &["http://127.0.0.1:9".into()]).unwrap();
+        let p = Policy::new("p", &["*".into()], &["http://127.0.0.1:9".into()]).unwrap();
         assert!(p.check(&o("http://127.0.0.1:9")).is_ok());
         assert!(
             p.check(&o("https://127.0.0.1:9"))
                 .unwrap_err()
                 .contains("not granted")
         );
-        let p = Policy::new(&["*".into()], &[]).unwrap();
+        let p = Policy::new("p", &["*".into()], &[]).unwrap();
         assert!(
             p.check(&o("x.com"))
                 .unwrap_err()

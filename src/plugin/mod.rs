@@ -44,6 +44,8 @@ use crate::config::PluginDecl;
 
 /// Default wall-clock budget of one call.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Longest budget honoured (a day): larger settings are clamped.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Default linear-memory limit.
 pub const DEFAULT_MEMORY_MB: u64 = 64;
 /// Plugins larger than this are refused before compiling.
@@ -95,7 +97,12 @@ impl Host {
     /// for its `info`. `decl.path` is relative to `root`.
     pub fn load(&self, root: &Path, name: &str, decl: &PluginDecl) -> Result<Plugin, PluginError> {
         let limits = Limits {
-            budget: Duration::from_secs(decl.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1)),
+            // Clamped so deadline arithmetic cannot overflow.
+            budget: Duration::from_secs(
+                decl.timeout_secs
+                    .unwrap_or(DEFAULT_TIMEOUT_SECS)
+                    .clamp(1, MAX_TIMEOUT_SECS),
+            ),
             memory_mb: decl.memory_mb.unwrap_or(DEFAULT_MEMORY_MB).max(1),
         };
         self.load_file(
@@ -141,6 +148,7 @@ impl Host {
                 MAX_WASM_BYTES >> 20
             ))));
         }
+        let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e.to_string())))?;
         let sha = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = pin
@@ -152,7 +160,9 @@ impl Host {
                 actual: sha,
             }));
         }
+        let t_read = started.elapsed();
         let (module, cached) = self.module(&bytes, &sha).map_err(fail)?;
+        let t_module = started.elapsed();
         check_shape(&module).map_err(fail)?;
         let pre = self
             .inner
@@ -177,7 +187,8 @@ impl Host {
                 info.abi
             ))));
         }
-        let policy = http::Policy::new(&info.hosts, granted).map_err(|e| {
+        info.check().map_err(|e| fail(ErrorKind::Abi(e)))?;
+        let policy = http::Policy::new(name, &info.hosts, granted).map_err(|e| {
             fail(ErrorKind::Config(match e.strip_prefix("granted hosts: ") {
                 Some(rest) => format!(".gsec.yaml plugins.{name}.hosts: {rest}"),
                 None => e,
@@ -185,6 +196,16 @@ impl Host {
         })?;
         plugin.policy = Arc::new(policy);
         plugin.info = Some(info);
+        if debug_enabled() {
+            eprintln!(
+                "gsec: plugin '{name}': loaded in {:.2} ms (read+sha256 {:.2}, {} {:.2}, link+info {:.2})",
+                ms(started.elapsed()),
+                ms(t_read),
+                if cached { "cache hit" } else { "compile" },
+                ms(t_module - t_read),
+                ms(started.elapsed() - t_module),
+            );
+        }
         Ok(plugin)
     }
 
@@ -338,12 +359,20 @@ impl Plugin {
     /// Make a new credential.
     pub fn create(&self, req: &StepRequest) -> Result<Created, PluginError> {
         let out = self.step(Op::Create, req)?;
-        serde_json::from_slice::<Created>(&out).map_err(|e| {
+        let c = serde_json::from_slice::<Created>(&out).map_err(|e| {
             self.fail(ErrorKind::Protocol(format!(
                 "bad 'create' response: {}",
                 serde_error(&e)
             )))
-        })
+        })?;
+        // An empty value would be stored as the new secret and lose the
+        // old one's replacement; no credential is empty.
+        if c.value.is_empty() {
+            return Err(self.fail(ErrorKind::Protocol(
+                "'create' returned an empty value".into(),
+            )));
+        }
+        Ok(c)
     }
 
     /// Check that `req.value` works.
@@ -396,6 +425,7 @@ impl Plugin {
                     self.policy.clone()
                 },
                 deadline,
+                budget: self.limits.budget,
                 violation: None,
                 logs: Vec::new(),
                 dropped_logs: 0,
@@ -417,9 +447,11 @@ impl Plugin {
                 error: Option<String>,
             }
             match serde_json::from_slice::<MaybeError>(&out) {
+                // Plugins should never put secrets in errors; if one does,
+                // the values gsec gave it are still not shown.
                 Ok(MaybeError { error: Some(msg) }) => Err(self.fail(ErrorKind::Failed {
                     op: op.as_str(),
-                    msg: one_line(&msg, 300),
+                    msg: one_line(&redact(&msg, secrets), 300),
                 })),
                 Ok(_) => Ok(out),
                 Err(e) => Err(self.fail(ErrorKind::Protocol(format!(
@@ -437,6 +469,14 @@ impl Plugin {
             secrets.push(c.value);
         }
         self.flush_logs(&mut logs, dropped, &secrets);
+        if debug_enabled() && op != Op::Info {
+            eprintln!(
+                "gsec: plugin '{}': '{}' took {:.2} ms",
+                self.name,
+                op.as_str(),
+                ms(started.elapsed())
+            );
+        }
         out
     }
 
@@ -481,13 +521,33 @@ impl Plugin {
         dropped: usize,
         secrets: &[Zeroizing<String>],
     ) {
-        let debug = std::env::var_os("GSEC_PLUGIN_DEBUG").is_some();
-        let lines = render_logs(&self.name, std::mem::take(logs), dropped, secrets, debug);
+        let lines = render_logs(
+            &self.name,
+            std::mem::take(logs),
+            dropped,
+            secrets,
+            debug_enabled(),
+        );
         let mut err = std::io::stderr().lock();
         for l in lines.iter() {
             let _ = writeln!(err, "{}", l.as_str());
         }
     }
+}
+
+/// `text` with every secret value replaced by `[REDACTED]`. Short values
+/// would redact ordinary words; 4+ characters is where a credential starts
+/// to look like one.
+fn redact(text: &str, secrets: &[Zeroizing<String>]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
+        if out.contains(s.as_str()) {
+            let replaced = out.replace(s.as_str(), "[REDACTED]");
+            zeroize::Zeroize::zeroize(&mut out);
+            out = replaced;
+        }
+    }
+    out
 }
 
 /// Log lines as shown: prefixed with the plugin's name, secrets redacted,
@@ -504,14 +564,7 @@ fn render_logs(
         if level >= 3 && !debug {
             continue;
         }
-        let mut line = Zeroizing::new(line);
-        // Short values would redact ordinary words; 4+ characters is where
-        // a credential starts to look like one.
-        for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
-            if line.contains(s.as_str()) {
-                line = Zeroizing::new(line.replace(s.as_str(), "[REDACTED]"));
-            }
-        }
+        let line = Zeroizing::new(redact(&Zeroizing::new(line), secrets));
         let tag = match level {
             0 => "error: ",
             1 => "warning: ",
@@ -535,6 +588,7 @@ struct State {
     limiter: Limiter,
     policy: Arc<http::Policy>,
     deadline: Instant,
+    budget: Duration,
     /// A policy violation seen by a host function; it ends the call and is
     /// reported instead of the trap it causes.
     violation: Option<ErrorKind>,
@@ -717,18 +771,29 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
         "gsec",
         "http",
         |mut caller: Caller<'_, State>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
-            let raw = read_guest(&mut caller, ptr, len, 16 << 20, "http request")?;
+            // Requests and responses carry tokens: keep them in buffers that
+            // are wiped when dropped.
+            let raw = Zeroizing::new(read_guest(&mut caller, ptr, len, 16 << 20, "http request")?);
             let req: abi::HttpRequest = serde_json::from_slice(&raw)
                 .map_err(|e| protocol(format!("http: bad request JSON: {}", serde_error(&e))))?;
             let (policy, deadline) = (caller.data().policy.clone(), caller.data().deadline);
-            let resp = match http::perform(&policy, &req, deadline) {
+            let verdict = match http::perform(&policy, &req, deadline) {
+                // A request cut off by the budget ends the call: the plugin
+                // has no time left to use the answer.
+                Ok(_) if Instant::now() >= deadline => Err(ErrorKind::Timeout {
+                    secs: caller.data().budget.as_secs(),
+                }),
+                other => other,
+            };
+            let resp = match verdict {
                 Ok(r) => r,
                 Err(violation) => {
                     caller.data_mut().violation = Some(violation);
                     return Err(wasmtime::Error::msg("stopped by host policy"));
                 }
             };
-            let out = serde_json::to_vec(&resp).map_err(|e| protocol(e.to_string()))?;
+            let out =
+                Zeroizing::new(serde_json::to_vec(&resp).map_err(|e| protocol(e.to_string()))?);
             give_guest(&mut caller, &out)
         },
     )?;
@@ -837,6 +902,16 @@ impl Ticker {
             }
         }
     }
+}
+
+/// `GSEC_PLUGIN_DEBUG` set: show plugins' debug log lines and the host's
+/// timings (load phases, each step).
+fn debug_enabled() -> bool {
+    std::env::var_os("GSEC_PLUGIN_DEBUG").is_some_and(|v| !v.is_empty())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// The innermost cause of an error, on one line.

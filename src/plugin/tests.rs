@@ -271,3 +271,52 @@ fn a_bad_grant_names_the_config_key() {
         "plugin 't' (p.wasm): .gsec.yaml plugins.t.hosts: scheme 'ftp' is not allowed (only http and https)"
     );
 }
+
+#[test]
+fn info_must_be_printable() {
+    let wat = COUNTER.replace(r#"{\"name\":\"c\""#, r#"{\"name\":\"\\u001b\""#);
+    assert_ne!(wat, COUNTER);
+    let wat = wat.replace("(i64.const 45)", "(i64.const 50)");
+    let e = load_wat(&wat, 5, 16).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("info.name must be 1 to 64 printable characters"),
+        "{e}"
+    );
+}
+
+#[test]
+fn absurd_limits_are_clamped_not_fatal() {
+    let bytes = wat::parse_str(COUNTER).unwrap();
+    let p = load_bytes(&bytes, u64::MAX, u64::MAX).unwrap();
+    assert_eq!(
+        p.create(&StepRequest::default()).unwrap().value.as_str(),
+        "1"
+    );
+    // 0 s and 0 MiB round up to 1 s and 1 MiB (this module needs 64 KiB).
+    let p = load_bytes(&bytes, 0, 0).unwrap();
+    assert_eq!(
+        p.create(&StepRequest::default()).unwrap().value.as_str(),
+        "1"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_from_plugin_errors() {
+    let wat = COUNTER
+        .replace(
+            r#"{\"value\":\"0\"}"#,
+            r#"{\"error\":\"key hunter22 rejected\"}"#,
+        )
+        .replace("(i64.const 13)", "(i64.const 33)")
+        .replace("(i32.store8 offset=110", "(i32.store8 offset=200");
+    let p = load_wat(&wat, 5, 16).unwrap();
+    let mut req = StepRequest::default();
+    req.inputs
+        .insert("K".into(), Zeroizing::new("hunter22".into()));
+    let e = p.verify(&req).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "plugin 't' (p.wasm): 'verify' failed: key [REDACTED] rejected"
+    );
+}

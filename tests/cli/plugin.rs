@@ -353,6 +353,18 @@ fn hostile_wrong_abi_version_is_refused_before_it_runs() {
     let (out, _) = s.run(&["plugin", "inspect", "plugins/wrong-abi.wasm"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ABI version 2"));
+    // `list` reports it (pin fine, plugin unusable) and exits 1.
+    let (out, _) = s.run(&["plugin", "list"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("wrong-abi\tplugins/wrong-abi.wasm\tpin ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  error:    built for plugin ABI version 2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -491,7 +503,9 @@ fn hostile_http_to_a_host_not_granted_is_denied() {
     let err = s.hostile(
         "http-echo",
         "verify",
-        &[&format!("HTTP request to {base} denied: not granted")],
+        &[&format!(
+            "HTTP request to {base} denied: not granted in .gsec.yaml (plugins.http-echo.hosts)"
+        )],
         Duration::from_secs(10),
     );
     crate::common::assert_no_secret(&err, "token=abc");
@@ -599,5 +613,144 @@ fn plugin_call_errors_are_clear() {
     assert!(
         err.contains("plugin 'notwasm' (notwasm.wasm): not a valid WebAssembly module"),
         "{err}"
+    );
+}
+
+/// The guide's example plugin is `plugins/sdk/examples/hello.rs`, word for
+/// word, so the documented plugin is one that builds.
+#[test]
+fn guide_example_is_the_built_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/plugins.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("plugins/sdk/examples/hello.rs")).unwrap();
+    let at = doc.find("`plugins/hello/src/lib.rs`").unwrap();
+    let start = at + doc[at..].find("```rust\n").unwrap() + "```rust\n".len();
+    let end = start + doc[start..].find("```\n").unwrap();
+    assert!(
+        doc[start..end] == example,
+        "docs/plugins.md's example differs from plugins/sdk/examples/hello.rs"
+    );
+}
+
+/// The guide's SDK plugin against a fake API on 127.0.0.1: the SDK's http,
+/// inputs from the vault, ids, verify and revoke, end to end.
+#[test]
+fn sdk_example_plugin_talks_to_a_granted_api() {
+    let (base, seen) = serve(|mut r| {
+        let auth = r
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("authorization"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_default();
+        let mut body = String::new();
+        let _ = r.as_reader().read_to_string(&mut body);
+        let (code, text) = match (r.method().as_str(), r.url(), auth.as_str()) {
+            ("POST", "/tokens", "Bearer admin-key-123") if body.contains(r#""scope":"write""#) => {
+                (201, r#"{"token":"tok-new-456789","id":"7"}"#)
+            }
+            ("GET", "/whoami", "Bearer tok-new-456789") => (200, r#"{"ok":true}"#),
+            ("DELETE", "/tokens/6", "Bearer admin-key-123") => (204, ""),
+            _ => (401, r#"{"message":"bad credentials"}"#),
+        };
+        let _ = r.respond(tiny_http::Response::from_string(text).with_status_code(code));
+    });
+    let wasm = std::fs::read(built_plugin("example-hello")).unwrap();
+    let s = Setup::new("hello", &wasm, None, &[&format!("hosts: [\"{base}\"]")]);
+    s.e.set("HELLO_ADMIN_KEY", "development", "admin-key-123");
+    let config = format!(r#"{{"api_url":"{base}","scope":"write"}}"#);
+
+    let (out, _) = s.run(
+        &[
+            "plugin",
+            "call",
+            "hello",
+            "create",
+            "--config",
+            &config,
+            "--input",
+            "HELLO_ADMIN_KEY",
+        ],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["id"].as_str(), v["value"].as_str()),
+        (Some("7"), Some("[REDACTED]"))
+    );
+    assert!(
+        err.contains("gsec: plugin 'hello': created token 7"),
+        "{err}"
+    );
+    crate::common::assert_no_secret(&err, "admin-key-123");
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(5)).unwrap(),
+        "POST /tokens"
+    );
+
+    let (out, _) = s.run(
+        &[
+            "plugin",
+            "call",
+            "hello",
+            "verify",
+            "--config",
+            &config,
+            "--value-stdin",
+        ],
+        b"tok-new-456789\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, _) = s.run(
+        &[
+            "plugin",
+            "call",
+            "hello",
+            "verify",
+            "--config",
+            &config,
+            "--value-stdin",
+        ],
+        b"tok-wrong\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'verify' failed: HTTP 401"));
+
+    let (out, _) = s.run(
+        &[
+            "plugin",
+            "call",
+            "hello",
+            "revoke",
+            "--config",
+            &config,
+            "--id",
+            "6",
+            "--input",
+            "HELLO_ADMIN_KEY",
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the input, a clear error naming it (never a value).
+    let (out, _) = s.run(
+        &[
+            "plugin", "call", "hello", "revoke", "--config", &config, "--id", "6",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("input secret 'HELLO_ADMIN_KEY' is required")
     );
 }

@@ -248,12 +248,9 @@ mod host {
 fn take_packed(packed: u64) -> Vec<u8> {
     let ptr = (packed >> 32) as usize as *mut u8;
     let len = (packed & 0xffff_ffff) as usize;
-    if len == 0 {
-        return Vec::new();
-    }
-    // SAFETY: the host allocated this buffer with `gsec_alloc(len)`, which
-    // is a `Vec<u8>` of capacity `len`, and filled all of it.
-    unsafe { Vec::from_raw_parts(ptr, len, len) }
+    // SAFETY: the host allocated this buffer with `gsec_alloc(len)` and
+    // filled all of it.
+    unsafe { __rt::take(ptr, len) }
 }
 
 /// Random bytes from the host's CSPRNG.
@@ -456,11 +453,19 @@ pub mod http {
 pub mod __rt {
     use super::*;
 
+    /// A buffer of exactly `len` bytes (a boxed slice, so its allocation
+    /// size is known to be `len` when [`take`] frees it).
     pub fn alloc(len: usize) -> *mut u8 {
-        let mut v: Vec<u8> = Vec::with_capacity(len);
-        let p = v.as_mut_ptr();
-        std::mem::forget(v);
-        p
+        Box::into_raw(vec![0u8; len].into_boxed_slice()) as *mut u8
+    }
+
+    /// Take back ownership of a buffer from [`alloc`].
+    ///
+    /// # Safety
+    /// `ptr` must come from `alloc(len)` with this `len`, and not be taken twice.
+    pub unsafe fn take(ptr: *mut u8, len: usize) -> Vec<u8> {
+        // SAFETY: per the contract, this is the boxed slice `alloc` leaked.
+        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }.into_vec()
     }
 
     #[derive(Deserialize)]
@@ -504,7 +509,7 @@ pub mod __rt {
         std::panic::set_hook(Box::new(|p| log::error(&format!("panic: {p}"))));
         // SAFETY: the host wrote `len` bytes into a buffer it got from
         // `gsec_alloc(len)`; we own it now.
-        let input = unsafe { Vec::from_raw_parts(ptr, len, len) };
+        let input = unsafe { take(ptr, len) };
         let out = serde_json::to_vec(&dispatch::<P>(&input))
             .unwrap_or_else(|_| br#"{"error":"cannot encode response"}"#.to_vec());
         let out = out.into_boxed_slice();
