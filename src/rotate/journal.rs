@@ -62,6 +62,12 @@ pub struct Cred {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// SHA-256 of the value, kept for the current credential only: if the
+    /// environment file's value no longer matches (someone `gsec set` it
+    /// by hand), `id` names some other credential and must not be revoked
+    /// in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_sha256: Option<String>,
 }
 
 impl std::fmt::Debug for Cred {
@@ -76,6 +82,33 @@ impl Cred {
     pub fn is_empty(&self) -> bool {
         self.value.is_none() && self.id.is_none() && self.state.is_none()
     }
+
+    /// What the journal remembers of a credential once it is the one in
+    /// the environment file: its provider id and state and a fingerprint of
+    /// its value, not the value itself (that is in the environment file).
+    pub fn as_current(&self) -> Cred {
+        Cred {
+            value: None,
+            id: self.id.clone(),
+            state: self.state.clone(),
+            value_sha256: self.value.as_deref().map(|v| fingerprint(v)),
+        }
+    }
+
+    /// Does this remembered credential describe `value`? Unknown (no
+    /// fingerprint) counts as yes.
+    pub fn describes(&self, value: Option<&str>) -> bool {
+        match (&self.value_sha256, value) {
+            (None, _) => true,
+            (Some(f), Some(v)) => *f == fingerprint(v),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+fn fingerprint(v: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(v.as_bytes()))
 }
 
 /// A rotation in progress.
@@ -246,7 +279,7 @@ mod tests {
         Cred {
             value: Some(Zeroizing::new("hunter2-secret".into())),
             id: Some("42".into()),
-            state: None,
+            ..Default::default()
         }
     }
 
@@ -257,6 +290,7 @@ mod tests {
                 value: None,
                 id: Some("41".into()),
                 state: Some(serde_json::json!({"k": 1})),
+                value_sha256: None,
             }),
             pending: Some(Pending {
                 token: "ab".repeat(16),
@@ -281,6 +315,19 @@ mod tests {
         assert!(
             !format!("{back:?}").contains("hunter2"),
             "Debug must not print secret values"
+        );
+    }
+
+    #[test]
+    fn a_remembered_credential_describes_only_its_own_value() {
+        let cur = secret_cred().as_current();
+        assert!(cur.value.is_none(), "the value itself is not kept");
+        assert!(cur.describes(Some("hunter2-secret")));
+        assert!(!cur.describes(Some("set-by-hand")));
+        assert!(!cur.describes(None));
+        assert!(
+            Cred::default().describes(Some("anything")),
+            "no fingerprint: trust the id"
         );
     }
 

@@ -194,17 +194,25 @@ impl<'p> Rotator<'p> {
                 p.step.as_str()
             )),
             None => {
-                let previous = self.own_value(&name, &t.env)?;
-                let current = rec.current.take().unwrap_or_default();
+                let previous = self.own_value(&name, &t.env)?.filter(|v| !v.is_empty());
+                let mut current = rec.current.take().unwrap_or_default();
+                if !current.describes(previous.as_deref().map(String::as_str)) {
+                    crate::cli::output::warn(&format!(
+                        "{name} in {} was changed outside `gsec rotate` since its last rotation: the old credential will be revoked by its value, not by the provider id gsec remembered",
+                        t.env
+                    ));
+                    current = Cred::default();
+                }
                 rec.pending = Some(Pending {
                     token: new_token(),
                     step: Step::Creating,
                     started: state::now(),
                     plugin: rot.plugin.clone(),
                     previous: Cred {
-                        value: previous.filter(|v| !v.is_empty()),
+                        value: previous,
                         id: current.id,
                         state: current.state,
+                        value_sha256: None,
                     },
                     new: None,
                     revoke_after: None,
@@ -300,11 +308,7 @@ impl<'p> Rotator<'p> {
         match p.step {
             Step::Creating => {
                 let p = rec.pending.take().unwrap_or_else(|| unreachable!());
-                rec.current = Some(Cred {
-                    value: None,
-                    id: p.previous.id,
-                    state: p.previous.state,
-                });
+                rec.current = Some(p.previous.as_current());
                 j.put(&name, &rec)?;
                 Ok(Aborted::Forgotten)
             }
@@ -380,6 +384,7 @@ impl<'p> Rotator<'p> {
                         value: Some(c.value),
                         id: c.id,
                         state: c.state,
+                        value_sha256: None,
                     });
                     p.step = Step::Created;
                     p.last_error = None;
@@ -430,11 +435,7 @@ impl<'p> Rotator<'p> {
                         }
                         None => None,
                     };
-                    rec.current = Some(Cred {
-                        value: None,
-                        id: new.id,
-                        state: new.state,
-                    });
+                    rec.current = Some(new.as_current());
                     j.put(name, &rec)?;
                     pause("promoted");
                 }
@@ -506,11 +507,7 @@ impl<'p> Rotator<'p> {
                     // The environment file still holds the previous value,
                     // which stays current.
                     let prev = rec.pending.take().map(|p| p.previous).unwrap_or_default();
-                    rec.current = Some(Cred {
-                        value: None,
-                        id: prev.id,
-                        state: prev.state,
-                    });
+                    rec.current = Some(prev.as_current());
                     j.put(name, &rec)?;
                     return Ok(Outcome::RolledBack { reason });
                 }

@@ -662,3 +662,39 @@ fn concurrent_rotations_of_one_secret_serialise_on_the_journal_lock() {
         .count();
     assert_eq!(posts, 4, "one key per rotation, none duplicated");
 }
+
+#[test]
+fn a_value_changed_by_hand_is_revoked_by_value_not_by_the_remembered_id() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let gsec_key = gh.deploy_keys()[0].id;
+    // Someone replaces the key by hand (and forgets to delete the old one).
+    let key = env.tmp.path().join("hand");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let hand_key = gh.add_deploy_key("by hand", public.trim());
+    env.ok(&[
+        "set",
+        "DEPLOY_KEY",
+        "--env",
+        ENV,
+        "--from-file",
+        key.to_str().unwrap(),
+    ]);
+    let err = rotate(&env, "DEPLOY_KEY");
+    assert!(err.contains("changed outside `gsec rotate`"), "{err}");
+    let ids: Vec<u64> = gh.deploy_keys().iter().map(|k| k.id).collect();
+    assert!(
+        !ids.contains(&hand_key),
+        "the key that was in use (the hand-made one) is revoked: {ids:?}"
+    );
+    assert!(
+        ids.contains(&gsec_key),
+        "the stale id was not used to revoke: {ids:?}"
+    );
+}
