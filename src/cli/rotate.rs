@@ -130,7 +130,7 @@ fn run_all(r: &Rotator, targets: &[Target]) -> Result<Exit> {
 
 fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
     let total = results.len();
-    let mut failed = 0;
+    let mut failures = Vec::new();
     for (t, res) in results {
         match res {
             Ok(Outcome::Rotated) => output::info(&format!("rotated {} in {}", t.name, t.env)),
@@ -138,25 +138,26 @@ fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
                 "{} in {}: the new value is in use; the previous credential stays valid until {after} (then `gsec rotate --resume` or `--due` revokes it)",
                 t.name, t.env
             )),
-            Ok(Outcome::RolledBack { reason }) => {
-                failed += 1;
-                output::error_line(&format!(
-                    "{} in {}: the new credential failed verification and was revoked; nothing changed: {reason}",
-                    t.name, t.env
-                ));
-            }
-            Err(e) => {
-                failed += 1;
-                output::error_line(&format!("{} in {}: {e}", t.name, t.env));
-            }
+            Ok(Outcome::RolledBack { reason }) => failures.push(format!(
+                "{} in {}: the new credential failed verification and was revoked; nothing changed: {reason}",
+                t.name, t.env
+            )),
+            Err(e) => failures.push(format!("{} in {}: {e}", t.name, t.env)),
         }
     }
-    match failed {
+    // One failure is the error itself (one line); several are listed, then
+    // summed up.
+    match failures.len() {
         0 => Ok(Exit::Ok),
-        n if total == 1 && n == 1 => Err(Error::msg("rotation failed (see above)")),
-        n => Err(Error::msg(format!(
-            "{n} of {total} rotations failed (see above)"
-        ))),
+        1 if total == 1 => Err(Error::msg(failures.remove(0))),
+        n => {
+            for f in &failures {
+                output::error_line(f);
+            }
+            Err(Error::msg(format!(
+                "{n} of {total} rotations failed (see above)"
+            )))
+        }
     }
 }
 

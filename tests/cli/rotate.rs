@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -461,45 +462,85 @@ fn hostile_plugin_config_fails_cleanly_and_leaves_the_env_file_byte_for_byte() {
     assert_eq!(env.get("DB_PASSWORD", ENV).len(), 20);
 }
 
-/// A plugin that answers `info` and traps in anything else.
-const TRAPPING: &str = r#"(module
-  (memory (export "memory") 2)
-  (global $heap (mut i32) (i32.const 4096))
-  (data (i32.const 16) "{\"name\":\"trap\",\"version\":\"1\",\"abi\":1,\"hosts\":[]}")
-  (func (export "gsec_abi_version") (result i32) (i32.const 1))
-  (func (export "gsec_alloc") (param $n i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
-    (local.get $p))
-  (func (export "gsec_call") (param $p i32) (param $n i32) (result i64)
-    (if (i32.eq (i32.load8_u offset=7 (local.get $p)) (i32.const 105))
-      (then (return (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 48)))))
-    unreachable))
-"#;
-
-#[test]
-fn plugin_trapping_in_create_leaves_the_env_file_byte_for_byte() {
+/// A project whose `DB_PASSWORD` is rotated by a hostile fixture plugin
+/// (tests/fixtures/plugins/NAME.wat, shared with tests/cli/plugin.rs).
+fn hostile_project(fixture: &str, limits: &str) -> Env {
     let env = Env::project();
-    let wasm = wat::parse_str(TRAPPING).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/plugins/{fixture}.wat"));
+    let wasm = wat::parse_file(&path).unwrap();
     std::fs::create_dir_all(env.path("plugins")).unwrap();
-    std::fs::write(env.path("plugins/trap.wasm"), &wasm).unwrap();
+    std::fs::write(env.path("plugins/hostile.wasm"), &wasm).unwrap();
     let sha = hex::encode(Sha256::digest(&wasm));
     append_config(
         &env,
         &format!(
-            "plugins:\n  trap:\n    path: plugins/trap.wasm\n    sha256: {sha}\nsecrets:\n  DB_PASSWORD:\n    rotation: {{plugin: trap}}\n"
+            "plugins:\n  hostile:\n    path: plugins/hostile.wasm\n    sha256: {sha}\n{limits}secrets:\n  DB_PASSWORD:\n    rotation: {{plugin: hostile}}\n"
         ),
     );
     env.set("DB_PASSWORD", ENV, "old-password");
+    env
+}
+
+#[test]
+fn hostile_plugins_through_rotate_fail_within_budget_and_leave_the_env_file_byte_for_byte() {
+    for (fixture, limits, expect) in [
+        ("trap_create", "", "crashed during 'create'"),
+        (
+            "loop",
+            "    timeout_secs: 1\n",
+            "exceeded its 1 s time budget",
+        ),
+        (
+            "membomb",
+            "    memory_mb: 16\n",
+            "exceeded its 16 MiB memory limit",
+        ),
+        ("wrong_abi", "", "ABI"),
+    ] {
+        let env = hostile_project(fixture, limits);
+        let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+        let started = std::time::Instant::now();
+        let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{fixture}: took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.contains("plugin 'hostile'") && err.contains(expect),
+            "{fixture}: {err}"
+        );
+        assert_eq!(
+            err.matches("error:").count(),
+            1,
+            "{fixture}: one error line: {err}"
+        );
+        assert_no_secret(&err, "old-password");
+        assert_eq!(
+            std::fs::read(env.path(ENV_FILE)).unwrap(),
+            before,
+            "{fixture}"
+        );
+        assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
+    }
+}
+
+#[test]
+fn github_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    env.set("DEPLOY_KEY", ENV, "old");
+    // Grant another port than the fake's.
+    let granted = format!("hosts: ['{}']", gh.url);
+    let cfg = env
+        .read(".gsec.yaml")
+        .replace(&granted, "hosts: ['http://127.0.0.1:9']");
+    env.write(".gsec.yaml", &cfg);
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
-    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
-    assert!(
-        err.contains("plugin 'trap'") && err.contains("crashed during 'create'"),
-        "{err}"
-    );
+    let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
+    assert!(err.contains("denied"), "{err}");
+    assert!(gh.requests().is_empty(), "no request reached the server");
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
-    assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
 }
 
 #[test]
