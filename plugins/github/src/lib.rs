@@ -89,8 +89,8 @@ impl<'a> Api<'a> {
             ("content-type", "application/json"),
         ];
         let bytes = body.map(|b| b.to_string().into_bytes());
+        // Transport errors already name the method and URL (without query).
         http::request(method, &url, &headers, bytes.as_deref())
-            .map_err(|e| Error::new(format!("{method} {path}: {e}")))
     }
 
     /// Like `call`, with an error naming the request for non-2xx statuses.
