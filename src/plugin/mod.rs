@@ -40,6 +40,13 @@ use zeroize::Zeroizing;
 pub use abi::{ABI_VERSION, Created, Info, Op, StepRequest};
 pub use error::{ErrorKind, PluginError};
 
+// The rotation engine may run plugins from worker threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Host>();
+    send_sync::<Plugin>();
+};
+
 use crate::config::PluginDecl;
 
 /// Default wall-clock budget of one call.
@@ -61,7 +68,9 @@ const LOG_LINE_MAX: usize = 500;
 const LOG_LINES_MAX: usize = 100;
 
 /// The wasm runtime: one engine (compiled code is shared by every plugin),
-/// the host functions, and the epoch ticker. Cheap to clone.
+/// the host functions, and the epoch ticker. Cheap to clone; make one per
+/// process and clone it (each `Host::new` builds an engine and its own epoch
+/// thread). `Host` and `Plugin` are `Send + Sync`.
 #[derive(Clone)]
 pub struct Host {
     inner: Arc<HostInner>,

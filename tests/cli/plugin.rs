@@ -754,3 +754,20 @@ fn sdk_example_plugin_talks_to_a_granted_api() {
         String::from_utf8_lossy(&out.stderr).contains("input secret 'HELLO_ADMIN_KEY' is required")
     );
 }
+
+#[test]
+fn a_plugin_logging_the_value_it_creates_is_redacted() {
+    let s = Setup::new("leaky", &fixture("leaky_log", &[]), None, &[]);
+    let (out, _) = s.run(&["plugin", "call", "leaky", "create"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("gsec: plugin 'leaky': made [REDACTED] for you"),
+        "{err}"
+    );
+    crate::common::assert_no_secret(&err, "s3cr3t-new-value-123");
+    crate::common::assert_no_secret(
+        &String::from_utf8_lossy(&out.stdout),
+        "s3cr3t-new-value-123",
+    );
+}

@@ -475,7 +475,7 @@ pub mod __rt {
         rest: Value,
     }
 
-    fn dispatch<P: Plugin>(input: &[u8]) -> Value {
+    pub(crate) fn dispatch<P: Plugin>(input: &[u8]) -> Value {
         let env: Envelope = match serde_json::from_slice(input) {
             Ok(e) => e,
             Err(e) => return json!({"error": format!("bad request from host: {e}")}),
@@ -539,4 +539,86 @@ macro_rules! export_plugin {
             unsafe { $crate::__rt::call::<$t>(ptr, len) }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct T;
+    impl Plugin for T {
+        fn info() -> Info {
+            Info::new("t", "1.2.3").hosts(&["api.example.com"])
+        }
+        fn create(req: &Request) -> Result<Created> {
+            match req.config_str("k")? {
+                "x" => Ok(Created::new("v").id("i").state(json!({"n": 1}))),
+                _ => Err("nope".into()),
+            }
+        }
+    }
+
+    fn call(req: &str) -> Value {
+        __rt::dispatch::<T>(req.as_bytes())
+    }
+
+    #[test]
+    fn dispatch_speaks_the_abi_messages() {
+        let info = call(r#"{"op":"info"}"#);
+        assert_eq!(info["name"], "t");
+        assert_eq!(info["abi"], ABI_VERSION);
+        assert_eq!(info["hosts"], json!(["api.example.com"]));
+        assert_eq!(info["config_schema"], json!({"type": "object"}));
+        assert_eq!(
+            call(r#"{"op":"create","config":{"k":"x"},"inputs":{}}"#),
+            json!({"value": "v", "id": "i", "state": {"n": 1}})
+        );
+        assert_eq!(
+            call(r#"{"op":"create","config":{"k":"y"}}"#),
+            json!({"error": "nope"})
+        );
+        assert_eq!(
+            call(r#"{"op":"create"}"#),
+            json!({"error": "config.k is required"})
+        );
+        assert_eq!(
+            call(r#"{"op":"create","config":{"k":1}}"#),
+            json!({"error": "config.k must be a string"})
+        );
+        assert_eq!(call(r#"{"op":"verify","value":"v"}"#), json!({"ok": true}));
+        assert_eq!(call(r#"{"op":"revoke","id":"i"}"#), json!({"ok": true}));
+        assert_eq!(
+            call(r#"{"op":"explode"}"#),
+            json!({"error": "unknown op 'explode'"})
+        );
+        assert!(
+            call("not json")["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("bad request from host")
+        );
+        // Unknown fields are ignored (forward compatibility within an ABI version).
+        assert_eq!(
+            call(r#"{"op":"verify","future_field":true}"#),
+            json!({"ok": true})
+        );
+    }
+
+    #[test]
+    fn request_helpers_name_what_is_missing() {
+        let r: Request = serde_json::from_value(
+            json!({"config": {"n": 5, "s": "a"}, "inputs": {"KEY": "secret"}}),
+        )
+        .unwrap();
+        assert_eq!(r.config_u64("n").unwrap(), Some(5));
+        assert_eq!(r.config_u64("absent").unwrap(), None);
+        assert!(r.config_u64("s").is_err());
+        assert_eq!(r.config_str_opt("s").unwrap(), Some("a"));
+        assert_eq!(r.input("KEY").unwrap(), "secret");
+        let e = r.input("OTHER").unwrap_err();
+        assert_eq!(
+            e.0,
+            "input secret 'OTHER' is required (list it in rotation.inputs)"
+        );
+    }
 }
