@@ -10,7 +10,7 @@ use super::{Ctx, Exit, output};
 use crate::error::{Error, Result};
 use crate::plugin;
 use crate::project::Project;
-use crate::rotate::{self, Aborted, Outcome, Rotator, Target, journal};
+use crate::rotate::{self, Aborted, Note, Outcome, Rotator, Target, journal};
 use crate::state::State;
 
 #[derive(Debug, Args)]
@@ -54,7 +54,10 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     } else {
         a.envs.clone()
     };
-    let r = Rotator::new(&project);
+    let r = Rotator::new(&project).notify(|note, msg| match note {
+        Note::Info => output::info(msg),
+        Note::Warning => output::warn(msg),
+    });
     if a.resume {
         return resume(&project, &r, &all_envs, a.dry_run);
     }

@@ -71,19 +71,38 @@ pub struct Target {
     pub env: String,
 }
 
+/// Something worth telling the user while a rotation runs (results are
+/// returned; these are the remarks on the way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    Info,
+    Warning,
+}
+
 /// Runs rotations for one project. The wasm host starts on first use, so
 /// dry runs and no-op resumes never compile a plugin.
 pub struct Rotator<'p> {
     project: &'p Project,
     host: OnceCell<Host>,
+    notify: Notify<'p>,
 }
 
+type Notify<'p> = Box<dyn Fn(Note, &str) + 'p>;
+
 impl<'p> Rotator<'p> {
+    /// A rotator that keeps its remarks to itself; see [`Rotator::notify`].
     pub fn new(project: &'p Project) -> Self {
         Rotator {
             project,
             host: OnceCell::new(),
+            notify: Box::new(|_, _| {}),
         }
+    }
+
+    /// Where remarks go (the CLI prints them on stderr).
+    pub fn notify(mut self, f: impl Fn(Note, &str) + 'p) -> Self {
+        self.notify = Box::new(f);
+        self
     }
 
     /// The declared name and rotation settings of a secret.
@@ -187,20 +206,26 @@ impl<'p> Rotator<'p> {
         let mut j = Journal::open(self.project, &t.env)?;
         let mut rec = j.get(&name)?;
         match &rec.pending {
-            Some(p) => crate::cli::output::info(&format!(
-                "continuing the rotation of {name} in {} started {} (at step '{}')",
-                t.env,
-                p.started,
-                p.step.as_str()
-            )),
+            Some(p) => (self.notify)(
+                Note::Info,
+                &format!(
+                    "continuing the rotation of {name} in {} started {} (at step '{}')",
+                    t.env,
+                    p.started,
+                    p.step.as_str()
+                ),
+            ),
             None => {
                 let previous = self.own_value(&name, &t.env)?.filter(|v| !v.is_empty());
                 let mut current = rec.current.take().unwrap_or_default();
                 if !current.describes(previous.as_deref().map(String::as_str)) {
-                    crate::cli::output::warn(&format!(
-                        "{name} in {} was changed outside `gsec rotate` since its last rotation: the old credential will be revoked by its value, not by the provider id gsec remembered",
-                        t.env
-                    ));
+                    (self.notify)(
+                        Note::Warning,
+                        &format!(
+                            "{name} in {} was changed outside `gsec rotate` since its last rotation: the old credential will be revoked by its value, not by the provider id gsec remembered",
+                            t.env
+                        ),
+                    );
                     current = Cred::default();
                 }
                 rec.pending = Some(Pending {
