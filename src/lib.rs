@@ -26,6 +26,7 @@ pub mod plugin;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod rotate;
 pub mod scan;
 pub mod state;
 pub mod vault;

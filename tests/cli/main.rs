@@ -4,5 +4,7 @@
 mod action;
 mod common;
 mod envs;
+mod fake_github;
 mod plugin;
+mod rotate;
 mod vault;

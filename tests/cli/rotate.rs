@@ -1,0 +1,741 @@
+//! `gsec rotate` end to end: the real binary, the real wasm plugins (built
+//! by scripts/build-plugins.sh), and a fake GitHub API on 127.0.0.1 that
+//! verifies what real GitHub verifies. Crash tests SIGKILL the process at
+//! every step and check that `--resume` ends with exactly one live
+//! credential and the right value in the vault.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{Env, assert_no_secret};
+use crate::fake_github::{self, FakeGithub};
+
+const ENV: &str = "production";
+const ENV_FILE: &str = "secrets/production.yaml";
+const JOURNAL: &str = "secrets/.gsec-rotation-production.yaml";
+
+/// Copy a built plugin into the project and return its pin line.
+fn install(env: &Env, plugin: &str) -> String {
+    let bytes = std::fs::read(crate::plugin::built_plugin(plugin)).unwrap();
+    let rel = format!("plugins/{plugin}.wasm");
+    std::fs::create_dir_all(env.path("plugins")).unwrap();
+    std::fs::write(env.path(&rel), &bytes).unwrap();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+fn append_config(env: &Env, text: &str) {
+    let mut cfg = env.read(".gsec.yaml");
+    cfg.push_str(text);
+    env.write(".gsec.yaml", &cfg);
+}
+
+/// A project with the github plugin granted the fake server, the API token
+/// stored as `GITHUB_TOKEN`, and `secrets` (YAML under `secrets:`, with
+/// `{API}` standing for the fake's URL).
+fn github_project(secrets: &str) -> (Env, FakeGithub) {
+    let env = Env::project();
+    let gh = FakeGithub::start();
+    let sha = install(&env, "github");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{}']\n    timeout_secs: 20\nsecrets:\n{}",
+            gh.url,
+            secrets.replace("{API}", &gh.url)
+        ),
+    );
+    env.set("GITHUB_TOKEN", ENV, &gh.pat);
+    (env, gh)
+}
+
+const DEPLOY_KEY: &str = "  DEPLOY_KEY:
+    rotation:
+      plugin: github
+      inputs: [GITHUB_TOKEN]
+      config: {kind: deploy-key, api_url: '{API}', repo: acme/app}
+";
+
+/// The one live deploy key, checked against the private key in the vault.
+fn assert_one_live_key_matching_vault(env: &Env, gh: &FakeGithub) -> String {
+    let keys = gh.deploy_keys();
+    assert_eq!(keys.len(), 1, "exactly one live deploy key, got {keys:?}");
+    let private = env.get("DEPLOY_KEY", ENV);
+    assert!(
+        private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "vault holds an OpenSSH key"
+    );
+    let live = fake_github::check_ssh_ed25519(&keys[0].key).unwrap();
+    assert_eq!(
+        fake_github::public_of_openssh_private(&private),
+        live,
+        "vault private key matches the live public key"
+    );
+    assert!(
+        gh.problems().is_empty(),
+        "fake GitHub refused something: {:?}",
+        gh.problems()
+    );
+    keys[0].key.clone()
+}
+
+fn rotate(env: &Env, name: &str) -> String {
+    let out = env.run_in(&["rotate", name, "--env", ENV], b"");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "gsec rotate {name}: {err}");
+    err
+}
+
+#[test]
+fn deploy_key_rotation_creates_stores_and_revokes() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    // First rotation: no previous key.
+    let err = rotate(&env, "DEPLOY_KEY");
+    let first = assert_one_live_key_matching_vault(&env, &gh);
+    assert!(
+        gh.deploy_keys()[0].title.starts_with("gsec-"),
+        "titled with the journal token"
+    );
+    let private = env.get("DEPLOY_KEY", ENV);
+    assert_no_secret(&err, &private);
+    assert_no_secret(&env.read(ENV_FILE), "OPENSSH PRIVATE KEY");
+    // The journal keeps the key's provider id for the next revoke, encrypted.
+    let journal = env.read(JOURNAL);
+    assert!(
+        journal.contains("ENC[AES256_GCM"),
+        "journal is a sops file: {journal}"
+    );
+    assert_no_secret(&journal, &gh.deploy_keys()[0].id.to_string());
+
+    // Second rotation: a new key, the old one deleted, by id.
+    let before_state = env.read(".gsec/state.yaml");
+    rotate(&env, "DEPLOY_KEY");
+    let second = assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(first, second);
+    assert!(
+        gh.requests()
+            .iter()
+            .any(|r| r.starts_with("DELETE /repos/acme/app/keys/"))
+    );
+    assert!(
+        env.read(".gsec/state.yaml").contains("DEPLOY_KEY"),
+        "{before_state}"
+    );
+}
+
+#[test]
+fn deploy_key_added_by_hand_is_found_and_revoked_by_its_public_key() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    let key = env.tmp.path().join("hand");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "by-hand", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    gh.add_deploy_key("by hand", public.trim());
+    env.ok(&[
+        "set",
+        "DEPLOY_KEY",
+        "--env",
+        ENV,
+        "--from-file",
+        key.to_str().unwrap(),
+    ]);
+    rotate(&env, "DEPLOY_KEY");
+    let live = assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(
+        live.split_whitespace().nth(1),
+        public.split_whitespace().nth(1),
+        "the hand-made key was deleted"
+    );
+}
+
+#[test]
+fn failed_verification_revokes_the_new_key_and_leaves_the_vault_alone() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let live = gh.deploy_keys();
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    gh.fail("GET /repos/acme/app/keys/", 500);
+    let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
+    assert!(
+        err.contains("failed verification") && err.contains("HTTP 500"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.path(ENV_FILE)).unwrap(),
+        before,
+        "environment file unchanged"
+    );
+    let now = gh.deploy_keys();
+    assert_eq!(
+        now.len(),
+        1,
+        "the unverified key was deleted again: {now:?}"
+    );
+    assert_eq!(now[0].id, live[0].id);
+    gh.clear_fail();
+    // Nothing is left pending, and the next rotation revokes the right key.
+    let out = env.ok(&["rotate", "--resume", "--dry-run"]);
+    assert!(out.is_empty(), "{out}");
+    rotate(&env, "DEPLOY_KEY");
+    assert_one_live_key_matching_vault(&env, &gh);
+}
+
+#[test]
+fn webhook_secret_rotation_sets_the_hook_secret() {
+    let (env, gh) = github_project(
+        "  WEBHOOK_SECRET:
+    rotation:
+      plugin: github
+      inputs: [GITHUB_TOKEN]
+      config: {kind: webhook-secret, api_url: '{API}', repo: acme/app, hook_id: 9}
+",
+    );
+    rotate(&env, "WEBHOOK_SECRET");
+    let first = env.get("WEBHOOK_SECRET", ENV);
+    assert_eq!(gh.hook_secret().as_deref(), Some(first.as_str()));
+    assert_eq!(first.len(), 64, "32 random bytes, hex");
+    rotate(&env, "WEBHOOK_SECRET");
+    let second = env.get("WEBHOOK_SECRET", ENV);
+    assert_ne!(first, second);
+    assert_eq!(gh.hook_secret().as_deref(), Some(second.as_str()));
+    assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+}
+
+const APP_TOKEN: &str = "  INSTALLATION_TOKEN:
+    rotation:
+      plugin: github
+      inputs: [GITHUB_APP_PRIVATE_KEY]
+      config: {kind: app-installation-token, api_url: '{API}', app_id: 4242, installation_id: 77}
+";
+
+#[test]
+fn app_installation_token_is_minted_with_a_verified_jwt_and_the_old_one_revoked() {
+    let (env, gh) = github_project(APP_TOKEN);
+    env.set("GITHUB_APP_PRIVATE_KEY", ENV, &gh.app_private_pem);
+    let err = rotate(&env, "INSTALLATION_TOKEN");
+    assert_no_secret(&err, "BEGIN RSA PRIVATE KEY");
+    let first = env.get("INSTALLATION_TOKEN", ENV);
+    assert_eq!(gh.live_installation_tokens(), vec![first.clone()]);
+    rotate(&env, "INSTALLATION_TOKEN");
+    let second = env.get("INSTALLATION_TOKEN", ENV);
+    assert_ne!(first, second);
+    assert_eq!(
+        gh.live_installation_tokens(),
+        vec![second],
+        "the old token was revoked"
+    );
+    assert_eq!(gh.minted_installation_tokens(), 2);
+    assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+}
+
+#[test]
+fn app_jwt_signed_with_the_wrong_key_is_refused_by_the_fake_and_nothing_changes() {
+    let (env, gh) = github_project(APP_TOKEN);
+    let other = FakeGithub::start(); // another App, another key
+    env.set("GITHUB_APP_PRIVATE_KEY", ENV, &other.app_private_pem);
+    env.set("INSTALLATION_TOKEN", ENV, "ghs_old");
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    let err = env.fails(&["rotate", "INSTALLATION_TOKEN", "--env", ENV], b"", 2);
+    assert!(err.contains("HTTP 401"), "{err}");
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+    assert!(
+        gh.problems()
+            .iter()
+            .any(|p| p.contains("signature does not verify")),
+        "{:?}",
+        gh.problems()
+    );
+    assert!(gh.live_installation_tokens().is_empty());
+}
+
+#[test]
+fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
+    let (env, gh) = github_project(
+        "  NPM_TOKEN_ACTIONS:
+    rotation:
+      plugin: github
+      inputs: [GITHUB_TOKEN, NPM_TOKEN]
+      config: {kind: actions-secret, api_url: '{API}', repo: acme/app, secret_name: NPM_TOKEN, source: NPM_TOKEN}
+",
+    );
+    let npm = "npm_4f9c2a7e1b3d5f6a8c0e2b4d6f8a0c2e4b6d";
+    env.set("NPM_TOKEN", ENV, npm);
+    let err = rotate(&env, "NPM_TOKEN_ACTIONS");
+    assert_no_secret(&err, npm);
+    assert_eq!(
+        gh.actions_secret("NPM_TOKEN").as_deref(),
+        Some(npm),
+        "the fake opened the sealed box"
+    );
+    assert_eq!(env.get("NPM_TOKEN_ACTIONS", ENV), npm);
+    assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+}
+
+/// Run `gsec rotate` until it pauses at `point`, then SIGKILL it.
+fn kill_at(env: &Env, args: &[&str], point: &str) {
+    if !cfg!(debug_assertions) {
+        panic!(
+            "crash tests need a debug build: GSEC_TEST_CRASH_AFTER is compiled out of release builds"
+        );
+    }
+    let mut c = env.cmd(args);
+    c.env("GSEC_TEST_CRASH_AFTER", point)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let marker = format!("gsec-test: paused after {point}");
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) if l == marker => break,
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("gsec never paused after {point}: {seen:?}");
+            }
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL");
+}
+
+/// Kill a deploy-key rotation after `point`, resume, and check the result:
+/// exactly one live key, a new one, matching the vault; resuming again is
+/// a no-op.
+/// `live_at_kill`: deploy keys live at the provider when the process dies
+/// (2 = the new key exists, so the kill really fell in that window).
+fn crash_and_resume(point: &str, live_at_kill: usize) {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let old = assert_one_live_key_matching_vault(&env, &gh);
+    kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], point);
+    assert_eq!(
+        gh.deploy_keys().len(),
+        live_at_kill,
+        "live keys when killed after '{point}'"
+    );
+    let pending = env.ok(&["rotate", "--resume", "--dry-run"]);
+    assert!(
+        pending.contains("would resume DEPLOY_KEY in production"),
+        "{pending}"
+    );
+
+    let err = env.ok(&["rotate", "--resume"]);
+    assert!(err.is_empty(), "status goes to stderr");
+    let new = assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(old, new, "rotated after resuming from '{point}'");
+
+    // Resume again: nothing pending, no request to the provider.
+    let requests = gh.requests().len();
+    let out = env.run_in(&["rotate", "--resume"], b"");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
+    assert_eq!(gh.requests().len(), requests);
+    // And the next rotation still revokes the right key.
+    rotate(&env, "DEPLOY_KEY");
+    let newer = assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(newer, new);
+}
+
+#[test]
+fn crash_after_started() {
+    crash_and_resume("started", 1);
+}
+
+#[test]
+fn crash_after_created_before_journaled_leaves_no_orphan_key() {
+    crash_and_resume("created", 2);
+}
+
+#[test]
+fn crash_after_journaled() {
+    crash_and_resume("journaled", 2);
+}
+
+#[test]
+fn crash_after_verified() {
+    crash_and_resume("verified", 2);
+}
+
+#[test]
+fn crash_after_promoted() {
+    crash_and_resume("promoted", 2);
+}
+
+#[test]
+fn crash_after_revoked() {
+    crash_and_resume("revoked", 1);
+}
+
+#[test]
+fn grace_period_keeps_the_old_key_until_it_ends() {
+    let (env, gh) = github_project(&DEPLOY_KEY.replace(
+        "      plugin: github\n",
+        "      plugin: github\n      grace: 2s\n",
+    ));
+    rotate(&env, "DEPLOY_KEY");
+    let err = rotate(&env, "DEPLOY_KEY");
+    assert!(err.contains("stays valid until"), "{err}");
+    assert_eq!(
+        gh.deploy_keys().len(),
+        2,
+        "old and new key both live during the grace period"
+    );
+    let err = env.ok_in(&["rotate", "--resume"], b"");
+    assert!(err.is_empty());
+    assert_eq!(
+        gh.deploy_keys().len(),
+        2,
+        "resume before the grace period ends revokes nothing"
+    );
+    std::thread::sleep(Duration::from_millis(2200));
+    env.ok(&["rotate", "--due"]);
+    assert_one_live_key_matching_vault(&env, &gh);
+}
+
+#[test]
+fn dry_run_calls_nothing_and_changes_nothing() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    env.set("DEPLOY_KEY", ENV, "placeholder");
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    let out = env.ok(&["rotate", "DEPLOY_KEY", "--dry-run"]);
+    assert!(
+        out.contains("would rotate DEPLOY_KEY in production with plugin 'github'"),
+        "{out}"
+    );
+    assert!(out.contains("sha256 pin ok"), "{out}");
+    assert!(gh.requests().is_empty());
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+    assert!(!env.path(JOURNAL).exists());
+}
+
+/// A project with the random plugin and `DB_PASSWORD` rotated by it.
+fn random_project(rotation_extra: &str) -> Env {
+    let env = Env::project();
+    let sha = install(&env, "random");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  random:\n    path: plugins/random.wasm\n    sha256: {sha}\nsecrets:\n  DB_PASSWORD:\n    rotation:\n      plugin: random\n{rotation_extra}  OTHER: {{}}\n"
+        ),
+    );
+    env
+}
+
+#[test]
+fn hostile_plugin_config_fails_cleanly_and_leaves_the_env_file_byte_for_byte() {
+    let env = random_project("      config: {length: 0}\n");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
+    assert!(
+        err.contains("plugin 'random'") && err.contains("config.length"),
+        "{err}"
+    );
+    assert_no_secret(&err, "old-password");
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+    // Fixing the config and resuming finishes the same rotation.
+    let cfg = env.read(".gsec.yaml").replace("length: 0", "length: 20");
+    env.write(".gsec.yaml", &cfg);
+    env.ok(&["rotate", "--resume"]);
+    assert_eq!(env.get("DB_PASSWORD", ENV).len(), 20);
+}
+
+/// A project whose `DB_PASSWORD` is rotated by a hostile fixture plugin
+/// (tests/fixtures/plugins/NAME.wat, shared with tests/cli/plugin.rs).
+fn hostile_project(fixture: &str, limits: &str) -> Env {
+    let env = Env::project();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/plugins/{fixture}.wat"));
+    let wasm = wat::parse_file(&path).unwrap();
+    std::fs::create_dir_all(env.path("plugins")).unwrap();
+    std::fs::write(env.path("plugins/hostile.wasm"), &wasm).unwrap();
+    let sha = hex::encode(Sha256::digest(&wasm));
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  hostile:\n    path: plugins/hostile.wasm\n    sha256: {sha}\n{limits}secrets:\n  DB_PASSWORD:\n    rotation: {{plugin: hostile}}\n"
+        ),
+    );
+    env.set("DB_PASSWORD", ENV, "old-password");
+    env
+}
+
+#[test]
+fn hostile_plugins_through_rotate_fail_within_budget_and_leave_the_env_file_byte_for_byte() {
+    for (fixture, limits, expect) in [
+        ("trap_create", "", "crashed during 'create'"),
+        (
+            "loop",
+            "    timeout_secs: 1\n",
+            "exceeded its 1 s time budget",
+        ),
+        (
+            "membomb",
+            "    memory_mb: 16\n",
+            "exceeded its 16 MiB memory limit",
+        ),
+        ("wrong_abi", "", "ABI"),
+    ] {
+        let env = hostile_project(fixture, limits);
+        let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+        let started = std::time::Instant::now();
+        let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{fixture}: took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.contains("plugin 'hostile'") && err.contains(expect),
+            "{fixture}: {err}"
+        );
+        assert_eq!(
+            err.matches("error:").count(),
+            1,
+            "{fixture}: one error line: {err}"
+        );
+        assert_no_secret(&err, "old-password");
+        assert_eq!(
+            std::fs::read(env.path(ENV_FILE)).unwrap(),
+            before,
+            "{fixture}"
+        );
+        assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
+    }
+}
+
+#[test]
+fn github_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    env.set("DEPLOY_KEY", ENV, "old");
+    // Grant another port than the fake's.
+    let granted = format!("hosts: ['{}']", gh.url);
+    let cfg = env
+        .read(".gsec.yaml")
+        .replace(&granted, "hosts: ['http://127.0.0.1:9']");
+    env.write(".gsec.yaml", &cfg);
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
+    assert!(err.contains("denied"), "{err}");
+    assert!(gh.requests().is_empty(), "no request reached the server");
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+}
+
+#[test]
+fn plugin_with_the_wrong_sha256_is_refused_before_it_runs() {
+    let env = random_project("");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    let cfg = env.read(".gsec.yaml");
+    let pinned = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sha256: "))
+        .unwrap()
+        .to_string();
+    env.write(".gsec.yaml", &cfg.replace(&pinned, &"0".repeat(64)));
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", ENV], b"", 2);
+    assert!(err.contains("sha256 mismatch"), "{err}");
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+    let out = env.ok(&["rotate", "DB_PASSWORD", "--env", ENV, "--dry-run"]);
+    assert!(out.contains("SHA256 MISMATCH"), "{out}");
+}
+
+#[test]
+fn due_rotates_what_is_due_and_resume_twice_is_a_noop() {
+    let env = random_project("      every: 1s\n");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    env.ok(&["rotate", "--due"]);
+    let first = env.get("DB_PASSWORD", ENV);
+    assert_ne!(first, "old-password");
+    assert!(env.read(".gsec/state.yaml").contains("DB_PASSWORD"));
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = env.ok(&["rotate", "--due", "--dry-run"]);
+    assert!(
+        out.contains("would rotate DB_PASSWORD in production"),
+        "{out}"
+    );
+    env.ok(&["rotate", "--due"]);
+    assert_ne!(env.get("DB_PASSWORD", ENV), first);
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    env.ok(&["rotate", "--resume"]);
+    env.ok(&["rotate", "--resume"]);
+    assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+}
+
+#[test]
+fn exposed_rotates_what_it_can_and_lists_the_rest() {
+    let env = random_project("");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    env.set("OTHER", ENV, "other-value");
+    env.write(
+        ".gsec/state.yaml",
+        "exposed:\n  production:\n    DB_PASSWORD: {recipients: [age1gone], since: '2026-01-01T00:00:00Z'}\n    OTHER: {recipients: [age1gone], since: '2026-01-01T00:00:00Z'}\n",
+    );
+    let err = env.fails(&["rotate", "--exposed"], b"", 1);
+    assert!(
+        err.contains("OTHER in production") && err.contains("rotate it by hand"),
+        "{err}"
+    );
+    assert_ne!(env.get("DB_PASSWORD", ENV), "old-password");
+    assert_eq!(env.get("OTHER", ENV), "other-value");
+    let state = env.read(".gsec/state.yaml");
+    let exposed = state.split("exposed:").nth(1).unwrap_or_default();
+    assert!(
+        !exposed.contains("DB_PASSWORD") && exposed.contains("OTHER"),
+        "{state}"
+    );
+}
+
+#[test]
+fn inherited_value_is_not_rotated_in_the_child_environment() {
+    let env = random_project("");
+    env.set("DB_PASSWORD", "development", "dev-password");
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", "preview"], b"", 2);
+    assert!(err.contains("inherited from 'development'"), "{err}");
+    // Also when the child has a file of its own (without this secret).
+    env.set("UNRELATED", "preview", "x");
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--env", "preview"], b"", 2);
+    assert!(err.contains("inherited from 'development'"), "{err}");
+    let err = env.fails(&["rotate", "NOPE"], b"", 2);
+    assert!(err.contains("not declared"), "{err}");
+}
+
+#[test]
+fn abort_revokes_the_journaled_credential_and_changes_nothing() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let live = gh.deploy_keys();
+    let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+    kill_at(&env, &["rotate", "DEPLOY_KEY", "--env", ENV], "verified");
+    assert_eq!(gh.deploy_keys().len(), 2);
+    // Without --env: found through the journal.
+    let out = env.run_in(&["rotate", "DEPLOY_KEY", "--abort"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("new credential was revoked"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.path(ENV_FILE)).unwrap(),
+        before,
+        "environment file untouched"
+    );
+    let ids: Vec<u64> = gh.deploy_keys().iter().map(|k| k.id).collect();
+    assert_eq!(ids, vec![live[0].id], "back to the one old key");
+    assert_one_live_key_matching_vault(&env, &gh);
+    let out = env.run_in(&["rotate", "--resume"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
+    // The old key is still known by id: the next rotation replaces it.
+    rotate(&env, "DEPLOY_KEY");
+    assert_one_live_key_matching_vault(&env, &gh);
+    assert_ne!(gh.deploy_keys()[0].id, live[0].id);
+}
+
+#[test]
+fn abort_before_the_journal_has_the_credential_warns_that_it_may_remain() {
+    let env = random_project("");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    kill_at(&env, &["rotate", "DB_PASSWORD", "--env", ENV], "started");
+    let out = env.run_in(&["rotate", "DB_PASSWORD", "--abort"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("may remain at the provider"),
+        "{err}"
+    );
+    assert_eq!(env.get("DB_PASSWORD", ENV), "old-password");
+    // Promoted rotations cannot be aborted, only finished.
+    kill_at(&env, &["rotate", "DB_PASSWORD", "--env", ENV], "promoted");
+    let err = env.fails(&["rotate", "DB_PASSWORD", "--abort"], b"", 2);
+    assert!(err.contains("already promoted"), "{err}");
+    env.ok(&["rotate", "--resume"]);
+    assert_ne!(env.get("DB_PASSWORD", ENV), "old-password");
+}
+
+#[test]
+fn concurrent_rotations_of_one_secret_serialise_on_the_journal_lock() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            env.cmd(&["rotate", "DEPLOY_KEY", "--env", ENV])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_one_live_key_matching_vault(&env, &gh);
+    let posts = gh
+        .requests()
+        .iter()
+        .filter(|r| *r == "POST /repos/acme/app/keys")
+        .count();
+    assert_eq!(posts, 4, "one key per rotation, none duplicated");
+}
+
+#[test]
+fn a_value_changed_by_hand_is_revoked_by_value_not_by_the_remembered_id() {
+    let (env, gh) = github_project(DEPLOY_KEY);
+    rotate(&env, "DEPLOY_KEY");
+    let gsec_key = gh.deploy_keys()[0].id;
+    // Someone replaces the key by hand (and forgets to delete the old one).
+    let key = env.tmp.path().join("hand");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let hand_key = gh.add_deploy_key("by hand", public.trim());
+    env.ok(&[
+        "set",
+        "DEPLOY_KEY",
+        "--env",
+        ENV,
+        "--from-file",
+        key.to_str().unwrap(),
+    ]);
+    let err = rotate(&env, "DEPLOY_KEY");
+    assert!(err.contains("changed outside `gsec rotate`"), "{err}");
+    let ids: Vec<u64> = gh.deploy_keys().iter().map(|k| k.id).collect();
+    assert!(
+        !ids.contains(&hand_key),
+        "the key that was in use (the hand-made one) is revoked: {ids:?}"
+    );
+    assert!(
+        ids.contains(&gsec_key),
+        "the stale id was not used to revoke: {ids:?}"
+    );
+}
