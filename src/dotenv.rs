@@ -72,8 +72,12 @@ impl Cursor<'_> {
     /// along with the break.
     fn rest_of_line(&mut self) -> &str {
         let start = self.pos;
-        let end = self.s[start..].find('\n').map_or(self.s.len(), |i| start + i);
-        let text = self.s[start..end].strip_suffix('\r').unwrap_or(&self.s[start..end]);
+        let end = self.s[start..]
+            .find('\n')
+            .map_or(self.s.len(), |i| start + i);
+        let text = self.s[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&self.s[start..end]);
         self.pos = end;
         self.bump();
         text
@@ -95,7 +99,11 @@ fn is_key_char(c: char) -> bool {
 /// against secret-name rules is the caller's business).
 pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut c = Cursor { s: text, pos: 0, line: 1 };
+    let mut c = Cursor {
+        s: text,
+        pos: 0,
+        line: 1,
+    };
     let mut out = Vec::new();
     loop {
         // Leading whitespace, blank lines, comments.
@@ -153,10 +161,18 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
                 let mut v = Zeroizing::new(String::new());
                 loop {
                     match c.bump() {
-                        None => return c.err(line, format!("unterminated double-quoted value for {key}")),
+                        None => {
+                            return c
+                                .err(line, format!("unterminated double-quoted value for {key}"));
+                        }
                         Some('"') => break,
                         Some('\\') => match c.bump() {
-                            None => return c.err(line, format!("unterminated double-quoted value for {key}")),
+                            None => {
+                                return c.err(
+                                    line,
+                                    format!("unterminated double-quoted value for {key}"),
+                                );
+                            }
                             Some(e) => match unescape(e) {
                                 Some(ch) => v.push(ch),
                                 None => {
@@ -213,30 +229,27 @@ fn end_after_quote(c: &mut Cursor<'_>, key: &str) -> Result<(), ParseError> {
     if rest.is_empty() || rest.starts_with('#') {
         Ok(())
     } else {
-        c.err(line, format!("unexpected text after the closing quote of {key}"))
+        c.err(
+            line,
+            format!("unexpected text after the closing quote of {key}"),
+        )
     }
 }
 
 /// `value` written so that [`parse`] and python-dotenv both read back exactly
-/// `value`.
+/// `value`: double quotes, with `\\`, `\"`, and line breaks and tabs as
+/// `\n`, `\r`, `\t`, so every value is one line and every byte survives.
 ///
-/// Double quotes with escapes are the default: every byte survives, the
-/// result is one line, and python-dotenv decodes the same escapes. The one
-/// thing python-dotenv cannot read literally inside double quotes is `${`,
-/// which it interpolates; such a value is written in single quotes (literal
-/// for both readers) when it holds no `'` or `\` (which python-dotenv would
-/// unescape there). A value with `${` *and* one of those has no form
-/// python-dotenv reads literally; it is written with `\$`, which this parser,
-/// docker compose and godotenv read back exactly.
+/// `$` is written as is: python-dotenv does not unescape `\$`, so escaping
+/// it would corrupt every value holding one. The one form python-dotenv
+/// cannot read literally in any quoting is `${NAME}`, which it interpolates
+/// unless loaded with `interpolate=False`; readers that interpolate `$NAME`
+/// in double quotes (docker compose) need `--format shell` or `json` instead.
+/// python-dotenv also misreads a value *ending* in a backslash (its quoted
+/// value pattern takes the escaped `\\` before the closing quote for `\"`);
+/// this parser reads it correctly.
 pub fn quote(value: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(value.len() + 2));
-    if value.contains("${") && !value.contains(['\'', '\\']) {
-        out.push('\'');
-        out.push_str(value);
-        out.push('\'');
-        return out;
-    }
-    let dollar = value.contains("${");
     out.push('"');
     for ch in value.chars() {
         match ch {
@@ -245,7 +258,6 @@ pub fn quote(value: &str) -> Zeroizing<String> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '$' if dollar => out.push_str("\\$"),
             c => out.push(c),
         }
     }
@@ -299,9 +311,17 @@ mod tests {
         for (text, line, what) in [
             ("A=1\nnot a binding\n", 2, "expected '=' after not"),
             ("A=1\n=value\n", 2, "expected KEY=VALUE"),
-            ("A=1\n\nB=\"open\n", 3, "unterminated double-quoted value for B"),
+            (
+                "A=1\n\nB=\"open\n",
+                3,
+                "unterminated double-quoted value for B",
+            ),
             ("B='open\n", 1, "unterminated single-quoted value for B"),
-            ("A=\"x\" y\n", 1, "unexpected text after the closing quote of A"),
+            (
+                "A=\"x\" y\n",
+                1,
+                "unexpected text after the closing quote of A",
+            ),
             ("A$=1\n", 1, "expected '=' after A"),
         ] {
             let e = parse(text).unwrap_err();
@@ -328,6 +348,8 @@ mod tests {
             "${A} only",
             "${A} and ' quote",
             "back\\slash\\n not newline",
+            "ends with a backslash\\",
+            "\\",
             "tab\there # hash",
             "unicode: héllo 🔑 ✓",
             "\u{7}\u{8}\u{b}\u{c}",

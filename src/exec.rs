@@ -43,7 +43,10 @@ pub struct Spec {
 pub enum Failure {
     /// Starting the program failed, with the exit code a shell would use
     /// (127 not found, 126 not executable) and a one-line message.
-    Spawn { code: u8, message: String },
+    Spawn {
+        code: u8,
+        message: String,
+    },
     Other(Error),
 }
 
@@ -101,7 +104,9 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
                 if origin.cause == Cause::Kernel {
                     continue;
                 }
-                let Ok(sig) = Signal::try_from(origin.signal) else { continue };
+                let Ok(sig) = Signal::try_from(origin.signal) else {
+                    continue;
+                };
                 let done = reaped.lock().map(|g| *g).unwrap_or(true);
                 if !done {
                     let _ = kill(pid, sig);

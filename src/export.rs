@@ -74,7 +74,11 @@ pub fn variables(project: &Project, env: &str) -> Result<(Vec<Var>, Vec<String>)
     for Resolved { name, value, .. } in &all {
         let base = project.config.env_var(name);
         for (suffix, text) in envs::flatten(value) {
-            let var = if suffix.is_empty() { base.clone() } else { format!("{base}_{suffix}") };
+            let var = if suffix.is_empty() {
+                base.clone()
+            } else {
+                format!("{base}_{suffix}")
+            };
             if !valid_var_name(&var) {
                 return Err(Error::usage(format!(
                     "secret '{name}' would be exported as '{var}', which is not a valid environment variable name (letters, digits and '_', not starting with a digit); set `env:` for it in .gsec.yaml"
@@ -102,7 +106,9 @@ pub fn variables(project: &Project, env: &str) -> Result<(Vec<Var>, Vec<String>)
         .config
         .secrets
         .iter()
-        .filter(|(n, d)| d.required.applies_to(env) && !all.iter().any(|r| r.name.eq_ignore_ascii_case(n)))
+        .filter(|(n, d)| {
+            d.required.applies_to(env) && !all.iter().any(|r| r.name.eq_ignore_ascii_case(n))
+        })
         .map(|(n, _)| n.clone())
         .collect();
     Ok((vars, missing))
@@ -146,7 +152,11 @@ pub fn render(format: Format, vars: &[Var]) -> Zeroizing<String> {
         }
         Format::Yaml => {
             use crate::vault::format::{Emit, emit_tree};
-            let mut tree = Emit::Map(vars.iter().map(|v| (v.name.clone(), Emit::Str(v.value.to_string()))).collect());
+            let mut tree = Emit::Map(
+                vars.iter()
+                    .map(|v| (v.name.clone(), Emit::Str(v.value.to_string())))
+                    .collect(),
+            );
             out.push_str(&Zeroizing::new(emit_tree(&tree)));
             if let Emit::Map(m) = &mut tree {
                 for (_, e) in m.iter_mut() {
@@ -198,7 +208,9 @@ fn json_string(out: &mut String, s: &str) {
 /// GitHub's escaping of a workflow-command value (`::add-mask::VALUE`):
 /// `%`, CR and LF, as the runner's `ActionCommand` unescapes them.
 pub fn github_command_escape(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// The `::add-mask::` commands for `vars`: each value, and each line of a
@@ -218,7 +230,11 @@ pub fn github_masks(vars: &[Var]) -> Zeroizing<String> {
                 continue;
             }
             seen.push(p);
-            let _ = writeln!(out, "::add-mask::{}", &*Zeroizing::new(github_command_escape(p)));
+            let _ = writeln!(
+                out,
+                "::add-mask::{}",
+                &*Zeroizing::new(github_command_escape(p))
+            );
         }
     }
     out
@@ -290,13 +306,19 @@ mod tests {
 
     #[test]
     fn kestra_is_base64() {
-        assert_eq!(&*render(Format::Kestra, &[var("TOKEN", "hi\n")]), "SECRET_TOKEN=aGkK\n");
+        assert_eq!(
+            &*render(Format::Kestra, &[var("TOKEN", "hi\n")]),
+            "SECRET_TOKEN=aGkK\n"
+        );
     }
 
     #[test]
     fn github_masks_value_and_lines_escaped() {
         let m = github_masks(&[var("K", "a%b\r\nline2\n\nline2")]);
-        assert_eq!(&*m, "::add-mask::a%25b%0D%0Aline2%0A%0Aline2\n::add-mask::a%25b\n::add-mask::line2\n");
+        assert_eq!(
+            &*m,
+            "::add-mask::a%25b%0D%0Aline2%0A%0Aline2\n::add-mask::a%25b\n::add-mask::line2\n"
+        );
     }
 
     #[test]

@@ -46,7 +46,9 @@ pub struct Patterns {
 
 impl std::fmt::Debug for Patterns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Patterns").field("max_len", &self.max_len).finish_non_exhaustive()
+        f.debug_struct("Patterns")
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +91,11 @@ impl Patterns {
             .match_kind(MatchKind::Standard)
             .build(pats.iter().map(|p| &p[..]))
             .map_err(|e| format!("cannot build the masker: {e}"))?;
-        Ok(Some(Patterns { find, trie, max_len }))
+        Ok(Some(Patterns {
+            find,
+            trie,
+            max_len,
+        }))
     }
 
     /// Length of the longest pattern.
@@ -157,7 +163,11 @@ impl<'p> Masker<'p> {
 
     fn drain(&mut self, eof: bool, out: &mut Vec<u8>) {
         let buf = &self.pending[..];
-        let hold = if eof { buf.len() } else { self.patterns.hold_start(buf) };
+        let hold = if eof {
+            buf.len()
+        } else {
+            self.patterns.hold_start(buf)
+        };
         let mut pos = 0;
         for m in self.patterns.find.find_iter(buf) {
             // A match starting in the held part may still grow; decide
@@ -279,7 +289,11 @@ mod tests {
         let text = b"-abcdefgh-abcd-abcdef-";
         for i in 0..=text.len() {
             let (a, b) = text.split_at(i);
-            assert_eq!(s(feed(&p, &[a, b])), "-*****-*****-*****ef-", "split at {i}");
+            assert_eq!(
+                s(feed(&p, &[a, b])),
+                "-*****-*****-*****ef-",
+                "split at {i}"
+            );
         }
     }
 
@@ -296,10 +310,17 @@ mod tests {
         let mut m = Masker::new(&p);
         let mut out = Vec::new();
         m.push(b"Password: ", &mut out);
-        assert_eq!(out, b"Password: ", "a prompt must reach the terminal at once");
+        assert_eq!(
+            out, b"Password: ",
+            "a prompt must reach the terminal at once"
+        );
         assert_eq!(m.held(), 0);
         m.push(b"ok s3cr", &mut out);
-        assert_eq!(s(out.clone()), "Password: ok ", "only a possible partial secret is held");
+        assert_eq!(
+            s(out.clone()),
+            "Password: ok ",
+            "only a possible partial secret is held"
+        );
         assert_eq!(m.held(), 4);
         m.push(b"et-value\n", &mut out);
         assert_eq!(s(out), "Password: ok *****\n");
@@ -315,7 +336,9 @@ mod tests {
 
     #[test]
     fn large_value_split_everywhere_in_chunks() {
-        let secret: String = (0..4096).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        let secret: String = (0..4096)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
         let p = pats(&[&secret]);
         let text = format!("begin {secret} end");
         for chunk in [1, 7, 100, 4095, 4096, 5000] {

@@ -33,7 +33,9 @@ pub(crate) fn load_vars(project: &Project, env: &str) -> Result<Vec<Var>> {
     if !missing.is_empty() {
         let list = missing.join(", ");
         if LENIENT_ENVS.contains(&env) {
-            output::warn(&format!("required secret(s) with no value in {env}: {list}"));
+            output::warn(&format!(
+                "required secret(s) with no value in {env}: {list}"
+            ));
         } else {
             return Err(Error::usage(format!(
                 "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`)"
@@ -68,7 +70,11 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
 /// as a mask first, then append the values to the runner's file. Values
 /// never reach stdout, where the log would show them.
 fn github(vars: &[Var], step_output: bool) -> Result<Exit> {
-    let var = if step_output { "GITHUB_OUTPUT" } else { "GITHUB_ENV" };
+    let var = if step_output {
+        "GITHUB_OUTPUT"
+    } else {
+        "GITHUB_ENV"
+    };
     let path = match std::env::var_os(var) {
         Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
         _ => {
@@ -81,13 +87,21 @@ fn github(vars: &[Var], step_output: bool) -> Result<Exit> {
     write_stdout(export::github_masks(vars).as_bytes())?;
     // The runner's file is append-only by protocol (other steps' commands
     // are in it), so this is one append, not an atomic replace.
-    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).at(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .at(&path)?;
     f.write_all(block.as_bytes()).at(&path)?;
     f.flush().at(&path)?;
     output::info(&format!(
         "exported {} variable(s) to {var}{}",
         vars.len(),
-        if vars.is_empty() { "" } else { " (values masked in the log)" }
+        if vars.is_empty() {
+            ""
+        } else {
+            " (values masked in the log)"
+        }
     ));
     Ok(Exit::Ok)
 }

@@ -26,7 +26,11 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
     let project = ctx.project()?;
     project.check_env(&a.env)?;
     let stdin = a.file.as_os_str() == "-";
-    let shown = if stdin { "<stdin>".to_string() } else { a.file.display().to_string() };
+    let shown = if stdin {
+        "<stdin>".to_string()
+    } else {
+        a.file.display().to_string()
+    };
     let bytes = if stdin {
         let mut b = Zeroizing::new(Vec::new());
         std::io::stdin()
@@ -36,8 +40,14 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
     } else {
         Zeroizing::new(std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?)
     };
-    let text = std::str::from_utf8(&bytes).map_err(|e| Error::file(&shown, format!("not UTF-8 text (at byte {})", e.valid_up_to())))?;
-    let entries = dotenv::parse(text).map_err(|e| Error::file(format!("{shown}:{}", e.line), e.message))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        Error::file(
+            &shown,
+            format!("not UTF-8 text (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let entries =
+        dotenv::parse(text).map_err(|e| Error::file(format!("{shown}:{}", e.line), e.message))?;
 
     // Variable names back to secret names: a declared secret exported under
     // this name, else the name itself. Later bindings win, like a shell.
@@ -50,12 +60,16 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
             .find(|(_, d)| d.env.as_deref() == Some(e.key.as_str()))
             .map(|(n, _)| n.clone())
             .unwrap_or_else(|| e.key.clone());
-        check_name(&name).map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;
+        check_name(&name)
+            .map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;
         if e.value.is_empty() {
             output::warn(&format!("{shown}:{}: {} is empty; skipped", e.line, e.key));
             continue;
         }
-        if let Some(i) = items.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        if let Some(i) = items
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
             let (_, old) = items.remove(i);
             output::warn(&format!(
                 "{shown}:{}: {} is set again (first on line {}); the later value wins",
@@ -83,7 +97,11 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
         Ok((added, changed, unchanged))
     })?;
     let mut parts = Vec::new();
-    for (label, list) in [("added", &added), ("changed", &changed), ("unchanged", &unchanged)] {
+    for (label, list) in [
+        ("added", &added),
+        ("changed", &changed),
+        ("unchanged", &unchanged),
+    ] {
         if !list.is_empty() {
             parts.push(format!("{label} {}", list.join(", ")));
         }

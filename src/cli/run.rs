@@ -12,7 +12,9 @@ use crate::exec::{self, Failure, Spec};
 use crate::mask::Patterns;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  gsec run -- ./manage.py runserver\n  gsec run --env production --mask -- ./deploy.sh")]
+#[command(
+    after_help = "Examples:\n  gsec run -- ./manage.py runserver\n  gsec run --env production --mask -- ./deploy.sh"
+)]
 pub struct RunArgs {
     /// Environment whose secrets to add.
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
@@ -23,7 +25,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub mask: bool,
     /// The command and its arguments (after `--`).
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -50,7 +57,9 @@ fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
         None
     };
     let mut command = a.command.into_iter();
-    let program = command.next().ok_or_else(|| Error::usage("no command given"))?;
+    let program = command
+        .next()
+        .ok_or_else(|| Error::usage("no command given"))?;
     Ok(Spec {
         program,
         args: command.collect(),

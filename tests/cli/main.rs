@@ -2,3 +2,4 @@
 //! binary and the test harness are linked once.
 
 mod common;
+mod workflows;
