@@ -773,3 +773,27 @@ fn import_rejects_malformed_files_naming_file_and_line_and_writes_nothing() {
     let err = env.fails(&["import", "/nonexistent/x.env"], b"", 2);
     assert!(err.contains("/nonexistent/x.env"), "{err}");
 }
+
+#[test]
+fn import_maps_exported_variable_names_back_to_their_secrets() {
+    let env = Env::project();
+    append_config(
+        &env,
+        "secrets:\n  stripe-key:\n    description: declared, not yet set anywhere\n",
+    );
+    env.set("api-key", "development", "value-one");
+    env.set("stripe-key", "development", "value-two");
+    let text = env.ok(&["export", "--format", "dotenv"]);
+    assert_eq!(text, "api_key=\"value-one\"\nstripe_key=\"value-two\"\n");
+    let f = env.tmp.path().join("roundtrip.env");
+    std::fs::write(&f, &text).unwrap();
+    let err = String::from_utf8(env.run_in(&["import", f.to_str().unwrap()], b"").stderr).unwrap();
+    assert!(err.contains("unchanged api-key, stripe-key"), "{err}");
+    // Into an environment without api-key: only the declared name is known.
+    let err = String::from_utf8(
+        env.run_in(&["import", f.to_str().unwrap(), "--env", "production"], b"")
+            .stderr,
+    )
+    .unwrap();
+    assert!(err.contains("added api_key, stripe-key"), "{err}");
+}
