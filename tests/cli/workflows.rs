@@ -797,3 +797,67 @@ fn import_maps_exported_variable_names_back_to_their_secrets() {
     .unwrap();
     assert!(err.contains("added api_key, stripe-key"), "{err}");
 }
+
+/// Ctrl-C on a terminal reaches the whole foreground process group, the
+/// child included; gsec must not send it a second time (programs treat a
+/// second Ctrl-C as "quit without cleanup"), and must itself survive it.
+#[test]
+fn run_ctrl_c_on_a_terminal_reaches_the_child_once() {
+    let env = Env::project();
+    // The child takes SIGINTs one by one with sigwaitinfo, so two deliveries
+    // cannot merge into one, and reports each one's si_code.
+    let child = env.tmp.path().join("child.py");
+    std::fs::write(
+        &child,
+        r#"
+import signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+print("ready", flush=True)
+codes = []
+while True:
+    info = signal.sigtimedwait([signal.SIGINT], 1.5)
+    if info is None:
+        break
+    codes.append("kernel" if info.si_code == 0x80 else "sent")
+print("got", ",".join(codes), flush=True)
+sys.exit(3)
+"#,
+    )
+    .unwrap();
+    let driver = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "run", "--", sys.executable, sys.argv[2]])
+buf = b""
+while b"ready" not in buf:
+    buf += os.read(fd, 1024)
+os.write(fd, b"\x03")
+out = b""
+while True:
+    r, _, _ = select.select([fd], [], [], 10)
+    if not r:
+        break
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+print(out.decode().replace("^C", "").strip(), os.waitstatus_to_exitcode(st))
+"#;
+    let mut c = Command::new(common::tool("python3"));
+    env.clean_env(&mut c);
+    c.env("GSEC_AGE_KEY_FILE", &env.key)
+        .current_dir(&env.dir)
+        .args(["-c", driver, BIN, child.to_str().unwrap()]);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got kernel 3");
+}
