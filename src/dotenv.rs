@@ -237,25 +237,19 @@ fn end_after_quote(c: &mut Cursor<'_>, key: &str) -> Result<(), ParseError> {
 }
 
 /// `value` written so that [`parse`] and python-dotenv both read back exactly
-/// `value`.
+/// `value`: double quotes, with `\\`, `\"`, and line breaks and tabs as
+/// `\n`, `\r`, `\t`, so every value is one line and every byte survives.
 ///
-/// Double quotes with escapes are the default: every byte survives, the
-/// result is one line, and python-dotenv decodes the same escapes. The one
-/// thing python-dotenv cannot read literally inside double quotes is `${`,
-/// which it interpolates; such a value is written in single quotes (literal
-/// for both readers) when it holds no `'` or `\` (which python-dotenv would
-/// unescape there). A value with `${` *and* one of those has no form
-/// python-dotenv reads literally; it is written with `\$`, which this parser,
-/// docker compose and godotenv read back exactly.
+/// `$` is written as is: python-dotenv does not unescape `\$`, so escaping
+/// it would corrupt every value holding one. The one form python-dotenv
+/// cannot read literally in any quoting is `${NAME}`, which it interpolates
+/// unless loaded with `interpolate=False`; readers that interpolate `$NAME`
+/// in double quotes (docker compose) need `--format shell` or `json` instead.
+/// python-dotenv also misreads a value *ending* in a backslash (its quoted
+/// value pattern takes the escaped `\\` before the closing quote for `\"`);
+/// this parser reads it correctly.
 pub fn quote(value: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(value.len() + 2));
-    if value.contains("${") && !value.contains(['\'', '\\']) {
-        out.push('\'');
-        out.push_str(value);
-        out.push('\'');
-        return out;
-    }
-    let dollar = value.contains("${");
     out.push('"');
     for ch in value.chars() {
         match ch {
@@ -264,7 +258,6 @@ pub fn quote(value: &str) -> Zeroizing<String> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '$' if dollar => out.push_str("\\$"),
             c => out.push(c),
         }
     }
@@ -355,6 +348,8 @@ mod tests {
             "${A} only",
             "${A} and ' quote",
             "back\\slash\\n not newline",
+            "ends with a backslash\\",
+            "\\",
             "tab\there # hash",
             "unicode: héllo 🔑 ✓",
             "\u{7}\u{8}\u{b}\u{c}",

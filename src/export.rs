@@ -38,7 +38,7 @@ impl std::fmt::Debug for Var {
 /// Output formats of `gsec export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// `NAME="value"` lines, for `.env` readers (python-dotenv, docker compose).
+    /// `NAME="value"` lines with escapes, as python-dotenv and `gsec import` read them.
     Dotenv,
     /// One JSON object, NAME → value.
     Json,

@@ -49,17 +49,32 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
     let entries =
         dotenv::parse(text).map_err(|e| Error::file(format!("{shown}:{}", e.line), e.message))?;
 
-    // Variable names back to secret names: a declared secret exported under
-    // this name, else the name itself. Later bindings win, like a shell.
+    // Variable names back to secret names, so `export` then `import`
+    // round-trips: a declared secret exported under this name (its `env:`),
+    // else a secret already in the environment, or declared, whose variable
+    // this is (`api-key` is exported as `api_key`), else the name itself.
+    // Later bindings win, like a shell.
+    let existing = super::secrets::peek(&project.env_file(&a.env))?
+        .map(|p| p.names)
+        .unwrap_or_default();
+    let secret_for = |key: &str| -> String {
+        let cfg = &project.config;
+        cfg.secrets
+            .iter()
+            .find(|(_, d)| d.env.as_deref() == Some(key))
+            .map(|(n, _)| n)
+            .or_else(|| {
+                existing
+                    .iter()
+                    .chain(cfg.secrets.keys())
+                    .find(|n| cfg.env_var(n) == key)
+            })
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    };
     let mut items: Vec<(String, dotenv::Entry)> = Vec::new();
     for e in entries {
-        let name = project
-            .config
-            .secrets
-            .iter()
-            .find(|(_, d)| d.env.as_deref() == Some(e.key.as_str()))
-            .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| e.key.clone());
+        let name = secret_for(&e.key);
         check_name(&name)
             .map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;
         if e.value.is_empty() {

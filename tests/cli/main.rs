@@ -8,3 +8,4 @@ mod fake_github;
 mod plugin;
 mod rotate;
 mod vault;
+mod workflows;
