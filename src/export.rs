@@ -205,14 +205,6 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// GitHub's escaping of a workflow-command value (`::add-mask::VALUE`):
-/// `%`, CR and LF, as the runner's `ActionCommand` unescapes them.
-pub fn github_command_escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
 /// The `::add-mask::` commands for `vars`: each value, and each line of a
 /// multi-line value (the runner masks a registered secret as a whole, and a
 /// program printing a key file shows it line by line). Print all of them
@@ -233,7 +225,7 @@ pub fn github_masks(vars: &[Var]) -> Zeroizing<String> {
             let _ = writeln!(
                 out,
                 "::add-mask::{}",
-                &*Zeroizing::new(github_command_escape(p))
+                &*Zeroizing::new(crate::github::escape_data(p))
             );
         }
     }

@@ -196,6 +196,10 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
         });
         match res {
             Ok(((change, names), written)) => {
+                // In-flight rotations hold values too.
+                if let Err(e) = crate::rotate::journal::Journal::rewrap(&project, env) {
+                    failures.push(e);
+                }
                 if !change.removed.is_empty() {
                     let removed: Vec<String> =
                         change.removed.iter().map(|r| short_recipient(r)).collect();

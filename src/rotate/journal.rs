@@ -188,6 +188,16 @@ impl Journal {
         Ok(Journal { vault, _lock: lock })
     }
 
+    /// Re-wrap an existing journal for the environment's current recipients
+    /// (`gsec updatekeys`): a removed recipient must not keep reading the
+    /// pending and previous values. No-op when there is no journal.
+    pub fn rewrap(project: &Project, env: &str) -> Result<bool> {
+        if !path(project, env).exists() {
+            return Ok(false);
+        }
+        Journal::open(project, env)?.vault.save()
+    }
+
     /// Secrets with a record.
     pub fn names(&self) -> Vec<String> {
         self.vault.names().map(str::to_string).collect()

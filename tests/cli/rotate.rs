@@ -389,6 +389,39 @@ fn crash_after_revoked() {
 }
 
 #[test]
+fn updatekeys_rewraps_an_in_flight_rotation_journal() {
+    let (env, _gh) = github_project(&DEPLOY_KEY.replace(
+        "      plugin: github\n",
+        "      plugin: github\n      grace: 1h\n",
+    ));
+    rotate(&env, "DEPLOY_KEY");
+    rotate(&env, "DEPLOY_KEY"); // leaves the journal waiting for the grace period
+    let journal = env.path("secrets/.gsec-rotation-production.yaml");
+    assert!(journal.exists());
+    let recipients = |p: &std::path::Path| {
+        let v: serde_json::Value =
+            serde_norway::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["sops"]["age"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["recipient"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (_, bob) = env.other_key("bob");
+    env.ok(&["recipients", "add", &bob]);
+    assert!(
+        recipients(&journal).contains(&bob),
+        "journal re-wrapped for the new recipient"
+    );
+    env.ok(&["recipients", "rm", &bob]);
+    assert!(
+        !recipients(&journal).contains(&bob),
+        "journal re-keyed without the removed recipient"
+    );
+}
+
+#[test]
 fn grace_period_keeps_the_old_key_until_it_ends() {
     let (env, gh) = github_project(&DEPLOY_KEY.replace(
         "      plugin: github\n",
