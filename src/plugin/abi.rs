@@ -94,6 +94,13 @@ pub struct StepRequest {
     /// `revoke`: the provider's id of the credential to retire.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The rotation's idempotency token: the same on every retry of one
+    /// rotation (after a crash), different for the next rotation. A plugin
+    /// that creates credentials names or tags them with it, so a retried
+    /// `create` finds what an interrupted one made instead of adding a
+    /// second live credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl std::fmt::Debug for StepRequest {

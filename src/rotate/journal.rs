@@ -115,7 +115,7 @@ fn fingerprint(v: &str) -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     /// Random id of this rotation; passed to the plugin's `create` as
-    /// `state.token` so a retried `create` can find what an interrupted one
+    /// the request's `token` so a retried `create` can find what an interrupted one
     /// made (e.g. the deploy key titled `gsec-<token>`).
     pub token: String,
     pub step: Step,

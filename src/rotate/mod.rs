@@ -27,7 +27,6 @@ use std::cell::OnceCell;
 use std::time::SystemTime;
 
 use indexmap::IndexMap;
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::config::Rotation;
@@ -387,7 +386,7 @@ impl<'p> Rotator<'p> {
                         config: rot.config.clone(),
                         inputs: inputs()?,
                         current: p.previous.value.clone(),
-                        state: Some(json!({"token": p.token})),
+                        token: Some(p.token.clone()),
                         ..Default::default()
                     };
                     let created = plugin().and_then(|pl| {

@@ -13,7 +13,7 @@
 //!   `config.secret_name`, sealed (libsodium sealed box) to the repository's
 //!   public key: the value of input `config.source`, or a new random one.
 //!
-//! Idempotency: gsec passes its journal token as `state.token` to `create`.
+//! Idempotency: gsec passes its journal token as the request's `token`.
 //! A retried `create` with the same token first deletes any deploy key this
 //! token already added (its private half never reached the journal, so it
 //! can only be replaced), so a crash never leaves an orphaned key behind.
@@ -122,9 +122,9 @@ fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
-/// The journal token gsec passes to `create` as `state.token`.
+/// The rotation's idempotency token (the ABI's `token` field).
 fn idempotency_token(req: &Request) -> Option<String> {
-    let t = req.state.as_ref()?.get("token")?.as_str()?;
+    let t = req.token.as_deref()?;
     t.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         .then(|| t.to_string())

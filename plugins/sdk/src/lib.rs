@@ -87,6 +87,10 @@ pub struct Request {
     pub state: Option<Value>,
     /// `revoke`: the provider's id of the credential to retire.
     pub id: Option<String>,
+    /// The rotation's idempotency token: the same on every retry of one
+    /// rotation; name or tag created credentials with it so a retried
+    /// `create` can find what an interrupted one made.
+    pub token: Option<String>,
 }
 
 impl Request {
