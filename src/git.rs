@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::blob::{Algorithm, Diff, InternedInput};
 use gix::objs::TreeRefIter;
-use gix::ObjectId;
 
 use crate::error::{Error, Result};
 
@@ -36,12 +36,16 @@ pub struct Staged {
 /// Index entries (regular files and executables) whose blob differs from
 /// HEAD's. Works before the first commit (everything is new).
 pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
-    let index = repo.index_or_empty().map_err(|e| err("cannot read the index", e))?;
+    let index = repo
+        .index_or_empty()
+        .map_err(|e| err("cannot read the index", e))?;
     let head = head_blobs(repo)?;
     let mut out = Vec::new();
     for entry in index.entries() {
         use gix::index::entry::{Mode, Stage};
-        if entry.stage() != Stage::Unconflicted || !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE) {
+        if entry.stage() != Stage::Unconflicted
+            || !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE)
+        {
             continue;
         }
         let path = entry.path(&index).to_str_lossy().into_owned();
@@ -49,7 +53,11 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
         if prev == Some(entry.id) {
             continue;
         }
-        out.push(Staged { path, id: entry.id, head: prev });
+        out.push(Staged {
+            path,
+            id: entry.id,
+            head: prev,
+        });
     }
     Ok(out)
 }
@@ -62,7 +70,9 @@ fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>> {
         Err(_) => return Ok(map), // unborn HEAD
     };
     let mut rec = gix::traverse::tree::Recorder::default();
-    tree.traverse().breadthfirst(&mut rec).map_err(|e| err("cannot read HEAD's tree", e))?;
+    tree.traverse()
+        .breadthfirst(&mut rec)
+        .map_err(|e| err("cannot read HEAD's tree", e))?;
     for e in rec.records {
         if e.mode.is_blob() {
             map.insert(e.filepath.to_str_lossy().into_owned(), e.oid);
@@ -73,7 +83,9 @@ fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>> {
 
 /// A blob's bytes.
 pub fn blob(repo: &gix::Repository, id: ObjectId) -> Result<Vec<u8>> {
-    let mut b = repo.find_blob(id).map_err(|e| err(&format!("cannot read blob {id}"), e))?;
+    let mut b = repo
+        .find_blob(id)
+        .map_err(|e| err(&format!("cannot read blob {id}"), e))?;
     Ok(b.take_data())
 }
 
@@ -86,10 +98,14 @@ pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Option<u64> {
 /// `old` (all lines when there is no `old`).
 pub fn added_lines(old: Option<&[u8]>, new: &[u8]) -> Vec<bool> {
     let n_lines = new.split_inclusive(|&b| b == b'\n').count();
-    let Some(old) = old else { return vec![true; n_lines] };
+    let Some(old) = old else {
+        return vec![true; n_lines];
+    };
     let input = InternedInput::new(old, new);
     let diff = Diff::compute(Algorithm::Histogram, &input);
-    (0..input.after.len() as u32).map(|i| diff.is_added(i)).collect()
+    (0..input.after.len() as u32)
+        .map(|i| diff.is_added(i))
+        .collect()
 }
 
 /// One changed file in a commit.
@@ -122,8 +138,14 @@ pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Object
         }
         Some(r) => tips.push(resolve(r)?),
         None => {
-            let refs = repo.references().map_err(|e| err("cannot list references", e))?;
-            for r in refs.all().map_err(|e| err("cannot list references", e))?.flatten() {
+            let refs = repo
+                .references()
+                .map_err(|e| err("cannot list references", e))?;
+            for r in refs
+                .all()
+                .map_err(|e| err("cannot list references", e))?
+                .flatten()
+            {
                 let mut r = r;
                 if let Ok(id) = r.peel_to_id() {
                     if let Ok(obj) = id.object() {
@@ -146,7 +168,9 @@ pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Object
     let walk = repo
         .rev_walk(tips)
         .with_hidden(hidden)
-        .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+        .sorting(gix::revision::walk::Sorting::ByCommitTime(
+            Default::default(),
+        ))
         .all()
         .map_err(|e| err("cannot walk history", e))?;
     let mut out = Vec::new();
@@ -161,8 +185,14 @@ pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Object
 
 /// Files a commit added or modified relative to its first parent (root
 /// commits: relative to the empty tree). Regular files only.
-pub fn changes(repo: &gix::Repository, commit: ObjectId, state: &mut gix::diff::tree::State) -> Result<Vec<Change>> {
-    let c = repo.find_commit(commit).map_err(|e| err("cannot read commit", e))?;
+pub fn changes(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    state: &mut gix::diff::tree::State,
+) -> Result<Vec<Change>> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| err("cannot read commit", e))?;
     let tree = c.tree().map_err(|e| err("cannot read tree", e))?;
     let parent_tree = match c.parent_ids().next() {
         Some(p) => Some(
@@ -189,7 +219,12 @@ pub fn changes(repo: &gix::Repository, commit: ObjectId, state: &mut gix::diff::
     for ch in rec.records {
         use gix::diff::tree::recorder::Change as C;
         match ch {
-            C::Addition { entry_mode, oid, path, .. } if entry_mode.is_blob() => out.push(Change {
+            C::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => out.push(Change {
                 path: path.to_str_lossy().into_owned(),
                 id: oid,
                 previous: None,
@@ -219,7 +254,10 @@ pub fn hooks_dir(repo: &gix::Repository) -> PathBuf {
         if p.is_absolute() {
             return p;
         }
-        let base = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo.git_dir().to_path_buf());
+        let base = repo
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo.git_dir().to_path_buf());
         return base.join(p);
     }
     repo.common_dir().join("hooks")

@@ -66,7 +66,11 @@ fn install(dir: &Path, force: bool) -> Result<Exit> {
     let hook = dir.join("pre-commit");
     let _lock = crate::fsutil::lock(&hook)?;
     if hook.exists() && !is_ours(&hook) {
-        let (keep, how) = if force { (dir.join(REPLACED), "replaced") } else { (dir.join(CHAINED), "chained") };
+        let (keep, how) = if force {
+            (dir.join(REPLACED), "replaced")
+        } else {
+            (dir.join(CHAINED), "chained")
+        };
         if keep.exists() {
             return Err(Error::file(
                 &keep,
@@ -77,7 +81,11 @@ fn install(dir: &Path, force: bool) -> Result<Exit> {
         output::info(&format!(
             "existing pre-commit hook {how}: kept as {}{}",
             keep.display(),
-            if force { "" } else { " and run before the scan" }
+            if force {
+                ""
+            } else {
+                " and run before the scan"
+            }
         ));
     } else if force && dir.join(CHAINED).exists() {
         // --force on a chained install: stop running the chained hook.
@@ -103,7 +111,10 @@ fn uninstall(dir: &Path) -> Result<Exit> {
     let chained = dir.join(CHAINED);
     if chained.exists() {
         std::fs::rename(&chained, &hook).at(&chained)?;
-        output::info(&format!("removed gsec's hook and restored the previous one at {}", hook.display()));
+        output::info(&format!(
+            "removed gsec's hook and restored the previous one at {}",
+            hook.display()
+        ));
     } else {
         output::info(&format!("removed {}", hook.display()));
     }

@@ -78,11 +78,15 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         scan::scan_history(&scanner, &repo, range)?
     } else if stdin {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
         scan::scan_buffer(&scanner, "-", &buf)
     } else {
         if a.paths.iter().any(|p| p.as_os_str() == "-") {
-            return Err(Error::usage("`-` (stdin) cannot be combined with other paths"));
+            return Err(Error::usage(
+                "`-` (stdin) cannot be combined with other paths",
+            ));
         }
         let paths: Vec<PathBuf> = if a.paths.is_empty() {
             vec![dir.clone()]
@@ -97,13 +101,20 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
             [one] if one.is_dir() => one.clone(),
             _ => dir.clone(),
         };
-        let root = if paths.iter().all(|p| p.starts_with(&root)) { root.clone() } else { shown_base.clone() };
+        let root = if paths.iter().all(|p| p.starts_with(&root)) {
+            root.clone()
+        } else {
+            shown_base.clone()
+        };
         scan::scan_paths(&scanner, &paths, &root, &shown_base, !a.no_git)?
     };
 
     if let Some(path) = &a.baseline_write {
         let path = dir.join(path);
-        allow::write_baseline(&path, report.findings.iter().map(|f| f.fingerprint.as_str()))?;
+        allow::write_baseline(
+            &path,
+            report.findings.iter().map(|f| f.fingerprint.as_str()),
+        )?;
         output::info(&format!(
             "wrote {} fingerprint(s) to {}; pass it with --baseline to accept these findings",
             report.findings.len(),
@@ -121,7 +132,8 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         }
         None => {
             let mut out = anstream::stdout();
-            report::write(a.format, &report, &mut out).map_err(|e| Error::msg(format!("cannot write output: {e}")))?;
+            report::write(a.format, &report, &mut out)
+                .map_err(|e| Error::msg(format!("cannot write output: {e}")))?;
             out.flush().ok();
         }
     }

@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 pub const INLINE: &[u8] = b"gsec:allow";
 /// Fingerprint file at the project / repository root.
 pub const IGNORE_FILE: &str = ".gsecignore";
+/// First line of a baseline file (how the scanner recognises and skips one).
+pub const BASELINE_HEADER: &str = "# gsec scan baseline";
 
 /// `<rule-id>:<path>:<first 16 hex of sha256(secret)>`.
 pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {
@@ -34,20 +36,29 @@ pub struct Allow {
 impl Allow {
     /// Build from config globs plus fingerprint files (each optional).
     pub fn new(globs: &[String], files: &[&Path]) -> Result<Allow> {
-        let paths = if globs.is_empty() {
-            None
-        } else {
-            let mut b = GlobSetBuilder::new();
-            for g in globs {
-                b.add(Glob::new(g).map_err(|e| Error::msg(format!("scan.allow_paths: bad glob '{g}': {e}")))?);
-            }
-            Some(b.build().map_err(|e| Error::msg(format!("scan.allow_paths: {e}")))?)
-        };
+        let paths =
+            if globs.is_empty() {
+                None
+            } else {
+                let mut b = GlobSetBuilder::new();
+                for g in globs {
+                    b.add(Glob::new(g).map_err(|e| {
+                        Error::msg(format!("scan.allow_paths: bad glob '{g}': {e}"))
+                    })?);
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| Error::msg(format!("scan.allow_paths: {e}")))?,
+                )
+            };
         let mut fingerprints = BTreeSet::new();
         for f in files {
             fingerprints.extend(read_fingerprints(f)?);
         }
-        Ok(Allow { paths, fingerprints })
+        Ok(Allow {
+            paths,
+            fingerprints,
+        })
     }
 
     /// Is this (root-relative) path never scanned?
@@ -66,7 +77,10 @@ impl Allow {
 pub fn read_fingerprints(path: &Path) -> Result<BTreeSet<String>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.file_name().is_some_and(|n| n == IGNORE_FILE) => {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && path.file_name().is_some_and(|n| n == IGNORE_FILE) =>
+        {
             return Ok(BTreeSet::new());
         }
         Err(e) => return Err(Error::io(path, e)),
@@ -78,10 +92,16 @@ pub fn read_fingerprints(path: &Path) -> Result<BTreeSet<String>> {
             continue;
         }
         let hash = l.rsplit(':').next().unwrap_or("");
-        if l.matches(':').count() < 2 || hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if l.matches(':').count() < 2
+            || hash.len() != 16
+            || !hash.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(Error::file(
                 path,
-                format!("line {}: not a fingerprint (expected <rule-id>:<path>:<16 hex>)", i + 1),
+                format!(
+                    "line {}: not a fingerprint (expected <rule-id>:<path>:<16 hex>)",
+                    i + 1
+                ),
             ));
         }
         out.insert(l.to_string());

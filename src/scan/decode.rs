@@ -92,13 +92,20 @@ fn text_like(d: &[u8]) -> bool {
 
 /// Whitespace/quote-delimited tokens holding at least one `%XX` escape.
 fn percent_spans(content: &[u8], f: &mut impl FnMut(usize, usize, &[u8])) {
-    let delim = |c: u8| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'<' || c == b'>';
+    let delim =
+        |c: u8| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'<' || c == b'>';
     let mut i = 0;
     let n = content.len();
     while let Some(off) = memchr_pct(&content[i..]) {
         let p = i + off;
-        let start = content[..p].iter().rposition(|&c| delim(c)).map_or(0, |x| x + 1);
-        let end = content[p..].iter().position(|&c| delim(c)).map_or(n, |x| p + x);
+        let start = content[..p]
+            .iter()
+            .rposition(|&c| delim(c))
+            .map_or(0, |x| x + 1);
+        let end = content[p..]
+            .iter()
+            .position(|&c| delim(c))
+            .map_or(n, |x| p + x);
         let tok = &content[start..end];
         let decoded: Vec<u8> = percent_encoding::percent_decode(tok).collect();
         if decoded.len() != tok.len() && decoded.len() >= 8 {
@@ -130,7 +137,9 @@ mod tests {
 
     fn spans(s: &str) -> Vec<(usize, usize, String)> {
         let mut v = Vec::new();
-        each_span(s.as_bytes(), |a, b, d| v.push((a, b, String::from_utf8_lossy(d).into_owned())));
+        each_span(s.as_bytes(), |a, b, d| {
+            v.push((a, b, String::from_utf8_lossy(d).into_owned()))
+        });
         v
     }
 
@@ -138,7 +147,10 @@ mod tests {
     fn decodes_base64_hex_percent() {
         let b64 = base64::engine::general_purpose::STANDARD.encode("password=hunter2hunter2");
         let got = spans(&format!("x: {b64}\n"));
-        assert_eq!(got, vec![(3, 3 + b64.len(), "password=hunter2hunter2".into())]);
+        assert_eq!(
+            got,
+            vec![(3, 3 + b64.len(), "password=hunter2hunter2".into())]
+        );
         let hx = hex::encode("token=abcdefgh12345678");
         assert_eq!(spans(&hx)[0].2, "token=abcdefgh12345678");
         assert_eq!(spans("u=p%40ss%3Dword%21x")[0].2, "u=p@ss=word!x");
@@ -147,7 +159,8 @@ mod tests {
     #[test]
     fn ignores_identifiers_and_binary() {
         assert!(spans("some_long_identifier_name_here and/a/path/to/file").is_empty());
-        let bin = base64::engine::general_purpose::STANDARD.encode([0u8, 1, 2, 3, 200, 201, 202, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+        let bin = base64::engine::general_purpose::STANDARD
+            .encode([0u8, 1, 2, 3, 200, 201, 202, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
         assert!(spans(&bin).is_empty());
     }
 }

@@ -46,16 +46,23 @@ impl RuleRef {
         match self {
             RuleRef::Pack(r) => r.description.as_str(),
             RuleRef::Generic => "Secret-looking value assigned to a password/secret/token/key name",
-            RuleRef::Managed => "Plaintext of a secret managed by gsec (store it only with `gsec set`)",
+            RuleRef::Managed => {
+                "Plaintext of a secret managed by gsec (store it only with `gsec set`)"
+            }
             RuleRef::PlaintextVault => "Environment file that must be encrypted is plaintext",
-            RuleRef::LocalOverride => ".gsec.local.yaml holds plaintext local overrides and must not be committed",
+            RuleRef::LocalOverride => {
+                ".gsec.local.yaml holds plaintext local overrides and must not be committed"
+            }
         }
     }
 
     /// Whether any of the secret may be shown (redacted). Managed values
     /// are known-real secrets: not one character is printed.
     pub fn shows_prefix(&self) -> bool {
-        !matches!(self, RuleRef::Managed | RuleRef::PlaintextVault | RuleRef::LocalOverride)
+        !matches!(
+            self,
+            RuleRef::Managed | RuleRef::PlaintextVault | RuleRef::LocalOverride
+        )
     }
 }
 
@@ -103,7 +110,10 @@ impl Engine {
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut words: Vec<&str> = Vec::new();
         let mut slots: Vec<Vec<Slot>> = Vec::new();
-        let mut add = |w: &'static str, s: Slot, words: &mut Vec<&'static str>, slots: &mut Vec<Vec<Slot>>| {
+        let mut add = |w: &'static str,
+                       s: Slot,
+                       words: &mut Vec<&'static str>,
+                       slots: &mut Vec<Vec<Slot>>| {
             let i = *index.entry(w).or_insert_with(|| {
                 words.push(w);
                 slots.push(Vec::new());
@@ -129,7 +139,12 @@ impl Engine {
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&words)
             .expect("keyword automaton builds");
-        Engine { rules, ac, slots, opts }
+        Engine {
+            rules,
+            ac,
+            slots,
+            opts,
+        }
     }
 
     pub fn options(&self) -> &Options {
@@ -145,7 +160,12 @@ impl Engine {
     /// detection reads assignments: source code or configuration).
     pub fn scan_named(&self, name: &str, content: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
-        self.scan_layer(content, generic::Syntax::of(name), self.opts.decode_depth, &mut out);
+        self.scan_layer(
+            content,
+            generic::Syntax::of(name),
+            self.opts.decode_depth,
+            &mut out,
+        );
         out.sort_by_key(|h| (h.start, h.end));
         out
     }
@@ -205,7 +225,9 @@ impl Engine {
     fn run_rule(&self, rule: &'static Rule, content: &[u8], out: &mut Vec<Hit>) {
         let Some(re) = rule.regex() else { return };
         for caps in re.captures_iter(content) {
-            let Some((s, e)) = rule.secret_span(&caps) else { continue };
+            let Some((s, e)) = rule.secret_span(&caps) else {
+                continue;
+            };
             let secret = &content[s..e];
             if secret.is_empty() {
                 continue;

@@ -16,8 +16,22 @@ use super::validate;
 /// Lowercase fragments of credential names; any of them in a line sends
 /// the line here.
 pub const KEYWORDS: &[&str] = &[
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "auth", "credential",
-    "private_key", "privatekey", "access_key", "accesskey", "passphrase", "client_secret",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "auth",
+    "credential",
+    "private_key",
+    "privatekey",
+    "access_key",
+    "accesskey",
+    "passphrase",
+    "client_secret",
 ];
 
 /// Lines longer than this are minified code or data, where name/value
@@ -39,7 +53,11 @@ struct Stop {
 fn stop() -> &'static Stop {
     static S: OnceLock<Stop> = OnceLock::new();
     S.get_or_init(|| {
-        let mut s = Stop { values: vec![], contains: vec![], names: vec![] };
+        let mut s = Stop {
+            values: vec![],
+            contains: vec![],
+            names: vec![],
+        };
         let mut section = "";
         for line in include_str!("generic_stopwords.txt").lines() {
             let line = line.trim();
@@ -96,9 +114,10 @@ pub enum Syntax {
 }
 
 const CODE_EXT: &[&str] = &[
-    "rs", "go", "java", "kt", "kts", "scala", "swift", "c", "h", "cc", "cpp", "hpp", "cs", "fs", "js", "mjs", "cjs",
-    "jsx", "ts", "tsx", "py", "rb", "php", "pl", "lua", "dart", "ex", "exs", "erl", "hs", "ml", "clj", "groovy",
-    "gradle", "vue", "svelte", "m", "mm", "r", "jl", "zig", "nim", "v", "sol",
+    "rs", "go", "java", "kt", "kts", "scala", "swift", "c", "h", "cc", "cpp", "hpp", "cs", "fs",
+    "js", "mjs", "cjs", "jsx", "ts", "tsx", "py", "rb", "php", "pl", "lua", "dart", "ex", "exs",
+    "erl", "hs", "ml", "clj", "groovy", "gradle", "vue", "svelte", "m", "mm", "r", "jl", "zig",
+    "nim", "v", "sol",
 ];
 
 impl Syntax {
@@ -112,29 +131,49 @@ impl Syntax {
 }
 
 /// Judge the lines containing `positions`; report each secret span.
-pub fn scan_lines(content: &[u8], syntax: Syntax, positions: &[usize], emit: &mut dyn FnMut(usize, usize)) {
+pub fn scan_lines(
+    content: &[u8],
+    syntax: Syntax,
+    positions: &[usize],
+    emit: &mut dyn FnMut(usize, usize),
+) {
     let mut last_line = usize::MAX;
     for &p in positions {
-        let start = content[..p].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let start = content[..p]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         if start == last_line {
             continue;
         }
         last_line = start;
-        let end = content[p..].iter().position(|&b| b == b'\n').map_or(content.len(), |i| p + i);
+        let end = content[p..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(content.len(), |i| p + i);
         let line = &content[start..end];
         if line.len() > MAX_LINE {
             continue;
         }
         for caps in assignment().captures_iter(line) {
-            let Some(name) = caps.name("name") else { continue };
-            let (value, quoted) = match (caps.name("dq").or(caps.name("sq")).or(caps.name("bq")), caps.name("bare")) {
+            let Some(name) = caps.name("name") else {
+                continue;
+            };
+            let (value, quoted) = match (
+                caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
+                caps.name("bare"),
+            ) {
                 (Some(v), _) => (v, true),
                 (None, Some(v)) if syntax == Syntax::Data => (v, false),
                 _ => continue,
             };
             // `?token=…` in a badge URL is a public read token.
             let in_query = name.start() > 0 && matches!(line[name.start() - 1], b'?' | b'&');
-            if in_query && [&b"badge"[..], b"shields.io", b"codecov"].iter().any(|k| line.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k))) {
+            if in_query
+                && [&b"badge"[..], b"shields.io", b"codecov"]
+                    .iter()
+                    .any(|k| line.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
+            {
                 continue;
             }
             if credential_name(name.as_bytes()) && secret_value(value.as_bytes(), quoted) {
@@ -157,7 +196,9 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
     if v.len() < MIN_LEN || v.len() > MAX_LEN {
         return false;
     }
-    let Ok(s) = std::str::from_utf8(v) else { return false };
+    let Ok(s) = std::str::from_utf8(v) else {
+        return false;
+    };
     let low = s.to_ascii_lowercase();
     let st = stop();
     if st.values.iter().any(|w| *w == low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
@@ -172,10 +213,24 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
 /// Variables, template expressions, code that computes the value.
 fn reference(s: &str, quoted: bool) -> bool {
     let b = s.as_bytes();
-    if s.starts_with(':') || s.starts_with('{') || s.contains("::") || s.contains("\\x") || s.starts_with('$') || s.starts_with('%') || s.starts_with('<') || s.starts_with('&') || s.starts_with('*') {
+    if s.starts_with(':')
+        || s.starts_with('{')
+        || s.contains("::")
+        || s.contains("\\x")
+        || s.starts_with('$')
+        || s.starts_with('%')
+        || s.starts_with('<')
+        || s.starts_with('&')
+        || s.starts_with('*')
+    {
         return true; // $VAR ${VAR} %(x)s <your-key> YAML anchors/aliases
     }
-    if s.contains("${") || s.contains("{{") || s.contains("#{") || s.contains("$(") || s.contains("}}") {
+    if s.contains("${")
+        || s.contains("{{")
+        || s.contains("#{")
+        || s.contains("$(")
+        || s.contains("}}")
+    {
         return true;
     }
     if s.contains('(') || s.contains(')') {
@@ -183,7 +238,8 @@ fn reference(s: &str, quoted: bool) -> bool {
     }
     if !quoted {
         // Bare `a.b.c`, `obj[key]`, identifiers: code, not data.
-        if b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'[' || c == b']')
+        if b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'[' || c == b']')
             && (s.contains('.') || s.contains('['))
         {
             return true;
@@ -200,20 +256,38 @@ fn structured(s: &str) -> bool {
     let b = s.as_bytes();
     // UUID
     if b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() })
+        && b.iter().enumerate().all(|(i, &c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
     {
         return true;
     }
     // git object ids (40 or 64 lowercase hex)
-    if (b.len() == 40 || b.len() == 64) && b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)) {
+    if (b.len() == 40 || b.len() == 64)
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    {
         return true;
     }
     // SRI / algorithm-prefixed hashes
-    if ["sha1-", "sha256-", "sha384-", "sha512-", "sha256:", "sha512:", "md5:", "sha1:"].iter().any(|p| s.starts_with(p)) {
+    if [
+        "sha1-", "sha256-", "sha384-", "sha512-", "sha256:", "sha512:", "md5:", "sha1:",
+    ]
+    .iter()
+    .any(|p| s.starts_with(p))
+    {
         return true;
     }
     // Encrypted values, public keys and recipients are not secrets.
-    if s.starts_with("ENC[") || s.starts_with("age1") || s.starts_with("ssh-") || s.starts_with("data:") {
+    if s.starts_with("ENC[")
+        || s.starts_with("age1")
+        || s.starts_with("ssh-")
+        || s.starts_with("data:")
+    {
         return true;
     }
     // URLs without credentials, file paths.
@@ -221,14 +295,24 @@ fn structured(s: &str) -> bool {
         let auth = rest.split('/').next().unwrap_or("");
         return !auth.contains('@');
     }
-    if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") || s.starts_with("~/") || s.starts_with("\\") {
+    if s.starts_with('/')
+        || s.starts_with("./")
+        || s.starts_with("../")
+        || s.starts_with("~/")
+        || s.starts_with("\\")
+    {
         return true;
     }
     if s.len() > 2 && s.as_bytes()[1] == b':' && s.as_bytes()[2] == b'\\' {
         return true; // C:\path
     }
     // Dotted file names / paths like config/secret.json, key.pem
-    if s.contains('/') && s.split('/').all(|seg| seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))) {
+    if s.contains('/')
+        && s.split('/').all(|seg| {
+            seg.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+        })
+    {
         let last = s.rsplit('/').next().unwrap_or("");
         if last.contains('.') || s.split('/').count() > 2 {
             return true;
@@ -251,8 +335,16 @@ fn random_enough(v: &[u8]) -> bool {
         return false;
     }
     // Words joined by separators: my_secret_value, some-config-name, Foo.Bar
-    if !digit && v.iter().all(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b'-' || c == b'.' || c == b' ') {
-        return v.len() >= 24 && h >= 4.2 && upper && lower && !v.contains(&b'_') && !v.contains(&b' ');
+    if !digit
+        && v.iter()
+            .all(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b'-' || c == b'.' || c == b' ')
+    {
+        return v.len() >= 24
+            && h >= 4.2
+            && upper
+            && lower
+            && !v.contains(&b'_')
+            && !v.contains(&b' ');
     }
     // Constant and slug names: CLIENT_TRAFFIC_SECRET_0, pkcs-9-at-token.
     let segs: Vec<&[u8]> = v.split(|&c| c == b'_' || c == b'-').collect();
@@ -283,7 +375,9 @@ mod tests {
         let b = line.as_bytes();
         let low = line.to_ascii_lowercase();
         let pos: Vec<usize> = KEYWORDS.iter().filter_map(|k| low.find(k)).collect();
-        scan_lines(b, Syntax::Data, &pos, &mut |s, e| out.push(line[s..e].to_string()));
+        scan_lines(b, Syntax::Data, &pos, &mut |s, e| {
+            out.push(line[s..e].to_string())
+        });
         out
     }
 
@@ -292,10 +386,19 @@ mod tests {
         for (line, want) in [
             ("DB_PASSWORD=Xk9mP2vLq7Rt", "Xk9mP2vLq7Rt"),
             ("password: \"hG4#kq82!mZp\"", "hG4#kq82!mZp"),
-            ("  \"api_key\": \"a8f5f167f44f4964e6c998dee827110c\",", "a8f5f167f44f4964e6c998dee827110c"),
-            ("secret_key = 'N7b2Qx9LwE4rT6yU1iO3pA5s'", "N7b2Qx9LwE4rT6yU1iO3pA5s"),
+            (
+                "  \"api_key\": \"a8f5f167f44f4964e6c998dee827110c\",",
+                "a8f5f167f44f4964e6c998dee827110c",
+            ),
+            (
+                "secret_key = 'N7b2Qx9LwE4rT6yU1iO3pA5s'",
+                "N7b2Qx9LwE4rT6yU1iO3pA5s",
+            ),
             ("spring.datasource.password=S3cr3tP4ss!", "S3cr3tP4ss!"),
-            ("const authToken = \"Zq8Wv2Xr5Tn9Ym3K\";", "Zq8Wv2Xr5Tn9Ym3K"),
+            (
+                "const authToken = \"Zq8Wv2Xr5Tn9Ym3K\";",
+                "Zq8Wv2Xr5Tn9Ym3K",
+            ),
         ] {
             assert_eq!(finds(line), vec![want.to_string()], "{line}");
         }
@@ -333,7 +436,11 @@ mod tests {
             "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=3KA3R2D9fV)](https://codecov.io/gh/o/r)",
             "    ClientTrafficSecret => \"CLIENT_TRAFFIC_SECRET_0\",",
         ] {
-            assert!(finds(line).is_empty(), "false positive on {line}: {:?}", finds(line));
+            assert!(
+                finds(line).is_empty(),
+                "false positive on {line}: {:?}",
+                finds(line)
+            );
         }
     }
 }

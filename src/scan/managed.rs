@@ -27,7 +27,8 @@ pub struct Managed {
 impl Managed {
     /// Build from plaintext values (duplicates and short values dropped).
     pub fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Option<Managed> {
-        let mut values: Vec<Zeroizing<Vec<u8>>> = values.into_iter().filter(|v| v.len() >= MIN_LEN).collect();
+        let mut values: Vec<Zeroizing<Vec<u8>>> =
+            values.into_iter().filter(|v| v.len() >= MIN_LEN).collect();
         values.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
         values.dedup_by(|a, b| a.as_slice() == b.as_slice());
         if values.is_empty() {
@@ -78,7 +79,9 @@ fn encodings(v: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
         .to_string()
         .into_bytes();
     // Form-encoding leaves common punctuation alone; search for that too.
-    let pct_lax: Vec<u8> = percent_encoding::percent_encode(v, &LAX).to_string().into_bytes();
+    let pct_lax: Vec<u8> = percent_encoding::percent_encode(v, &LAX)
+        .to_string()
+        .into_bytes();
     vec![
         Zeroizing::new(v.to_vec()),
         // Without padding, so a value inside a longer base64 run at a
@@ -112,7 +115,10 @@ pub fn collect(project: &Project) -> Collected {
     let mut notes = Vec::new();
     let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     let envs: Vec<String> = project.config.environments.keys().cloned().collect();
-    let have_files: Vec<&String> = envs.iter().filter(|e| project.env_file(e).exists()).collect();
+    let have_files: Vec<&String> = envs
+        .iter()
+        .filter(|e| project.env_file(e).exists())
+        .collect();
     if !have_files.is_empty() {
         match project.identities() {
             Ok(ids) if !ids.is_empty() => {
@@ -150,9 +156,14 @@ pub fn collect(project: &Project) -> Collected {
             }
         }
         Ok(None) => {}
-        Err(e) => notes.push(format!("managed-value detection: {e}; its values are not searched for")),
+        Err(e) => notes.push(format!(
+            "managed-value detection: {e}; its values are not searched for"
+        )),
     }
-    Collected { managed: Managed::new(values), notes }
+    Collected {
+        managed: Managed::new(values),
+        notes,
+    }
 }
 
 #[cfg(test)]
@@ -161,11 +172,18 @@ mod tests {
 
     #[test]
     fn finds_plain_and_encoded_forms() {
-        let m = Managed::new(vec![Zeroizing::new(b"p@ss w0rd!".to_vec()), Zeroizing::new(b"short".to_vec())]).unwrap();
+        let m = Managed::new(vec![
+            Zeroizing::new(b"p@ss w0rd!".to_vec()),
+            Zeroizing::new(b"short".to_vec()),
+        ])
+        .unwrap();
         assert_eq!(m.len(), 1);
         for text in [
             "db: p@ss w0rd!".to_string(),
-            format!("x={}", base64::engine::general_purpose::STANDARD.encode("p@ss w0rd!")),
+            format!(
+                "x={}",
+                base64::engine::general_purpose::STANDARD.encode("p@ss w0rd!")
+            ),
             "postgres://u:p%40ss%20w0rd%21@h/db".to_string(),
             format!("h={}", hex::encode("p@ss w0rd!")),
         ] {

@@ -154,7 +154,13 @@ impl Scanner {
 
     /// Scan one file's content. `rel` is root-relative (for policy and
     /// fingerprints); `shown` is how the file is displayed.
-    fn scan_file(&self, rel: &str, shown: &str, content: &[u8], commit: Option<&str>) -> Option<Vec<Finding>> {
+    fn scan_file(
+        &self,
+        rel: &str,
+        shown: &str,
+        content: &[u8],
+        commit: Option<&str>,
+    ) -> Option<Vec<Finding>> {
         let located = self.locate(rel, content)?;
         Some(self.finish(rel, shown, located, commit))
     }
@@ -162,14 +168,20 @@ impl Scanner {
     /// Path policy and content checks; `None` when the file is skipped
     /// (binary, too big, allowlisted).
     fn locate(&self, rel: &str, content: &[u8]) -> Option<Vec<Located>> {
-        if !self.wants_path(rel) || content.len() as u64 > self.max_file_size || is_binary(content) {
+        if !self.wants_path(rel) || content.len() as u64 > self.max_file_size || is_binary(content)
+        {
             return None;
         }
         let name = rel.rsplit('/').next().unwrap_or(rel);
         if name == crate::config::LOCAL_FILE_NAME {
             return Some(vec![whole_file(RuleRef::LocalOverride, rel)]);
         }
-        if is_sops_file(content) {
+        // Encrypted files, and gsec's own fingerprint lists (which look
+        // like `name:value` pairs but hold only hashes).
+        if is_sops_file(content)
+            || name == allow::IGNORE_FILE
+            || content.starts_with(allow::BASELINE_HEADER.as_bytes())
+        {
             return Some(vec![]);
         }
         if self.vault_files.contains(rel) {
@@ -180,6 +192,11 @@ impl Scanner {
             return Some(vec![]);
         }
         let age_blocks = armored_blocks(content);
+        let hits_managed: Vec<(usize, usize)> = hits
+            .iter()
+            .filter(|h| matches!(h.rule, RuleRef::Managed))
+            .map(|h| (h.start, h.end))
+            .collect();
         let lines = LineIndex::new(content);
         let mut out = Vec::new();
         for h in hits {
@@ -188,28 +205,49 @@ impl Scanner {
             }
             let (line, ls, le) = lines.line_of(h.start);
             let text = &content[ls..le];
-            if text.windows(allow::INLINE.len()).any(|w| w == allow::INLINE) {
+            if text
+                .windows(allow::INLINE.len())
+                .any(|w| w == allow::INLINE)
+            {
                 continue;
             }
-            let column = String::from_utf8_lossy(&content[ls..h.start]).chars().count() + 1;
+            let column = String::from_utf8_lossy(&content[ls..h.start])
+                .chars()
+                .count()
+                + 1;
+            // A managed value matched by another rule too: show nothing of it.
+            let managed_overlap = !matches!(h.rule, RuleRef::Managed)
+                && hits_managed.iter().any(|&(s, e)| s < h.end && h.start < e);
             out.push(Located {
                 rule: h.rule,
                 line,
                 column,
-                redacted: redact(&h),
+                redacted: if managed_overlap {
+                    String::new()
+                } else {
+                    redact(&h)
+                },
                 hash_input: h.secret,
             });
         }
         Some(out)
     }
 
-    fn finish(&self, rel: &str, shown: &str, located: Vec<Located>, commit: Option<&str>) -> Vec<Finding> {
+    fn finish(
+        &self,
+        rel: &str,
+        shown: &str,
+        located: Vec<Located>,
+        commit: Option<&str>,
+    ) -> Vec<Finding> {
         let mut seen = HashSet::new();
         located
             .into_iter()
             .filter_map(|l| {
                 let fingerprint = allow::fingerprint(l.rule.id(), rel, &l.hash_input);
-                if self.allow.fingerprint(&fingerprint) || !seen.insert((fingerprint.clone(), l.line)) {
+                if self.allow.fingerprint(&fingerprint)
+                    || !seen.insert((fingerprint.clone(), l.line))
+                {
                     return None;
                 }
                 Some(Finding {
@@ -253,7 +291,11 @@ pub fn is_binary(content: &[u8]) -> bool {
 /// ciphertext and its metadata holds a MAC.
 pub fn is_sops_file(content: &[u8]) -> bool {
     let has = |n: &[u8]| content.windows(n.len()).any(|w| w == n);
-    (has(b"\nsops:") || content.starts_with(b"sops:") || has(b"\"sops\":") || has(b"sops_mac=") || has(b"[sops]"))
+    (has(b"\nsops:")
+        || content.starts_with(b"sops:")
+        || has(b"\"sops\":")
+        || has(b"sops_mac=")
+        || has(b"[sops]"))
         && (has(b"mac:") || has(b"\"mac\":") || has(b"sops_mac=") || has(b"mac ="))
 }
 
@@ -261,7 +303,12 @@ pub fn is_sops_file(content: &[u8]) -> bool {
 fn armored_blocks(content: &[u8]) -> Vec<(usize, usize)> {
     const BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
     const END: &[u8] = b"-----END AGE ENCRYPTED FILE-----";
-    let find = |from: usize, n: &[u8]| content[from..].windows(n.len()).position(|w| w == n).map(|p| p + from);
+    let find = |from: usize, n: &[u8]| {
+        content[from..]
+            .windows(n.len())
+            .position(|w| w == n)
+            .map(|p| p + from)
+    };
     let mut out = Vec::new();
     let mut at = 0;
     while let Some(s) = find(at, BEGIN) {
@@ -281,7 +328,13 @@ struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     fn new(content: &'a [u8]) -> Self {
         let mut starts = vec![0];
-        starts.extend(content.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1));
+        starts.extend(
+            content
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex { content, starts }
     }
 
@@ -294,7 +347,9 @@ impl<'a> LineIndex<'a> {
 }
 
 fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule))
+    });
 }
 
 /// Root-relative path with `/` separators.
@@ -307,10 +362,19 @@ fn rel_to(base: &Path, p: &Path) -> String {
 /// Scan files and directories. `root` anchors fingerprints and path globs;
 /// `shown_base` is what displayed paths are relative to. With `git`, the
 /// walk honours `.gitignore`/`.ignore`/excludes; without, it is plain.
-pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], root: &Path, shown_base: &Path, git: bool) -> Result<Report> {
+pub fn scan_paths(
+    scanner: &Scanner,
+    paths: &[PathBuf],
+    root: &Path,
+    shown_base: &Path,
+    git: bool,
+) -> Result<Report> {
     for p in paths {
         if !p.exists() {
-            return Err(Error::io(p, std::io::Error::from(std::io::ErrorKind::NotFound)));
+            return Err(Error::io(
+                p,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
         }
     }
     let mut wb = ignore::WalkBuilder::new(&paths[0]);
@@ -333,7 +397,9 @@ pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], root: &Path, shown_base:
         let counts = &counts;
         let failure = &failure;
         Box::new(move |entry| {
-            let Ok(entry) = entry else { return ignore::WalkState::Continue };
+            let Ok(entry) = entry else {
+                return ignore::WalkState::Continue;
+            };
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return ignore::WalkState::Continue;
             }
@@ -344,7 +410,10 @@ pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], root: &Path, shown_base:
             if !scanner.wants_path(&rel) {
                 return ignore::WalkState::Continue;
             }
-            if entry.metadata().is_ok_and(|m| m.len() > scanner.max_file_size) {
+            if entry
+                .metadata()
+                .is_ok_and(|m| m.len() > scanner.max_file_size)
+            {
                 counts.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
                 return ignore::WalkState::Continue;
             }
@@ -373,14 +442,21 @@ pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], root: &Path, shown_base:
     let mut findings = found.into_inner().unwrap_or_else(|e| e.into_inner());
     sort(&mut findings);
     let (files, skipped) = counts.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(Report { findings, files, skipped, ..Report::default() })
+    Ok(Report {
+        findings,
+        files,
+        skipped,
+        ..Report::default()
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -388,7 +464,12 @@ fn absolute(p: &Path) -> PathBuf {
 pub fn scan_buffer(scanner: &Scanner, name: &str, content: &[u8]) -> Report {
     let findings = scanner.scan_file(name, name, content, None);
     let skipped = usize::from(findings.is_none());
-    Report { findings: findings.unwrap_or_default(), files: 1 - skipped, skipped, ..Report::default() }
+    Report {
+        findings: findings.unwrap_or_default(),
+        files: 1 - skipped,
+        skipped,
+        ..Report::default()
+    }
 }
 
 /// Scan what is staged: each file whose index blob differs from HEAD,
@@ -421,7 +502,9 @@ pub fn scan_staged(scanner: &Scanner, repo: &gix::Repository) -> Result<Report> 
             .into_iter()
             .filter(|l| whole_file_rule(l.rule) || added.get(l.line - 1).copied().unwrap_or(true))
             .collect();
-        report.findings.extend(scanner.finish(&s.path, &s.path, keep, None));
+        report
+            .findings
+            .extend(scanner.finish(&s.path, &s.path, keep, None));
     }
     sort(&mut report.findings);
     Ok(report)
@@ -434,7 +517,11 @@ fn whole_file_rule(r: RuleRef) -> bool {
 /// Scan history: every commit of `range` (oldest first), each changed
 /// blob scanned once, each finding reported once with the first commit
 /// and path that introduced it (on a line that commit added).
-pub fn scan_history(scanner: &Scanner, repo: &gix::Repository, range: Option<&str>) -> Result<Report> {
+pub fn scan_history(
+    scanner: &Scanner,
+    repo: &gix::Repository,
+    range: Option<&str>,
+) -> Result<Report> {
     let commits = git::commits(repo, range)?;
     let mut state = gix::diff::tree::State::default();
     let mut changes: Vec<(usize, git::Change)> = Vec::new();
@@ -456,7 +543,9 @@ pub fn scan_history(scanner: &Scanner, repo: &gix::Repository, range: Option<&st
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let skipped = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let shared = repo.clone().into_sync();
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -464,7 +553,9 @@ pub fn scan_history(scanner: &Scanner, repo: &gix::Repository, range: Option<&st
                 let repo = shared.to_thread_local();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((id, path)) = unique.get(i) else { break };
+                    let Some((id, path)) = unique.get(i) else {
+                        break;
+                    };
                     if git::blob_size(&repo, *id).is_some_and(|n| n > scanner.max_file_size) {
                         skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
@@ -480,7 +571,10 @@ pub fn scan_history(scanner: &Scanner, repo: &gix::Repository, range: Option<&st
                     // path below; content checks are per blob.
                     match scanner.locate(path, &content) {
                         Some(l) if !l.is_empty() => {
-                            results.lock().unwrap_or_else(|e| e.into_inner()).insert(*id, l);
+                            results
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(*id, l);
                         }
                         Some(_) => {}
                         None => {
@@ -503,7 +597,8 @@ pub fn scan_history(scanner: &Scanner, repo: &gix::Repository, range: Option<&st
             None => {
                 // Policy findings depend on the path, not the blob.
                 let name = ch.path.rsplit('/').next().unwrap_or(&ch.path);
-                if name == crate::config::LOCAL_FILE_NAME || scanner.vault_files.contains(&ch.path) {
+                if name == crate::config::LOCAL_FILE_NAME || scanner.vault_files.contains(&ch.path)
+                {
                     let content = git::blob(repo, ch.id)?;
                     scanner.locate(&ch.path, &content).unwrap_or_default()
                 } else {
@@ -553,7 +648,10 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result
         None => git_root(dir),
     };
     Ok(Setup {
-        config: project.as_ref().map(|p| p.config.scan.clone()).unwrap_or_default(),
+        config: project
+            .as_ref()
+            .map(|p| p.config.scan.clone())
+            .unwrap_or_default(),
         project,
         root,
         baseline: None,
@@ -564,7 +662,10 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result
 /// The work-tree root of the repository containing `dir`, if any.
 pub fn git_root(dir: &Path) -> Option<PathBuf> {
     let start = std::fs::canonicalize(dir).ok()?;
-    start.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// Library entry point for other commands (the GitHub Action): scan the

@@ -40,8 +40,16 @@ const RULE: Style = AnsiColor::Red.on_default().bold();
 
 fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     for f in &report.findings {
-        let secret = if f.redacted.is_empty() { "(value hidden)".to_string() } else { format!("{}****", f.redacted) };
-        write!(w, "{LOC}{}:{}:{}{LOC:#}  {RULE}{}{RULE:#}  {}  {secret}", f.file, f.line, f.column, f.rule, f.description)?;
+        let secret = if f.redacted.is_empty() {
+            "(value hidden)".to_string()
+        } else {
+            format!("{}****", f.redacted)
+        };
+        write!(
+            w,
+            "{LOC}{}:{}:{}{LOC:#}  {RULE}{}{RULE:#}  {}  {secret}",
+            f.file, f.line, f.column, f.rule, f.description
+        )?;
         if let Some(c) = &f.commit {
             write!(w, "  commit {}", &c[..c.len().min(12)])?;
         }
@@ -53,13 +61,28 @@ fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
 /// The one-line summary for stderr.
 pub fn summary(report: &Report) -> String {
     let n = report.findings.len();
-    let what = if n == 1 { "1 finding".to_string() } else { format!("{n} findings") };
-    let mut s = format!("{what} in {} file{}", report.files, if report.files == 1 { "" } else { "s" });
+    let what = if n == 1 {
+        "1 finding".to_string()
+    } else {
+        format!("{n} findings")
+    };
+    let mut s = format!(
+        "{what} in {} file{}",
+        report.files,
+        if report.files == 1 { "" } else { "s" }
+    );
     if report.commits > 0 {
-        s.push_str(&format!(" across {} commit{}", report.commits, if report.commits == 1 { "" } else { "s" }));
+        s.push_str(&format!(
+            " across {} commit{}",
+            report.commits,
+            if report.commits == 1 { "" } else { "s" }
+        ));
     }
     if report.skipped > 0 {
-        s.push_str(&format!(" ({} skipped: binary, too large or allowlisted)", report.skipped));
+        s.push_str(&format!(
+            " ({} skipped: binary, too large or allowlisted)",
+            report.skipped
+        ));
     }
     s
 }
@@ -145,8 +168,15 @@ pub fn sarif(findings: &[Finding]) -> Value {
 }
 
 fn describe(id: &str, findings: &[Finding]) -> (String, Option<String>) {
-    let desc = findings.iter().find(|f| f.rule == id).map(|f| f.description.to_string()).unwrap_or_default();
-    let provider = rules::builtin().iter().find(|r| r.id == id).map(|r| r.provider.clone());
+    let desc = findings
+        .iter()
+        .find(|f| f.rule == id)
+        .map(|f| f.description.to_string())
+        .unwrap_or_default();
+    let provider = rules::builtin()
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| r.provider.clone());
     (desc, provider)
 }
 
@@ -165,14 +195,19 @@ fn github(findings: &[Finding], w: &mut dyn Write) -> std::io::Result<()> {
             f.line,
             f.column,
             escape_prop(&format!("gsec: {}", f.rule)),
-            escape_data(&format!("{} (fingerprint {})", f.description, f.fingerprint)),
+            escape_data(&format!(
+                "{} (fingerprint {})",
+                f.description, f.fingerprint
+            )),
         )?;
     }
     Ok(())
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_prop(s: &str) -> String {

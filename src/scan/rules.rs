@@ -81,7 +81,10 @@ impl Rule {
     /// Where in a match the secret is: the group named `secret`, else
     /// group 1, else the whole match.
     pub fn secret_span(&self, caps: &regex::bytes::Captures<'_>) -> Option<(usize, usize)> {
-        let m = caps.name("secret").or_else(|| caps.get(1)).or_else(|| caps.get(0))?;
+        let m = caps
+            .name("secret")
+            .or_else(|| caps.get(1))
+            .or_else(|| caps.get(0))?;
         Some((m.start(), m.end()))
     }
 }
@@ -126,7 +129,10 @@ mod tests {
             .filter(|n| n.ends_with(".toml"))
             .collect();
         let embedded: BTreeSet<String> = FILES.iter().map(|(n, _)| n.to_string()).collect();
-        assert_eq!(on_disk, embedded, "list every rules/*.toml in scan::rules::FILES");
+        assert_eq!(
+            on_disk, embedded,
+            "list every rules/*.toml in scan::rules::FILES"
+        );
     }
 
     #[test]
@@ -139,11 +145,24 @@ mod tests {
                 if !ids.insert(r.id.clone()) {
                     errors.push(format!("{name}: duplicate id {}", r.id));
                 }
-                if r.id.is_empty() || !r.id.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())) {
+                if r.id.is_empty()
+                    || !r.id.split('-').all(|p| {
+                        !p.is_empty()
+                            && p.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    })
+                {
                     errors.push(format!("{name}: id {:?} is not kebab-case", r.id));
                 }
-                if r.keywords.is_empty() || r.keywords.iter().any(|k| k.is_empty() || *k != k.to_lowercase()) {
-                    errors.push(format!("{}: keywords must be non-empty lowercase literals", r.id));
+                if r.keywords.is_empty()
+                    || r.keywords
+                        .iter()
+                        .any(|k| k.is_empty() || *k != k.to_lowercase())
+                {
+                    errors.push(format!(
+                        "{}: keywords must be non-empty lowercase literals",
+                        r.id
+                    ));
                 }
                 if r.regex().is_none() {
                     errors.push(format!("{}: pattern does not compile", r.id));
@@ -160,13 +179,21 @@ mod tests {
     /// regex, entropy, validator, placeholder filter).
     #[test]
     fn every_rule_sample_through_the_engine() {
-        let engine = Engine::new(Options { decode_depth: 0, generic: false, ..Options::default() });
+        let engine = Engine::new(Options {
+            decode_depth: 0,
+            generic: false,
+            ..Options::default()
+        });
         let mut errors = Vec::new();
         for r in builtin() {
             for tp in &r.tp {
                 let hits = engine.scan(tp.as_bytes());
                 if !hits.iter().any(|h| h.rule.id() == r.id) {
-                    errors.push(format!("{}: tp not found: {tp:?} (found: {:?})", r.id, hits.iter().map(|h| h.rule.id()).collect::<Vec<_>>()));
+                    errors.push(format!(
+                        "{}: tp not found: {tp:?} (found: {:?})",
+                        r.id,
+                        hits.iter().map(|h| h.rule.id()).collect::<Vec<_>>()
+                    ));
                 }
             }
             for fp in &r.fp {
@@ -176,12 +203,21 @@ mod tests {
                 }
             }
         }
-        assert!(errors.is_empty(), "{} sample failures:\n{}", errors.len(), errors.join("\n"));
+        assert!(
+            errors.is_empty(),
+            "{} sample failures:\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
     }
 
     #[test]
     fn pack_covers_150_providers() {
         let providers: BTreeSet<&str> = builtin().iter().map(|r| r.provider.as_str()).collect();
-        assert!(providers.len() >= 150, "only {} distinct providers", providers.len());
+        assert!(
+            providers.len() >= 150,
+            "only {} distinct providers",
+            providers.len()
+        );
     }
 }

@@ -28,7 +28,9 @@ impl Validator {
                     && secret[3] == b'_'
                     && crc_base62_ok(&secret[4..])
             }
-            Validator::NpmChecksum => secret.len() == 40 && secret.starts_with(b"npm_") && crc_base62_ok(&secret[4..]),
+            Validator::NpmChecksum => {
+                secret.len() == 40 && secret.starts_with(b"npm_") && crc_base62_ok(&secret[4..])
+            }
             Validator::Jwt => jwt_ok(secret),
         }
     }
@@ -82,7 +84,15 @@ pub fn entropy(s: &[u8]) -> f64 {
 
 /// Words that mark a documentation value, not a credential. A secret that
 /// contains one is dropped (the rule pack's fp samples rely on this).
-const PLACEHOLDER_WORDS: &[&str] = &["example", "sample", "dummy", "placeholder", "xxxx", "changeme", "test"];
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "example",
+    "sample",
+    "dummy",
+    "placeholder",
+    "xxxx",
+    "changeme",
+    "test",
+];
 
 pub fn is_placeholder(secret: &[u8]) -> bool {
     let low = secret.to_ascii_lowercase();

@@ -2,3 +2,5 @@
 //! binary and the test harness are linked once.
 
 mod common;
+mod hook;
+mod scan;
