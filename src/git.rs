@@ -147,12 +147,11 @@ pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Object
                 .flatten()
             {
                 let mut r = r;
-                if let Ok(id) = r.peel_to_id() {
-                    if let Ok(obj) = id.object() {
-                        if let Ok(c) = obj.peel_to_commit() {
-                            tips.push(c.id);
-                        }
-                    }
+                if let Ok(id) = r.peel_to_id()
+                    && let Ok(obj) = id.object()
+                    && let Ok(c) = obj.peel_to_commit()
+                {
+                    tips.push(c.id);
                 }
             }
             if let Ok(h) = repo.head_id() {

@@ -232,15 +232,10 @@ impl Engine {
             if secret.is_empty() {
                 continue;
             }
-            if let Some(min) = rule.entropy {
-                if validate::entropy(secret) < min {
-                    continue;
-                }
-            }
-            if let Some(v) = rule.validator {
-                if !v.check(secret) {
-                    continue;
-                }
+            if rule.entropy.is_some_and(|min| validate::entropy(secret) < min)
+                || rule.validator.is_some_and(|v| !v.check(secret))
+            {
+                continue;
             }
             if validate::is_placeholder(secret) {
                 continue;

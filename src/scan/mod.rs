@@ -101,7 +101,7 @@ pub struct Scanner {
 #[derive(Default)]
 pub struct Setup {
     pub config: ScanConfig,
-    pub project: Option<Arc<Project>>,
+    pub project: Option<std::rc::Rc<Project>>,
     /// Root where `.gsecignore` lives (project or repository root).
     pub root: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
@@ -640,7 +640,7 @@ pub fn scan_history(
 /// when `managed` and an identity can decrypt them.
 pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result<Setup> {
     let project = match crate::project::find_root(dir) {
-        Some(root) => Some(Arc::new(Project::load(root, identity)?)),
+        Some(root) => Some(std::rc::Rc::new(Project::load(root, identity)?)),
         None => None,
     };
     let root = match &project {
