@@ -45,7 +45,8 @@ fn is_b64(c: u8) -> bool {
 }
 
 fn try_hex(run: &[u8]) -> Option<Vec<u8>> {
-    if run.len() < MIN_HEX || !run.len().is_multiple_of(2) || !run.iter().all(u8::is_ascii_hexdigit) {
+    if run.len() < MIN_HEX || !run.len().is_multiple_of(2) || !run.iter().all(u8::is_ascii_hexdigit)
+    {
         return None;
     }
     let d = hex::decode(run).ok()?;
