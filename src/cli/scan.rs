@@ -61,6 +61,8 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     let dir = std::fs::canonicalize(&ctx.dir).at(&ctx.dir)?;
     let mut setup = scan::setup_for(&dir, ctx.identity.clone(), !a.no_managed)?;
     setup.baseline = a.baseline.as_ref().map(|b| dir.join(b));
+    let stdin = a.paths.len() == 1 && a.paths[0].as_os_str() == "-";
+    setup.bulk = a.history.is_some() || (!a.staged && !stdin);
     let mut notes = Vec::new();
     let scanner = Scanner::new(&setup, &mut notes)?;
     for n in &notes {
@@ -68,7 +70,6 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     }
     let root = setup.root.clone().unwrap_or_else(|| dir.clone());
 
-    let stdin = a.paths.len() == 1 && a.paths[0].as_os_str() == "-";
     let report = if a.staged {
         let repo = git::open(&dir)?;
         scan::scan_staged(&scanner, &repo)?

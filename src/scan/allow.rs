@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 pub const INLINE: &[u8] = b"gsec:allow";
 /// Fingerprint file at the project / repository root.
 pub const IGNORE_FILE: &str = ".gsecignore";
+/// First line of a baseline file (how the scanner recognises and skips one).
+pub const BASELINE_HEADER: &str = "# gsec scan baseline";
 
 /// `<rule-id>:<path>:<first 16 hex of sha256(secret)>`.
 pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {

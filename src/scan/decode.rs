@@ -27,10 +27,10 @@ pub fn each_span(content: &[u8], mut f: impl FnMut(usize, usize, &[u8])) {
                 end += 1;
             }
             let run = &content[start..i];
-            if run.len() >= MIN_B64 {
-                if let Some(d) = try_hex(run).or_else(|| try_base64(run)) {
-                    f(start, end, &d);
-                }
+            if run.len() >= MIN_B64
+                && let Some(d) = try_hex(run).or_else(|| try_base64(run))
+            {
+                f(start, end, &d);
             }
             i = end.max(i);
             continue;
@@ -45,7 +45,8 @@ fn is_b64(c: u8) -> bool {
 }
 
 fn try_hex(run: &[u8]) -> Option<Vec<u8>> {
-    if run.len() < MIN_HEX || run.len() % 2 != 0 || !run.iter().all(u8::is_ascii_hexdigit) {
+    if run.len() < MIN_HEX || !run.len().is_multiple_of(2) || !run.iter().all(u8::is_ascii_hexdigit)
+    {
         return None;
     }
     let d = hex::decode(run).ok()?;

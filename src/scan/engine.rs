@@ -86,6 +86,10 @@ pub struct Options {
     pub disabled: Vec<String>,
     /// Plaintext values of the project's managed secrets.
     pub managed: Option<Arc<Managed>>,
+    /// Many megabytes will be scanned (directories, history): spend a few
+    /// milliseconds building a faster keyword automaton (a DFA). A
+    /// pre-commit scan of a few files keeps the quick-to-build NFA.
+    pub bulk: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -132,11 +136,17 @@ impl Engine {
             }
         }
         // A contiguous NFA builds in well under a millisecond for ~1k
-        // keywords (a DFA would cost more to build than most scans take).
+        // keywords; a DFA searches about twice as fast but takes longer to
+        // build than a pre-commit scan takes in total.
+        let kind = if opts.bulk {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .kind(Some(kind))
             .build(&words)
             .expect("keyword automaton builds");
         Engine {
@@ -232,15 +242,12 @@ impl Engine {
             if secret.is_empty() {
                 continue;
             }
-            if let Some(min) = rule.entropy {
-                if validate::entropy(secret) < min {
-                    continue;
-                }
-            }
-            if let Some(v) = rule.validator {
-                if !v.check(secret) {
-                    continue;
-                }
+            if rule
+                .entropy
+                .is_some_and(|min| validate::entropy(secret) < min)
+                || rule.validator.is_some_and(|v| !v.check(secret))
+            {
+                continue;
             }
             if validate::is_placeholder(secret) {
                 continue;

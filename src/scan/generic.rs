@@ -201,7 +201,7 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
     };
     let low = s.to_ascii_lowercase();
     let st = stop();
-    if st.values.iter().any(|w| *w == low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
+    if st.values.contains(&low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
         return false;
     }
     if validate::is_placeholder(v) || reference(s, quoted) || structured(s) {

@@ -101,12 +101,14 @@ pub struct Scanner {
 #[derive(Default)]
 pub struct Setup {
     pub config: ScanConfig,
-    pub project: Option<Arc<Project>>,
+    pub project: Option<std::rc::Rc<Project>>,
     /// Root where `.gsecignore` lives (project or repository root).
     pub root: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
     /// Look for the project's managed values.
     pub managed: bool,
+    /// Directory or history scan: optimise for throughput over start-up.
+    pub bulk: bool,
 }
 
 impl Scanner {
@@ -129,6 +131,7 @@ impl Scanner {
             generic: true,
             disabled: cfg.disabled_rules.clone(),
             managed,
+            bulk: setup.bulk,
         });
         let ignore = setup.root.as_ref().map(|r| r.join(allow::IGNORE_FILE));
         let mut files: Vec<&Path> = Vec::new();
@@ -168,6 +171,15 @@ impl Scanner {
     /// Path policy and content checks; `None` when the file is skipped
     /// (binary, too big, allowlisted).
     fn locate(&self, rel: &str, content: &[u8]) -> Option<Vec<Located>> {
+        self.locate_lines(rel, content, None)
+    }
+
+    /// `locate`, restricted to the lines marked in `only` (when given):
+    /// policy checks see the whole file, the engine only those lines, and
+    /// line numbers refer to the whole file. History scans use this to read
+    /// what each commit added instead of every version of every file.
+    fn locate_lines(&self, rel: &str, full: &[u8], only: Option<&[bool]>) -> Option<Vec<Located>> {
+        let content = full;
         if !self.wants_path(rel) || content.len() as u64 > self.max_file_size || is_binary(content)
         {
             return None;
@@ -176,17 +188,44 @@ impl Scanner {
         if name == crate::config::LOCAL_FILE_NAME {
             return Some(vec![whole_file(RuleRef::LocalOverride, rel)]);
         }
-        if is_sops_file(content) {
+        // Encrypted files, and gsec's own fingerprint lists (which look
+        // like `name:value` pairs but hold only hashes).
+        if is_sops_file(content)
+            || name == allow::IGNORE_FILE
+            || content.starts_with(allow::BASELINE_HEADER.as_bytes())
+        {
             return Some(vec![]);
         }
         if self.vault_files.contains(rel) {
             return Some(vec![whole_file(RuleRef::PlaintextVault, rel)]);
         }
+        let mut map: Vec<usize> = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let content: &[u8] = match only {
+            None => content,
+            Some(added) => {
+                for (i, line) in content.split_inclusive(|&b| b == b'\n').enumerate() {
+                    if added.get(i).copied().unwrap_or(true) {
+                        buf.extend_from_slice(line);
+                        if !line.ends_with(b"\n") {
+                            buf.push(b'\n');
+                        }
+                        map.push(i + 1);
+                    }
+                }
+                &buf
+            }
+        };
         let hits = self.engine.scan_named(rel, content);
         if hits.is_empty() {
             return Some(vec![]);
         }
         let age_blocks = armored_blocks(content);
+        let hits_managed: Vec<(usize, usize)> = hits
+            .iter()
+            .filter(|h| matches!(h.rule, RuleRef::Managed))
+            .map(|h| (h.start, h.end))
+            .collect();
         let lines = LineIndex::new(content);
         let mut out = Vec::new();
         for h in hits {
@@ -194,6 +233,11 @@ impl Scanner {
                 continue;
             }
             let (line, ls, le) = lines.line_of(h.start);
+            let line = if only.is_some() {
+                map.get(line - 1).copied().unwrap_or(line)
+            } else {
+                line
+            };
             let text = &content[ls..le];
             if text
                 .windows(allow::INLINE.len())
@@ -205,11 +249,18 @@ impl Scanner {
                 .chars()
                 .count()
                 + 1;
+            // A managed value matched by another rule too: show nothing of it.
+            let managed_overlap = !matches!(h.rule, RuleRef::Managed)
+                && hits_managed.iter().any(|&(s, e)| s < h.end && h.start < e);
             out.push(Located {
                 rule: h.rule,
                 line,
                 column,
-                redacted: redact(&h),
+                redacted: if managed_overlap {
+                    String::new()
+                } else {
+                    redact(&h)
+                },
                 hash_input: h.secret,
             });
         }
@@ -273,13 +324,19 @@ pub fn is_binary(content: &[u8]) -> bool {
 /// A sops-encrypted file (YAML, JSON, ENV or INI flavour): its values are
 /// ciphertext and its metadata holds a MAC.
 pub fn is_sops_file(content: &[u8]) -> bool {
-    let has = |n: &[u8]| content.windows(n.len()).any(|w| w == n);
-    (has(b"\nsops:")
-        || content.starts_with(b"sops:")
-        || has(b"\"sops\":")
-        || has(b"sops_mac=")
-        || has(b"[sops]"))
-        && (has(b"mac:") || has(b"\"mac\":") || has(b"sops_mac=") || has(b"mac ="))
+    static META: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    static MAC: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    // Literal searches (memchr-accelerated inside regex): this runs on
+    // every file, so it must cost next to nothing on the 99.9% that are not
+    // sops files.
+    let meta = META.get_or_init(|| {
+        regex::bytes::Regex::new(r#"(?m)^sops:|"sops":|^sops_mac=|^\[sops\]"#)
+            .expect("static regex")
+    });
+    let mac = MAC.get_or_init(|| {
+        regex::bytes::Regex::new(r#"mac:|"mac":|sops_mac=|mac ="#).expect("static regex")
+    });
+    meta.is_match(content) && mac.is_match(content)
 }
 
 /// Byte ranges of `-----BEGIN AGE ENCRYPTED FILE-----` blocks (ciphertext).
@@ -497,32 +554,40 @@ fn whole_file_rule(r: RuleRef) -> bool {
     matches!(r, RuleRef::PlaintextVault | RuleRef::LocalOverride)
 }
 
-/// Scan history: every commit of `range` (oldest first), each changed
-/// blob scanned once, each finding reported once with the first commit
-/// and path that introduced it (on a line that commit added).
+/// Scan history: every commit of `range` (oldest first), each finding
+/// reported once (by fingerprint) with the first commit and path that
+/// introduced it.
+///
+/// Each distinct blob transition (old id -> new id) is read once, and only
+/// the lines it adds go through the engine: a new file in full, an edited
+/// one as its added lines. That reports exactly "findings on lines the
+/// commit added" and, since most history is small edits to large files,
+/// scans a fraction of the bytes a scan of every blob version would (the
+/// design first sketched scanned each unique blob whole and filtered
+/// afterwards; this measured ~2x faster on a tokio-sized history).
 pub fn scan_history(
     scanner: &Scanner,
     repo: &gix::Repository,
     range: Option<&str>,
 ) -> Result<Report> {
     let commits = git::commits(repo, range)?;
+    let mut tuned = repo.clone();
+    git::tune_for_history(&mut tuned);
+    let repo = &tuned;
     let mut state = gix::diff::tree::State::default();
     let mut changes: Vec<(usize, git::Change)> = Vec::new();
-    let mut unique: Vec<(gix::ObjectId, String)> = Vec::new();
-    let mut seen_blob: HashSet<gix::ObjectId> = HashSet::new();
+    let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
     for (i, c) in commits.iter().enumerate() {
         for ch in git::changes(repo, *c, &mut state)? {
-            if !scanner.wants_path(&ch.path) {
-                continue;
+            // The same transition (a cherry-pick, a merge bringing a
+            // branch's change in) adds nothing new: read it once.
+            if scanner.wants_path(&ch.path) && seen.insert((ch.id, ch.previous)) {
+                changes.push((i, ch));
             }
-            if seen_blob.insert(ch.id) {
-                unique.push((ch.id, ch.path.clone()));
-            }
-            changes.push((i, ch));
         }
     }
-    // Scan each unique blob once, in parallel; keep only blobs with hits.
-    let results: Mutex<HashMap<gix::ObjectId, Vec<Located>>> = Mutex::new(HashMap::new());
+    // Read what each change added, in parallel; keep changes with hits.
+    let results: Mutex<HashMap<usize, Vec<Located>>> = Mutex::new(HashMap::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let skipped = std::sync::atomic::AtomicUsize::new(0);
@@ -533,31 +598,37 @@ pub fn scan_history(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let repo = shared.to_thread_local();
+                let mut repo = shared.to_thread_local();
+                git::tune_for_history(&mut repo);
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((id, path)) = unique.get(i) else {
-                        break;
-                    };
-                    if git::blob_size(&repo, *id).is_some_and(|n| n > scanner.max_file_size) {
+                    let Some((_, ch)) = changes.get(i) else { break };
+                    if git::blob_size(&repo, ch.id).is_some_and(|n| n > scanner.max_file_size) {
                         skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
                     }
-                    let content = match git::blob(&repo, *id) {
+                    let read = |id| git::blob(&repo, id);
+                    let content = match read(ch.id) {
                         Ok(c) => c,
                         Err(e) => {
                             *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                             break;
                         }
                     };
-                    // Path-dependent checks (vault files) are redone per
-                    // path below; content checks are per blob.
-                    match scanner.locate(path, &content) {
+                    let added = match ch.previous.map(read) {
+                        Some(Ok(old)) => Some(git::added_lines(Some(&old), &content)),
+                        Some(Err(e)) => {
+                            *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                            break;
+                        }
+                        None => None,
+                    };
+                    match scanner.locate_lines(&ch.path, &content, added.as_deref()) {
                         Some(l) if !l.is_empty() => {
                             results
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
-                                .insert(*id, l);
+                                .insert(i, l);
                         }
                         Some(_) => {}
                         None => {
@@ -571,39 +642,17 @@ pub fn scan_history(
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut reported: HashSet<String> = HashSet::new();
     let mut findings = Vec::new();
-    for (ci, ch) in &changes {
-        let located = match results.get(&ch.id) {
-            Some(l) => l.clone(),
-            None => {
-                // Policy findings depend on the path, not the blob.
-                let name = ch.path.rsplit('/').next().unwrap_or(&ch.path);
-                if name == crate::config::LOCAL_FILE_NAME || scanner.vault_files.contains(&ch.path)
-                {
-                    let content = git::blob(repo, ch.id)?;
-                    scanner.locate(&ch.path, &content).unwrap_or_default()
-                } else {
-                    continue;
-                }
-            }
-        };
-        if located.is_empty() {
+    // Oldest first: the first report of a fingerprint names the commit
+    // that introduced it.
+    for (i, (ci, ch)) in changes.iter().enumerate() {
+        let Some(located) = results.remove(&i) else {
             continue;
-        }
-        let content = git::blob(repo, ch.id)?;
-        let old = match ch.previous {
-            Some(p) => Some(git::blob(repo, p)?),
-            None => None,
         };
-        let added = git::added_lines(old.as_deref(), &content);
-        let keep: Vec<Located> = located
-            .into_iter()
-            .filter(|l| added.get(l.line - 1).copied().unwrap_or(true))
-            .collect();
         let commit = commits[*ci].to_string();
-        for f in scanner.finish(&ch.path, &ch.path, keep, Some(&commit)) {
+        for f in scanner.finish(&ch.path, &ch.path, located, Some(&commit)) {
             if reported.insert(f.fingerprint.clone()) {
                 findings.push(f);
             }
@@ -611,7 +660,7 @@ pub fn scan_history(
     }
     Ok(Report {
         findings,
-        files: unique.len(),
+        files: changes.len(),
         skipped: skipped.into_inner(),
         commits: commits.len(),
         notes: vec![],
@@ -623,7 +672,7 @@ pub fn scan_history(
 /// when `managed` and an identity can decrypt them.
 pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result<Setup> {
     let project = match crate::project::find_root(dir) {
-        Some(root) => Some(Arc::new(Project::load(root, identity)?)),
+        Some(root) => Some(std::rc::Rc::new(Project::load(root, identity)?)),
         None => None,
     };
     let root = match &project {
@@ -639,6 +688,7 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result
         root,
         baseline: None,
         managed,
+        bulk: false,
     })
 }
 
@@ -655,7 +705,8 @@ pub fn git_root(dir: &Path) -> Option<PathBuf> {
 /// history of the repository at `repo_dir` for `range` (`A..B`, a single
 /// revision, or `None` for all refs) with the project's settings.
 pub fn history(repo_dir: &Path, range: Option<&str>) -> Result<Vec<Finding>> {
-    let setup = setup_for(repo_dir, None, true)?;
+    let mut setup = setup_for(repo_dir, None, true)?;
+    setup.bulk = true;
     let mut notes = Vec::new();
     let scanner = Scanner::new(&setup, &mut notes)?;
     let repo = git::open(repo_dir)?;

@@ -68,13 +68,7 @@ impl Rule {
     /// at run time a bad rule is inert rather than fatal).
     pub fn regex(&self) -> Option<&Regex> {
         self.compiled
-            .get_or_init(|| {
-                regex::bytes::RegexBuilder::new(&self.pattern)
-                    .size_limit(64 << 20)
-                    .dfa_size_limit(16 << 20)
-                    .build()
-                    .ok()
-            })
+            .get_or_init(|| compile(&self.pattern))
             .as_ref()
     }
 
@@ -87,6 +81,25 @@ impl Rule {
             .or_else(|| caps.get(0))?;
         Some((m.start(), m.end()))
     }
+}
+
+/// Compile a pattern for speed: ASCII semantics first (credentials are
+/// ASCII, and without Unicode `\b` and `\w` the fast DFA engines apply
+/// to every input), Unicode only if a pattern needs it; default memory
+/// limits first, larger ones only for the few big multi-line key patterns.
+fn compile(pattern: &str) -> Option<Regex> {
+    let build = |unicode: bool, big: bool| {
+        let mut b = regex::bytes::RegexBuilder::new(pattern);
+        b.unicode(unicode);
+        if big {
+            b.size_limit(64 << 20).dfa_size_limit(8 << 20);
+        }
+        b.build().ok()
+    };
+    build(false, false)
+        .or_else(|| build(true, false))
+        .or_else(|| build(false, true))
+        .or_else(|| build(true, true))
 }
 
 /// Parse rule-pack text (one file). Errors name the file.

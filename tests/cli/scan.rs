@@ -1,0 +1,624 @@
+//! `gsec scan`: fixture precision/recall, every source, allowlist kind and
+//! output format, managed-value detection, and error handling.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{self, BIN, Env};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
+}
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+fn findings(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v["findings"].as_array().expect("findings array").clone()
+}
+
+/// (file:line rule) of each finding.
+fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+    findings(v)
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                f["file"].as_str().unwrap(),
+                f["line"],
+                f["rule"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// A scratch git repository (no gsec project) with a private HOME.
+fn repo() -> Env {
+    let e = Env::new();
+    e.git(&["init", "-q", "-b", "main"]);
+    e
+}
+
+fn scan_json(e: &Env, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut a = vec!["scan", "--format", "json"];
+    a.extend_from_slice(args);
+    let out = e.run_in(&a, b"");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), json(&out.stdout), err)
+}
+
+// A fake GitHub token with a valid checksum, built at run time so this
+// file holds no token-shaped literal.
+fn github_token(random: &str) -> String {
+    const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = crc32(random.as_bytes()) as u64;
+    let mut c = [b'0'; 6];
+    for s in c.iter_mut().rev() {
+        *s = B62[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("ghp_{random}{}", String::from_utf8_lossy(&c))
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn token() -> String {
+    github_token("Qm7vT2xK9pL4nR8sW3yB6cF1hJ5dGa")
+}
+
+#[test]
+fn fixture_has_every_true_positive_and_no_false_positive() {
+    let out = Command::new(BIN)
+        .args(["scan", "--no-git", "--format", "json", "tree"])
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .env("HOME", fixtures())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = keys(&json(&out.stdout));
+    let want: BTreeSet<String> = std::fs::read_to_string(fixtures().join("expected.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let fp: Vec<_> = got.difference(&want).collect();
+    let missed: Vec<_> = want.difference(&got).collect();
+    assert!(
+        fp.is_empty() && missed.is_empty(),
+        "false positives: {fp:#?}\nmissed: {missed:#?}"
+    );
+}
+
+#[test]
+fn json_shape_is_exact_and_paths_relative_to_the_scanned_dir() {
+    let e = repo();
+    let t = token();
+    e.write("sub/app/config.env", &format!("GITHUB_TOKEN={t}\n"));
+    let (code, v, _) = scan_json(&e, &["sub"]);
+    assert_eq!(code, 1);
+    let f = findings(&v);
+    assert_eq!(f.len(), 1);
+    let obj = f[0].as_object().unwrap();
+    let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    assert_eq!(fields, ["file", "line", "column", "rule", "fingerprint"]);
+    assert_eq!(obj["file"], "app/config.env");
+    assert_eq!(obj["line"], 1);
+    assert_eq!(obj["column"], 14);
+    assert_eq!(obj["rule"], "github-pat-classic");
+    // Fingerprints use the root-relative path, whatever was scanned.
+    assert!(
+        obj["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("github-pat-classic:sub/app/config.env:")
+    );
+    assert_eq!(v.as_object().unwrap().len(), 1);
+    common::assert_no_secret(&v.to_string(), &t);
+}
+
+#[test]
+fn human_output_redacts_and_summarises() {
+    let e = repo();
+    let t = token();
+    e.write("a.env", &format!("X=1\nGITHUB_TOKEN={t}\n"));
+    let out = e.run_in(&["scan"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("a.env:2:14  github-pat-classic"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ghp_****"), "{stdout}");
+    common::assert_no_secret(&stdout, &t);
+    common::assert_no_secret(&stderr, &t);
+    common::assert_no_secret(&stdout, &t[..8]);
+    assert!(stderr.contains("1 finding in 1 file"), "{stderr}");
+    // A clean tree exits 0.
+    std::fs::remove_file(e.path("a.env")).unwrap();
+    let out = e.run_in(&["scan"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    let e = repo();
+    e.write(
+        "a.env",
+        &format!("GITHUB_TOKEN={}\nDB_PASSWORD=Xk9mP2vLq7Rt\n", token()),
+    );
+    let out = e.run_in(
+        &["scan", "--format", "sarif", "--output", "report.sarif"],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = e.path("report.sarif");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let run = &v["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["generic-secret", "github-pat-classic"]);
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        let fp = r["partialFingerprints"]["gsecFingerprint/v1"]
+            .as_str()
+            .unwrap();
+        assert!(fp.starts_with(r["ruleId"].as_str().unwrap()), "{fp}");
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "a.env"
+        );
+    }
+    // Validate with the `jsonschema` package that check-jsonschema installs.
+    // (check-jsonschema's own CLI refuses the official schema: it checks the
+    // schema against its metaschema, and SARIF's `language` pattern is not a
+    // valid regex there.) Errors, if any, are printed one per line.
+    let py = common::tool("python3");
+    let script = "import json,sys,jsonschema\n\
+        s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2]))\n\
+        errs=list(jsonschema.Draft7Validator(s).iter_errors(d))\n\
+        [print(e.json_path, e.message) for e in errs]\n\
+        sys.exit(1 if errs else 0)\n";
+    let out = Command::new(py)
+        .args(["-c", script])
+        .arg(fixtures().join("sarif-schema-2.1.0.json"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And a broken report is rejected, so the check can fail.
+    let mut bad = v.clone();
+    bad["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    let bad_path = e.path("bad.sarif");
+    std::fs::write(&bad_path, bad.to_string()).unwrap();
+    let out = Command::new(common::tool("python3"))
+        .args(["-c", script])
+        .arg(fixtures().join("sarif-schema-2.1.0.json"))
+        .arg(&bad_path)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the validator accepted an invalid level"
+    );
+}
+
+#[test]
+fn github_annotations() {
+    let e = repo();
+    e.write("dir/a,b.env", &format!("GITHUB_TOKEN={}\n", token()));
+    let out = e.run_in(&["scan", "--format", "github"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.starts_with("::error file=dir/a%2Cb.env,line=1,col=14,title=gsec%3A github-pat-classic::GitHub personal access token"),
+        "{s}"
+    );
+}
+
+#[test]
+fn stdin_is_scanned() {
+    let e = Env::new();
+    let out = e.run_in(
+        &["scan", "--format", "json", "-"],
+        format!("token: {}\n", token()).as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        keys(&json(&out.stdout)),
+        BTreeSet::from(["-:1 github-pat-classic".to_string()])
+    );
+    let out = e.run_in(&["scan", "-"], b"nothing to see\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn working_tree_honours_gitignore_and_no_git_does_not() {
+    let e = repo();
+    e.write(".gitignore", "ignored/\n");
+    e.write("ignored/a.env", &format!("GITHUB_TOKEN={}\n", token()));
+    e.write("kept/.env", "DB_PASSWORD=Xk9mP2vLq7Rt\n");
+    let (code, v, _) = scan_json(&e, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["kept/.env:1 generic-secret".to_string()])
+    );
+    let (_, v, _) = scan_json(&e, &["--no-git"]);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            "ignored/a.env:1 github-pat-classic".to_string(),
+            "kept/.env:1 generic-secret".to_string()
+        ])
+    );
+}
+
+#[test]
+fn binary_oversized_and_lock_files_are_skipped() {
+    let e = Env::project();
+    let t = token();
+    let mut bin = b"\x00\x01binary".to_vec();
+    bin.extend_from_slice(format!("GITHUB_TOKEN={t}\n").as_bytes());
+    std::fs::write(e.path("blob.bin"), bin).unwrap();
+    e.write(
+        "big.txt",
+        &format!("{}\nGITHUB_TOKEN={t}\n", "a".repeat(2000)),
+    );
+    e.write("Cargo.lock", &format!("GITHUB_TOKEN={t}\n"));
+    let cfg = e.read(".gsec.yaml") + "scan:\n  max_file_size: 1000\n";
+    e.write(".gsec.yaml", &cfg);
+    let (code, v, err) = scan_json(&e, &["--no-managed"]);
+    assert_eq!(code, 0, "{v} {err}");
+    e.write("small.txt", &format!("GITHUB_TOKEN={t}\n"));
+    let (code, v, _) = scan_json(&e, &["--no-managed"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["small.txt:1 github-pat-classic".to_string()])
+    );
+}
+
+#[test]
+fn inline_allow_and_path_globs() {
+    let e = Env::project();
+    let t = token();
+    e.write(
+        "a.env",
+        &format!("GITHUB_TOKEN={t} # gsec:allow test fixture\n"),
+    );
+    e.write("testdata/b.env", &format!("GITHUB_TOKEN={t}\n"));
+    let cfg = e.read(".gsec.yaml") + "scan:\n  allow_paths: [\"testdata/**\"]\n";
+    e.write(".gsec.yaml", &cfg);
+    let (code, v, _) = scan_json(&e, &["--no-managed"]);
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn gsecignore_fingerprint_survives_lines_inserted_above() {
+    let e = repo();
+    let t = token();
+    e.write("app.env", &format!("GITHUB_TOKEN={t}\n"));
+    let (_, v, _) = scan_json(&e, &[]);
+    let fp = findings(&v)[0]["fingerprint"].as_str().unwrap().to_string();
+    assert!(!fp.contains(&t));
+    e.write(
+        "app.env",
+        &format!("# a comment\nA=1\nB=2\n\nGITHUB_TOKEN={t}\n"),
+    );
+    let (code, v, _) = scan_json(&e, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&v)[0]["line"], 5);
+    assert_eq!(
+        findings(&v)[0]["fingerprint"].as_str().unwrap(),
+        fp,
+        "fingerprint moved with the line"
+    );
+    e.write(
+        ".gsecignore",
+        &format!("# accepted: rotated fixture token\n{fp}\n"),
+    );
+    let (code, v, _) = scan_json(&e, &[]);
+    assert_eq!(code, 0, "{v}");
+    // A malformed .gsecignore is an error naming the file and line.
+    e.write(".gsecignore", "not a fingerprint\n");
+    let err = e.fails(&["scan"], b"", 2);
+    assert!(
+        err.contains(".gsecignore: line 1: not a fingerprint"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn baseline_write_then_use() {
+    let e = repo();
+    let t = token();
+    e.write("b.env", "DB_PASSWORD=Xk9mP2vLq7Rt\n");
+    e.write("a.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.ok(&["scan", "--baseline-write", "baseline.txt"]);
+    let base = e.read("baseline.txt");
+    assert!(
+        !base.contains(&t) && !base.contains("Xk9mP2vLq7Rt"),
+        "{base}"
+    );
+    let lines: Vec<&str> = base.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines, sorted);
+    assert!(
+        lines.iter().all(|l| l.split(':').count() == 3),
+        "no line numbers: {lines:?}"
+    );
+    let (code, _, _) = scan_json(&e, &["--baseline", "baseline.txt"]);
+    assert_eq!(code, 0);
+    // A new secret still fails.
+    e.write("c.env", "API_KEY=Zq8Wv2Xr5Tn9Ym3K\n");
+    let (code, v, _) = scan_json(&e, &["--baseline", "baseline.txt"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["c.env:1 generic-secret".to_string()])
+    );
+}
+
+#[test]
+fn staged_reports_only_added_lines_and_works_before_the_first_commit() {
+    let e = repo();
+    let t = token();
+    // No commit yet: everything staged is new.
+    e.write("a.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.write("unstaged.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.git(&["add", "a.env"]);
+    let (code, v, err) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["a.env:1 github-pat-classic".to_string()])
+    );
+    e.git(&["commit", "-qm", "first", "--no-verify"]);
+    // An unrelated line added to the same file: the old secret is not
+    // reported (it is not part of this change).
+    e.write("a.env", &format!("GITHUB_TOKEN={t}\nDEBUG=1\n"));
+    e.git(&["add", "a.env"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 0, "{v}");
+    e.write(
+        "a.env",
+        &format!("GITHUB_TOKEN={t}\nDEBUG=1\nDB_PASSWORD=Xk9mP2vLq7Rt\n"),
+    );
+    e.git(&["add", "a.env"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["a.env:3 generic-secret".to_string()])
+    );
+    // The hook's blocked-commit help.
+    let out = e.run_in(&["scan", "--staged"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("commit blocked")
+            && err.contains("gsec set NAME")
+            && err.contains("gsec:allow")
+            && err.contains(".gsecignore"),
+        "{err}"
+    );
+    common::assert_no_secret(&err, "Xk9mP2vLq7Rt");
+}
+
+#[test]
+fn staged_honours_git_index_file() {
+    let e = repo();
+    e.write("a.env", &format!("GITHUB_TOKEN={}\n", token()));
+    let alt = e.tmp.path().join("alt-index");
+    let st = Command::new("git")
+        .args(["add", "a.env"])
+        .current_dir(&e.dir)
+        .env("GIT_INDEX_FILE", &alt)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The default index is empty: nothing staged.
+    let (code, _, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 0);
+    let mut c = e.cmd(&["scan", "--staged", "--format", "json"]);
+    c.env("GIT_INDEX_FILE", &alt);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        keys(&json(&out.stdout)),
+        BTreeSet::from(["a.env:1 github-pat-classic".to_string()])
+    );
+}
+
+#[test]
+fn history_reports_each_secret_once_with_the_commit_that_introduced_it() {
+    let e = repo();
+    let t = token();
+    e.write("README.md", "hello\n");
+    e.git(&["add", "."]);
+    e.git(&["commit", "-qm", "init", "--no-verify"]);
+    let base = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    e.write("app.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.git(&["add", "."]);
+    e.git(&["commit", "-qm", "add token", "--no-verify"]);
+    let intro = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // Lines inserted above it, then the secret removed: still in history,
+    // still reported once, still attributed to the commit that added it.
+    e.write("app.env", &format!("A=1\nB=2\nGITHUB_TOKEN={t}\n"));
+    e.git(&["commit", "-qam", "more", "--no-verify"]);
+    e.write("app.env", "A=1\nB=2\n");
+    e.git(&["commit", "-qam", "remove token", "--no-verify"]);
+    let (code, v, err) = scan_json(&e, &["--history"]);
+    assert_eq!(code, 1, "{err}");
+    let f = findings(&v);
+    assert_eq!(f.len(), 1, "{v}");
+    assert_eq!(f[0]["commit"], intro.as_str());
+    assert_eq!(f[0]["file"], "app.env");
+    assert_eq!(f[0]["line"], 1);
+    // A range that starts after the introduction sees no new secret.
+    let (code, v, _) = scan_json(&e, &["--history", &format!("{intro}..HEAD")]);
+    assert_eq!(code, 0, "{v}");
+    let (code, v, _) = scan_json(&e, &["--history", &format!("{base}..{intro}")]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&v)[0]["commit"], intro.as_str());
+    // A bad range is a usage error.
+    let err = e.fails(&["scan", "--history", "nope..HEAD"], b"", 2);
+    assert!(err.contains("bad revision 'nope'"), "{err}");
+}
+
+#[test]
+fn managed_values_are_found_plain_base64_and_url_encoded_and_never_printed() {
+    let e = Env::project();
+    // Low entropy: no rule or generic heuristic would flag it.
+    let pw = "summer@2024!";
+    e.set("DB_PASSWORD", "development", pw);
+    e.write("docs/notes.txt", &format!("the db pass is {pw} for now\n"));
+    e.write(
+        "k8s/secret.yaml",
+        &format!("data:\n  pw: {}\n", base64_encode(pw.as_bytes())),
+    );
+    e.write(
+        "deploy/url.txt",
+        "DATABASE_URL=postgres://app:summer%402024%21@db/app\n",
+    );
+    e.write("deploy/pct.txt", "dsn=u:summer%402024%21@h\n");
+    let (code, v, err) = scan_json(&e, &[]);
+    assert_eq!(code, 1, "{err}");
+    let got = keys(&v);
+    for want in [
+        "docs/notes.txt:1 gsec-managed-secret",
+        "k8s/secret.yaml:2 gsec-managed-secret",
+        "deploy/url.txt:1 gsec-managed-secret",
+        "deploy/pct.txt:1 gsec-managed-secret",
+    ] {
+        assert!(got.contains(want), "missing {want} in {got:?}");
+    }
+    let out = e.run_in(&["scan"], b"");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::assert_no_secret(&all, pw);
+    common::assert_no_secret(&all, "summ");
+    common::assert_no_secret(&all, "summer%40");
+    assert!(all.contains("(value hidden)"), "{all}");
+    // Without an identity the layer is skipped with one line, and the rest
+    // of the scan goes on.
+    let mut c = Command::new(BIN);
+    c.args(["scan", "--format", "json"]).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    let out = e.run_cmd(c, b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("managed-value detection skipped"), "{err}");
+    assert_eq!(err.matches("managed-value").count(), 1, "{err}");
+    // The URL's password is still caught by its rule, and still not shown.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(keys(&json(&out.stdout)).contains("deploy/url.txt:1 postgres-connection-string"));
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn plaintext_vault_and_local_overrides_in_a_commit_are_findings() {
+    let e = Env::project();
+    e.set("API_KEY", "development", "value-one-1234");
+    e.git(&["add", "-A"]);
+    // The encrypted file itself is fine.
+    let (code, v, err) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 0, "{v} {err}");
+    e.git(&["commit", "-qm", "init", "--no-verify"]);
+    // A decrypted copy where the encrypted file belongs, and local overrides.
+    e.write("secrets/production.yaml", "API_KEY: hello\n");
+    e.write(".gsec.local.yaml", "API_KEY: local\n");
+    e.git(&["add", "-f", "secrets/production.yaml", ".gsec.local.yaml"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            ".gsec.local.yaml:1 gsec-local-override".to_string(),
+            "secrets/production.yaml:1 gsec-plaintext-vault".to_string()
+        ])
+    );
+    // In a working-tree scan the git-ignored local file is skipped.
+    let (_, v, _) = scan_json(&e, &[]);
+    assert!(
+        !keys(&v).iter().any(|k| k.contains(".gsec.local.yaml")),
+        "{v}"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let e = repo();
+    let err = e.fails(&["scan", "missing-dir"], b"", 2);
+    assert!(err.contains("missing-dir"), "{err}");
+    let err = e.fails(&["scan", "--baseline", "nope.txt"], b"", 2);
+    assert!(err.contains("nope.txt"), "{err}");
+    let err = e.fails(&["scan", "--staged"], b"", 0);
+    assert!(err.contains("0 findings"), "{err}");
+}
