@@ -577,7 +577,9 @@ pub fn scan_history(
     let mut state = gix::diff::tree::State::default();
     let mut changes: Vec<(usize, git::Change)> = Vec::new();
     let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
+    let pb = crate::progress::bar(commits.len() as u64, "reading history");
     for (i, c) in commits.iter().enumerate() {
+        pb.inc(1);
         for ch in git::changes(repo, *c, &mut state)? {
             // The same transition (a cherry-pick, a merge bringing a
             // branch's change in) adds nothing new: read it once.
@@ -586,6 +588,8 @@ pub fn scan_history(
             }
         }
     }
+    pb.finish_and_clear();
+    let pb = crate::progress::bar(changes.len() as u64, "scanning changes");
     // Read what each change added, in parallel; keep changes with hits.
     let results: Mutex<HashMap<usize, Vec<Located>>> = Mutex::new(HashMap::new());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -603,6 +607,7 @@ pub fn scan_history(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((_, ch)) = changes.get(i) else { break };
+                    pb.inc(1);
                     if git::blob_size(&repo, ch.id).is_some_and(|n| n > scanner.max_file_size) {
                         skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
@@ -639,6 +644,7 @@ pub fn scan_history(
             });
         }
     });
+    pb.finish_and_clear();
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }

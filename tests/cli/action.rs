@@ -105,7 +105,7 @@ fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) ->
         let wd = step
             .get("working-directory")
             .and_then(|w| w.as_str())
-            .map(|w| eval(w))
+            .map(&eval)
             .unwrap_or(".".into());
         let mut c = Command::new("bash");
         c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])

@@ -220,10 +220,10 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
     let path = url.split('?').next().unwrap_or(url).to_string();
     let line = format!("{method} {path}");
     s.requests.push(line.clone());
-    if let Some((prefix, status)) = &s.fail {
-        if line.starts_with(prefix.as_str()) {
-            return (*status, json!({"message": "injected failure"}));
-        }
+    if let Some((prefix, status)) = &s.fail
+        && line.starts_with(prefix.as_str())
+    {
+        return (*status, json!({"message": "injected failure"}));
     }
     let body: Value = if body.is_empty() {
         Value::Null
