@@ -417,14 +417,7 @@ impl<'p> Rotator<'p> {
                 }
                 Step::Created => {
                     let new = p.new.clone().unwrap_or_default();
-                    let req = StepRequest {
-                        config: rot.config.clone(),
-                        inputs: inputs()?,
-                        value: new.value.clone(),
-                        state: new.state.clone(),
-                        id: new.id.clone(),
-                        ..Default::default()
-                    };
+                    let req = revoke_request(rot, inputs()?, &new);
                     match plugin().and_then(|pl| Ok(pl.verify(&req)?)) {
                         Ok(()) => {
                             p.step = Step::Verified;
@@ -479,14 +472,7 @@ impl<'p> Rotator<'p> {
                     }
                     let prev = p.previous.clone();
                     if !prev.is_empty() {
-                        let req = StepRequest {
-                            config: rot.config.clone(),
-                            inputs: inputs()?,
-                            value: prev.value.clone(),
-                            state: prev.state.clone(),
-                            id: prev.id.clone(),
-                            ..Default::default()
-                        };
+                        let req = revoke_request(rot, inputs()?, &prev);
                         if let Err(e) = plugin().and_then(|pl| Ok(pl.revoke(&req)?)) {
                             let e = Error::msg(format!(
                                 "{name} in {env} was rotated, but revoking the previous credential failed: {e}; `gsec rotate --resume` retries"
@@ -508,14 +494,7 @@ impl<'p> Rotator<'p> {
                         .last_error
                         .clone()
                         .unwrap_or_else(|| "verify failed".into());
-                    let req = StepRequest {
-                        config: rot.config.clone(),
-                        inputs: inputs()?,
-                        value: new.value.clone(),
-                        state: new.state.clone(),
-                        id: new.id.clone(),
-                        ..Default::default()
-                    };
+                    let req = revoke_request(rot, inputs()?, &new);
                     if let Err(e) = plugin().and_then(|pl| Ok(pl.revoke(&req)?)) {
                         let e = Error::msg(format!(
                             "the new credential for {name} in {env} failed verification ({reason}) and revoking it failed too: {e}; `gsec rotate --resume` retries"
@@ -594,6 +573,23 @@ fn names_in(path: &std::path::Path) -> Result<Vec<String>> {
     };
     let (data, _) = crate::vault::format::parse(&bytes).map_err(|e| Error::file(path, e))?;
     Ok(data.into_iter().map(|(k, _)| k).collect())
+}
+
+/// The `revoke` request for one credential (the previous one after a
+/// promotion, the new one when rolling back).
+fn revoke_request(
+    rot: &Rotation,
+    inputs: IndexMap<String, Zeroizing<String>>,
+    c: &journal::Cred,
+) -> StepRequest {
+    StepRequest {
+        config: rot.config.clone(),
+        inputs,
+        value: c.value.clone(),
+        state: c.state.clone(),
+        id: c.id.clone(),
+        ..Default::default()
+    }
 }
 
 /// 128 random bits, hex: the rotation's idempotency token.
