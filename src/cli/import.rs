@@ -20,6 +20,9 @@ pub struct ImportArgs {
     /// Environment to import into.
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
     pub env: String,
+    /// Report as JSON (`{"environment", "added", "changed", "unchanged"}`, names only).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: super::ListFormat,
 }
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
@@ -111,6 +114,11 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
         }
         Ok((added, changed, unchanged))
     })?;
+    if a.format == super::ListFormat::Json {
+        let v = serde_json::json!({"environment": a.env, "added": added, "changed": changed, "unchanged": unchanged});
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return Ok(Exit::Ok);
+    }
     let mut parts = Vec::new();
     for (label, list) in [
         ("added", &added),

@@ -42,30 +42,27 @@ pub struct RotateArgs {
     /// new credential is revoked and the environment file left as it is.
     #[arg(long, requires = "name", conflicts_with = "dry_run")]
     pub abort: bool,
+    /// Report outcomes as JSON on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: super::ListFormat,
 }
 
 pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    for e in &a.envs {
-        project.check_env(e)?;
-    }
-    let all_envs: Vec<String> = if a.envs.is_empty() {
-        project.config.environments.keys().cloned().collect()
-    } else {
-        a.envs.clone()
-    };
+    let all_envs = project.select_envs(&a.envs)?;
+    let json = a.format == super::ListFormat::Json;
     let r = Rotator::new(&project).notify(|note, msg| match note {
         Note::Info => output::info(msg),
         Note::Warning => output::warn(msg),
     });
     if a.resume {
-        return resume(&project, &r, &all_envs, a.dry_run);
+        return resume(&project, &r, &all_envs, a.dry_run, json);
     }
     if a.due {
-        return due(&project, &r, &all_envs, a.dry_run);
+        return due(&project, &r, &all_envs, a.dry_run, json);
     }
     if a.exposed {
-        return exposed(&project, &r, &all_envs, a.dry_run);
+        return exposed(&project, &r, &all_envs, a.dry_run, json);
     }
     let Some(name) = a.name.as_deref() else {
         return Err(Error::usage(
@@ -120,19 +117,37 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     if a.dry_run {
         return plan(&project, &r, &targets);
     }
-    run_all(&r, &targets)
+    run_all(&r, &targets, json)
 }
 
 /// Run targets one after another (one failure does not stop the rest),
 /// report each, and fail if any failed.
-fn run_all(r: &Rotator, targets: &[Target]) -> Result<Exit> {
+fn run_all(r: &Rotator, targets: &[Target], json: bool) -> Result<Exit> {
     let results: Vec<(Target, Result<Outcome>)> =
         targets.iter().map(|t| (t.clone(), r.rotate(t))).collect();
-    report(results)
+    report(results, json)
 }
 
-fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
+fn report(results: Vec<(Target, Result<Outcome>)>, json: bool) -> Result<Exit> {
     let total = results.len();
+    if json {
+        let items: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(t, res)| {
+                let (outcome, detail) = match res {
+                    Ok(Outcome::Rotated) => ("rotated", String::new()),
+                    Ok(Outcome::AwaitingRevoke { after }) => ("awaiting-revoke", format!("previous credential valid until {after}")),
+                    Ok(Outcome::RolledBack { reason }) => ("rolled-back", reason.clone()),
+                    Err(e) => ("failed", e.to_string()),
+                };
+                serde_json::json!({"secret": t.name, "environment": t.env, "outcome": outcome, "detail": detail})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"rotations": items})).expect("json")
+        );
+    }
     let mut failures = Vec::new();
     for (t, res) in results {
         match res {
@@ -164,7 +179,13 @@ fn report(results: Vec<(Target, Result<Outcome>)>) -> Result<Exit> {
     }
 }
 
-fn resume(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Result<Exit> {
+fn resume(
+    project: &Project,
+    r: &Rotator,
+    envs: &[String],
+    dry_run: bool,
+    json: bool,
+) -> Result<Exit> {
     if dry_run {
         let pending = r.pending(envs)?;
         let mut out = std::io::stdout().lock();
@@ -193,10 +214,10 @@ fn resume(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Res
         output::info("no rotation to resume");
         return Ok(Exit::Ok);
     }
-    report(results)
+    report(results, json)
 }
 
-fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Result<Exit> {
+fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
     let targets = r.due(envs, SystemTime::now())?;
     if dry_run {
         let pending = r.pending(envs)?;
@@ -232,10 +253,16 @@ fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Result
         output::info("no rotation is due");
         return Ok(Exit::Ok);
     }
-    report(results)
+    report(results, json)
 }
 
-fn exposed(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Result<Exit> {
+fn exposed(
+    project: &Project,
+    r: &Rotator,
+    envs: &[String],
+    dry_run: bool,
+    json: bool,
+) -> Result<Exit> {
     let st = State::load(&project.root)?;
     let mut targets = Vec::new();
     let mut manual = Vec::new();
@@ -263,7 +290,7 @@ fn exposed(project: &Project, r: &Rotator, envs: &[String], dry_run: bool) -> Re
     let res = if dry_run {
         plan(project, r, &targets)
     } else {
-        run_all(r, &targets)
+        run_all(r, &targets, json)
     };
     for (t, since) in &manual {
         output::warn(&format!(

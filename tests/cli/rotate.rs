@@ -772,3 +772,20 @@ fn a_value_changed_by_hand_is_revoked_by_value_not_by_the_remembered_id() {
         "the stale id was not used to revoke: {ids:?}"
     );
 }
+
+#[test]
+fn rotate_reports_outcomes_as_json() {
+    let env = random_project("      config: {length: 24}\n");
+    env.set("DB_PASSWORD", ENV, "old-password");
+    let out = env.ok(&["rotate", "DB_PASSWORD", "--env", ENV, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rotations"][0]["secret"], "DB_PASSWORD");
+    assert_eq!(v["rotations"][0]["environment"], ENV);
+    assert_eq!(v["rotations"][0]["outcome"], "rotated");
+    let new = env.get("DB_PASSWORD", ENV);
+    assert_eq!(new.len(), 24);
+    assert!(
+        !out.contains(&new),
+        "the JSON report never carries the value"
+    );
+}

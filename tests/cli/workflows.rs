@@ -861,3 +861,21 @@ print(out.decode().replace("^C", "").strip(), os.waitstatus_to_exitcode(st))
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got kernel 3");
 }
+
+#[test]
+fn import_reports_names_as_json() {
+    let e = Env::project();
+    e.set("KEEP", "development", "same");
+    e.set("CHANGE", "development", "old");
+    e.write(
+        "in.env",
+        "KEEP=same\nCHANGE=new-value\nNEW_ONE='fresh value'\n",
+    );
+    let out = e.ok(&["import", "in.env", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["environment"], "development");
+    assert_eq!(v["added"], serde_json::json!(["NEW_ONE"]));
+    assert_eq!(v["changed"], serde_json::json!(["CHANGE"]));
+    assert_eq!(v["unchanged"], serde_json::json!(["KEEP"]));
+    assert!(!out.contains("new-value") && !out.contains("fresh value"));
+}
