@@ -3,7 +3,7 @@
 # the results to target/plugins/<crate name>.wasm, printing each path.
 #
 # Uses rustup's toolchain when it has the wasm32-unknown-unknown target;
-# otherwise Debian's (rustc-web + build-std, see DEVELOPERS.md), installing
+# otherwise Debian's (rustc-web + build-std, see docs/plugins.md), installing
 # it with apt-get when missing and running as root. Idempotent: cargo skips
 # work when nothing changed and files are only copied when they differ.
 set -eu
@@ -19,7 +19,9 @@ if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/nu
 else
     if ! [ -x /usr/bin/cargo ] || ! command -v wasm-ld-19 >/dev/null 2>&1 || ! [ -d /usr/lib/rustlib/src/rust/library ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            apt-get install -y -q rustc-web cargo-web rust-web-src lld-19 wasi-libc >&2
+            # A fresh machine has no package lists yet.
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q rustc-web cargo-web rust-web-src lld-19 wasi-libc >&2
         else
             echo "build-plugins: need the wasm32-unknown-unknown target: run 'rustup target add wasm32-unknown-unknown'," >&2
             echo "  or (Debian, as root) 'apt-get install rustc-web cargo-web rust-web-src lld-19 wasi-libc'" >&2
