@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
         Note::Warning => output::warn(msg),
     });
     if a.resume {
-        return resume(&project, &r, &all_envs, a.dry_run, json);
+        return resume(&r, &all_envs, a.dry_run, json);
     }
     if a.due {
         return due(&project, &r, &all_envs, a.dry_run, json);
@@ -179,36 +179,15 @@ fn report(results: Vec<(Target, Result<Outcome>)>, json: bool) -> Result<Exit> {
     }
 }
 
-fn resume(
-    project: &Project,
-    r: &Rotator,
-    envs: &[String],
-    dry_run: bool,
-    json: bool,
-) -> Result<Exit> {
+fn resume(r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
     if dry_run {
         let pending = r.pending(envs)?;
-        let mut out = std::io::stdout().lock();
-        for (t, p) in &pending {
-            let _ = writeln!(
-                out,
-                "would resume {} in {} (started {}, at step '{}'{})",
-                t.name,
-                t.env,
-                p.started,
-                p.step.as_str(),
-                p.last_error
-                    .as_ref()
-                    .map(|e| format!("; last error: {e}"))
-                    .unwrap_or_default()
-            );
-        }
+        print_pending(&pending);
         if pending.is_empty() {
             output::info("no rotation to resume");
         }
         return Ok(Exit::Ok);
     }
-    let _ = project;
     let results = r.resume(envs);
     if results.is_empty() {
         output::info("no rotation to resume");
@@ -217,21 +196,30 @@ fn resume(
     report(results, json)
 }
 
+/// `--dry-run`: the interrupted rotations `--resume` (or `--due`) would finish.
+fn print_pending(pending: &[(Target, journal::Pending)]) {
+    let mut out = std::io::stdout().lock();
+    for (t, p) in pending {
+        let _ = writeln!(
+            out,
+            "would resume {} in {} (started {}, at step '{}'{})",
+            t.name,
+            t.env,
+            p.started,
+            p.step.as_str(),
+            p.last_error
+                .as_ref()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
 fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
     let targets = r.due(envs, SystemTime::now())?;
     if dry_run {
         let pending = r.pending(envs)?;
-        let mut out = std::io::stdout().lock();
-        for (t, p) in &pending {
-            let _ = writeln!(
-                out,
-                "would resume {} in {} (at step '{}')",
-                t.name,
-                t.env,
-                p.step.as_str()
-            );
-        }
-        drop(out);
+        print_pending(&pending);
         let fresh: Vec<Target> = targets
             .into_iter()
             .filter(|t| !pending.iter().any(|(p, _)| p == t))
