@@ -206,8 +206,8 @@ impl Config {
     /// Parse and validate. Errors name the file and, where the YAML parser
     /// knows it, the line and column.
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
-        let cfg: Config =
-            serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?;
+        let cfg: Config = serde_norway::from_str(text)
+            .map_err(|e| Error::file(path, without_long_strings(&e.to_string())))?;
         cfg.validate().map_err(|what| {
             let line = locate(text, &what);
             Error::file(
@@ -390,6 +390,15 @@ impl Config {
     pub fn to_yaml(&self) -> String {
         serde_norway::to_string(self).expect("config serialises")
     }
+}
+
+/// The YAML parser quotes the offending value (`invalid type: string
+/// "…"`); a long one is most likely pasted junk or a secret in the wrong
+/// place, so it is elided from the message.
+fn without_long_strings(msg: &str) -> String {
+    static QUOTED: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r#""[^"]{25,}""#).expect("static regex"));
+    QUOTED.replace_all(msg, "\"…\"").into_owned()
 }
 
 /// Best-effort line of the key a validation message is about

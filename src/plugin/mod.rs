@@ -925,7 +925,11 @@ fn ms(d: Duration) -> f64 {
 
 /// The innermost cause of an error, on one line.
 fn root_cause(e: &wasmtime::Error) -> String {
-    one_line(&e.root_cause().to_string(), 300)
+    // wasmparser's messages may continue with a multi-line dump of the
+    // bytes it expected; the first line says what is wrong.
+    let msg = e.root_cause().to_string();
+    let first = msg.lines().next().unwrap_or_default();
+    one_line(first.split(" - expected=").next().unwrap_or(first), 300)
 }
 
 /// serde_json's message without any input excerpt (it has none, but keep

@@ -620,6 +620,11 @@ fn bad_config_is_reported_with_file_and_line() {
     assert!(err.contains("recipients.team"), "{err}");
     e.write(".gsec.yaml", "environments: [\n");
     assert!(e.fails(&["list"], b"", 2).contains(".gsec.yaml"));
+    // A value pasted in the wrong place is not echoed back.
+    let junk = "sk_live_51HqLyjWDarjtT1zdp7dcXw5qK8y2";
+    e.write(".gsec.yaml", &format!("{junk}\n"));
+    let err = e.fails(&["list"], b"", 2);
+    assert!(err.contains(".gsec.yaml") && !err.contains(junk), "{err}");
     // Outside any project.
     std::fs::remove_file(e.path(".gsec.yaml")).unwrap();
     assert!(e.fails(&["list"], b"", 2).contains("gsec init"));
