@@ -621,7 +621,7 @@ fn bad_config_is_reported_with_file_and_line() {
     e.write(".gsec.yaml", "environments: [\n");
     assert!(e.fails(&["list"], b"", 2).contains(".gsec.yaml"));
     // A value pasted in the wrong place is not echoed back.
-    let junk = "sk_live_51HqLyjWDarjtT1zdp7dcXw5qK8y2";
+    let junk = "pasted-by-mistake-0123456789abcdefghij";
     e.write(".gsec.yaml", &format!("{junk}\n"));
     let err = e.fails(&["list"], b"", 2);
     assert!(err.contains(".gsec.yaml") && !err.contains(junk), "{err}");
