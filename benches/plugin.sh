@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Plugin start-up through the real binary, with hyperfine:
 #   cold  = first use of a plugin (cranelift compile, empty module cache)
 #   warm  = compiled module loaded from the cache (target: < 10 ms)
@@ -10,14 +10,11 @@
 # Usage: benches/plugin.sh            (builds gsec --release)
 #        GSEC_BIN=target/debug/gsec benches/plugin.sh
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-command -v hyperfine >/dev/null || { echo "plugin.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
+. "$(dirname "$0")/common.sh"
+need hyperfine git
 wasm=$(GSEC_BUILD_QUIET=1 "$root/scripts/build-plugins.sh" | grep '/random.wasm$')
-if [ -z "${GSEC_BIN:-}" ]; then
-    cargo build --release --manifest-path "$root/Cargo.toml" >&2
-    GSEC_BIN="$root/target/release/gsec"
-fi
-bin=$(cd "$(dirname "$GSEC_BIN")" && pwd)/$(basename "$GSEC_BIN")
+gsec_release
+bin=$GSEC
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

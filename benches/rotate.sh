@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Cost of one crash-safe rotation, side by side with one plain encrypted
 # write, with hyperfine:
 #   sops set      = the peer: write one value into a sops file (age)
@@ -13,24 +13,14 @@
 # Usage: benches/rotate.sh            (builds gsec --release)
 #        GSEC_BIN=target/debug/gsec benches/rotate.sh
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-for t in hyperfine sops; do
-    command -v $t >/dev/null || { echo "rotate.sh: needs $t" >&2; exit 2; }
-done
+. "$(dirname "$0")/common.sh"
+need hyperfine sops git
 wasm=$("$root/scripts/build-plugins.sh" | grep '/random.wasm$')
-if [ -z "${GSEC_BIN:-}" ]; then
-    cargo build --release --manifest-path "$root/Cargo.toml" >&2
-    GSEC_BIN="$root/target/release/gsec"
-fi
-bin=$(cd "$(dirname "$GSEC_BIN")" && pwd)/$(basename "$GSEC_BIN")
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export HOME="$work/home" GSEC_CACHE_DIR="$work/cache" GSEC_AGE_KEY_FILE="$work/key.txt" SOPS_AGE_KEY_FILE="$work/key.txt" NO_COLOR=1
-mkdir -p "$HOME" "$work/repo/plugins"
-cd "$work/repo" && git init -q
-"$bin" keygen -o "$GSEC_AGE_KEY_FILE" >/dev/null 2>&1
-"$bin" init >/dev/null 2>&1
+gsec_release
+bin=$GSEC
+scratch_project
+export GSEC_CACHE_DIR="$work/cache" NO_COLOR=1
+mkdir -p plugins
 cp "$wasm" plugins/random.wasm
 sha=$(sha256sum plugins/random.wasm | cut -d' ' -f1)
 printf 'plugins:\n  random:\n    path: plugins/random.wasm\n    sha256: %s\nsecrets:\n  DB_PASSWORD:\n    rotation: {plugin: random}\n' "$sha" >> .gsec.yaml

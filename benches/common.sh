@@ -1,0 +1,33 @@
+# Shared set-up for the benchmark scripts (sourced, not run):
+#   need TOOL…        exit 2 naming the first missing tool
+#   gsec_release      GSEC=the binary to measure ($GSEC_BIN, else a fresh release build)
+#   scratch_project   a private HOME, an identity, a `gsec init`ed git repository
+#                     in $work/repo (the new working directory), removed on exit
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+need() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "$(basename "$0"): needs $t" >&2; exit 2; }
+  done
+}
+
+gsec_release() {
+  if [ -z "${GSEC_BIN:-}" ]; then
+    cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+    GSEC_BIN=$root/target/release/gsec
+  fi
+  GSEC=$(cd "$(dirname "$GSEC_BIN")" && pwd)/$(basename "$GSEC_BIN")
+}
+
+scratch_project() {
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  export HOME=$work/home GSEC_AGE_KEY_FILE=$work/key.txt SOPS_AGE_KEY_FILE=$work/key.txt
+  unset GSEC_AGE_KEY SOPS_AGE_KEY XDG_CONFIG_HOME
+  mkdir -p "$HOME" "$work/repo"
+  cd "$work/repo"
+  git init -q
+  "$GSEC" keygen -o "$GSEC_AGE_KEY_FILE" >/dev/null 2>&1
+  "$GSEC" init >/dev/null 2>&1
+}
