@@ -38,24 +38,8 @@ pub enum PluginCmd {
         name: String,
         /// info, create, verify or revoke.
         op: String,
-        /// The `config` object, as JSON.
-        #[arg(long, value_name = "JSON")]
-        config: Option<String>,
-        /// The `state` object, as JSON.
-        #[arg(long, value_name = "JSON")]
-        state: Option<String>,
-        /// The credential id (`revoke`).
-        #[arg(long)]
-        id: Option<String>,
-        /// Read `value` (verify, revoke) from stdin.
-        #[arg(long)]
-        value_stdin: bool,
-        /// Pass this secret as an input (repeatable), read from `--env`.
-        #[arg(long = "input", value_name = "SECRET")]
-        inputs: Vec<String>,
-        /// Environment the inputs are read from.
-        #[arg(long, short = 'e', default_value = "development")]
-        env: String,
+        #[command(flatten)]
+        args: CallArgs,
     },
 }
 
@@ -63,28 +47,7 @@ pub fn run(ctx: &Ctx, cmd: PluginCmd) -> Result<Exit> {
     match cmd {
         PluginCmd::List { format } => list(ctx, format),
         PluginCmd::Inspect { path, format } => inspect(ctx, &path, format),
-        PluginCmd::Call {
-            name,
-            op,
-            config,
-            state,
-            id,
-            value_stdin,
-            inputs,
-            env,
-        } => call(
-            ctx,
-            &name,
-            &op,
-            CallArgs {
-                config,
-                state,
-                id,
-                value_stdin,
-                inputs,
-                env,
-            },
-        ),
+        PluginCmd::Call { name, op, args } => call(ctx, &name, &op, args),
     }
 }
 
@@ -249,12 +212,26 @@ fn parse_json_obj(flag: &str, s: Option<String>) -> Result<Option<Map<String, Va
     }
 }
 
-struct CallArgs {
+/// Inputs of a `plugin call` step beyond the plugin and op.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The `config` object, as JSON.
+    #[arg(long, value_name = "JSON")]
     config: Option<String>,
+    /// The `state` object, as JSON.
+    #[arg(long, value_name = "JSON")]
     state: Option<String>,
+    /// The credential id (`revoke`).
+    #[arg(long)]
     id: Option<String>,
+    /// Read `value` (verify, revoke) from stdin.
+    #[arg(long)]
     value_stdin: bool,
+    /// Pass this secret as an input (repeatable), read from `--env`.
+    #[arg(long = "input", value_name = "SECRET")]
     inputs: Vec<String>,
+    /// Environment the inputs are read from.
+    #[arg(long, short = 'e', default_value = super::secrets::DEFAULT_ENV)]
     env: String,
 }
 
