@@ -7,16 +7,14 @@
 //! separately and reported as its own problem.
 
 use clap::{Args, ValueEnum};
-use serde_norway::Value;
 
 use super::{Ctx, Exit, output};
 use crate::config::LOCAL_FILE_NAME;
 use crate::envs::{self, LOCAL_ENV};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::github::{self, Level};
 use crate::project::Project;
 use crate::render;
-use crate::vault::format;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -49,31 +47,13 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Names with a non-empty value in one file, read without decrypting.
-fn present_names(path: &std::path::Path) -> Result<Option<Vec<String>>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let (data, _) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
-    Ok(Some(
-        data.into_iter()
-            .filter(|(_, v)| {
-                !matches!(v, Value::Null) && !matches!(v, Value::String(s) if s.is_empty())
-            })
-            .map(|(k, _)| k)
-            .collect(),
-    ))
-}
-
 pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
     let cfg = &project.config;
     let mut out = Vec::new();
     let mut names_in: std::collections::HashMap<String, Vec<String>> = Default::default();
     for env in cfg.environments.keys() {
         let path = project.env_file(env);
-        match present_names(&path) {
+        match crate::vault::peek(&path).map(|p| p.map(|p| p.present_names())) {
             Ok(n) => {
                 names_in.insert(env.clone(), n.unwrap_or_default());
             }
@@ -134,7 +114,7 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
             .iter()
             .map(|r| r.canonical())
             .collect();
-        if let Ok(have) = crate::vault::Vault::peek_recipients(&path) {
+        if let Ok(Some(have)) = crate::vault::peek(&path).map(|p| p.map(|p| p.recipients())) {
             let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
             let have: Vec<String> = have.iter().map(|s| norm(s)).collect();
             let missing: Vec<&String> =

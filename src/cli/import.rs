@@ -57,8 +57,8 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
     // else a secret already in the environment, or declared, whose variable
     // this is (`api-key` is exported as `api_key`), else the name itself.
     // Later bindings win, like a shell.
-    let existing = super::secrets::peek(&project.env_file(&a.env))?
-        .map(|p| p.names)
+    let existing = crate::vault::peek(&project.env_file(&a.env))?
+        .map(|p| p.names().map(str::to_string).collect::<Vec<_>>())
         .unwrap_or_default();
     let secret_for = |key: &str| -> String {
         let cfg = &project.config;

@@ -10,7 +10,7 @@ use super::{Ctx, Exit, ListFormat, output};
 use crate::config::check_name;
 use crate::envs::{self, Resolver, Source};
 use crate::error::{Error, Result};
-use crate::vault::{Node, OpenOptions, format};
+use crate::vault::{Node, OpenOptions};
 
 /// Default environment for commands that take one.
 pub const DEFAULT_ENV: &str = "development";
@@ -147,26 +147,6 @@ pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// One environment file as seen without decrypting it: key names are
-/// plaintext in sops files, so listing needs no identity.
-pub struct Peek {
-    pub names: Vec<String>,
-    pub lastmodified: String,
-}
-
-pub fn peek(path: &std::path::Path) -> Result<Option<Peek>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let (data, meta) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
-    Ok(Some(Peek {
-        names: data.into_iter().map(|(k, _)| k).collect(),
-        lastmodified: meta.lastmodified,
-    }))
-}
-
 pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let envs: Vec<String> = match &a.env {
@@ -179,10 +159,10 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
     // name -> [(env, lastmodified)]
     let mut rows: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for env in &envs {
-        let Some(p) = peek(&project.env_file(env))? else {
+        let Some(p) = crate::vault::peek(&project.env_file(env))? else {
             continue;
         };
-        for n in p.names {
+        for n in p.names().map(str::to_string) {
             let i = match rows.iter().position(|(k, _)| k.eq_ignore_ascii_case(&n)) {
                 Some(i) => i,
                 None => {
@@ -190,7 +170,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                     rows.len() - 1
                 }
             };
-            rows[i].1.push((env.clone(), p.lastmodified.clone()));
+            rows[i].1.push((env.clone(), p.meta.lastmodified.clone()));
         }
     }
     for (name, _) in &project.config.secrets {

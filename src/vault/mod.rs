@@ -114,6 +114,48 @@ impl Node {
     }
 }
 
+/// A file as seen without decrypting it: key names, recipients and
+/// `lastmodified` are plaintext in sops files, so listing and checking need
+/// no identity.
+pub struct Peek {
+    pub data: Vec<(String, Value)>,
+    pub meta: Metadata,
+}
+
+impl Peek {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.data.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Names that have a value: not null, and not the empty string sops
+    /// leaves unencrypted.
+    pub fn present_names(&self) -> Vec<String> {
+        self.data
+            .iter()
+            .filter(|(_, v)| {
+                !matches!(v, Value::Null) && !matches!(v, Value::String(s) if s.is_empty())
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    pub fn recipients(&self) -> Vec<String> {
+        self.meta.age.iter().map(|s| s.recipient.clone()).collect()
+    }
+}
+
+/// Read and parse a file without decrypting it; `None` when it does not
+/// exist.
+pub fn peek(path: &Path) -> Result<Option<Peek>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let (data, meta) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
+    Ok(Some(Peek { data, meta }))
+}
+
 /// Options when opening a file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenOptions {
@@ -185,13 +227,6 @@ impl Vault {
         let path = path.into();
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         Self::from_bytes(path, &bytes, ids, opts)
-    }
-
-    /// The recipients named in a file, without decrypting it.
-    pub fn peek_recipients(path: &Path) -> Result<Vec<String>> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let (_, meta) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
-        Ok(meta.age.into_iter().map(|s| s.recipient).collect())
     }
 
     pub fn from_bytes(
