@@ -50,12 +50,21 @@ pub struct Problem {
 pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
     let cfg = &project.config;
     let mut out = Vec::new();
+    // Every file is read once, without decrypting; the recipients check
+    // below reuses what was read.
     let mut names_in: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut peeked: std::collections::HashMap<String, crate::vault::Peek> = Default::default();
     for env in cfg.environments.keys() {
         let path = project.env_file(env);
-        match crate::vault::peek(&path).map(|p| p.map(|p| p.present_names())) {
-            Ok(n) => {
-                names_in.insert(env.clone(), n.unwrap_or_default());
+        match crate::vault::peek(&path) {
+            Ok(p) => {
+                names_in.insert(
+                    env.clone(),
+                    p.as_ref().map(|p| p.present_names()).unwrap_or_default(),
+                );
+                if let Some(p) = p {
+                    peeked.insert(env.clone(), p);
+                }
             }
             Err(e) => {
                 names_in.insert(env.clone(), vec![]);
@@ -114,14 +123,15 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
             .iter()
             .map(|r| r.canonical())
             .collect();
-        if let Ok(Some(have)) = crate::vault::peek(&path).map(|p| p.map(|p| p.recipients())) {
-            let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-            let have: Vec<String> = have.iter().map(|s| norm(s)).collect();
-            let missing: Vec<&String> =
-                wanted.iter().filter(|w| !have.contains(&norm(w))).collect();
+        if let Some(have) = peeked.get(env).map(|p| p.recipients()) {
+            use crate::vault::same_recipient;
+            let missing: Vec<&String> = wanted
+                .iter()
+                .filter(|w| !have.iter().any(|h| same_recipient(h, w)))
+                .collect();
             let extra: Vec<&String> = have
                 .iter()
-                .filter(|h| !wanted.iter().any(|w| norm(w) == **h))
+                .filter(|h| !wanted.iter().any(|w| same_recipient(h, w)))
                 .collect();
             if !missing.is_empty() || !extra.is_empty() {
                 let short = |v: Vec<&String>| {

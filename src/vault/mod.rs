@@ -534,7 +534,7 @@ impl Vault {
 }
 
 /// `ssh-ed25519 KEY comment` and `ssh-ed25519 KEY` are the same recipient.
-fn same_recipient(a: &str, b: &str) -> bool {
+pub fn same_recipient(a: &str, b: &str) -> bool {
     let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     norm(a) == norm(b)
 }
