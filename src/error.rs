@@ -46,6 +46,11 @@ pub enum Error {
     #[error("secret '{name}' not found in environment '{env}'")]
     NotFound { name: String, env: String },
 
+    /// Writing to standard output failed. A closed pipe (`gsec list | head`)
+    /// is not an error worth a message: `cli::main` exits quietly on it.
+    #[error("writing to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),
@@ -72,6 +77,11 @@ impl Error {
 
     pub fn usage(m: impl Into<String>) -> Self {
         Error::Usage(m.into())
+    }
+
+    /// The reader of our stdout went away (`gsec … | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 

@@ -103,7 +103,7 @@ fn check_cmd(ctx: &Ctx, a: ActionCheckArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let envs = project.select_envs(&a.envs)?;
     let problems = check::problems(&project, &envs)?;
-    check::print(&problems, &envs, CheckFormat::Github);
+    check::print(&problems, &envs, CheckFormat::Github)?;
     let mut md = format!("### gsec check: {}\n\n", envs.join(", "));
     if problems.is_empty() {
         md.push_str("All required secrets are set, and every file decrypts and verifies.\n");
@@ -166,8 +166,7 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         }
     };
     let mut out = std::io::stdout().lock();
-    report::write(Format::Github, &report, &mut out)
-        .map_err(|e| Error::msg(format!("writing stdout: {e}")))?;
+    report::write(Format::Github, &report, &mut out).map_err(Error::Stdout)?;
     let sarif_path = dir.join(&a.sarif_file);
     let mut sarif = Vec::new();
     report::write(Format::Sarif, &report, &mut sarif).map_err(|e| Error::msg(e.to_string()))?;

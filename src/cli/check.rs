@@ -6,6 +6,7 @@
 //! environment the caller cannot read; decryptability is checked
 //! separately and reported as its own problem.
 
+use super::output::outln;
 use clap::{Args, ValueEnum};
 
 use super::{Ctx, Exit, output};
@@ -211,7 +212,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let envs = project.select_envs(&a.envs)?;
     let problems = problems(&project, &envs)?;
-    print(&problems, &envs, a.format);
+    print(&problems, &envs, a.format)?;
     if problems.is_empty() {
         output::info(&format!("check passed for {}", envs.join(", ")));
         Ok(Exit::Ok)
@@ -222,11 +223,11 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
 }
 
 /// Print problems in `format` on stdout.
-pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) {
+pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) -> Result<()> {
     match format {
         CheckFormat::Json => {
             let v = serde_json::json!({"ok": problems.is_empty(), "environments": envs, "problems": problems});
-            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         CheckFormat::Github => {
             for p in problems {
@@ -241,7 +242,7 @@ pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) {
                 } else {
                     p.file.as_deref()
                 };
-                println!(
+                outln!(
                     "{}",
                     github::annotation(Level::Error, file, p.line, None, &title, &p.message)
                 );
@@ -250,10 +251,11 @@ pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) {
         CheckFormat::Human => {
             for p in problems {
                 match &p.environment {
-                    Some(e) => println!("{e}: {}", p.message),
-                    None => println!("{}", p.message),
+                    Some(e) => outln!("{e}: {}", p.message),
+                    None => outln!("{}", p.message),
                 }
             }
         }
     }
+    Ok(())
 }

@@ -16,14 +16,17 @@ pub struct CompletionsArgs {
 
 pub fn run(a: CompletionsArgs) -> Result<Exit> {
     let mut cmd = super::command();
-    clap_complete::generate(a.shell, &mut cmd, "gsec", &mut std::io::stdout());
+    let mut out = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "gsec", &mut out);
+    super::output::stdout(&out)?;
     Ok(Exit::Ok)
 }
 
 pub fn man() -> Result<Exit> {
-    let mut out = std::io::stdout();
+    let mut out = Vec::new();
     clap_mangen::Man::new(super::command())
         .render(&mut out)
-        .map_err(|e| Error::msg(format!("writing man page: {e}")))?;
+        .map_err(|e| Error::msg(format!("rendering the man page: {e}")))?;
+    super::output::stdout(&out)?;
     Ok(Exit::Ok)
 }

@@ -2,6 +2,7 @@
 //! pre-commit hook, each environment, plugin pins — each with the reason
 //! and the next step. Exit 1 when anything needs attention.
 
+use super::output::outln;
 use clap::Args;
 use sha2::{Digest, Sha256};
 
@@ -156,7 +157,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
     let all_ok = items.iter().all(|i| i.ok);
     match a.format {
         ListFormat::Json => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({"ok": all_ok, "checks": items}))
                     .expect("json")

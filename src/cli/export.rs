@@ -55,15 +55,8 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
         return github(&vars, a.output);
     }
     let text = export::render(a.format, &vars);
-    write_stdout(text.as_bytes())?;
+    output::stdout(text.as_bytes())?;
     Ok(Exit::Ok)
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::msg(format!("writing to stdout: {e}")))
 }
 
 /// GitHub Actions: register every value (and every line of every value)
@@ -84,7 +77,7 @@ pub(crate) fn github(vars: &[Var], step_output: bool) -> Result<Exit> {
         }
     };
     let block = export::github_file(vars)?;
-    write_stdout(export::github_masks(vars).as_bytes())?;
+    output::stdout(export::github_masks(vars).as_bytes())?;
     // The runner's file is append-only by protocol (other steps' commands
     // are in it), so this is one append, not an atomic replace.
     let mut f = std::fs::OpenOptions::new()

@@ -1,5 +1,6 @@
 //! `gsec import`: bring a `.env` file into an environment.
 
+use super::output::outln;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -116,7 +117,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
     })?;
     if a.format == super::ListFormat::Json {
         let v = serde_json::json!({"environment": a.env, "added": added, "changed": changed, "unchanged": unchanged});
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(Exit::Ok);
     }
     let mut parts = Vec::new();

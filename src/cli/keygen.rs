@@ -1,5 +1,6 @@
 //! `gsec keygen`: a new X25519 identity, written 0600, never overwritten.
 
+use super::output::outln;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -31,6 +32,6 @@ pub fn run(_ctx: &Ctx, a: KeygenArgs) -> Result<Exit> {
         "wrote identity to {} (mode 0600); its recipient:",
         path.display()
     ));
-    println!("{recipient}");
+    outln!("{recipient}");
     Ok(Exit::Ok)
 }

@@ -179,6 +179,10 @@ pub fn main() -> ExitCode {
 }
 
 fn report(e: Error) -> ExitCode {
+    if e.is_broken_pipe() {
+        // `gsec list | head -1`: the reader has what it wanted.
+        return ExitCode::SUCCESS;
+    }
     output::error_line(&e.to_string());
     ExitCode::from(2)
 }

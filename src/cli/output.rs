@@ -5,6 +5,8 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
+use crate::error::{Error, Result};
+
 const ERR: Style = AnsiColor::Red.on_default().bold();
 const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
@@ -33,3 +35,28 @@ fn one_line(msg: &str) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// Write all of `bytes` to stdout and flush. A failure is `Error::Stdout`,
+/// so that a closed pipe (`gsec list | head -1`) ends the command quietly
+/// instead of panicking the way `println!` does.
+pub fn stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)
+}
+
+/// One formatted line on stdout; see [`stdout`].
+pub fn line(args: std::fmt::Arguments<'_>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{args}").map_err(Error::Stdout)
+}
+
+/// `println!` for commands: returns `Error::Stdout` from the enclosing
+/// function instead of panicking when stdout is closed.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))?
+    };
+}
+pub(crate) use outln;

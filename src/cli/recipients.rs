@@ -1,5 +1,6 @@
 //! `gsec recipients add|rm|list` and `gsec updatekeys`.
 
+use super::output::outln;
 use clap::{Args, Subcommand};
 
 use super::{Ctx, Exit, ListFormat, output};
@@ -155,7 +156,7 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
                     serde_json::json!({"environment": e, "recipients": r})
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(
                     &serde_json::json!({"groups": groups, "environments": envs})
@@ -165,9 +166,9 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
         }
         ListFormat::Human => {
             for (g, members) in &cfg.recipients {
-                println!("{g} (environments: {})", envs_using(g).join(", "));
+                outln!("{g} (environments: {})", envs_using(g).join(", "));
                 for m in members {
-                    println!("  {m}");
+                    outln!("  {m}");
                 }
             }
         }
@@ -229,7 +230,7 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({"environments": items}))
                     .expect("json")

@@ -1,7 +1,7 @@
 //! `gsec render`: fill a template's placeholders with an environment's
 //! values. Output files are created 0600: they hold plaintext.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -59,10 +59,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> Result<Exit> {
             ));
         }
         None => {
-            let mut so = std::io::stdout().lock();
-            so.write_all(out.as_bytes())
-                .and_then(|_| so.flush())
-                .map_err(|e| Error::msg(format!("writing stdout: {e}")))?;
+            output::stdout(out.as_bytes())?;
         }
     }
     Ok(Exit::Ok)

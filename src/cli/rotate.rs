@@ -1,6 +1,7 @@
 //! `gsec rotate`: turn flags into rotation targets and outcomes into
 //! output. The protocol itself lives in `crate::rotate`.
 
+use super::output::outln;
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -143,7 +144,7 @@ fn report(results: Vec<(Target, Result<Outcome>)>, json: bool) -> Result<Exit> {
                 serde_json::json!({"secret": t.name, "environment": t.env, "outcome": outcome, "detail": detail})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({"rotations": items})).expect("json")
         );

@@ -133,9 +133,13 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         }
         None => {
             let mut out = anstream::stdout();
-            report::write(a.format, &report, &mut out)
-                .map_err(|e| Error::msg(format!("cannot write output: {e}")))?;
-            out.flush().ok();
+            // A reader that went away (`gsec scan | head`) does not change
+            // the verdict: the exit code still says whether there were findings.
+            if let Err(e) = report::write(a.format, &report, &mut out).and_then(|()| out.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(Error::Stdout(e));
+            }
         }
     }
     if a.format == Format::Human || a.output.is_some() {

@@ -1,6 +1,7 @@
 //! `gsec set`, `get`, `list`, `rm`.
 
-use std::io::{IsTerminal, Read, Write};
+use super::output::outln;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -138,12 +139,11 @@ pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
         Node::Leaf(l) => l.text(),
         other => envs::to_yaml(other),
     };
-    let mut out = std::io::stdout().lock();
     let nl = !a.no_newline && !text.ends_with('\n');
-    out.write_all(text.as_bytes())
-        .and_then(|_| if nl { out.write_all(b"\n") } else { Ok(()) })
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::msg(format!("writing to stdout: {e}")))?;
+    output::stdout(text.as_bytes())?;
+    if nl {
+        output::stdout(b"\n")?;
+    }
     Ok(Exit::Ok)
 }
 
@@ -200,7 +200,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({ "secrets": items }))
                     .expect("json")
@@ -212,9 +212,11 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                 return Ok(Exit::Ok);
             }
             let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(4).max(4);
-            println!(
+            outln!(
                 "{:w$}  {:28}  {:20}  ROTATION DUE",
-                "NAME", "ENVIRONMENTS", "LAST CHANGE"
+                "NAME",
+                "ENVIRONMENTS",
+                "LAST CHANGE"
             );
             for (name, envs) in &rows {
                 let env_list = if envs.is_empty() {
@@ -231,7 +233,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                     .filter_map(|(e, _)| due.due(&project.config, e, name))
                     .min()
                     .unwrap_or_else(|| "-".into());
-                println!("{name:w$}  {env_list:28}  {last:20}  {due_s}");
+                outln!("{name:w$}  {env_list:28}  {last:20}  {due_s}");
             }
         }
     }

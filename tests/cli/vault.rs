@@ -157,6 +157,41 @@ fn set_get_list_rm() {
     e.fails(&["rm", "CERT"], b"", 2); // --env is required
 }
 
+/// `gsec … | head -1`: a reader that closed stdout ends the command
+/// quietly (no panic, no error line), like other Unix tools; `scan` keeps
+/// its verdict in the exit code.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let e = Env::project();
+    e.ok_in(&["set", "DB_PASSWORD"], b"a-long-enough-password");
+    e.write("leak.txt", "password = \"a-long-enough-password\"\n");
+    let cases: [(&[&str], i32); 6] = [
+        (&["list"], 0),
+        (&["get", "DB_PASSWORD"], 0),
+        (&["export", "--format", "dotenv"], 0),
+        (&["check", "--env", "development"], 0),
+        (&["completions", "bash"], 0),
+        (&["scan"], 1),
+    ];
+    for (args, code) in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = e
+            .cmd(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "gsec {args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn nested_values_print_as_yaml() {
     let e = Env::project();
