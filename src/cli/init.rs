@@ -73,7 +73,9 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Make sure `.gsec.local.yaml` is git-ignored (plaintext local overrides).
+/// Make sure `.gsec.local.yaml` (plaintext local overrides) and the lock
+/// files gsec keeps beside each file it writes (`.NAME.yaml.lock`, see
+/// `fsutil::lock`) are git-ignored, so `git add -A` commits neither.
 fn ignore_local_file(root: &Path) -> Result<()> {
     let gi = root.join(".gitignore");
     let existing = match std::fs::read_to_string(&gi) {
@@ -81,19 +83,29 @@ fn ignore_local_file(root: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::io(&gi, e)),
     };
-    let entry = format!("/{}", config::LOCAL_FILE_NAME);
-    if existing
-        .lines()
-        .any(|l| l.trim() == entry || l.trim() == config::LOCAL_FILE_NAME)
-    {
+    let local = format!("/{}", config::LOCAL_FILE_NAME);
+    let has = |entries: &[&str]| existing.lines().any(|l| entries.contains(&l.trim()));
+    let mut add = Vec::new();
+    if !has(&[&local, config::LOCAL_FILE_NAME]) {
+        add.push(local.as_str());
+    }
+    if !has(&[LOCK_PATTERN]) {
+        add.push(LOCK_PATTERN);
+    }
+    if add.is_empty() {
         return Ok(());
     }
     let mut text = existing;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&format!(
-        "# gsec: local plaintext overrides, never committed\n{entry}\n"
-    ));
+    text.push_str("# gsec: local plaintext overrides and lock files, never committed\n");
+    for entry in add {
+        text.push_str(entry);
+        text.push('\n');
+    }
     fsutil::write_atomic(&gi, text.as_bytes(), None)
 }
+
+/// Matches every lock file `fsutil::lock_path` names.
+const LOCK_PATTERN: &str = ".*.yaml.lock";

@@ -43,6 +43,12 @@ fn init_creates_config_gitignore_and_refuses_overwrite() {
     // Found from a subdirectory.
     std::fs::create_dir_all(e.path("a/b")).unwrap();
     e.set("X", "development", "value-x");
+    // The lock files gsec leaves beside what it writes are git-ignored.
+    let status = e.git(&["status", "--porcelain", "-uall"]);
+    assert!(
+        status.contains("secrets/development.yaml") && !status.contains(".lock"),
+        "{status}"
+    );
     let mut c = e.cmd(&["get", "X"]);
     c.current_dir(e.path("a/b"));
     assert_eq!(
