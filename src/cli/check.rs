@@ -155,8 +155,11 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
                 });
             }
         }
-        // Decrypts and verifies for the current identity?
-        if let Err(e) = project.open(env) {
+        // Decrypts and verifies for the current identity? (A file that
+        // could not even be read was reported above, once.)
+        if peeked.contains_key(env)
+            && let Err(e) = project.open(env)
+        {
             out.push(Problem {
                 environment: Some(env.clone()),
                 kind: "undecryptable",

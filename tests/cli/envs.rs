@@ -149,6 +149,14 @@ fn check_reports_unreadable_files_recipient_drift_and_bad_templates() {
     let out = e.run_in(&["check", "--env", "production"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("MAC"));
+    // A truncated file is one problem, named once.
+    e.write(p, &t[..t.len() / 3]);
+    let out = e.run_in(&["check", "--env", "production", "--format", "json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["file"], p);
     e.write(p, &t);
     // Templates listed in the config must only name known secrets.
     e.write(
