@@ -356,6 +356,12 @@ fn scan_covers_exactly_the_pull_request_range() {
         );
     }
     // The SARIF report validates against the official 2.1.0 schema.
+    // The install cache is keyed by a hash of gsec's source.
+    let hash = &run.outputs["source-hash"];
+    assert!(
+        hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hash:?}"
+    );
     let sarif: PathBuf = run.outputs["sarif-file"].clone().into();
     assert!(sarif.ends_with("out/gsec.sarif") && sarif.is_file());
     if let Err(e) = sarif_errors(&sarif) {
