@@ -37,8 +37,8 @@ warnings.simplefilter("error", FutureWarning)
 
 REQUIRED = {"id": str, "provider": str, "description": str, "keywords": list,
             "pattern": str, "tp": list, "fp": list}
-OPTIONAL = {"entropy": (int, float), "validator": str}
-VALIDATORS = {"github-checksum", "npm-checksum", "jwt"}
+OPTIONAL = {"entropy": (int, float), "validator": str, "fallback": bool}
+VALIDATORS = {"github-checksum", "npm-checksum", "jwt", "secret-value"}
 PLACEHOLDER_WORDS = ("example", "sample", "dummy", "placeholder", "xxxx",
                      "changeme", "test")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -98,6 +98,10 @@ def validate(name: str | None, secret: str) -> bool:
         return checksum_ok(secret, r"npm_")
     if name == "jwt":
         return jwt_ok(secret)
+    if name == "secret-value":
+        # Generic detection's judgement (src/scan/generic.rs), approximated:
+        # letters and digits mixed. The Rust rule tests run the real one.
+        return any(c.isdigit() for c in secret) and any(c.isalpha() for c in secret)
     return False
 
 

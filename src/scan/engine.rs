@@ -105,6 +105,29 @@ pub struct Engine {
     opts: Options,
 }
 
+/// Drop the hits of fallback rules (see `Rule::fallback`) among
+/// `out[first..]` that overlap a hit of a provider's own rule.
+fn yield_fallbacks(out: &mut Vec<Hit>, first: usize) {
+    let is_fallback = |h: &Hit| matches!(h.rule, RuleRef::Pack(r) if r.fallback);
+    let specific: Vec<(usize, usize)> = out[first..]
+        .iter()
+        .filter(|h| !is_fallback(h))
+        .map(|h| (h.start, h.end))
+        .collect();
+    if specific.len() == out.len() - first {
+        return;
+    }
+    let mut i = first;
+    while i < out.len() {
+        let h = &out[i];
+        if is_fallback(h) && specific.iter().any(|&(s, e)| s < h.end && h.start < e) {
+            out.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
 impl Engine {
     pub fn new(opts: Options) -> Engine {
         let rules: Vec<&'static Rule> = rules::builtin()
@@ -194,9 +217,11 @@ impl Engine {
             }
         }
         if any {
+            let first = out.len();
             for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
                 self.run_rule(self.rules[i], content, out);
             }
+            yield_fallbacks(out, first);
             if !generic_at.is_empty() {
                 generic::scan_lines(content, syntax, &generic_at, &mut |s, e| {
                     // A pack rule that matched the same span is more precise.

@@ -48,6 +48,11 @@ pub struct Rule {
     pub entropy: Option<f64>,
     #[serde(default)]
     pub validator: Option<Validator>,
+    /// A format any provider may use (an `Authorization: Bearer` header):
+    /// reported only where no provider's own rule matched the same secret,
+    /// which names it better.
+    #[serde(default)]
+    pub fallback: bool,
     /// Samples that must yield a finding of this rule (checked by tests).
     #[serde(default)]
     pub tp: Vec<String>,
@@ -237,13 +242,42 @@ mod tests {
             .collect();
         let key = |r: &Rule| {
             format!(
-                "{}|{}|{}|{:?}|{}|{:?}|{:?}",
-                r.id, r.provider, r.description, r.keywords, r.pattern, r.entropy, r.validator
+                "{}|{}|{}|{:?}|{}|{:?}|{:?}|{}",
+                r.id,
+                r.provider,
+                r.description,
+                r.keywords,
+                r.pattern,
+                r.entropy,
+                r.validator,
+                r.fallback
             )
         };
         let built: Vec<String> = builtin().iter().map(key).collect();
         assert_eq!(built, toml.iter().map(key).collect::<Vec<_>>());
         assert!(builtin().iter().all(|r| r.tp.is_empty() && r.fp.is_empty()));
+    }
+
+    #[test]
+    fn fallback_rules_yield_to_a_provider_rule_on_the_same_secret() {
+        let engine = Engine::new(Options::default());
+        let ids = |s: &str| -> Vec<&str> {
+            engine
+                .scan(s.as_bytes())
+                .iter()
+                .map(|h| h.rule.id())
+                .collect()
+        };
+        assert_eq!(
+            ids(
+                "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIyNDQ5MzAyNDMiLCJpYXQiOjE2MDcxNzM0MDAsInJvbGUiOiJ1c2VyIn0.PW-ZlkFNsFmIJ6YYmkJIu4Y7oOTm44Id79Ao27wuJ-g"
+            ),
+            ["jwt"]
+        );
+        assert_eq!(
+            ids("Authorization: Bearer 9fK2mQ7xLp4RtZ8vWc3NbY6hJd1sGe5a"),
+            ["http-bearer-token"]
+        );
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum Validator {
     NpmChecksum,
     /// JWT: the header base64url-decodes to a JSON object with `alg`.
     Jwt,
+    /// The judgement of generic detection (randomness, stop words,
+    /// references, placeholders), for formats with no structure of their
+    /// own, such as a bearer token.
+    SecretValue,
 }
 
 impl Validator {
@@ -32,6 +36,7 @@ impl Validator {
                 secret.len() == 40 && secret.starts_with(b"npm_") && crc_base62_ok(&secret[4..])
             }
             Validator::Jwt => jwt_ok(secret),
+            Validator::SecretValue => super::generic::secret_value(secret, true),
         }
     }
 }
