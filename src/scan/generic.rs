@@ -241,6 +241,9 @@ fn reference(s: &str, quoted: bool) -> bool {
     if s.contains('(') || s.contains(')') {
         return true; // getenv("X"), os.environ.get(...), func()
     }
+    if env_reference(s) {
+        return true;
+    }
     if !quoted {
         // Bare `a.b.c`, `obj[key]`, identifiers: code, not data.
         if b.iter()
@@ -254,6 +257,24 @@ fn reference(s: &str, quoted: bool) -> bool {
         }
     }
     false
+}
+
+/// `@env:AC_PASSWORD`, `env:DB_PASS`, `keychain:DEPLOY_TOKEN`: a lower-case
+/// source name, a colon, and an upper-case variable name (gon, Jenkins,
+/// many CI configs read the real value from there).
+fn env_reference(s: &str) -> bool {
+    let Some((scheme, name)) = s.trim_start_matches('@').split_once(':') else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c == b'-' || c == b'_')
+        && name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
 }
 
 /// Hashes, ids, paths and URLs that are not credentials.
@@ -440,6 +461,8 @@ mod tests {
             "credentials = [\"dep:gix-credentials\", \"dep:gix-prompt\"]",
             "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=3KA3R2D9fV)](https://codecov.io/gh/o/r)",
             "    ClientTrafficSecret => \"CLIENT_TRAFFIC_SECRET_0\",",
+            "        \"password\":  \"@env:AC_PASSWORD\"",
+            "  api_token: keychain:DEPLOY_TOKEN_2",
         ] {
             assert!(
                 finds(line).is_empty(),
