@@ -52,7 +52,7 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
     let index = repo
         .index_or_empty()
         .map_err(|e| err("cannot read the index", e))?;
-    let head = head_blobs(repo)?;
+    let head = head_blobs(repo, index.tree())?;
     let mut out = Vec::new();
     for entry in index.entries() {
         use gix::index::entry::{Mode, Stage};
@@ -61,13 +61,20 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
         {
             continue;
         }
-        let path = entry.path(&index).to_str_lossy().into_owned();
-        let prev = head.get(path.as_str()).copied();
+        let path = entry.path(&index).to_str_lossy();
+        if head
+            .unchanged_dirs
+            .iter()
+            .any(|d| path.starts_with(d.as_str()))
+        {
+            continue;
+        }
+        let prev = head.blobs.get(path.as_ref()).copied();
         if prev == Some(entry.id) {
             continue;
         }
         out.push(Staged {
-            path,
+            path: path.into_owned(),
             id: entry.id,
             head: prev,
         });
@@ -75,23 +82,62 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
     Ok(out)
 }
 
-/// Path -> blob id for HEAD's tree (empty when there is no commit yet).
-fn head_blobs(repo: &gix::Repository) -> Result<HashMap<String, ObjectId>> {
-    let mut map = HashMap::new();
-    let tree = match repo.head_tree() {
-        Ok(t) => t,
-        Err(_) => return Ok(map), // unborn HEAD
+/// What of HEAD's tree `staged` needs.
+#[derive(Default)]
+struct HeadBlobs {
+    /// Path -> blob id, for the directories not in `unchanged_dirs`.
+    blobs: HashMap<String, ObjectId>,
+    /// Directories (`a/b/`, or `""` for all) whose index entries are
+    /// exactly HEAD's.
+    unchanged_dirs: Vec<String>,
+}
+
+/// HEAD's blobs, read only where the index's cache tree (the `TREE`
+/// extension git keeps so `git commit` need not rehash unchanged
+/// directories) cannot vouch that the index equals HEAD. A pre-commit
+/// check then reads the few directories a commit touches, not the whole
+/// tree of a large repository.
+fn head_blobs(
+    repo: &gix::Repository,
+    cache: Option<&gix::index::extension::Tree>,
+) -> Result<HeadBlobs> {
+    let mut out = HeadBlobs::default();
+    let Ok(tree) = repo.head_tree() else {
+        return Ok(out); // unborn HEAD
     };
-    let mut rec = gix::traverse::tree::Recorder::default();
-    tree.traverse()
-        .breadthfirst(&mut rec)
+    walk_head(repo, tree.id, cache, "", &mut out)?;
+    Ok(out)
+}
+
+fn walk_head(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    cache: Option<&gix::index::extension::Tree>,
+    prefix: &str,
+    out: &mut HeadBlobs,
+) -> Result<()> {
+    if cache.is_some_and(|c| c.num_entries.is_some() && c.id == tree) {
+        out.unchanged_dirs.push(prefix.to_string());
+        return Ok(());
+    }
+    let object = repo
+        .find_tree(tree)
         .map_err(|e| err("cannot read HEAD's tree", e))?;
-    for e in rec.records {
-        if e.mode.is_blob() {
-            map.insert(e.filepath.to_str_lossy().into_owned(), e.oid);
+    for entry in TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
+        let entry = entry.map_err(|e| err("cannot read HEAD's tree", e))?;
+        let path = format!("{prefix}{}", entry.filename.to_str_lossy());
+        if entry.mode.is_tree() {
+            let child = cache.and_then(|c| {
+                c.children
+                    .iter()
+                    .find(|t| t.name.as_slice() == entry.filename.as_bytes())
+            });
+            walk_head(repo, entry.oid.to_owned(), child, &format!("{path}/"), out)?;
+        } else if entry.mode.is_blob() {
+            out.blobs.insert(path, entry.oid.to_owned());
         }
     }
-    Ok(map)
+    Ok(())
 }
 
 /// A blob's bytes.

@@ -427,6 +427,36 @@ fn staged_reports_only_added_lines_and_works_before_the_first_commit() {
     common::assert_no_secret(&err, "Xk9mP2vLq7Rt");
 }
 
+/// `--staged` trusts git's cache tree only where it proves a directory
+/// equals HEAD: changes deep in a tree are found whether the cache is
+/// invalidated (`git add`), valid but different (`git write-tree`), or
+/// left from a commit HEAD has since moved away from (`reset --soft`).
+#[test]
+fn staged_finds_changes_in_nested_directories_whatever_the_cache_tree_says() {
+    let e = repo();
+    let t = token();
+    for f in ["a/one.txt", "b/c/two.txt", "b/d/three.txt", "top.txt"] {
+        e.write(f, "nothing to see\n");
+    }
+    e.write("old/leak.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.git(&["add", "."]);
+    e.git(&["commit", "-qm", "first", "--no-verify"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 0, "a committed secret is not a staged change: {v}");
+    let want = BTreeSet::from(["b/c/two.txt:2 generic-secret".to_string()]);
+    e.write("b/c/two.txt", "nothing to see\nDB_PASSWORD=Xk9mP2vLq7Rt\n");
+    e.git(&["add", "b/c/two.txt"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!((code, keys(&v)), (1, want.clone()));
+    e.git(&["write-tree"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!((code, keys(&v)), (1, want.clone()));
+    e.git(&["commit", "-qm", "second", "--no-verify"]);
+    e.git(&["reset", "-q", "--soft", "HEAD~1"]);
+    let (code, v, _) = scan_json(&e, &["--staged"]);
+    assert_eq!((code, keys(&v)), (1, want));
+}
+
 #[test]
 fn staged_honours_git_index_file() {
     let e = repo();
