@@ -88,8 +88,10 @@ fn stop() -> &'static Stop {
 fn assignment() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        // name, optional closing quote, an assignment operator, the value
-        // (double-, single-, back-quoted or bare). ASCII mode: the value
+        // name, optional closing quote, an assignment operator (`=` may
+        // follow a type: `const KEY: &str =`, `password: str =`,
+        // `var token string =`), the value (double-, single-, back-quoted
+        // or bare). ASCII mode: the value
         // classes then match bytes, not UTF-8 sequences, which makes the
         // regex ~10x cheaper to compile (it is built on every pre-commit
         // run) and keeps `(?i)` from matching non-ASCII look-alikes.
@@ -98,7 +100,11 @@ fn assignment() -> &'static Regex {
             (?P<name>[A-Za-z0-9_.\-\[\]]{0,60}
                 (?i:password|passwd|pwd|secret|token|api[_-]?key|auth|credential|private[_-]?key|access[_-]?key|passphrase)
                 [A-Za-z0-9_.\-]{0,40})
-            ["']?\s*(?:=|:=|=>|:|\?=)\s*
+            ["']?
+            (?:
+                (?:\s*:\s*&?(?:'static\s+)?|\s+)[A-Za-z_][A-Za-z0-9_.:<>\[\]*]{0,40}\??\s*=
+                |\s*(?:=|:=|=>|:|\?=)
+            )\s*
             (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
             "#,
         )
@@ -425,6 +431,21 @@ mod tests {
                 "const authToken = \"Zq8Wv2Xr5Tn9Ym3K\";",
                 "Zq8Wv2Xr5Tn9Ym3K",
             ),
+            // Typed declarations: Rust, Python, TypeScript/Kotlin, Go.
+            (
+                "const DB_PASSWORD: &str = \"Xk9mP2vLq7Rt\";",
+                "Xk9mP2vLq7Rt",
+            ),
+            (
+                "static API_KEY: &'static str = \"Zq8Wv2Xr5Tn9Ym3K\";",
+                "Zq8Wv2Xr5Tn9Ym3K",
+            ),
+            ("    password: str = \"hG4#kq82!mZp\"", "hG4#kq82!mZp"),
+            (
+                "val apiToken: String? = \"N7b2Qx9LwE4rT6yU\"",
+                "N7b2Qx9LwE4rT6yU",
+            ),
+            ("var dbPassword string = \"Xk9mP2vLq7Rt\"", "Xk9mP2vLq7Rt"),
         ] {
             assert_eq!(finds(line), vec![want.to_string()], "{line}");
         }
@@ -462,6 +483,10 @@ mod tests {
             "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=3KA3R2D9fV)](https://codecov.io/gh/o/r)",
             "    ClientTrafficSecret => \"CLIENT_TRAFFIC_SECRET_0\",",
             "        \"password\":  \"@env:AC_PASSWORD\"",
+            "const DB_PASSWORD: &str = env!(\"DB_PASSWORD\");",
+            "let token: String = read_token()?;",
+            "if password == \"\" { return Err(e) }",
+            "password: Option<String> = None,",
             "  api_token: keychain:DEPLOY_TOKEN_2",
         ] {
             assert!(
