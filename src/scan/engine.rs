@@ -114,18 +114,11 @@ fn yield_fallbacks(out: &mut Vec<Hit>, first: usize) {
         .filter(|h| !is_fallback(h))
         .map(|h| (h.start, h.end))
         .collect();
-    if specific.len() == out.len() - first {
-        return;
-    }
-    let mut i = first;
-    while i < out.len() {
-        let h = &out[i];
-        if is_fallback(h) && specific.iter().any(|&(s, e)| s < h.end && h.start < e) {
-            out.remove(i);
-        } else {
-            i += 1;
-        }
-    }
+    let mut i = 0;
+    out.retain(|h| {
+        i += 1;
+        i <= first || !is_fallback(h) || !specific.iter().any(|&(s, e)| s < h.end && h.start < e)
+    });
 }
 
 impl Engine {
