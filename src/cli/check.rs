@@ -6,9 +6,9 @@
 //! environment the caller cannot read; decryptability is checked
 //! separately and reported as its own problem.
 
-use super::output::outln;
 use clap::{Args, ValueEnum};
 
+use super::output::outln;
 use super::{Ctx, Exit, output};
 use crate::config::LOCAL_FILE_NAME;
 use crate::envs::{self, LOCAL_ENV};

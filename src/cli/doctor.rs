@@ -2,10 +2,10 @@
 //! pre-commit hook, each environment, plugin pins — each with the reason
 //! and the next step. Exit 1 when anything needs attention.
 
-use super::output::outln;
 use clap::Args;
 use sha2::{Digest, Sha256};
 
+use super::output::outln;
 use super::{Ctx, Exit, ListFormat};
 use crate::error::Result;
 use crate::keys;

@@ -1,12 +1,12 @@
 //! `gsec import`: bring a `.env` file into an environment.
 
-use super::output::outln;
 use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
 use zeroize::Zeroizing;
 
+use super::output::outln;
 use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
 use crate::config::check_name;

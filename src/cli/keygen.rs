@@ -1,10 +1,10 @@
 //! `gsec keygen`: a new X25519 identity, written 0600, never overwritten.
 
-use super::output::outln;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output::outln;
 use super::{Ctx, Exit, output};
 use crate::error::{Error, Result};
 use crate::{fsutil, keys};

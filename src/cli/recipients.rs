@@ -1,8 +1,8 @@
 //! `gsec recipients add|rm|list` and `gsec updatekeys`.
 
-use super::output::outln;
 use clap::{Args, Subcommand};
 
+use super::output::outln;
 use super::{Ctx, Exit, ListFormat, output};
 use crate::error::{Error, Result};
 use crate::keys::Recipient;

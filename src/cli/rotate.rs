@@ -1,12 +1,12 @@
 //! `gsec rotate`: turn flags into rotation targets and outcomes into
 //! output. The protocol itself lives in `crate::rotate`.
 
-use super::output::outln;
 use std::io::Write;
 use std::time::SystemTime;
 
 use clap::{ArgGroup, Args};
 
+use super::output::outln;
 use super::{Ctx, Exit, output};
 use crate::error::{Error, Result};
 use crate::plugin;

@@ -1,12 +1,12 @@
 //! `gsec set`, `get`, `list`, `rm`.
 
-use super::output::outln;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::Args;
 use zeroize::Zeroizing;
 
+use super::output::outln;
 use super::{Ctx, Exit, ListFormat, output};
 use crate::config::check_name;
 use crate::envs::{self, Resolver, Source};
