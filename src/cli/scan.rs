@@ -135,10 +135,12 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
             let mut out = anstream::stdout();
             // A reader that went away (`gsec scan | head`) does not change
             // the verdict: the exit code still says whether there were findings.
-            if let Err(e) = report::write(a.format, &report, &mut out).and_then(|()| out.flush())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
+            if let Err(e) = report::write(a.format, &report, &mut out)
+                .and_then(|()| out.flush())
+                .map_err(Error::Stdout)
+                && !e.is_broken_pipe()
             {
-                return Err(Error::Stdout(e));
+                return Err(e);
             }
         }
     }
