@@ -15,6 +15,8 @@ use crate::vault::{Node, Vault};
 
 /// The environment that reads local overrides.
 pub const LOCAL_ENV: &str = "local";
+/// The environment commands use when `--env` is not given.
+pub const DEFAULT_ENV: &str = "development";
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +62,13 @@ impl<'p> Resolver<'p> {
 
     fn local(&mut self) -> Result<Option<&Vec<(String, Node)>>> {
         if self.local.is_none() {
-            self.local = Some(load_local(&self.project.root.join(LOCAL_FILE_NAME))?);
+            // Local overrides are never committed: they do not exist at a
+            // past revision.
+            self.local = Some(if self.project.revision().is_some() {
+                None
+            } else {
+                load_local(&self.project.root.join(LOCAL_FILE_NAME))?
+            });
         }
         Ok(self.local.as_ref().and_then(Option::as_ref))
     }
@@ -89,7 +97,7 @@ impl<'p> Resolver<'p> {
                     value: n.clone(),
                     source: Source::File {
                         env: e.clone(),
-                        path: v.path.clone(),
+                        path: v.path().to_path_buf(),
                     },
                 }));
             }
@@ -119,11 +127,11 @@ impl<'p> Resolver<'p> {
         }
         for e in self.project.config.chain(env) {
             let Some(v) = self.file(&e)? else { continue };
-            let path = v.path.clone();
-            for (k, n) in &v.data {
+            let path = v.path().to_path_buf();
+            for (k, n) in v.entries() {
                 if !seen(&out, k) {
                     out.push(Resolved {
-                        name: k.clone(),
+                        name: k.to_string(),
                         value: n.clone(),
                         source: Source::File {
                             env: e.clone(),
@@ -190,5 +198,5 @@ pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
 
 /// A node as decrypted YAML text (for `gsec get` of a nested value).
 pub fn to_yaml(node: &Node) -> zeroize::Zeroizing<String> {
-    zeroize::Zeroizing::new(crate::vault::format::emit_tree(&node.plain_emit()))
+    crate::vault::format::emit_tree(&node.plain_emit())
 }

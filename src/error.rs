@@ -51,6 +51,35 @@ pub enum Error {
     #[error("writing to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 
+    /// age could not wrap a data key for a recipient.
+    #[error("cannot encrypt to {recipient}: {source}")]
+    Encrypt {
+        recipient: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// No `.gsec.yaml` from `start` up to the git root.
+    #[error("no .gsec.yaml in {} or its parents (up to the git root); run `gsec init` first", start.display())]
+    NoProject { start: PathBuf },
+
+    /// An operating-system call that is not about a file failed (signal
+    /// handlers, waiting for a child).
+    #[error("{what}: {source}")]
+    Os {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Reading the git repository failed (gix's error kept as the source).
+    #[error("git: {what}: {source}")]
+    Git {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),

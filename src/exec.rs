@@ -60,8 +60,10 @@ impl From<Error> for Failure {
 pub fn run(spec: Spec) -> Result<u8, Failure> {
     // Handlers go in before the child exists, so a signal arriving while it
     // starts is queued for it rather than killing gsec and orphaning it.
-    let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)
-        .map_err(|e| Error::msg(format!("cannot install signal handlers: {e}")))?;
+    let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED).map_err(|source| Error::Os {
+        what: "cannot install signal handlers",
+        source,
+    })?;
 
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args).stdin(Stdio::inherit());
@@ -131,9 +133,16 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
         let _ = p.join();
     }
     if let Err(e) = waited {
-        return Err(Error::msg(format!("waiting for the command: {e}")).into());
+        return Err(Error::Os {
+            what: "waiting for the command",
+            source: e.into(),
+        }
+        .into());
     }
-    let status = status.map_err(|e| Error::msg(format!("waiting for the command: {e}")))?;
+    let status = status.map_err(|source| Error::Os {
+        what: "waiting for the command",
+        source,
+    })?;
     Ok(exit_code(status))
 }
 

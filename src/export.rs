@@ -118,6 +118,28 @@ pub fn variables(project: &Project, env: &str) -> Result<(Vec<Var>, Vec<String>)
 /// warning: the ones developers run on their own machines.
 pub const LENIENT_ENVS: &[&str] = &["local", "development", "preview"];
 
+/// The variables of `env`, applying the policy for declared `required`
+/// secrets with no value: a warning (to the project's sink) where
+/// developers work (`local`, `development`, `preview`), a refusal anywhere
+/// else, so nothing runs or deploys half-configured. Shared by `run`,
+/// `export` and the Action's `load`.
+pub fn checked_variables(project: &Project, env: &str) -> Result<Vec<Var>> {
+    let (vars, missing) = variables(project, env)?;
+    if !missing.is_empty() {
+        let list = missing.join(", ");
+        if LENIENT_ENVS.contains(&env) {
+            project.warnings.warn(&format!(
+                "required secret(s) with no value in {env}: {list}"
+            ));
+        } else {
+            return Err(Error::usage(format!(
+                "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`)"
+            )));
+        }
+    }
+    Ok(vars)
+}
+
 /// Format `vars` for every format except `github` (which writes a file and
 /// is done by [`github_masks`] and [`github_file`]).
 pub fn render(format: Format, vars: &[Var]) -> Zeroizing<String> {
@@ -152,19 +174,13 @@ pub fn render(format: Format, vars: &[Var]) -> Zeroizing<String> {
         }
         Format::Yaml => {
             use crate::vault::format::{Emit, emit_tree};
-            let mut tree = Emit::Map(
+            // `Emit` zeroizes its scalars on drop.
+            let tree = Emit::Map(
                 vars.iter()
                     .map(|v| (v.name.clone(), Emit::Str(v.value.to_string())))
                     .collect(),
             );
-            out.push_str(&Zeroizing::new(emit_tree(&tree)));
-            if let Emit::Map(m) = &mut tree {
-                for (_, e) in m.iter_mut() {
-                    if let Emit::Str(s) = e {
-                        s.zeroize();
-                    }
-                }
-            }
+            out.push_str(&emit_tree(&tree));
         }
         Format::Github => unreachable!("github output is written by github_masks and github_file"),
     }

@@ -12,15 +12,18 @@ use gix::objs::TreeRefIter;
 
 use crate::error::{Error, Result};
 
-fn err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::msg(format!("git: {what}: {e}"))
+fn err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Git {
+        what: what.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// The repository containing `dir`, honouring `GIT_DIR`, `GIT_INDEX_FILE`
 /// and the other variables git sets when it runs a hook.
 pub fn open(dir: &Path) -> Result<gix::Repository> {
     let repo = gix::ThreadSafeRepository::discover_with_environment_overrides(dir)
-        .map_err(|e| Error::msg(format!("{}: not in a git repository ({e})", dir.display())))?;
+        .map_err(|e| err(&format!("{}: not in a git repository", dir.display()), e))?;
     Ok(repo.to_thread_local())
 }
 
@@ -102,11 +105,28 @@ fn head_blobs(
     cache: Option<&gix::index::extension::Tree>,
 ) -> Result<HeadBlobs> {
     let mut out = HeadBlobs::default();
-    let Ok(tree) = repo.head_tree() else {
-        return Ok(out); // unborn HEAD
+    let Some(tree) = head_tree_id(repo)? else {
+        return Ok(out); // unborn HEAD: everything staged is new
     };
-    walk_head(repo, tree.id, cache, "", &mut out)?;
+    walk_head(repo, tree, cache, "", &mut out)?;
     Ok(out)
+}
+
+/// HEAD's tree: `None` on an unborn branch (no commit yet), an error when
+/// HEAD or its commit cannot be read (a corrupt repository must not look
+/// like an empty one).
+pub fn head_tree_id(repo: &gix::Repository) -> Result<Option<ObjectId>> {
+    let mut head = repo.head().map_err(|e| err("cannot read HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let commit = head
+        .peel_to_commit()
+        .map_err(|e| err("cannot read HEAD's commit", e))?;
+    let tree = commit
+        .tree_id()
+        .map_err(|e| err("cannot read HEAD's tree", e))?;
+    Ok(Some(tree.detach()))
 }
 
 fn walk_head(
@@ -148,9 +168,12 @@ pub fn blob(repo: &gix::Repository, id: ObjectId) -> Result<Vec<u8>> {
     Ok(b.take_data())
 }
 
-/// Size of an object without inflating it (to skip big blobs cheaply).
-pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Option<u64> {
-    repo.find_header(id).ok().map(|h| h.size())
+/// Size of an object without inflating it (to skip big blobs cheaply). A
+/// missing or unreadable object is an error, as reading it would be.
+pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Result<u64> {
+    repo.find_header(id)
+        .map(|h| h.size())
+        .map_err(|e| err(&format!("cannot read blob {id}"), e))
 }
 
 /// For each line of `new`, whether it is added or changed relative to
@@ -174,20 +197,80 @@ pub struct Change {
     pub previous: Option<ObjectId>,
 }
 
+/// The commit a revision names (`HEAD`, a branch, a tag, `MERGE_HEAD`, an
+/// id). A name that does not resolve is a usage error.
+pub fn resolve_commit(repo: &gix::Repository, spec: &str) -> Result<ObjectId> {
+    repo.rev_parse_single(spec)
+        .map_err(|e| Error::usage(format!("bad revision '{spec}': {e}")))?
+        .object()
+        .map_err(|e| err(spec, e))?
+        .peel_to_commit()
+        .map(|c| c.id)
+        .map_err(|e| Error::usage(format!("'{spec}' is not a commit: {e}")))
+}
+
+/// The blob at `path` (repository-relative, `/`-separated) in `commit`'s
+/// tree: `None` when there is no such file there.
+pub fn blob_at(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Option<ObjectId>> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| err("cannot read commit", e))?;
+    let tree = c.tree().map_err(|e| err("cannot read tree", e))?;
+    let entry = tree
+        .lookup_entry_by_path(path)
+        .map_err(|e| err(&format!("cannot look up {path}"), e))?;
+    Ok(entry.filter(|e| e.mode().is_blob()).map(|e| e.object_id()))
+}
+
+/// Who made a commit and when (for audit output).
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: ObjectId,
+    pub author: String,
+    pub email: String,
+    /// Author time, seconds since the epoch.
+    pub time: i64,
+    pub summary: String,
+    pub parents: Vec<ObjectId>,
+}
+
+pub fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
+    let c = repo
+        .find_commit(id)
+        .map_err(|e| err("cannot read commit", e))?;
+    let author = c
+        .author()
+        .map_err(|e| err("cannot read commit author", e))?;
+    let (name, email, time) = (
+        author.name.to_str_lossy().into_owned(),
+        author.email.to_str_lossy().into_owned(),
+        author.seconds(),
+    );
+    let summary = c
+        .message()
+        .map(|m| m.summary().to_str_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(CommitInfo {
+        id,
+        author: name,
+        email,
+        time,
+        summary,
+        parents: c.parent_ids().map(|p| p.detach()).collect(),
+    })
+}
+
+/// The work tree's root, when the repository has one.
+pub fn workdir(repo: &gix::Repository) -> Option<&Path> {
+    repo.workdir()
+}
+
 /// Commits of `range`, oldest first. `A..B`: reachable from B, not from A;
 /// a single revision: everything reachable from it; `None`: all refs.
 pub fn commits(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<ObjectId>> {
     let mut tips: Vec<ObjectId> = Vec::new();
     let mut hidden: Vec<ObjectId> = Vec::new();
-    let resolve = |spec: &str| -> Result<ObjectId> {
-        repo.rev_parse_single(spec)
-            .map_err(|e| Error::usage(format!("bad revision '{spec}': {e}")))?
-            .object()
-            .map_err(|e| err(spec, e))?
-            .peel_to_commit()
-            .map(|c| c.id)
-            .map_err(|e| Error::usage(format!("'{spec}' is not a commit: {e}")))
-    };
+    let resolve = |spec: &str| resolve_commit(repo, spec);
     match range {
         Some(r) if r.contains("..") => {
             let (a, b) = r.split_once("..").unwrap_or((r, ""));

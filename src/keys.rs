@@ -89,16 +89,32 @@ impl Recipient {
     /// Encrypt `data` to this recipient as an armored age file (one file per
     /// recipient, as sops does).
     pub fn wrap(&self, data: &[u8]) -> Result<String> {
+        let fail = |e: Box<dyn std::error::Error + Send + Sync>| Error::Encrypt {
+            recipient: short_recipient(&self.canonical()),
+            source: e,
+        };
         let enc = age::Encryptor::with_recipients(std::iter::once(self.as_age()))
-            .map_err(|e| Error::msg(format!("cannot encrypt to {self}: {e}")))?;
+            .map_err(|e| fail(Box::new(e)))?;
         let mut buf = Vec::new();
-        let io = |e: std::io::Error| Error::msg(format!("age encryption failed: {e}"));
+        let io = |e: std::io::Error| fail(Box::new(e));
         let armor = ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(io)?;
         let mut w = enc.wrap_output(armor).map_err(io)?;
         w.write_all(data).map_err(io)?;
         w.finish().and_then(|a| a.finish()).map_err(io)?;
-        String::from_utf8(buf).map_err(|_| Error::msg("age armor is not UTF-8"))
+        String::from_utf8(buf).map_err(|e| fail(Box::new(e)))
     }
+}
+
+/// Why an armored age file could not be unwrapped, when the reason is
+/// not simply "none of your identities is a recipient".
+#[derive(Debug, thiserror::Error)]
+pub enum UnwrapError {
+    /// Armor, header or a recipient stanza is malformed, or its MAC fails.
+    #[error("corrupt age header: {0}")]
+    Header(#[source] age::DecryptError),
+    /// The header unwrapped but the payload did not decrypt.
+    #[error("corrupt age payload: {0}")]
+    Payload(#[source] std::io::Error),
 }
 
 /// One identity and where it came from.
@@ -115,6 +131,9 @@ pub struct Identity {
 pub struct Identities {
     pub list: Vec<Identity>,
     pub looked: Vec<String>,
+    /// Default identity files that exist but could not be used, one line
+    /// each: the library does not print; commands show these as warnings.
+    pub skipped: Vec<String>,
 }
 
 impl Identities {
@@ -123,21 +142,29 @@ impl Identities {
     }
 
     /// Unwrap an armored age file with the first identity that can.
-    pub fn unwrap(&self, armored: &str) -> Option<Zeroizing<Vec<u8>>> {
+    /// `Ok(None)`: none of ours is among its recipients; `Err`: the armor,
+    /// header or payload is corrupt (not the same thing as "not yours").
+    pub fn unwrap(
+        &self,
+        armored: &str,
+    ) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
         if self.list.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).ok()?;
-        let mut r = dec
-            .decrypt(
-                self.list
-                    .iter()
-                    .map(|i| i.inner.as_ref() as &dyn age::Identity),
-            )
-            .ok()?;
+        let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
+            .map_err(UnwrapError::Header)?;
+        let mut r = match dec.decrypt(
+            self.list
+                .iter()
+                .map(|i| i.inner.as_ref() as &dyn age::Identity),
+        ) {
+            Ok(r) => r,
+            Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
+            Err(e) => return Err(UnwrapError::Header(e)),
+        };
         let mut out = Zeroizing::new(Vec::with_capacity(32));
-        r.read_to_end(&mut out).ok()?;
-        Some(out)
+        r.read_to_end(&mut out).map_err(UnwrapError::Payload)?;
+        Ok(Some(out))
     }
 
     /// The recipient of the first identity (used by `gsec init`).
@@ -228,7 +255,7 @@ pub fn discover(explicit: Option<&Path>) -> Result<Identities> {
         if p.exists() {
             // A broken default file must not block an explicit key that works.
             if let Err(e) = load_file(&mut ids, &p, false) {
-                crate::cli::output::warn(&format!("skipping identity: {e}"));
+                ids.skipped.push(format!("skipping identity: {e}"));
             }
         }
     }
@@ -338,13 +365,13 @@ mod tests {
         let armored = r.wrap(b"0123456789abcdef0123456789abcdef").unwrap();
         assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
         assert_eq!(
-            &ids.unwrap(&armored).unwrap()[..],
+            &ids.unwrap(&armored).unwrap().unwrap()[..],
             b"0123456789abcdef0123456789abcdef"
         );
         let (other, _) = generate();
         let mut ids2 = Identities::default();
         load_buffer(&mut ids2, other.as_bytes(), "other", None).unwrap();
-        assert!(ids2.unwrap(&armored).is_none());
+        assert!(ids2.unwrap(&armored).unwrap().is_none());
     }
 
     #[test]
@@ -358,5 +385,58 @@ mod tests {
                 .canonical(),
             public
         );
+    }
+}
+
+/// `ssh-ed25519 KEY comment` and `ssh-ed25519 KEY` are the same recipient.
+pub fn same_recipient(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    norm(a) == norm(b)
+}
+
+/// A recipient shortened for messages: `age1abcdefgh…uvwxyz`,
+/// `ssh-ed25519 …last8chr`. Counts characters, never bytes: a hostile
+/// file's recipient label can hold any text.
+pub fn short_recipient(r: &str) -> String {
+    let mut parts = r.split_whitespace();
+    let first = parts.next().unwrap_or_default();
+    let tail = |s: &str, n: usize| -> String {
+        let count = s.chars().count();
+        s.chars().skip(count.saturating_sub(n)).collect()
+    };
+    if first.starts_with("ssh-") {
+        let key = parts.next().unwrap_or_default();
+        format!("{first} …{}", tail(key, 8))
+    } else if first.chars().count() > 16 {
+        let head: String = first.chars().take(10).collect();
+        format!("{head}…{}", tail(first, 6))
+    } else {
+        first.to_string()
+    }
+}
+
+#[cfg(test)]
+mod recipient_display_tests {
+    use super::*;
+
+    #[test]
+    fn short_recipient_counts_characters() {
+        assert_eq!(short_recipient("aéééééééééééééééééé"), "aéééééééé…éééééé");
+        assert_eq!(
+            short_recipient("ssh-ed25519 AAAA€€€€€€€€ x"),
+            "ssh-ed25519 …€€€€€€€€"
+        );
+        assert_eq!(short_recipient("ssh-ed25519 €"), "ssh-ed25519 …€");
+        assert_eq!(short_recipient(""), "");
+        assert_eq!(
+            short_recipient("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"),
+            "age1qqqqqq…qqqqqq"
+        );
+    }
+
+    #[test]
+    fn same_recipient_ignores_comments() {
+        assert!(same_recipient("ssh-ed25519 AAAA a@b", "ssh-ed25519 AAAA"));
+        assert!(!same_recipient("ssh-ed25519 AAAA", "ssh-ed25519 AAAB"));
     }
 }

@@ -10,8 +10,10 @@
 //! - rotates credentials with `rotate`, running WASM `plugin`s.
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod diag;
 pub mod dotenv;
 pub mod envs;
 pub mod error;
@@ -20,6 +22,8 @@ pub mod export;
 pub mod fsutil;
 pub mod git;
 pub mod github;
+pub mod gitsetup;
+pub mod history;
 pub mod keys;
 pub mod mask;
 pub mod plugin;

@@ -7,6 +7,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config};
+use crate::diag::Warnings;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keys::{self, Identities};
@@ -18,6 +19,13 @@ pub struct Project {
     pub config: Config,
     identity: Option<PathBuf>,
     ids: OnceCell<Identities>,
+    /// `Some` when reading the project as it was at a commit (`--at REV`):
+    /// config and environment files come from that commit's tree, and the
+    /// project is read-only.
+    at: Option<Revision>,
+    /// Where non-fatal problems go (held until taken, unless a caller
+    /// chose a destination with [`Project::with_warnings`]).
+    pub warnings: Warnings,
 }
 
 impl std::fmt::Debug for Project {
@@ -45,12 +53,8 @@ pub fn find_root(start: &Path) -> Option<PathBuf> {
 
 impl Project {
     pub fn discover(start: &Path, identity: Option<PathBuf>) -> Result<Project> {
-        let root = find_root(start).ok_or_else(|| {
-            Error::msg(format!(
-                "no {} in {} or its parents (up to the git root); run `gsec init` first",
-                config::FILE_NAME,
-                start.display()
-            ))
+        let root = find_root(start).ok_or_else(|| Error::NoProject {
+            start: start.to_path_buf(),
         })?;
         Self::load(root, identity)
     }
@@ -64,7 +68,68 @@ impl Project {
             config,
             identity,
             ids: OnceCell::new(),
+            at: None,
+            warnings: Warnings::held(),
         })
+    }
+
+    /// The project as it was at `rev` (a commit, branch, tag, `MERGE_HEAD`):
+    /// `.gsec.yaml` and every environment file are read from that commit's
+    /// tree through gix, so inheritance is resolved as it was then. Local
+    /// overrides (never committed) do not apply.
+    pub fn at(mut self, rev: &str) -> Result<Project> {
+        let repo = crate::git::open(&self.root)?;
+        let workdir = crate::git::workdir(&repo)
+            .map(|w| std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()))
+            .ok_or_else(|| Error::usage("--at needs a repository with a work tree"))?;
+        let commit = crate::git::resolve_commit(&repo, rev)?;
+        let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        let prefix = root
+            .strip_prefix(&workdir)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let revision = Revision {
+            repo,
+            commit,
+            spec: rev.to_string(),
+            workdir,
+            prefix,
+        };
+        let cfg_bytes = revision.read(&self.config_path)?.ok_or_else(|| {
+            Error::usage(format!(
+                "{rev}: there is no {} at that revision",
+                config::FILE_NAME
+            ))
+        })?;
+        let text = String::from_utf8(cfg_bytes)
+            .map_err(|_| Error::file(&self.config_path, format!("at {rev}: not UTF-8")))?;
+        self.config = Config::parse(&self.config_path, &text)?;
+        self.at = Some(revision);
+        Ok(self)
+    }
+
+    /// The revision this project is read at (`--at`), if any.
+    pub fn revision(&self) -> Option<&str> {
+        self.at.as_ref().map(|r| r.spec.as_str())
+    }
+
+    /// A file's bytes from the work tree, or from the revision with `--at`;
+    /// `None` when it does not exist there.
+    pub fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        match &self.at {
+            Some(r) => r.read(path),
+            None => match std::fs::read(path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(path, e)),
+            },
+        }
+    }
+
+    /// Send this project's warnings to `w` (the command line prints them).
+    pub fn with_warnings(mut self, w: Warnings) -> Self {
+        self.warnings = w;
+        self
     }
 
     /// Identities, discovered on first use (commands that never decrypt
@@ -74,6 +139,9 @@ impl Project {
             return Ok(ids);
         }
         let ids = keys::discover(self.identity.as_deref())?;
+        for s in &ids.skipped {
+            self.warnings.warn(s);
+        }
         Ok(self.ids.get_or_init(|| ids))
     }
 
@@ -130,10 +198,23 @@ impl Project {
     pub fn open_with(&self, env: &str, opts: OpenOptions) -> Result<Option<Vault>> {
         self.check_env(env)?;
         let path = self.env_file(env);
-        if !path.exists() {
+        let Some(bytes) = self.read_file(&path)? else {
             return Ok(None);
+        };
+        let ids = self.identities()?;
+        Vault::from_bytes(path, &bytes, ids, opts)
+            .map(Some)
+            .map_err(|e| self.explain_access(e))
+    }
+
+    /// An environment's file read without decrypting (names, recipients,
+    /// `lastmodified`); `None` when it does not exist.
+    pub fn peek(&self, env: &str) -> Result<Option<crate::vault::Peek>> {
+        let path = self.env_file(env);
+        match self.read_file(&path)? {
+            Some(b) => crate::vault::Peek::from_bytes(&path, &b).map(Some),
+            None => Ok(None),
         }
-        self.open_path(path, opts).map(Some)
     }
 
     fn open_path(&self, path: PathBuf, opts: OpenOptions) -> Result<Vault> {
@@ -161,7 +242,7 @@ impl Project {
                         &path,
                         format!(
                             "you are not a recipient of {env} (your key {} is not among: {recipients}); ask a recipient to run `gsec recipients add` and `gsec updatekeys`",
-                            crate::vault::short_recipient(me)
+                            crate::keys::short_recipient(me)
                         ),
                     ),
                     _ => Error::NoIdentity {
@@ -186,6 +267,12 @@ impl Project {
         f: impl FnOnce(&mut Vault) -> Result<T>,
     ) -> Result<(T, bool)> {
         self.check_env(env)?;
+        if let Some(r) = &self.at {
+            return Err(Error::usage(format!(
+                "the project at {} is read-only; drop --at to change it",
+                r.spec
+            )));
+        }
         let path = self.env_file(env);
         let _lock = fsutil::lock(&path)?;
         let mut vault = if path.exists() {
@@ -210,4 +297,37 @@ impl Project {
 
 pub fn config_header() -> &'static str {
     "# gsec project configuration. Schema: schemas/gsec.schema.json\n# yaml-language-server: $schema=https://raw.githubusercontent.com/gsec-dev/gsec/main/schemas/gsec.schema.json\n"
+}
+
+/// A commit the project is read at.
+struct Revision {
+    repo: gix::Repository,
+    commit: gix::ObjectId,
+    spec: String,
+    workdir: PathBuf,
+    /// The project root relative to the work tree (`""` at the top).
+    prefix: String,
+}
+
+impl Revision {
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        // Project paths are absolute under the (canonical) project root.
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.workdir.join(&self.prefix).join(path)
+        };
+        let Ok(rel) = abs.strip_prefix(&self.workdir) else {
+            return Err(Error::usage(format!(
+                "{}: outside the repository, so not readable at {}",
+                path.display(),
+                self.spec
+            )));
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        match crate::git::blob_at(&self.repo, self.commit, &rel)? {
+            Some(id) => crate::git::blob(&self.repo, id).map(Some),
+            None => Ok(None),
+        }
+    }
 }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::check::{self, CheckFormat};
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
+use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, IoContext, Result};
 use crate::github::{self, md_cell};
 use crate::scan::report::{self, Format};
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, cmd: ActionCmd) -> Result<Exit> {
 
 fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let mut vars = super::export::load_vars(&project, &a.env)?;
+    let mut vars = crate::export::checked_variables(&project, &a.env)?;
     let wanted: Vec<String> = a
         .secrets
         .as_deref()

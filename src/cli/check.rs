@@ -1,21 +1,13 @@
-//! `gsec check`: fail CI when an environment is not ready to deploy —
-//! Encore's "the compiler checks secrets are set", for any language.
-//!
-//! Presence is checked without decrypting (key names and empty values are
-//! visible in sops files), so a missing secret is reported even in an
-//! environment the caller cannot read; decryptability is checked
-//! separately and reported as its own problem.
+//! `gsec check`: flags, then the problems `crate::check` finds, printed as
+//! human lines, JSON or GitHub annotations.
 
 use clap::{Args, ValueEnum};
 
 use super::output::outln;
 use super::{Ctx, Exit, output};
-use crate::config::LOCAL_FILE_NAME;
-use crate::envs::{self, LOCAL_ENV};
+pub use crate::check::{Problem, problems};
 use crate::error::Result;
 use crate::github::{self, Level};
-use crate::project::Project;
-use crate::render;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -32,183 +24,6 @@ pub enum CheckFormat {
     Human,
     Json,
     Github,
-}
-
-/// One thing that is not ready.
-#[derive(Debug, serde::Serialize)]
-pub struct Problem {
-    pub environment: Option<String>,
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
-    let cfg = &project.config;
-    let mut out = Vec::new();
-    // Every file is read once, without decrypting; the recipients check
-    // below reuses what was read.
-    let mut names_in: std::collections::HashMap<String, Vec<String>> = Default::default();
-    let mut peeked: std::collections::HashMap<String, crate::vault::Peek> = Default::default();
-    for env in cfg.environments.keys() {
-        let path = project.env_file(env);
-        match crate::vault::peek(&path) {
-            Ok(p) => {
-                names_in.insert(
-                    env.clone(),
-                    p.as_ref().map(|p| p.present_names()).unwrap_or_default(),
-                );
-                if let Some(p) = p {
-                    peeked.insert(env.clone(), p);
-                }
-            }
-            Err(e) => {
-                names_in.insert(env.clone(), vec![]);
-                if envs.contains(env) {
-                    out.push(Problem {
-                        environment: Some(env.clone()),
-                        kind: "unreadable",
-                        secret: None,
-                        file: Some(project.rel(&path).into_owned()),
-                        line: None,
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    let local: Vec<String> = envs::load_local(&project.root.join(LOCAL_FILE_NAME))?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    for env in envs {
-        let path = project.env_file(env);
-        let rel = project.rel(&path).into_owned();
-        // Required secrets, after inheritance.
-        for (name, decl) in &cfg.secrets {
-            if !decl.required.applies_to(env) {
-                continue;
-            }
-            let has = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
-            let found = (env == LOCAL_ENV && has(&local))
-                || cfg
-                    .chain(env)
-                    .iter()
-                    .any(|e| names_in.get(e).is_some_and(|n| has(n)));
-            if !found {
-                out.push(Problem {
-                    environment: Some(env.clone()),
-                    kind: "missing",
-                    secret: Some(name.clone()),
-                    file: Some(rel.clone()),
-                    line: None,
-                    message: format!(
-                        "required secret {name} has no value in {env}{}; set it with `gsec set {name} --env {env}`",
-                        decl.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
-                    ),
-                });
-            }
-        }
-        if !path.exists() {
-            continue;
-        }
-        // Recipients as configured?
-        let wanted: Vec<String> = cfg
-            .recipients_for(env)?
-            .iter()
-            .map(|r| r.canonical())
-            .collect();
-        if let Some(have) = peeked.get(env).map(|p| p.recipients()) {
-            use crate::vault::same_recipient;
-            let missing: Vec<&String> = wanted
-                .iter()
-                .filter(|w| !have.iter().any(|h| same_recipient(h, w)))
-                .collect();
-            let extra: Vec<&String> = have
-                .iter()
-                .filter(|h| !wanted.iter().any(|w| same_recipient(h, w)))
-                .collect();
-            if !missing.is_empty() || !extra.is_empty() {
-                let short = |v: Vec<&String>| {
-                    v.iter()
-                        .map(|r| crate::vault::short_recipient(r))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                out.push(Problem {
-                    environment: Some(env.clone()),
-                    kind: "recipients",
-                    secret: None,
-                    file: Some(rel.clone()),
-                    line: None,
-                    message: format!(
-                        "recipients differ from .gsec.yaml (missing: [{}], not configured: [{}]); run `gsec updatekeys`",
-                        short(missing),
-                        short(extra)
-                    ),
-                });
-            }
-        }
-        // Decrypts and verifies for the current identity? (A file that
-        // could not even be read was reported above, once.)
-        if peeked.contains_key(env)
-            && let Err(e) = project.open(env)
-        {
-            out.push(Problem {
-                environment: Some(env.clone()),
-                kind: "undecryptable",
-                secret: None,
-                file: Some(rel.clone()),
-                line: None,
-                message: e.to_string(),
-            });
-        }
-    }
-    // Template placeholders must name a known secret.
-    for t in &cfg.templates {
-        let p = project.root.join(t);
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) => {
-                out.push(Problem {
-                    environment: None,
-                    kind: "template",
-                    secret: None,
-                    file: Some(t.clone()),
-                    line: None,
-                    message: format!("cannot read template: {e}"),
-                });
-                continue;
-            }
-        };
-        for ph in render::placeholders(&text) {
-            let known = cfg.secret(&ph.name).is_some()
-                || local.iter().any(|n| n.eq_ignore_ascii_case(&ph.name))
-                || names_in
-                    .values()
-                    .any(|n| n.iter().any(|n| n.eq_ignore_ascii_case(&ph.name)));
-            if !known {
-                out.push(Problem {
-                    environment: None,
-                    kind: "template",
-                    secret: Some(ph.name.clone()),
-                    file: Some(t.clone()),
-                    line: Some(ph.line),
-                    message: format!(
-                        "{t}:{}: placeholder names unknown secret '{}'",
-                        ph.line, ph.name
-                    ),
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {

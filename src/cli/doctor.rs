@@ -6,7 +6,7 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::output::outln;
-use super::{Ctx, Exit, ListFormat};
+use super::{Ctx, Exit, ListFormat, output};
 use crate::error::Result;
 use crate::keys;
 use crate::project::{self, Project};
@@ -34,13 +34,19 @@ fn item(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Item {
 
 pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
     let mut items = Vec::new();
-    match keys::discover(ctx.identity.as_deref()) {
+    let discovered = keys::discover(ctx.identity.as_deref());
+    if let Ok(ids) = &discovered {
+        for s in &ids.skipped {
+            items.push(item("identity", false, s.clone()));
+        }
+    }
+    match discovered {
         Ok(ids) if !ids.is_empty() => {
             let found: Vec<String> = ids
                 .list
                 .iter()
                 .map(|i| match &i.recipient {
-                    Some(r) => format!("{} ({})", i.source, crate::vault::short_recipient(r)),
+                    Some(r) => format!("{} ({})", i.source, crate::keys::short_recipient(r)),
                     None => i.source.clone(),
                 })
                 .collect();
@@ -94,6 +100,9 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
                     )
                 },
             ));
+            if let Some(p) = &project {
+                items.push(git_drivers(&repo, p));
+            }
         }
     }
     if let Some(p) = &project {
@@ -111,7 +120,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
                     Ok(Some(v)) => item(
                         format!("env {env}"),
                         true,
-                        format!("{rel}: {} secrets, decrypts and verifies", v.data.len()),
+                        format!("{rel}: {} secrets, decrypts and verifies", v.len()),
                     ),
                     Ok(None) => item(
                         format!("env {env}"),
@@ -164,16 +173,42 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
             );
         }
         ListFormat::Human => {
-            use std::io::Write;
-            let mut out = anstream::stdout();
             let good = anstyle::AnsiColor::Green.on_default();
             let bad = anstyle::AnsiColor::Red.on_default().bold();
             let w = items.iter().map(|i| i.check.len()).max().unwrap_or(8);
             for i in &items {
                 let (style, mark) = if i.ok { (good, "ok ") } else { (bad, "!! ") };
-                let _ = writeln!(out, "{style}{mark}{style:#} {:w$}  {}", i.check, i.detail);
+                output::styled_line(format_args!(
+                    "{style}{mark}{style:#} {:w$}  {}",
+                    i.check, i.detail
+                ))?;
             }
         }
     }
     Ok(if all_ok { Exit::Ok } else { Exit::Found })
+}
+
+/// Are merges and diffs of encrypted files handled by gsec?
+fn git_drivers(repo: &gix::Repository, p: &Project) -> Item {
+    match crate::gitsetup::status(repo, p) {
+        Err(e) => item("git drivers", false, e.to_string()),
+        Ok(st) if !st.merge_driver || !st.diff_driver => item(
+            "git drivers",
+            false,
+            "merge.gsec/diff.gsec are not registered in this clone (git would merge encrypted files as text); run `gsec hook install`",
+        ),
+        Ok(st) if !st.unattributed.is_empty() => item(
+            "git drivers",
+            false,
+            format!(
+                "no merge=gsec diff=gsec attributes for {}; run `gsec hook install` and commit .gitattributes",
+                st.unattributed.join(", ")
+            ),
+        ),
+        Ok(_) => item(
+            "git drivers",
+            true,
+            "encrypted files merge per key and diff as key names",
+        ),
+    }
 }

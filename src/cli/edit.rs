@@ -14,11 +14,11 @@ use clap::Args;
 use serde_norway::Value;
 use zeroize::Zeroizing;
 
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
 use crate::config::check_name;
+use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
-use crate::vault::{Node, OpenOptions, Vault, format::Emit};
+use crate::vault::{Node, OpenOptions, Vault};
 
 #[derive(Debug, Args)]
 pub struct EditArgs {
@@ -59,13 +59,8 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
     let mut text = Zeroizing::new(format!(
         "# gsec edit: {env} ({file}). Values are encrypted when you save and quit.\n# One secret per top-level key. Delete a line to remove a secret.\n"
     ));
-    if !vault.data.is_empty() {
-        let entries: Vec<(String, Emit)> = vault
-            .data
-            .iter()
-            .map(|(k, n)| (k.clone(), n.plain_emit()))
-            .collect();
-        text.push_str(&crate::vault::format::emit_tree(&Emit::Map(entries)));
+    if !vault.is_empty() {
+        text.push_str(&crate::vault::format::emit_tree(&vault.plain_emit()));
     }
     text
 }

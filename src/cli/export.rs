@@ -4,11 +4,10 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
+use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, IoContext, Result};
-use crate::export::{self, Format, LENIENT_ENVS, Var};
-use crate::project::Project;
+use crate::export::{self, Format, Var};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -22,35 +21,16 @@ pub struct ExportArgs {
     /// of environment variables for later steps (`$GITHUB_ENV`).
     #[arg(long)]
     pub output: bool,
-}
-
-/// The variables of `env`, applying the policy for declared `required`
-/// secrets with no value: a warning where developers work (`local`,
-/// `development`, `preview`), a refusal anywhere else, so nothing runs or
-/// deploys half-configured. Shared by `run` and `export`.
-pub(crate) fn load_vars(project: &Project, env: &str) -> Result<Vec<Var>> {
-    let (vars, missing) = export::variables(project, env)?;
-    if !missing.is_empty() {
-        let list = missing.join(", ");
-        if LENIENT_ENVS.contains(&env) {
-            output::warn(&format!(
-                "required secret(s) with no value in {env}: {list}"
-            ));
-        } else {
-            return Err(Error::usage(format!(
-                "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`)"
-            )));
-        }
-    }
-    Ok(vars)
+    #[command(flatten)]
+    pub at: super::AtArg,
 }
 
 pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
     if a.output && a.format != Format::Github {
         return Err(Error::usage("--output only applies to --format github"));
     }
-    let project = ctx.project()?;
-    let vars = load_vars(&project, &a.env)?;
+    let project = ctx.project_at(&a.at)?;
+    let vars = export::checked_variables(&project, &a.env)?;
     if a.format == Format::Github {
         return github(&vars, a.output);
     }

@@ -36,9 +36,32 @@ pub fn run(ctx: &Ctx, c: HookCmd) -> Result<Exit> {
     let repo = git::open(&ctx.dir)?;
     let dir = git::hooks_dir(&repo);
     match c {
-        HookCmd::Install(a) => install(&dir, a.force),
+        HookCmd::Install(a) => {
+            let exit = install(&dir, a.force)?;
+            register(ctx, &repo)?;
+            Ok(exit)
+        }
         HookCmd::Uninstall => uninstall(&dir),
     }
+}
+
+/// The merge and diff drivers live in `.git/config`, which a clone does
+/// not copy: installing the hook in a fresh clone registers them too (and
+/// adds `.gitattributes` lines for any environment file that lacks one).
+pub(crate) fn register(ctx: &Ctx, repo: &gix::Repository) -> Result<()> {
+    if crate::gitsetup::register_drivers(repo)? {
+        output::info("registered the gsec merge and diff drivers in .git/config");
+    }
+    if let Ok(project) = ctx.project() {
+        let added = crate::gitsetup::write_attributes(repo, &project)?;
+        if !added.is_empty() {
+            output::info(&format!(
+                "added {} line(s) to .gitattributes (merge=gsec diff=gsec); commit it",
+                added.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_ours(path: &Path) -> bool {

@@ -7,10 +7,10 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::output::outln;
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
 use crate::config::check_name;
 use crate::dotenv;
+use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
 use crate::vault::OpenOptions;
 

@@ -38,6 +38,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     }
     let recipients = if a.recipients.is_empty() {
         let ids = keys::discover(ctx.identity.as_deref())?;
+        ids.skipped.iter().for_each(|s| output::warn(s));
         let (r, src) = ids.first_recipient().ok_or_else(|| {
             Error::msg(format!(
                 "no identity found (looked in: {}); run `gsec keygen` or pass --recipient KEY",
@@ -61,6 +62,9 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
     Config::parse(&path, &text)?;
     fsutil::write_new(&path, text.as_bytes(), 0o644)?;
     ignore_local_file(&root)?;
+    if let Ok(repo) = crate::git::open(&root) {
+        super::hook::register(ctx, &repo)?;
+    }
     output::info(&format!(
         "created {} with environments {}; add secrets with `gsec set NAME --env ENV`",
         path.display(),

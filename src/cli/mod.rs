@@ -11,11 +11,13 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::error::{Error, Result};
 
 pub mod action;
+pub mod audit;
 pub mod check;
 pub mod completions;
 pub mod doctor;
 pub mod edit;
 pub mod export;
+pub mod gitdriver;
 pub mod hook;
 pub mod import;
 pub mod init;
@@ -61,6 +63,15 @@ pub enum ColorWhen {
     Auto,
     Always,
     Never,
+}
+
+/// `--at REV`: read the project as it was at a commit.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AtArg {
+    /// Read .gsec.yaml and the environment files as they were at REV (a
+    /// commit, branch, tag or MERGE_HEAD), with inheritance as it was then.
+    #[arg(long, value_name = "REV")]
+    pub at: Option<String>,
 }
 
 /// Machine-readable or human output, for commands that list or report.
@@ -119,6 +130,20 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to stdout.
     Man,
+    /// Who added, changed or removed which secret, and when (from git history).
+    Log(audit::LogArgs),
+    /// Key-level differences between two revisions (or a revision and the
+    /// work tree); values only with --values.
+    Diff(audit::DiffArgs),
+    /// Current values that removed recipients could read in old commits (exit 1).
+    Exposure(audit::ExposureArgs),
+    /// Git merge driver for encrypted files (registered as merge.gsec.driver):
+    /// merges per key, exit 1 on conflicts.
+    #[command(name = "merge-driver")]
+    MergeDriver(gitdriver::MergeDriverArgs),
+    /// Git textconv for encrypted files (diff.gsec.textconv): key paths and
+    /// value markers, no ciphertext, no plaintext.
+    Textconv(gitdriver::TextconvArgs),
     /// What the GitHub Action runs: load, check, scan.
     #[command(subcommand)]
     Action(action::ActionCmd),
@@ -144,7 +169,19 @@ pub struct Ctx {
 impl Ctx {
     /// Find and load the project (config at the repository root).
     pub fn project(&self) -> Result<crate::project::Project> {
-        crate::project::Project::discover(&self.dir, self.identity.clone())
+        Ok(
+            crate::project::Project::discover(&self.dir, self.identity.clone())?
+                .with_warnings(crate::diag::Warnings::to(output::warn)),
+        )
+    }
+
+    /// The project, at a revision when `--at` was given.
+    pub fn project_at(&self, at: &AtArg) -> Result<crate::project::Project> {
+        let p = self.project()?;
+        match &at.at {
+            Some(rev) => p.at(rev),
+            None => Ok(p),
+        }
     }
 }
 
@@ -211,5 +248,10 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),
         Command::Action(c) => action::run(ctx, c),
+        Command::Log(a) => audit::log(ctx, a),
+        Command::Diff(a) => audit::diff(ctx, a),
+        Command::Exposure(a) => audit::exposure(ctx, a),
+        Command::MergeDriver(a) => gitdriver::merge_driver(ctx, a),
+        Command::Textconv(a) => gitdriver::textconv(ctx, a),
     }
 }

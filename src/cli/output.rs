@@ -52,6 +52,14 @@ pub fn line(args: std::fmt::Arguments<'_>) -> Result<()> {
     writeln!(out, "{args}").map_err(Error::Stdout)
 }
 
+/// One line with colour on stdout: styles are kept on a terminal and
+/// stripped elsewhere (anstream decides, `NO_COLOR` honoured). Only for
+/// gsec's own text: values go through [`stdout`]/[`line`] untouched.
+pub fn styled_line(args: std::fmt::Arguments<'_>) -> Result<()> {
+    let mut out = anstream::stdout().lock();
+    writeln!(out, "{args}").map_err(Error::Stdout)
+}
+
 /// `println!` for commands: returns `Error::Stdout` from the enclosing
 /// function instead of panicking when stdout is closed.
 macro_rules! outln {

@@ -231,7 +231,7 @@ pub struct CallArgs {
     #[arg(long = "input", value_name = "SECRET")]
     inputs: Vec<String>,
     /// Environment the inputs are read from.
-    #[arg(long, short = 'e', default_value = super::secrets::DEFAULT_ENV)]
+    #[arg(long, short = 'e', default_value = crate::envs::DEFAULT_ENV)]
     env: String,
 }
 

@@ -6,9 +6,10 @@ use super::output::outln;
 use super::{Ctx, Exit, ListFormat, output};
 use crate::error::{Error, Result};
 use crate::keys::Recipient;
+use crate::keys::short_recipient;
 use crate::project::Project;
 use crate::state::State;
-use crate::vault::{OpenOptions, short_recipient};
+use crate::vault::OpenOptions;
 
 #[derive(Debug, Subcommand)]
 pub enum RecipientsCmd {

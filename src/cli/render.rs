@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use zeroize::Zeroizing;
 
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
+use crate::envs::DEFAULT_ENV;
 use crate::envs::{self, Resolver};
 use crate::error::{Error, Result};
 use crate::fsutil;

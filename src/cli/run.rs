@@ -5,8 +5,8 @@ use std::ffi::OsString;
 
 use clap::Args;
 
-use super::secrets::DEFAULT_ENV;
 use super::{Ctx, Exit, output};
+use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
 use crate::exec::{self, Failure, Spec};
 use crate::mask::Patterns;
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
 
 fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
     let project = ctx.project()?;
-    let vars = super::export::load_vars(&project, &a.env)?;
+    let vars = crate::export::checked_variables(&project, &a.env)?;
     let mask = if a.mask {
         Patterns::new(vars.iter().map(|v| v.value.as_str())).map_err(Error::msg)?
     } else {

@@ -9,12 +9,9 @@ use zeroize::Zeroizing;
 use super::output::outln;
 use super::{Ctx, Exit, ListFormat, output};
 use crate::config::check_name;
-use crate::envs::{self, Resolver, Source};
+use crate::envs::{self, DEFAULT_ENV, Resolver, Source};
 use crate::error::{Error, Result};
 use crate::vault::{Node, OpenOptions};
-
-/// Default environment for commands that take one.
-pub const DEFAULT_ENV: &str = "development";
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
@@ -42,6 +39,8 @@ pub struct GetArgs {
     /// Do not print a newline after the value.
     #[arg(short = 'n', long)]
     pub no_newline: bool,
+    #[command(flatten)]
+    pub at: super::AtArg,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +50,8 @@ pub struct ListArgs {
     pub env: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub at: super::AtArg,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +120,7 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
 }
 
 pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
-    let project = ctx.project()?;
+    let project = ctx.project_at(&a.at)?;
     let mut r = Resolver::new(&project);
     let found = r.lookup(&a.env, &a.name)?.ok_or_else(|| Error::NotFound {
         name: a.name.clone(),
@@ -148,7 +149,7 @@ pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
 }
 
 pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
-    let project = ctx.project()?;
+    let project = ctx.project_at(&a.at)?;
     let envs: Vec<String> = match &a.env {
         Some(e) => {
             project.check_env(e)?;
@@ -159,7 +160,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
     // name -> [(env, lastmodified)]
     let mut rows: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for env in &envs {
-        let Some(p) = crate::vault::peek(&project.env_file(env))? else {
+        let Some(p) = project.peek(env)? else {
             continue;
         };
         for n in p.names().map(str::to_string) {

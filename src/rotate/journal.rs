@@ -208,12 +208,12 @@ impl Journal {
             None => Ok(Record::default()),
             Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text()).map_err(|e| {
                 Error::file(
-                    &self.vault.path,
+                    self.vault.path(),
                     format!("journal entry '{name}' is malformed: {}", e.classify_msg()),
                 )
             }),
             Some(_) => Err(Error::file(
-                &self.vault.path,
+                self.vault.path(),
                 format!("journal entry '{name}' is not a gsec record"),
             )),
         }
@@ -231,11 +231,11 @@ impl Journal {
             );
             self.vault.set(name, &text)?;
         }
-        if self.vault.data.is_empty() {
+        if self.vault.is_empty() {
             // Nothing left to remember: no empty file in the repository.
-            return match std::fs::remove_file(&self.vault.path) {
+            return match std::fs::remove_file(self.vault.path()) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(Error::io(&self.vault.path, e))
+                    Err(Error::io(self.vault.path(), e))
                 }
                 _ => Ok(()),
             };

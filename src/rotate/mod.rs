@@ -178,7 +178,7 @@ impl<'p> Rotator<'p> {
                 Some((_, Node::Leaf(l))) => return Ok(Some(l.text())),
                 Some(_) => {
                     return Err(Error::file(
-                        &v.path,
+                        v.path(),
                         format!("'{name}' is a map or list; rotation replaces string values"),
                     ));
                 }

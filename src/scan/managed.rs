@@ -126,7 +126,7 @@ pub fn collect(project: &Project) -> Collected {
                 for env in &have_files {
                     match project.open(env) {
                         Ok(Some(vault)) => {
-                            for (_, node) in &vault.data {
+                            for (_, node) in vault.entries() {
                                 for (_, text) in crate::envs::flatten(node) {
                                     values.push(Zeroizing::new(text.as_bytes().to_vec()));
                                 }

@@ -520,7 +520,7 @@ pub fn scan_staged(scanner: &Scanner, repo: &gix::Repository) -> Result<Report> 
         if !scanner.wants_path(&s.path) {
             continue;
         }
-        if git::blob_size(repo, s.id).is_some_and(|n| n > scanner.max_file_size) {
+        if git::blob_size(repo, s.id)? > scanner.max_file_size {
             report.skipped += 1;
             continue;
         }
@@ -608,7 +608,7 @@ pub fn scan_history(
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((_, ch)) = changes.get(i) else { break };
                     pb.inc(1);
-                    if git::blob_size(&repo, ch.id).is_some_and(|n| n > scanner.max_file_size) {
+                    if matches!(git::blob_size(&repo, ch.id), Ok(n) if n > scanner.max_file_size) {
                         skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
                     }

@@ -8,8 +8,10 @@
 use serde_norway::Value;
 
 /// A YAML tree ready to emit. Scalars are already final text (`Raw`) or a
-/// string to be quoted as needed (`Str`).
-#[derive(Debug, Clone, PartialEq)]
+/// string to be quoted as needed (`Str`). It may hold plaintext (`gsec
+/// edit`, `get` of a map, `export --format yaml`), so its scalars are
+/// zeroized on drop and `Debug` shows only the shape.
+#[derive(Clone, PartialEq)]
 pub enum Emit {
     Map(Vec<(String, Emit)>),
     List(Vec<Emit>),
@@ -17,6 +19,30 @@ pub enum Emit {
     Raw(String),
     /// A literal block scalar (`|`), used for armored age files.
     Block(String),
+}
+
+impl Drop for Emit {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Emit::Str(s) | Emit::Raw(s) | Emit::Block(s) = self {
+            s.zeroize();
+        }
+    }
+}
+
+impl std::fmt::Debug for Emit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Emit::Map(m) => f
+                .debug_map()
+                .entries(m.iter().map(|(k, v)| (k, v)))
+                .finish(),
+            Emit::List(l) => f.debug_list().entries(l).finish(),
+            Emit::Str(_) => f.write_str("Str(..)"),
+            Emit::Raw(_) => f.write_str("Raw(..)"),
+            Emit::Block(_) => f.write_str("Block(..)"),
+        }
+    }
 }
 
 /// One `sops.age[]` entry.
@@ -277,8 +303,8 @@ pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
 }
 
 /// Emit any tree on its own (a map, list or scalar document).
-pub fn emit_tree(e: &Emit) -> String {
-    let mut out = String::new();
+pub fn emit_tree(e: &Emit) -> zeroize::Zeroizing<String> {
+    let mut out = zeroize::Zeroizing::new(String::new());
     match e {
         Emit::Map(m) if !m.is_empty() => emit_map(&mut out, m, 0),
         Emit::List(l) if !l.is_empty() => emit_list(&mut out, l, 0),

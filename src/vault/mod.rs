@@ -8,111 +8,25 @@
 
 pub mod crypto;
 pub mod format;
+pub mod merge;
+pub mod summary;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde_norway::Value;
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keys::{Identities, Recipient};
+use crate::keys::{same_recipient, short_recipient};
 use crypto::{CryptoError, DataKey, MacHasher, ValueType};
 use format::{AgeStanza, Emit, Metadata, Rules};
+pub use tree::{Leaf, Node, node_from_yaml};
+use tree::{clear_cache, merge, plain_leaf};
 
 /// The sops version whose format gsec writes.
 pub const SOPS_FORMAT_VERSION: &str = "3.11.0";
-
-/// A decrypted value.
-#[derive(Clone)]
-pub struct Leaf {
-    /// The value in sops' byte form (`True`/`False` for booleans, …).
-    pub plain: Zeroizing<Vec<u8>>,
-    /// `None` for YAML null.
-    pub ty: Option<ValueType>,
-    /// The ciphertext read from disk and the additional data it was bound
-    /// to: reused on save while both still hold, so unchanged values keep
-    /// their bytes.
-    cached: Option<(String, String)>,
-}
-
-impl std::fmt::Debug for Leaf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Leaf({:?}, ..)", self.ty)
-    }
-}
-
-impl Leaf {
-    pub fn string(v: &str) -> Self {
-        Leaf {
-            plain: Zeroizing::new(v.as_bytes().to_vec()),
-            ty: Some(ValueType::Str),
-            cached: None,
-        }
-    }
-
-    /// The value as text (what `gsec get` prints). Booleans print as YAML
-    /// does (`true`), everything else as stored.
-    pub fn text(&self) -> Zeroizing<String> {
-        let s = String::from_utf8_lossy(&self.plain).into_owned();
-        Zeroizing::new(match (self.ty, s.as_str()) {
-            (Some(ValueType::Bool), "True") => "true".into(),
-            (Some(ValueType::Bool), "False") => "false".into(),
-            (None, _) => String::new(),
-            _ => s,
-        })
-    }
-
-    fn same_value(&self, other: &Leaf) -> bool {
-        self.ty == other.ty && self.plain[..] == other.plain[..]
-    }
-}
-
-/// A decrypted tree node.
-#[derive(Debug, Clone)]
-pub enum Node {
-    Map(Vec<(String, Node)>),
-    List(Vec<Node>),
-    Leaf(Leaf),
-}
-
-impl Node {
-    /// The decrypted value as a plaintext YAML tree (for `gsec get`, `edit`,
-    /// `export --format yaml`), keeping numbers and booleans unquoted.
-    pub fn plain_emit(&self) -> Emit {
-        match self {
-            Node::Leaf(l) => match l.ty {
-                Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
-                    Emit::Raw(l.text().to_string())
-                }
-                None => Emit::Raw("null".into()),
-                _ => Emit::Str(l.text().to_string()),
-            },
-            Node::Map(m) => Emit::Map(m.iter().map(|(k, v)| (k.clone(), v.plain_emit())).collect()),
-            Node::List(l) => Emit::List(l.iter().map(Node::plain_emit).collect()),
-        }
-    }
-
-    /// Every leaf with its path of map keys (list items share their
-    /// parent's path, as in sops), in document order.
-    pub fn leaves<'a>(
-        &'a self,
-        prefix: &mut Vec<&'a str>,
-        f: &mut dyn FnMut(&[&'a str], &'a Leaf),
-    ) {
-        match self {
-            Node::Leaf(l) => f(prefix, l),
-            Node::List(items) => items.iter().for_each(|n| n.leaves(prefix, f)),
-            Node::Map(entries) => {
-                for (k, v) in entries {
-                    prefix.push(k);
-                    v.leaves(prefix, f);
-                    prefix.pop();
-                }
-            }
-        }
-    }
-}
 
 /// A file as seen without decrypting it: key names, recipients and
 /// `lastmodified` are plaintext in sops files, so listing and checking need
@@ -152,8 +66,16 @@ pub fn peek(path: &Path) -> Result<Option<Peek>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let (data, meta) = format::parse(&bytes).map_err(|e| Error::file(path, e))?;
-    Ok(Some(Peek { data, meta }))
+    Peek::from_bytes(path, &bytes).map(Some)
+}
+
+impl Peek {
+    /// Parse bytes read elsewhere (a blob at a revision); `path` names the
+    /// file in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Peek> {
+        let (data, meta) = format::parse(bytes).map_err(|e| Error::file(path, e))?;
+        Ok(Peek { data, meta })
+    }
 }
 
 /// Options when opening a file.
@@ -177,9 +99,11 @@ impl RecipientChange {
 }
 
 /// One decrypted sops file.
+/// The tree is private: every change goes through a method that keeps the
+/// dirty flag (and so the MAC and `lastmodified`) right.
 pub struct Vault {
-    pub path: PathBuf,
-    pub data: Vec<(String, Node)>,
+    path: PathBuf,
+    data: Vec<(String, Node)>,
     meta: Metadata,
     key: DataKey,
     /// Recipients as they should be after save.
@@ -315,6 +239,36 @@ impl Vault {
             });
         }
         Ok(h.finish())
+    }
+
+    /// The file this vault reads and writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Top-level entries, in file order (read-only: change them with
+    /// `set`, `set_node`, `replace_all` or `remove`).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.data.iter().map(|(k, n)| (k.as_str(), n))
+    }
+
+    /// Number of top-level secrets.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The whole decrypted content as a plaintext YAML tree (`gsec edit`).
+    pub fn plain_emit(&self) -> Emit {
+        Emit::Map(
+            self.data
+                .iter()
+                .map(|(k, n)| (k.clone(), n.plain_emit()))
+                .collect(),
+        )
     }
 
     /// Top-level names, in file order.
@@ -533,12 +487,6 @@ impl Vault {
     }
 }
 
-/// `ssh-ed25519 KEY comment` and `ssh-ed25519 KEY` are the same recipient.
-pub fn same_recipient(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    norm(a) == norm(b)
-}
-
 /// sops binds the MAC to `lastmodified` formatted as RFC 3339 (seconds).
 fn mac_aad(lastmodified: &str) -> String {
     match lastmodified.split_once('.') {
@@ -548,12 +496,33 @@ fn mac_aad(lastmodified: &str) -> String {
 }
 
 fn unwrap_key(path: &Path, meta: &Metadata, ids: &Identities) -> Result<DataKey> {
+    // A corrupt stanza is reported as such, but only when no other stanza
+    // opens: one recipient's broken block must not lock out the others.
+    let mut corrupt = None;
     for s in &meta.age {
-        if let Some(k) = ids.unwrap(&s.enc) {
-            return DataKey::from_slice(&k).ok_or_else(|| {
-                Error::file(path, "data key is not 32 bytes (corrupt recipient block)")
-            });
+        match ids.unwrap(&s.enc) {
+            Ok(Some(k)) => {
+                return DataKey::from_slice(&k).ok_or_else(|| Error::Tampered {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "the data key in the age block for {} is not 32 bytes",
+                        short_recipient(&s.recipient)
+                    ),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                corrupt.get_or_insert((short_recipient(&s.recipient), e));
+            }
         }
+    }
+    if let Some((who, e)) = corrupt {
+        return Err(Error::file(
+            path,
+            format!(
+                "the age block for {who} is corrupt ({e}), and no other block opens with your identities"
+            ),
+        ));
     }
     Err(Error::NoIdentity {
         path: path.to_path_buf(),
@@ -565,20 +534,6 @@ fn unwrap_key(path: &Path, meta: &Metadata, ids: &Identities) -> Result<DataKey>
             .join(", "),
         looked: ids.looked_in(),
     })
-}
-
-/// A recipient shortened for messages.
-pub fn short_recipient(r: &str) -> String {
-    let mut parts = r.split_whitespace();
-    let first = parts.next().unwrap_or_default();
-    if first.starts_with("ssh-") {
-        let key = parts.next().unwrap_or_default();
-        format!("{first} …{}", &key[key.len().saturating_sub(8)..])
-    } else if first.len() > 16 {
-        format!("{}…{}", &first[..10], &first[first.len() - 6..])
-    } else {
-        first.to_string()
-    }
 }
 
 /// sops' rules deciding whether the value at a key path is encrypted.
@@ -691,120 +646,6 @@ fn decrypt_node(
             }
         }
     })
-}
-
-/// A plaintext YAML value as a node (typed leaves), for values that come
-/// from the user rather than from an encrypted file (`gsec edit`, local
-/// overrides).
-pub fn node_from_yaml(v: Value) -> Node {
-    match v {
-        Value::Mapping(m) => Node::Map(
-            m.into_iter()
-                .map(|(k, v)| {
-                    let k = match k {
-                        Value::String(s) => s,
-                        other => format::emit_value(&other).raw_text(),
-                    };
-                    (k, node_from_yaml(v))
-                })
-                .collect(),
-        ),
-        Value::Sequence(s) => Node::List(s.into_iter().map(node_from_yaml).collect()),
-        Value::Tagged(t) => node_from_yaml(t.value),
-        scalar => Node::Leaf(plain_leaf(scalar)),
-    }
-}
-
-/// An unencrypted YAML scalar in sops' byte form.
-fn plain_leaf(v: Value) -> Leaf {
-    let (plain, ty) = match v {
-        Value::Null => (String::new(), None),
-        Value::Bool(b) => (
-            (if b { "True" } else { "False" }).to_string(),
-            Some(ValueType::Bool),
-        ),
-        Value::Number(n) if n.is_f64() => (
-            go_float(n.as_f64().unwrap_or_default()),
-            Some(ValueType::Float),
-        ),
-        Value::Number(n) => (n.to_string(), Some(ValueType::Int)),
-        Value::String(s) => (s, Some(ValueType::Str)),
-        other => (format::emit_value(&other).raw_text(), Some(ValueType::Str)),
-    };
-    Leaf {
-        plain: Zeroizing::new(plain.into_bytes()),
-        ty,
-        cached: None,
-    }
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an
-/// exponent. Rust's `Display` for f64 has the same contract.
-fn go_float(f: f64) -> String {
-    format!("{f}")
-}
-
-/// Merge `new` into `old` in place, keeping `old`'s leaves (and so their
-/// cached ciphertext) where the value is unchanged. Returns whether
-/// anything differs.
-fn merge(old: &mut Node, new: Node) -> bool {
-    match (old, new) {
-        (Node::Leaf(o), Node::Leaf(n)) => {
-            if o.same_value(&n) {
-                false
-            } else {
-                *o = n;
-                true
-            }
-        }
-        (Node::Map(o), Node::Map(n)) => {
-            let same_keys = o.len() == n.len() && o.iter().zip(&n).all(|((a, _), (b, _))| a == b);
-            if !same_keys {
-                let mut old_entries = std::mem::take(o);
-                for (k, v) in n {
-                    match old_entries.iter().position(|(ok, _)| *ok == k) {
-                        Some(i) => {
-                            let (_, mut node) = old_entries.swap_remove(i);
-                            merge(&mut node, v);
-                            o.push((k, node));
-                        }
-                        None => o.push((k, v)),
-                    }
-                }
-                return true;
-            }
-            let mut changed = false;
-            for ((_, ov), (_, nv)) in o.iter_mut().zip(n) {
-                changed |= merge(ov, nv);
-            }
-            changed
-        }
-        (Node::List(o), Node::List(n)) => {
-            let mut changed = o.len() != n.len();
-            o.truncate(n.len());
-            let mut n = n.into_iter();
-            for ov in o.iter_mut() {
-                changed |= merge(ov, n.next().expect("n is at least as long as o"));
-            }
-            o.extend(n);
-            changed
-        }
-        (o, n) => {
-            *o = n;
-            true
-        }
-    }
-}
-
-fn clear_cache(nodes: &mut [(String, Node)]) {
-    fn walk(n: &mut Node) {
-        match n {
-            Node::Leaf(l) => l.cached = None,
-            Node::List(items) => items.iter_mut().for_each(walk),
-            Node::Map(m) => m.iter_mut().for_each(|(_, n)| walk(n)),
-        }
-    }
-    nodes.iter_mut().for_each(|(_, n)| walk(n));
 }
 
 fn encrypt_node(

@@ -2,9 +2,11 @@
 //! binary and the test harness are linked once.
 
 mod action;
+mod architecture;
 mod common;
 mod envs;
 mod fake_github;
+mod gitnative;
 mod hook;
 mod plugin;
 mod rotate;
