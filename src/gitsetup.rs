@@ -123,10 +123,13 @@ pub fn write_attributes(repo: &gix::Repository, project: &Project) -> Result<Vec
 /// (`.git/config`) when they are not defined anywhere git looks. Returns
 /// whether anything was written.
 pub fn register_drivers(repo: &gix::Repository) -> Result<bool> {
-    let cfg = repo.config_snapshot();
-    let has_merge = cfg.string("merge.gsec.driver").is_some();
-    let has_diff = cfg.string("diff.gsec.textconv").is_some();
-    drop(cfg);
+    let (has_merge, has_diff) = {
+        let cfg = repo.config_snapshot();
+        (
+            cfg.string("merge.gsec.driver").is_some(),
+            cfg.string("diff.gsec.textconv").is_some(),
+        )
+    };
     if has_merge && has_diff {
         return Ok(false);
     }

@@ -214,7 +214,7 @@ pub fn log(project: &Project, filter: &LogFilter) -> Result<(Vec<Event>, Vec<Str
             }
             // Unchanged relative to some parent: the change (if any) was
             // made, and is reported, where that parent got it.
-            if before.iter().any(|b| *b == now) || (before.is_empty() && now.is_none()) {
+            if before.contains(&now) || (before.is_empty() && now.is_none()) {
                 continue;
             }
             let old = before.first().copied().flatten();
