@@ -47,15 +47,20 @@ pub struct Status {
 }
 
 /// Repository-relative paths (`/`-separated) of the project's encrypted
-/// files: every environment's file, configured or conventional.
+/// files: every environment's file and its rotation journal.
 pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
     let root = std::fs::canonicalize(&project.root).unwrap_or_else(|_| project.root.clone());
     let mut out: Vec<String> = project
         .config
         .environments
         .keys()
-        .filter_map(|env| {
-            let p = project.env_file(env);
+        .flat_map(|env| {
+            [
+                project.env_file(env),
+                crate::rotate::journal::path(project, env),
+            ]
+        })
+        .filter_map(|p| {
             let abs = if p.is_absolute() { p } else { root.join(p) };
             abs.strip_prefix(workdir)
                 .ok()
