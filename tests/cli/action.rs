@@ -88,6 +88,23 @@ fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) ->
                     .clone()
             } else if expr == "github.action_path" {
                 ROOT.to_string()
+            } else if let Some(name) = expr
+                .strip_prefix("steps.")
+                .and_then(|r| r.split_once(".outputs."))
+                .map(|(_, name)| name)
+            {
+                // What an earlier step wrote to $GITHUB_OUTPUT (last wins).
+                std::fs::read_to_string(&gout)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.split_once('='))
+                    .filter(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+                    .last()
+                    .unwrap_or_default()
+            } else if expr == "github.action_ref" {
+                // A local (path) reference: no tag, so a source build.
+                String::new()
             } else if expr == "runner.tool_cache" {
                 tool_cache.display().to_string()
             } else {
@@ -356,11 +373,13 @@ fn scan_covers_exactly_the_pull_request_range() {
         );
     }
     // The SARIF report validates against the official 2.1.0 schema.
-    // The install cache is keyed by a hash of gsec's source.
-    let hash = &run.outputs["source-hash"];
+    // Not a tagged Action: the install cache is keyed by a hash of gsec's
+    // source.
+    let key = &run.outputs["cache-key"];
+    let hash = key.strip_prefix("source-").unwrap_or_else(|| panic!("{key:?}"));
     assert!(
         hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{hash:?}"
+        "{key:?}"
     );
     let sarif: PathBuf = run.outputs["sarif-file"].clone().into();
     assert!(sarif.ends_with("out/gsec.sarif") && sarif.is_file());

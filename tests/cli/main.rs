@@ -4,6 +4,7 @@
 mod action;
 mod architecture;
 mod common;
+mod distribution;
 mod envs;
 mod fake_github;
 mod gitnative;
