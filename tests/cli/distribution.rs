@@ -73,6 +73,9 @@ fn release(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&stage).unwrap();
     std::fs::create_dir_all(&rel).unwrap();
     std::fs::copy(BIN, stage.join("gsec")).unwrap();
+    // Release binaries are stripped; so is this one (the debug build's
+    // symbols are hundreds of MB to compress).
+    let _ = Command::new("strip").arg(stage.join("gsec")).status();
     let archive = format!("{name}.tar.gz");
     let st = Command::new("tar")
         .args(["czf"])
