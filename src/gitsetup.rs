@@ -94,7 +94,9 @@ fn global_attributes(repo: &gix::Repository) -> Option<PathBuf> {
 pub fn write_attributes(repo: &gix::Repository, project: &Project) -> Result<Vec<String>> {
     let workdir = workdir(repo)?;
     let path = workdir.join(".gitattributes");
-    let _lock = fsutil::lock(&path)?;
+    // The lock lives in the git directory: a sibling lock file would show
+    // up in `git status` beside .gitattributes.
+    let _lock = fsutil::lock(&repo.git_dir().join("gitattributes"))?;
     let existing = read_optional(&path)?;
     let global = global_attributes(repo)
         .map(|p| read_optional(&p))

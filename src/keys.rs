@@ -421,7 +421,7 @@ mod recipient_display_tests {
 
     #[test]
     fn short_recipient_counts_characters() {
-        assert_eq!(short_recipient("aéééééééééééééééééé"), "aéééééééé…éééééé");
+        assert_eq!(short_recipient("aéééééééééééééééééé"), "aééééééééé…éééééé");
         assert_eq!(
             short_recipient("ssh-ed25519 AAAA€€€€€€€€ x"),
             "ssh-ed25519 …€€€€€€€€"

@@ -130,19 +130,16 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to stdout.
     Man,
-    /// Who added, changed or removed which secret, and when (from git history).
+    /// Who added, changed or removed which secret, and when.
     Log(audit::LogArgs),
-    /// Key-level differences between two revisions (or a revision and the
-    /// work tree); values only with --values.
+    /// Key-level differences between revisions (values only with --values).
     Diff(audit::DiffArgs),
-    /// Current values that removed recipients could read in old commits (exit 1).
+    /// Current values that removed recipients could read in history.
     Exposure(audit::ExposureArgs),
-    /// Git merge driver for encrypted files (registered as merge.gsec.driver):
-    /// merges per key, exit 1 on conflicts.
+    /// Git merge driver for encrypted files: merges per key.
     #[command(name = "merge-driver")]
     MergeDriver(gitdriver::MergeDriverArgs),
-    /// Git textconv for encrypted files (diff.gsec.textconv): key paths and
-    /// value markers, no ciphertext, no plaintext.
+    /// Git textconv for encrypted files: key names, never values.
     Textconv(gitdriver::TextconvArgs),
     /// What the GitHub Action runs: load, check, scan.
     #[command(subcommand)]

@@ -376,7 +376,9 @@ fn scan_covers_exactly_the_pull_request_range() {
     // Not a tagged Action: the install cache is keyed by a hash of gsec's
     // source.
     let key = &run.outputs["cache-key"];
-    let hash = key.strip_prefix("source-").unwrap_or_else(|| panic!("{key:?}"));
+    let hash = key
+        .strip_prefix("source-")
+        .unwrap_or_else(|| panic!("{key:?}"));
     assert!(
         hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
         "{key:?}"

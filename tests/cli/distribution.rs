@@ -143,7 +143,10 @@ fn the_action_installs_a_verified_release_binary_and_refuses_a_tampered_one() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(all.contains("does not match the release's SHA256SUMS"), "{all}");
+    assert!(
+        all.contains("does not match the release's SHA256SUMS"),
+        "{all}"
+    );
     assert!(all.contains("::error title=gsec install::"), "{all}");
     assert!(!root2.join("bin/gsec").exists());
 
