@@ -60,6 +60,42 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
             }
         }
     }
+    // Sealed inbox values count as set, without decrypting them; an entry
+    // sealed to recipients the environment no longer has is a problem.
+    for env in cfg.environments.keys() {
+        let listed = match crate::inbox::entries(project, env) {
+            Ok(l) => l,
+            Err(e) => {
+                if envs.contains(env) {
+                    out.push(Problem {
+                        environment: Some(env.clone()),
+                        kind: "inbox",
+                        secret: None,
+                        file: Some(project.rel(&crate::inbox::dir(project, env)).into_owned()),
+                        line: None,
+                        message: e.to_string(),
+                    });
+                }
+                continue;
+            }
+        };
+        for (path, entry) in listed {
+            if envs.contains(env) && crate::inbox::is_stale(project, &entry)? {
+                out.push(Problem {
+                    environment: Some(env.clone()),
+                    kind: "inbox-stale",
+                    secret: Some(entry.name.clone()),
+                    file: Some(project.rel(&path).into_owned()),
+                    line: None,
+                    message: format!(
+                        "sealed value of {} was sealed to recipients {env} no longer has (or lacks some it has now); a recipient should run `gsec inbox merge --env {env}`, or set it again",
+                        entry.name
+                    ),
+                });
+            }
+            names_in.entry(env.clone()).or_default().push(entry.name);
+        }
+    }
     let local: Vec<String> = envs::load_local(&project.root.join(LOCAL_FILE_NAME))?
         .unwrap_or_default()
         .into_iter()

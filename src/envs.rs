@@ -52,9 +52,16 @@ impl<'p> Resolver<'p> {
     }
 
     /// The decrypted file of one environment (not its parents).
+    /// Values sealed to the environment's inbox after the file's last
+    /// change are applied on top, in memory (the newest write wins).
     pub fn file(&mut self, env: &str) -> Result<Option<&Vault>> {
         if !self.files.contains_key(env) {
-            let v = self.project.open(env)?;
+            let mut v = self.project.open(env)?;
+            if let Some(vault) = v.as_mut()
+                && self.project.revision().is_none()
+            {
+                apply_inbox(self.project, env, vault)?;
+            }
             self.files.insert(env.to_string(), v);
         }
         Ok(self.files.get(env).and_then(Option::as_ref))
@@ -199,4 +206,26 @@ pub fn flatten(node: &Node) -> Vec<(String, zeroize::Zeroizing<String>)> {
 /// A node as decrypted YAML text (for `gsec get` of a nested value).
 pub fn to_yaml(node: &Node) -> zeroize::Zeroizing<String> {
     crate::vault::format::emit_tree(&node.plain_emit())
+}
+
+/// Overlay `env`'s sealed inbox values that are newer than the file.
+fn apply_inbox(project: &Project, env: &str, vault: &mut Vault) -> Result<()> {
+    let file_time = crate::inbox::seconds(vault.lastmodified()).unwrap_or(0);
+    for (path, entry) in crate::inbox::entries(project, env)? {
+        if crate::inbox::seconds(&entry.set_at).unwrap_or(0) < file_time {
+            continue;
+        }
+        match crate::inbox::open(project, &path, &entry) {
+            Ok(value) => {
+                vault.set(&entry.name, &value)?;
+            }
+            // Sealed before you were a recipient: visible, not fatal.
+            Err(Error::NoIdentity { .. }) => project.warnings.warn(&format!(
+                "{}: sealed for other recipients; ask one of them to run `gsec inbox merge --env {env}`",
+                path.display()
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -79,7 +79,7 @@ impl Recipient {
         self.to_string()
     }
 
-    fn as_age(&self) -> &dyn age::Recipient {
+    pub(crate) fn as_age(&self) -> &dyn age::Recipient {
         match self {
             Recipient::X25519(r) => r,
             Recipient::Ssh(r) => r.as_ref(),

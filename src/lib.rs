@@ -24,6 +24,7 @@ pub mod git;
 pub mod github;
 pub mod gitsetup;
 pub mod history;
+pub mod inbox;
 pub mod keys;
 pub mod mask;
 pub mod plugin;

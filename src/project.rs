@@ -207,6 +207,21 @@ impl Project {
             .map_err(|e| self.explain_access(e))
     }
 
+    /// Can your identities open `env`'s file? `true` when it does not
+    /// exist yet (a first write creates it for the configured recipients).
+    pub fn can_decrypt(&self, env: &str) -> Result<bool> {
+        let Some(p) = self.peek(env)? else {
+            return Ok(true);
+        };
+        let ids = self.identities()?;
+        for s in &p.meta.age {
+            if let Ok(Some(_)) = ids.unwrap(&s.enc) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// An environment's file read without decrypting (names, recipients,
     /// `lastmodified`); `None` when it does not exist.
     pub fn peek(&self, env: &str) -> Result<Option<crate::vault::Peek>> {

@@ -20,6 +20,7 @@ pub mod export;
 pub mod gitdriver;
 pub mod hook;
 pub mod import;
+pub mod inbox;
 pub mod init;
 pub mod keygen;
 pub mod output;
@@ -130,6 +131,9 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to stdout.
     Man,
+    /// Values sealed by people who cannot read an environment: list, merge.
+    #[command(subcommand)]
+    Inbox(inbox::InboxCmd),
     /// Who added, changed or removed which secret, and when.
     Log(audit::LogArgs),
     /// Key-level differences between revisions (values only with --values).
@@ -245,6 +249,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),
         Command::Action(c) => action::run(ctx, c),
+        Command::Inbox(c) => inbox::run(ctx, c),
         Command::Log(a) => audit::log(ctx, a),
         Command::Diff(a) => audit::diff(ctx, a),
         Command::Exposure(a) => audit::exposure(ctx, a),

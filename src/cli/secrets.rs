@@ -107,6 +107,16 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
         ignore_mac: a.ignore_mac,
     };
     for env in &a.envs {
+        if !project.can_decrypt(env)? {
+            // Encrypt-only: seal it for the environment's recipients.
+            let path = crate::inbox::seal(&project, env, &a.name, &value)?;
+            output::info(&format!(
+                "sealed {} for {env} ({}); you cannot read {env}, its recipients can, and `gsec inbox merge --env {env}` folds it in",
+                a.name,
+                project.rel(&path)
+            ));
+            continue;
+        }
         let (changed, _) = project.update(env, opts, |v| v.set(&a.name, &value))?;
         let file = project.env_file(env);
         output::info(&format!(

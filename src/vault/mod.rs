@@ -252,6 +252,11 @@ impl Vault {
         self.data.iter().map(|(k, n)| (k.as_str(), n))
     }
 
+    /// When the file was last written (RFC 3339, as stored).
+    pub fn lastmodified(&self) -> &str {
+        &self.meta.lastmodified
+    }
+
     /// Number of top-level secrets.
     pub fn len(&self) -> usize {
         self.data.len()

@@ -1,6 +1,7 @@
 //! End-to-end tests through the real `gsec` binary. One test crate, so the
 //! binary and the test harness are linked once.
 
+mod access;
 mod action;
 mod architecture;
 mod common;

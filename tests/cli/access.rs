@@ -1,0 +1,136 @@
+//! Encrypt-only contributors: someone who cannot read an environment seals
+//! a value into its inbox; its recipients read it, `check` counts it, and
+//! `gsec inbox merge` folds it into the file that `sops` reads.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+const PROD: &str = "secrets/production.yaml";
+const INBOX: &str = "secrets/production.inbox";
+
+fn as_key(e: &Env, key: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = e.cmd(args);
+    c.env("GSEC_AGE_KEY_FILE", key);
+    e.run_cmd(c, stdin)
+}
+
+fn require(e: &Env, name: &str) {
+    let cfg = e.read(".gsec.yaml");
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}secrets:\n  {name}:\n    required: [production]\n"),
+    );
+}
+
+#[test]
+fn a_non_recipient_seals_a_value_that_recipients_read_check_counts_and_merge_folds_in() {
+    let e = Env::project();
+    e.set("A", "production", "alpha");
+    require(&e, "STRIPE_KEY");
+    let (bob, _) = e.other_key("bob");
+    let out = as_key(
+        &e,
+        &bob,
+        &["set", "STRIPE_KEY", "--env", "production"],
+        b"sk-sealed-value",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sealed STRIPE_KEY for production"), "{err}");
+    let entry = e.read(&format!("{INBOX}/STRIPE_KEY.yaml"));
+    assert!(entry.contains("BEGIN AGE ENCRYPTED FILE"), "{entry}");
+    assert_no_secret(&entry, "sk-sealed-value");
+    // Bob cannot read it back; the environment file is untouched.
+    let out = as_key(&e, &bob, &["get", "STRIPE_KEY", "--env", "production"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!e.read(PROD).contains("STRIPE_KEY"));
+    // A recipient reads it, and check counts it as set.
+    assert_eq!(e.get("STRIPE_KEY", "production"), "sk-sealed-value");
+    e.ok(&["check", "--env", "production"]);
+    let list = e.ok(&["inbox", "list", "--format", "json"]);
+    assert!(
+        list.contains("\"STRIPE_KEY\"") && !list.contains("sk-sealed"),
+        "{list}"
+    );
+    // Merge: into the file (sops reads it), out of the inbox.
+    e.ok(&["inbox", "merge", "--env", "production"]);
+    assert!(!e.path(INBOX).exists());
+    assert!(e.read(PROD).contains("STRIPE_KEY: ENC["));
+    let mut c = Command::new(tool("sops"));
+    c.args(["decrypt", PROD]).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", &e.key);
+    let out = c.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sk-sealed-value"),
+        "{out:?}"
+    );
+    assert_eq!(e.get("STRIPE_KEY", "production"), "sk-sealed-value");
+}
+
+#[test]
+fn two_contributors_on_two_branches_merge_cleanly_and_stale_entries_are_reported() {
+    let e = Env::project();
+    e.set("A", "production", "alpha");
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "base"]);
+    let (bob, _) = e.other_key("bob");
+    let (carol, carol_r) = e.other_key("carol");
+    e.git(&["checkout", "-qb", "bob"]);
+    assert!(
+        as_key(&e, &bob, &["set", "B1", "--env", "production"], b"one")
+            .status
+            .success()
+    );
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "bob"]);
+    e.git(&["checkout", "-q", "main"]);
+    assert!(
+        as_key(&e, &carol, &["set", "B2", "--env", "production"], b"two")
+            .status
+            .success()
+    );
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "carol"]);
+    e.git(&["merge", "-q", "--no-edit", "bob"]);
+    assert_eq!(e.get("B1", "production"), "one");
+    assert_eq!(e.get("B2", "production"), "two");
+    // A recipient added since: the entries no longer match.
+    e.ok(&["recipients", "add", &carol_r]);
+    let out = e.run_in(&["check", "--env", "production"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("B1") && text.contains("no longer has"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_inbox_entry_is_a_one_line_error_naming_it() {
+    let e = Env::project();
+    e.set("A", "production", "alpha");
+    e.write(&format!("{INBOX}/X.yaml"), "name: X\nvalue: [not, age]\n");
+    let err = e.fails(&["get", "A", "--env", "production"], b"", 2);
+    assert!(err.contains("production.inbox/X.yaml"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let out = e.run_in(&["check", "--env", "production"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    // An entry claiming another name is refused as tampered.
+    let (bob, _) = e.other_key("bob");
+    std::fs::remove_file(e.path(&format!("{INBOX}/X.yaml"))).unwrap();
+    assert!(
+        as_key(&e, &bob, &["set", "Y", "--env", "production"], b"why")
+            .status
+            .success()
+    );
+    std::fs::rename(
+        e.path(&format!("{INBOX}/Y.yaml")),
+        e.path(&format!("{INBOX}/Z.yaml")),
+    )
+    .unwrap();
+    let err = e.fails(&["get", "A", "--env", "production"], b"", 2);
+    assert!(err.contains("stored as Z"), "{err}");
+}
