@@ -281,6 +281,22 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<Exit> {
         if let Some(n) = removed {
             missing = false;
             output::info(&format!("removed {n} from {env}"));
+            // Deletion in git is not permanent: say so, and what to do.
+            let rotate = match project
+                .config
+                .secret(&n)
+                .and_then(|(_, d)| d.rotation.as_ref())
+            {
+                Some(_) => format!(
+                    "rotate it at its provider (`gsec rotate {n} --env {env}`) before removing it"
+                ),
+                None => {
+                    "if it is still valid at its provider, revoke or rotate it there".to_string()
+                }
+            };
+            output::warn(&format!(
+                "the old value of {n} stays readable in git history by everyone who was a recipient of {env}; {rotate}"
+            ));
         }
     }
     if missing {

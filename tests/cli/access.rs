@@ -134,3 +134,15 @@ fn a_malformed_inbox_entry_is_a_one_line_error_naming_it() {
     let err = e.fails(&["get", "A", "--env", "production"], b"", 2);
     assert!(err.contains("stored as Z"), "{err}");
 }
+
+#[test]
+fn rm_says_the_old_value_stays_in_history() {
+    let e = Env::project();
+    e.set("A", "production", "alpha");
+    let err = String::from_utf8_lossy(&e.run_in(&["rm", "A", "--env", "production"], b"").stderr)
+        .into_owned();
+    assert!(err.contains("removed A from production"), "{err}");
+    assert!(err.contains("stays readable in git history"), "{err}");
+    assert!(err.contains("revoke or rotate it"), "{err}");
+    assert_no_secret(&err, "alpha");
+}
