@@ -114,6 +114,12 @@ pub struct SecretDecl {
     /// How the secret is rotated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+    /// Shown once, when set (`gsec set NAME --generate` prints it), then
+    /// only used: `get` and `export` to a terminal refuse, `run`, `render`
+    /// and `export -o FILE` work. A guard rail for recipients (they hold
+    /// the key); cryptographic for encrypt-only contributors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_only: bool,
 }
 
 /// Rotation settings for one secret.

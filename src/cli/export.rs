@@ -21,6 +21,14 @@ pub struct ExportArgs {
     /// of environment variables for later steps (`$GITHUB_ENV`).
     #[arg(long)]
     pub output: bool,
+    /// Write to FILE (0600, atomically) instead of stdout.
+    #[arg(
+        short = 'o',
+        long = "output-file",
+        value_name = "FILE",
+        conflicts_with = "output"
+    )]
+    pub output_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub at: super::AtArg,
 }
@@ -35,6 +43,21 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
         return github(&vars, a.output);
     }
     let text = export::render(a.format, &vars);
+    if let Some(path) = &a.output_file {
+        crate::fsutil::write_atomic(path, text.as_bytes(), Some(0o600))?;
+        output::info(&format!(
+            "exported {} variable(s) to {}",
+            vars.len(),
+            path.display()
+        ));
+        return Ok(Exit::Ok);
+    }
+    // Write-only secrets are used, never shown: not on a terminal.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        for v in &vars {
+            super::secrets::refuse_write_only(&project, &v.secret)?;
+        }
+    }
     output::stdout(text.as_bytes())?;
     Ok(Exit::Ok)
 }

@@ -26,6 +26,10 @@ pub struct SetArgs {
     /// Accept an environment file whose MAC does not verify.
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Generate a random value (32 URL-safe characters) instead of reading
+    /// one, and print it once on stdout.
+    #[arg(long, conflicts_with = "from_file")]
+    pub generate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,7 +106,11 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
     for e in &a.envs {
         project.check_env(e)?;
     }
-    let value = read_value(&a.name, a.from_file.as_ref())?;
+    let value = if a.generate {
+        generate_value()
+    } else {
+        read_value(&a.name, a.from_file.as_ref())?
+    };
     let opts = OpenOptions {
         ignore_mac: a.ignore_mac,
     };
@@ -126,11 +134,37 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
             project.rel(&file)
         ));
     }
+    if a.generate {
+        // The one time a generated (possibly write-only) value is shown.
+        output::stdout(format!("{}\n", &*value).as_bytes())?;
+    }
     Ok(Exit::Ok)
+}
+
+/// 32 URL-safe random characters (192 bits).
+fn generate_value() -> Zeroizing<String> {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut b = Zeroizing::new([0u8; 24]);
+    rand::rngs::OsRng.fill_bytes(&mut b[..]);
+    Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&b[..]))
+}
+
+/// Refuse to show a write-only secret's value.
+pub(crate) fn refuse_write_only(project: &crate::project::Project, name: &str) -> Result<()> {
+    if let Some((n, d)) = project.config.secret(name)
+        && d.write_only
+    {
+        return Err(Error::usage(format!(
+            "{n} is write-only (.gsec.yaml): its value is shown only when it is set; use it through `gsec run`, `gsec render` or `gsec export -o FILE`"
+        )));
+    }
+    Ok(())
 }
 
 pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     let project = ctx.project_at(&a.at)?;
+    refuse_write_only(&project, &a.name)?;
     let mut r = Resolver::new(&project);
     let found = r.lookup(&a.env, &a.name)?.ok_or_else(|| Error::NotFound {
         name: a.name.clone(),

@@ -146,3 +146,38 @@ fn rm_says_the_old_value_stays_in_history() {
     assert!(err.contains("revoke or rotate it"), "{err}");
     assert_no_secret(&err, "alpha");
 }
+
+#[test]
+fn write_only_secrets_are_shown_once_then_only_used() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}secrets:\n  API_TOKEN:\n    write_only: true\n"),
+    );
+    // Generated and shown once, at creation.
+    let shown = e.ok(&["set", "API_TOKEN", "--env", "development", "--generate"]);
+    let value = shown.trim().to_string();
+    assert_eq!(value.len(), 32, "{shown}");
+    // get refuses; run, render and export -o FILE use it.
+    let err = e.fails(&["get", "API_TOKEN"], b"", 2);
+    assert!(err.contains("write-only"), "{err}");
+    assert_no_secret(&err, &value);
+    let out = e.ok(&["run", "--", "sh", "-c", "printf %s \"$API_TOKEN\""]);
+    assert_eq!(out, value);
+    let file = e.tmp.path().join("out.env");
+    e.ok(&["export", "-o", file.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&file).unwrap().contains(&value));
+    // export to a terminal refuses (script(1) gives it one).
+    let out = Command::new("script")
+        .args(["-qec", &format!("{BIN} export"), "/dev/null"])
+        .current_dir(&e.dir)
+        .env("HOME", &e.home)
+        .env("GSEC_AGE_KEY_FILE", &e.key)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("write-only"), "{text}");
+    assert!(!text.contains(&value), "{text}");
+}
