@@ -340,6 +340,14 @@ fn load_buffer(
 }
 
 /// Generate a new X25519 identity: (file contents, recipient).
+/// Identities from identity-file text (tests).
+#[cfg(test)]
+pub(crate) fn identities_from_text(text: &str) -> Identities {
+    let mut ids = Identities::default();
+    load_buffer(&mut ids, text.as_bytes(), "test", None).expect("identity text");
+    ids
+}
+
 pub fn generate() -> (Zeroizing<String>, String) {
     use age::secrecy::ExposeSecret;
     let id = age::x25519::Identity::generate();

@@ -37,3 +37,6 @@ pub mod state;
 pub mod vault;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod proptests;

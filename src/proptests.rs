@@ -1,0 +1,151 @@
+//! Property tests on the parsers and the protocol (run in the normal
+//! suite): parsers never panic on arbitrary input, encryption round-trips
+//! arbitrary trees, merging is idempotent, dotenv quoting round-trips.
+
+use proptest::prelude::*;
+
+use crate::keys::{Recipient, generate, identities_from_text};
+use crate::vault::{Node, Vault, format, merge, summary::Summary};
+
+fn name() -> impl Strategy<Value = String> {
+    "[A-Za-z][A-Za-z0-9_]{0,12}"
+}
+
+fn leaf_text() -> impl Strategy<Value = String> {
+    // Any Unicode, including quotes, newlines and YAML-looking text.
+    prop_oneof![
+        ".{1,40}",
+        "[ \\t\\n\"'#:{}\\[\\]&*!|>%@`-]{1,12}",
+        Just("true".to_string()),
+        Just("0x10".to_string()),
+        Just("~".to_string()),
+    ]
+}
+
+fn tree() -> impl Strategy<Value = Vec<(String, Node)>> {
+    let leaf = leaf_text().prop_map(|s| Node::Leaf(crate::vault::Leaf::string(&s)));
+    let node = leaf.prop_recursive(2, 12, 4, |inner| {
+        prop::collection::vec((name(), inner), 1..4).prop_map(|m| {
+            let mut seen = Vec::new();
+            Node::Map(
+                m.into_iter()
+                    .filter(|(k, _)| {
+                        let fresh = !seen.contains(k);
+                        seen.push(k.clone());
+                        fresh
+                    })
+                    .collect(),
+            )
+        })
+    });
+    prop::collection::vec((name(), node), 0..6).prop_map(|m| {
+        let mut seen: Vec<String> = Vec::new();
+        m.into_iter()
+            .filter(|(k, _)| {
+                let fresh = !seen.iter().any(|s| s.eq_ignore_ascii_case(k));
+                seen.push(k.clone());
+                fresh && k != "sops"
+            })
+            .collect()
+    })
+}
+
+struct Keys {
+    ids: crate::keys::Identities,
+    recipient: Recipient,
+}
+
+fn keys() -> Keys {
+    let (text, public) = generate();
+    Keys {
+        ids: identities_from_text(&text),
+        recipient: Recipient::parse(&public).unwrap(),
+    }
+}
+
+fn encrypt(k: &Keys, data: &[(String, Node)]) -> String {
+    let mut v = Vault::create("p.yaml", vec![k.recipient.clone()]);
+    for (n, node) in data {
+        v.set_node(n, node.clone()).unwrap();
+    }
+    v.render().unwrap()
+}
+
+fn open(k: &Keys, text: &str) -> Vault {
+    Vault::from_bytes("p.yaml".into(), text.as_bytes(), &k.ids, Default::default()).unwrap()
+}
+
+fn same(a: &Vault, b: &[(String, Node)]) -> bool {
+    a.len() == b.len()
+        && b.iter()
+            .all(|(k, n)| a.get(k).is_some_and(|(_, m)| m.same(n)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let _ = format::parse(&bytes);
+        let _ = Summary::of(&bytes);
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            let _ = crate::dotenv::parse(text);
+            let _ = crate::render::placeholders(text);
+        }
+    }
+
+    #[test]
+    fn encryption_round_trips_arbitrary_trees(data in tree()) {
+        let k = keys();
+        let text = encrypt(&k, &data);
+        let v = open(&k, &text);
+        prop_assert!(same(&v, &data));
+        // Nothing to rewrite: a save would change no byte.
+        prop_assert!(!v.is_dirty());
+        prop_assert_eq!(Summary::of(text.as_bytes()).unwrap().entries.len() > 0, !data.is_empty());
+    }
+
+    #[test]
+    fn a_mutated_file_is_refused_or_decrypts_never_panics(data in tree(), at in any::<prop::sample::Index>(), b in any::<u8>()) {
+        let k = keys();
+        let mut bytes = encrypt(&k, &data).into_bytes();
+        if !bytes.is_empty() {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        let _ = Vault::from_bytes("p.yaml".into(), &bytes, &k.ids, Default::default());
+    }
+
+    #[test]
+    fn merging_is_idempotent_and_one_sided_changes_win(base in tree(), other in tree()) {
+        let k = keys();
+        let b_text = encrypt(&k, &base);
+        let o_text = encrypt(&k, &other);
+        // Nothing changed on either side: the result is ours.
+        let b = open(&k, &b_text);
+        let mut o = open(&k, &o_text);
+        let out = merge::three_way(Some(&open(&k, &o_text)), &mut o, &open(&k, &o_text)).unwrap();
+        prop_assert!(out.conflicts.is_empty());
+        prop_assert!(same(&o, &other));
+        // Only theirs changed: theirs; only ours changed: ours.
+        let mut ours = open(&k, &b_text);
+        let out = merge::three_way(Some(&b), &mut ours, &open(&k, &o_text)).unwrap();
+        prop_assert!(out.conflicts.is_empty());
+        prop_assert!(same(&ours, &other));
+        let mut ours = open(&k, &o_text);
+        let out = merge::three_way(Some(&b), &mut ours, &open(&k, &b_text)).unwrap();
+        prop_assert!(out.conflicts.is_empty());
+        prop_assert!(same(&ours, &other));
+        // The merged file encrypts, and opens again with the same values.
+        let text = ours.render().unwrap();
+        prop_assert!(same(&open(&k, &text), &other));
+    }
+
+    #[test]
+    fn dotenv_quoting_round_trips(v in "[^\u{0}]{1,60}") {
+        let line = format!("K={}\n", &*crate::dotenv::quote(&v));
+        let parsed = crate::dotenv::parse(&line).unwrap();
+        prop_assert_eq!(parsed.len(), 1);
+        prop_assert_eq!(&*parsed[0].value, v.as_str());
+    }
+}
