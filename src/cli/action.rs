@@ -16,7 +16,8 @@ use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, IoContext, Result};
 use crate::github::{self, md_cell};
 use crate::scan::report::{self, Format};
-use crate::scan::{self, Scanner};
+use crate::scan::source::history::History;
+use crate::scan::{self, Kind, Scanner};
 use crate::{fsutil, git};
 
 #[derive(Debug, Subcommand)]
@@ -153,20 +154,19 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         None => "all history".to_string(),
     };
     output::info(&format!("scanning {what}"));
+    // Given a key (the `age-key` input becomes GSEC_AGE_KEY), the job
+    // expects managed values to be searched for: not being able to is an
+    // error, as `gsec scan --strict` makes it, not a pass.
+    let strict =
+        ctx.identity.is_some() || std::env::var_os("GSEC_AGE_KEY").is_some_and(|k| !k.is_empty());
     let report = match &range {
         Some(None) => scan::Report::default(),
-        _ => {
-            let setup = scan::setup_for(&dir, ctx.identity.clone(), true)?;
-            let mut notes = Vec::new();
-            let scanner = Scanner::new(&setup, &mut notes)?;
-            for n in &notes {
-                output::info(n);
-            }
-            scan::scan_history(&scanner, &repo, range.clone().flatten().as_deref())?
-        }
+        Some(Some(r)) => history(ctx, &dir, &repo, Some(r))?,
+        None => history(ctx, &dir, &repo, None)?,
     };
-    let mut out = std::io::stdout().lock();
-    report::write(Format::Github, &report, &mut out).map_err(Error::Stdout)?;
+    let mut annotations = Vec::new();
+    report::write(Format::Github, &report, &mut annotations).map_err(Error::Stdout)?;
+    output::stdout(&annotations)?;
     let sarif_path = dir.join(&a.sarif_file);
     let mut sarif = Vec::new();
     report::write(Format::Sarif, &report, &mut sarif).map_err(|e| Error::msg(e.to_string()))?;
@@ -192,11 +192,32 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         }
         md.push_str("\nEach was introduced by the commit shown. Remove the secret (and rotate it: it is in the history), store it with `gsec set`, or allow it by adding its fingerprint to `.gsecignore`.\n");
     }
+    for w in &report.warnings {
+        md.push_str(&format!("\n> **Warning:** {}\n", md_cell(w)));
+    }
+    for e in &report.errors {
+        md.push_str(&format!(
+            "\n> **Not scanned:** {}\n",
+            md_cell(&e.to_string())
+        ));
+    }
     github::append_to("GITHUB_STEP_SUMMARY", &md)?;
     github::append_to(
         "GITHUB_OUTPUT",
         &format!("findings={n}\nsarif-file={}\n", sarif_path.display()),
     )?;
     output::info(&report::summary(&report));
-    Ok(if n == 0 { Exit::Ok } else { Exit::Found })
+    super::scan::verdict(&report, strict)
+}
+
+/// The history scan, set up as `gsec scan --history` sets it up.
+fn history(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    repo: &gix::Repository,
+    range: Option<&str>,
+) -> Result<scan::Report> {
+    let setup = scan::setup_for(dir, ctx.identity.clone(), Kind::History)?;
+    let scanner = Scanner::new(&setup)?;
+    scan::run(&scanner, &History { repo, range })
 }

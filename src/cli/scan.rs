@@ -1,7 +1,7 @@
 //! `gsec scan`: find leaked secrets in files, stdin, the staged change or
 //! history, and report them in the chosen format.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -10,7 +10,9 @@ use super::{Ctx, Exit, output};
 use crate::error::{Error, IoContext, Result};
 use crate::git;
 use crate::scan::report::{self, Format};
-use crate::scan::{self, Scanner, allow};
+use crate::scan::source::stdin::{self, Stdin};
+use crate::scan::source::{history::History, paths::Paths, staged::Staged};
+use crate::scan::{self, Kind, Scanner, allow};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").args(["staged", "history", "paths"]).multiple(false)))]
@@ -55,61 +57,79 @@ pub struct ScanArgs {
     /// Do not decrypt the project's secrets to look for their values.
     #[arg(long)]
     pub no_managed: bool,
+
+    /// Fail (exit 2) when a check could not run fully, e.g. managed-value
+    /// detection without an identity that decrypts every environment.
+    #[arg(long, conflicts_with = "no_managed")]
+    pub strict: bool,
 }
 
 pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     let dir = std::fs::canonicalize(&ctx.dir).at(&ctx.dir)?;
-    let mut setup = scan::setup_for(&dir, ctx.identity.clone(), !a.no_managed)?;
-    setup.baseline = a.baseline.as_ref().map(|b| dir.join(b));
-    let stdin = a.paths.len() == 1 && a.paths[0].as_os_str() == "-";
-    setup.bulk = a.history.is_some() || (!a.staged && !stdin);
-    let mut notes = Vec::new();
-    let scanner = Scanner::new(&setup, &mut notes)?;
-    for n in &notes {
-        output::info(n);
+    let stdin = a.paths.len() == 1 && a.paths[0].as_os_str() == stdin::NAME;
+    let kind = if a.staged {
+        Kind::Staged
+    } else if a.history.is_some() {
+        Kind::History
+    } else if stdin {
+        Kind::Stdin
+    } else {
+        Kind::Paths
+    };
+    if kind == Kind::Paths && a.paths.iter().any(|p| p.as_os_str() == stdin::NAME) {
+        return Err(Error::usage(
+            "`-` (stdin) cannot be combined with other paths",
+        ));
     }
+    let mut setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    setup.managed = !a.no_managed;
+    setup.baseline = a.baseline.as_ref().map(|b| dir.join(b));
+    let scanner = Scanner::new(&setup)?;
     let root = setup.root.clone().unwrap_or_else(|| dir.clone());
 
-    let report = if a.staged {
-        let repo = git::open(&dir)?;
-        scan::scan_staged(&scanner, &repo)?
-    } else if let Some(range) = &a.history {
-        let repo = git::open(&dir)?;
-        let range = (!range.is_empty()).then_some(range.as_str());
-        scan::scan_history(&scanner, &repo, range)?
-    } else if stdin {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
-        scan::scan_buffer(&scanner, "-", &buf)
-    } else {
-        if a.paths.iter().any(|p| p.as_os_str() == "-") {
-            return Err(Error::usage(
-                "`-` (stdin) cannot be combined with other paths",
-            ));
+    let report = match kind {
+        Kind::Staged => scan::run(
+            &scanner,
+            &Staged {
+                repo: &git::open(&dir)?,
+            },
+        )?,
+        Kind::History => {
+            let repo = git::open(&dir)?;
+            let range = a.history.as_deref().filter(|r| !r.is_empty());
+            scan::run(&scanner, &History { repo: &repo, range })?
         }
-        let paths: Vec<PathBuf> = if a.paths.is_empty() {
-            vec![dir.clone()]
-        } else {
-            a.paths
-                .iter()
-                .map(|p| std::fs::canonicalize(dir.join(p)).at(p))
-                .collect::<Result<_>>()?
-        };
-        // Shown paths are relative to the scanned directory.
-        let shown_base = match paths.as_slice() {
-            [one] if one.is_dir() => one.clone(),
-            _ => dir.clone(),
-        };
-        let root = if paths.iter().all(|p| p.starts_with(&root)) {
-            root.clone()
-        } else {
-            shown_base.clone()
-        };
-        scan::scan_paths(&scanner, &paths, &root, &shown_base, !a.no_git)?
+        Kind::Stdin => scan::run(&scanner, &Stdin::new(std::io::stdin().lock()))?,
+        Kind::Paths => {
+            let paths: Vec<PathBuf> = if a.paths.is_empty() {
+                vec![dir.clone()]
+            } else {
+                a.paths
+                    .iter()
+                    .map(|p| std::fs::canonicalize(dir.join(p)).at(p))
+                    .collect::<Result<_>>()?
+            };
+            // Shown paths are relative to the scanned directory.
+            let shown_base = match paths.as_slice() {
+                [one] if one.is_dir() => one.clone(),
+                _ => dir.clone(),
+            };
+            let root = if paths.iter().all(|p| p.starts_with(&root)) {
+                root.clone()
+            } else {
+                shown_base.clone()
+            };
+            let source = Paths {
+                paths: &paths,
+                root: &root,
+                shown_base: &shown_base,
+                git: !a.no_git,
+            };
+            scan::run(&scanner, &source)?
+        }
     };
 
+    diagnostics(&report);
     if let Some(path) = &a.baseline_write {
         let path = dir.join(path);
         allow::write_baseline(
@@ -121,39 +141,80 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
             report.findings.len(),
             path.display()
         ));
+        incomplete(&report, a.strict)?;
         return Ok(Exit::Ok);
     }
-
     match &a.output {
         Some(path) => {
-            let mut buf = Vec::new();
-            report::write(a.format, &report, &mut buf).map_err(|e| Error::io(path, e))?;
-            let path = dir.join(path);
-            crate::fsutil::write_atomic(&path, &buf, None)?;
+            let bytes = render(a.format, &report, anstream::ColorChoice::Never)?;
+            crate::fsutil::write_atomic(&dir.join(path), &bytes, None)?;
         }
         None => {
-            let mut out = anstream::stdout();
+            let color = anstream::AutoStream::choice(&std::io::stdout());
             // A reader that went away (`gsec scan | head`) does not change
-            // the verdict: the exit code still says whether there were findings.
-            if let Err(e) = report::write(a.format, &report, &mut out)
-                .and_then(|()| out.flush())
-                .map_err(Error::Stdout)
-                && !e.is_broken_pipe()
-            {
-                return Err(e);
+            // the verdict: the exit code still says what the scan found.
+            match output::stdout(&render(a.format, &report, color)?) {
+                Err(e) if e.is_broken_pipe() => {}
+                r => r?,
             }
         }
     }
     if a.format == Format::Human || a.output.is_some() {
         output::info(&report::summary(&report));
     }
-    if report.findings.is_empty() {
-        return Ok(Exit::Ok);
-    }
-    if a.staged {
+    let exit = verdict(&report, a.strict)?;
+    if exit == Exit::Found && a.staged {
         blocked_help(&report);
     }
-    Ok(Exit::Found)
+    Ok(exit)
+}
+
+/// The report in `format`, as bytes (colour per `color`): one printer for
+/// stdout and `--output`.
+fn render(format: Format, report: &scan::Report, color: anstream::ColorChoice) -> Result<Vec<u8>> {
+    let mut out = anstream::AutoStream::new(Vec::new(), color);
+    report::write(format, report, &mut out)
+        .map_err(|e| Error::msg(format!("cannot format the report: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// Warnings and unreadable items on stderr, one line each, whatever the
+/// format (the machine formats carry them too).
+pub(super) fn diagnostics(report: &scan::Report) {
+    for w in &report.warnings {
+        output::warn(w);
+    }
+    for e in &report.errors {
+        output::error_line(&e.to_string());
+    }
+}
+
+/// An incomplete scan is an error (exit 2), even with findings: items that
+/// could not be read, or (with `strict`) a check that did not run fully.
+pub(super) fn incomplete(report: &scan::Report, strict: bool) -> Result<()> {
+    let n = report.errors.len();
+    if n > 0 {
+        return Err(Error::msg(format!(
+            "scan incomplete: {n} item{} could not be read",
+            if n == 1 { "" } else { "s" }
+        )));
+    }
+    if strict && !report.warnings.is_empty() {
+        return Err(Error::msg(
+            "scan incomplete (--strict): managed-value detection did not run fully",
+        ));
+    }
+    Ok(())
+}
+
+/// The exit code of a scan: 2 when incomplete, else 1 with findings.
+pub(super) fn verdict(report: &scan::Report, strict: bool) -> Result<Exit> {
+    incomplete(report, strict)?;
+    Ok(if report.findings.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Found
+    })
 }
 
 /// What a blocked commit shows: the three ways forward.

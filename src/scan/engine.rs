@@ -14,7 +14,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
 
 use super::managed::Managed;
-use super::rules::{self, Rule};
+use super::rules::{self, Rule, RulesError};
 use super::{decode, generic, validate};
 
 /// What produced a finding.
@@ -122,8 +122,17 @@ fn yield_fallbacks(out: &mut Vec<Hit>, first: usize) {
 }
 
 impl Engine {
-    pub fn new(opts: Options) -> Engine {
-        let rules: Vec<&'static Rule> = rules::builtin()
+    /// Build the engine. Fails when the rule pack does not load or a
+    /// disabled rule does not exist: a scan with fewer rules than configured
+    /// must not pass silently.
+    pub fn new(opts: Options) -> Result<Engine, RulesError> {
+        let pack = rules::builtin()?;
+        for d in &opts.disabled {
+            if d != RuleRef::Generic.id() && !pack.iter().any(|r| &r.id == d) {
+                return Err(RulesError::UnknownDisabled(d.clone()));
+            }
+        }
+        let rules: Vec<&'static Rule> = pack
             .iter()
             .filter(|r| !opts.disabled.iter().any(|d| d == &r.id))
             .collect();
@@ -164,13 +173,18 @@ impl Engine {
             .match_kind(MatchKind::Standard)
             .kind(Some(kind))
             .build(&words)
-            .expect("keyword automaton builds");
-        Engine {
+            .map_err(|e| RulesError::Pack(format!("keyword automaton: {e}")))?;
+        Ok(Engine {
             rules,
             ac,
             slots,
             opts,
-        }
+        })
+    }
+
+    /// Ids of the pack rules this engine runs.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
     }
 
     pub fn options(&self) -> &Options {

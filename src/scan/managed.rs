@@ -12,6 +12,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::engine::{Hit, RuleRef};
+use crate::error::Error;
 use crate::project::Project;
 
 /// Values shorter than this are too common to search for (`true`, `8080`).
@@ -102,48 +103,46 @@ const LAX: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// What happened while collecting values, for one stderr line each.
+/// The values found, and what could not be read (one warning each).
 pub struct Collected {
     pub managed: Option<Managed>,
-    pub notes: Vec<String>,
+    /// Why some or all values are not searched for: a skipped check must be
+    /// visible (and `--strict` makes it an error), never a silent pass.
+    pub warnings: Vec<String>,
 }
 
 /// Collect the plaintext of every managed secret the available identity
-/// can decrypt. Never fails: what cannot be read is reported in `notes`
-/// and skipped.
+/// can decrypt. Never fails: what cannot be read is reported in
+/// `warnings` and skipped, and a tampered file says so (its MAC or a
+/// value's tag did not verify), apart from a file no identity can open.
 pub fn collect(project: &Project) -> Collected {
-    let mut notes = Vec::new();
+    let mut warnings = Vec::new();
     let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let envs: Vec<String> = project.config.environments.keys().cloned().collect();
-    let have_files: Vec<&String> = envs
-        .iter()
+    let have_files: Vec<String> = project
+        .config
+        .environments
+        .keys()
         .filter(|e| project.env_file(e).exists())
+        .cloned()
         .collect();
     if !have_files.is_empty() {
         match project.identities() {
             Ok(ids) if !ids.is_empty() => {
-                let mut skipped = Vec::new();
                 for env in &have_files {
                     match project.open(env) {
-                        Ok(Some(vault)) => {
-                            for (_, node) in vault.entries() {
-                                for (_, text) in crate::envs::flatten(node) {
-                                    values.push(Zeroizing::new(text.as_bytes().to_vec()));
-                                }
-                            }
-                        }
+                        Ok(Some(vault)) => vault_values(&vault, &mut values),
                         Ok(None) => {}
-                        Err(_) => skipped.push(env.as_str()),
+                        Err(e) => warnings.push(skipped_env(env, &e)),
                     }
                 }
-                if !skipped.is_empty() {
-                    notes.push(format!(
-                        "managed-value detection partially skipped: cannot decrypt environment(s) {}",
-                        skipped.join(", ")
-                    ));
-                }
             }
-            _ => notes.push("managed-value detection skipped: no identity available to decrypt the environment files".into()),
+            Ok(_) => warnings.push(
+                "managed-value detection skipped: no identity available to decrypt the environment files"
+                    .into(),
+            ),
+            Err(e) => warnings.push(format!(
+                "managed-value detection skipped: cannot load an identity: {e}"
+            )),
         }
     }
     let local = project.root.join(crate::config::LOCAL_FILE_NAME);
@@ -156,14 +155,34 @@ pub fn collect(project: &Project) -> Collected {
             }
         }
         Ok(None) => {}
-        Err(e) => notes.push(format!(
+        Err(e) => warnings.push(format!(
             "managed-value detection: {e}; its values are not searched for"
         )),
     }
     Collected {
         managed: Managed::new(values),
-        notes,
+        warnings,
     }
+}
+
+/// Every value of an opened environment. The one place this module reads
+/// the vault's tree.
+fn vault_values(vault: &crate::vault::Vault, out: &mut Vec<Zeroizing<Vec<u8>>>) {
+    for (_, node) in vault.entries() {
+        for (_, text) in crate::envs::flatten(node) {
+            out.push(Zeroizing::new(text.as_bytes().to_vec()));
+        }
+    }
+}
+
+/// The warning for an environment whose values cannot be searched for.
+fn skipped_env(env: &str, e: &Error) -> String {
+    let why = match e {
+        Error::Tampered { .. } => format!("its file is tampered: {e}"),
+        Error::NoIdentity { .. } => format!("cannot decrypt: {e}"),
+        _ => format!("cannot read: {e}"),
+    };
+    format!("managed-value detection skipped for environment '{env}': {why}")
 }
 
 #[cfg(test)]

@@ -3,9 +3,13 @@
 //! - `engine`: one pass over a buffer (keyword prefilter, rule regexes,
 //!   `generic` assignment detection, `managed` values, `decode` layers);
 //! - `allow`: fingerprints, baselines, path globs, the inline marker;
-//! - `sources` (this module): files, stdin, the index, history — each turned
-//!   into buffers for the `Scanner`;
+//! - `source`: files, stdin, the index, history — each turned into
+//!   fragments for one sink that runs the `Scanner` (this module: path and
+//!   content policy, line numbers, fingerprints), with one error policy;
 //! - `report`: human, JSON, SARIF and GitHub annotation output.
+//!
+//! Every caller builds its scanner the same way: [`setup_for`] with the
+//! [`Kind`] of source, then [`Scanner::new`], then [`source::run`].
 
 pub mod allow;
 pub mod decode;
@@ -14,18 +18,20 @@ pub mod generic;
 pub mod managed;
 pub mod report;
 pub mod rules;
+pub mod source;
 pub mod validate;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::config::ScanConfig;
 use crate::error::{Error, Result};
-use crate::git;
 use crate::project::Project;
 use allow::Allow;
 use engine::{Engine, Hit, RuleRef};
+use source::{Fragment, Lines};
+pub use source::{ItemError, run};
 
 /// Default `scan.max_file_size`.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 << 20;
@@ -67,15 +73,21 @@ pub struct Finding {
     pub commit: Option<String>,
 }
 
-/// Outcome of a scan: findings plus counts for the summary line.
+/// Outcome of a scan: findings, counts for the summary line, and what
+/// could not be done. Every output format shows `warnings` and `errors`.
 #[derive(Debug, Default)]
 pub struct Report {
     pub findings: Vec<Finding>,
     pub files: usize,
     pub skipped: usize,
     pub commits: usize,
-    /// One-line notes for stderr (e.g. managed detection skipped).
-    pub notes: Vec<String>,
+    /// Checks that did not run fully (managed-value detection skipped):
+    /// the scan is still a verdict, but a weaker one. `--strict` makes any
+    /// of these an error.
+    pub warnings: Vec<String>,
+    /// Items that could not be read (see `source`'s error policy): the scan
+    /// is incomplete and the command exits 2.
+    pub errors: Vec<ItemError>,
 }
 
 /// A hit resolved to a line, before path-dependent allowlisting.
@@ -95,6 +107,29 @@ pub struct Scanner {
     max_file_size: u64,
     /// Root-relative paths of the project's encrypted environment files.
     vault_files: HashSet<String>,
+    /// Checks that could not be set up (copied into every report).
+    warnings: Vec<String>,
+}
+
+/// What is scanned: decides how the scanner is built, so that no caller
+/// can pick the wrong trade-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The staged change (pre-commit): start-up matters most.
+    Staged,
+    /// One buffer.
+    Stdin,
+    /// Files and directories: throughput matters most.
+    Paths,
+    /// Commits: throughput matters most.
+    History,
+}
+
+impl Kind {
+    /// Many megabytes will be scanned: worth a slower-to-build matcher.
+    fn bulk(self) -> bool {
+        matches!(self, Kind::Paths | Kind::History)
+    }
 }
 
 /// How a scan is set up (from flags and `.gsec.yaml`).
@@ -112,27 +147,39 @@ pub struct Setup {
 }
 
 impl Scanner {
-    pub fn new(setup: &Setup, notes: &mut Vec<String>) -> Result<Scanner> {
+    /// Build the scanner. A rule configuration that does not load is an
+    /// error (a scanner with fewer rules than asked for would pass what it
+    /// should catch); managed values that cannot be collected become
+    /// [`Report::warnings`].
+    pub fn new(setup: &Setup) -> Result<Scanner> {
         let cfg = &setup.config;
         let mut managed = None;
         let mut vault_files = HashSet::new();
+        let mut warnings = Vec::new();
         if let Some(p) = &setup.project {
             for env in p.config.environments.keys() {
                 vault_files.insert(p.rel(&p.env_file(env)).replace('\\', "/"));
             }
             if setup.managed {
                 let c = managed::collect(p);
-                notes.extend(c.notes);
+                warnings.extend(c.warnings);
                 managed = c.managed.map(Arc::new);
             }
         }
         let engine = Engine::new(engine::Options {
             decode_depth: cfg.decode_depth.unwrap_or(DEFAULT_DECODE_DEPTH),
-            generic: true,
+            generic: !cfg
+                .disabled_rules
+                .iter()
+                .any(|d| d == RuleRef::Generic.id()),
             disabled: cfg.disabled_rules.clone(),
             managed,
             bulk: setup.bulk,
-        });
+        })
+        .map_err(|e| match &setup.project {
+            Some(p) => Error::file(&p.config_path, e.to_string()),
+            None => Error::msg(e.to_string()),
+        })?;
         let ignore = setup.root.as_ref().map(|r| r.join(allow::IGNORE_FILE));
         let mut files: Vec<&Path> = Vec::new();
         if let Some(i) = &ignore {
@@ -146,7 +193,18 @@ impl Scanner {
             allow: Allow::new(&cfg.allow_paths, &files)?,
             max_file_size: cfg.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
             vault_files,
+            warnings,
         })
+    }
+
+    /// Checks that could not be set up; every report carries them.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Files (blobs) larger than this are skipped unread.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
     }
 
     /// Is this root-relative path scanned at all (by name alone)?
@@ -155,31 +213,33 @@ impl Scanner {
         !(LOCK_FILES.contains(&name) || self.allow.path(rel))
     }
 
-    /// Scan one file's content. `rel` is root-relative (for policy and
-    /// fingerprints); `shown` is how the file is displayed.
-    fn scan_file(
-        &self,
-        rel: &str,
-        shown: &str,
-        content: &[u8],
-        commit: Option<&str>,
-    ) -> Option<Vec<Finding>> {
-        let located = self.locate(rel, content)?;
-        Some(self.finish(rel, shown, located, commit))
+    /// Scan one fragment: `None` when policy skips it (binary, too big,
+    /// allowlisted). `Err` only when [`Lines::Changed`] cannot say which
+    /// lines changed.
+    fn scan_fragment(&self, f: &Fragment<'_>) -> Result<Option<Vec<Finding>>> {
+        let only = match f.lines {
+            Lines::Only(mask) => Some(mask),
+            Lines::All | Lines::Changed(_) => None,
+        };
+        let Some(mut located) = self.locate(f.rel, f.content, only) else {
+            return Ok(None);
+        };
+        if let Lines::Changed(changed) = f.lines
+            && !located.is_empty()
+        {
+            let changed = changed()?;
+            located.retain(|l| {
+                whole_file_rule(l.rule) || changed.get(l.line - 1).copied().unwrap_or(true)
+            });
+        }
+        Ok(Some(self.finish(f.rel, f.shown, located, f.commit)))
     }
 
-    /// Path policy and content checks; `None` when the file is skipped
-    /// (binary, too big, allowlisted).
-    fn locate(&self, rel: &str, content: &[u8]) -> Option<Vec<Located>> {
-        self.locate_lines(rel, content, None)
-    }
-
-    /// `locate`, restricted to the lines marked in `only` (when given):
-    /// policy checks see the whole file, the engine only those lines, and
-    /// line numbers refer to the whole file. History scans use this to read
-    /// what each commit added instead of every version of every file.
-    fn locate_lines(&self, rel: &str, full: &[u8], only: Option<&[bool]>) -> Option<Vec<Located>> {
-        let content = full;
+    /// Path policy and content checks, then the engine on the lines marked
+    /// in `only` (when given): policy checks see the whole file, the engine
+    /// only those lines, and line numbers refer to the whole file. `None`
+    /// when the file is skipped.
+    fn locate(&self, rel: &str, content: &[u8], only: Option<&[bool]>) -> Option<Vec<Located>> {
         if !self.wants_path(rel) || content.len() as u64 > self.max_file_size || is_binary(content)
         {
             return None;
@@ -309,6 +369,11 @@ fn whole_file(rule: RuleRef, rel: &str) -> Located {
     }
 }
 
+/// Rules about the file as a whole, reported whatever lines changed.
+fn whole_file_rule(r: RuleRef) -> bool {
+    matches!(r, RuleRef::PlaintextVault | RuleRef::LocalOverride)
+}
+
 fn redact(h: &Hit) -> String {
     if !h.rule.shows_prefix() || h.secret.len() < 8 {
         return String::new();
@@ -386,297 +451,12 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule))
-    });
-}
-
-/// Root-relative path with `/` separators.
-fn rel_to(base: &Path, p: &Path) -> String {
-    let r = p.strip_prefix(base).unwrap_or(p);
-    let s = r.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
-}
-
-/// Scan files and directories. `root` anchors fingerprints and path globs;
-/// `shown_base` is what displayed paths are relative to. With `git`, the
-/// walk honours `.gitignore`/`.ignore`/excludes; without, it is plain.
-pub fn scan_paths(
-    scanner: &Scanner,
-    paths: &[PathBuf],
-    root: &Path,
-    shown_base: &Path,
-    git: bool,
-) -> Result<Report> {
-    for p in paths {
-        if !p.exists() {
-            return Err(Error::io(
-                p,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
-        }
-    }
-    let mut wb = ignore::WalkBuilder::new(&paths[0]);
-    for p in &paths[1..] {
-        wb.add(p);
-    }
-    wb.hidden(false)
-        .git_ignore(git)
-        .git_exclude(git)
-        .git_global(git)
-        .ignore(git)
-        .parents(git)
-        .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git");
-    let found: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
-    let counts = Mutex::new((0usize, 0usize));
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    wb.build_parallel().run(|| {
-        let found = &found;
-        let counts = &counts;
-        let failure = &failure;
-        Box::new(move |entry| {
-            let Ok(entry) = entry else {
-                return ignore::WalkState::Continue;
-            };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                return ignore::WalkState::Continue;
-            }
-            let path = entry.path();
-            let abs = absolute(path);
-            let rel = rel_to(root, &abs);
-            let shown = rel_to(shown_base, &abs);
-            if !scanner.wants_path(&rel) {
-                return ignore::WalkState::Continue;
-            }
-            if entry
-                .metadata()
-                .is_ok_and(|m| m.len() > scanner.max_file_size)
-            {
-                counts.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
-                return ignore::WalkState::Continue;
-            }
-            let content = match std::fs::read(path) {
-                Ok(c) => c,
-                Err(e) => {
-                    *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(Error::io(path, e));
-                    return ignore::WalkState::Quit;
-                }
-            };
-            match scanner.scan_file(&rel, &shown, &content, None) {
-                Some(f) => {
-                    counts.lock().unwrap_or_else(|e| e.into_inner()).0 += 1;
-                    if !f.is_empty() {
-                        found.lock().unwrap_or_else(|e| e.into_inner()).extend(f);
-                    }
-                }
-                None => counts.lock().unwrap_or_else(|e| e.into_inner()).1 += 1,
-            }
-            ignore::WalkState::Continue
-        })
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    let mut findings = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    sort(&mut findings);
-    let (files, skipped) = counts.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(Report {
-        findings,
-        files,
-        skipped,
-        ..Report::default()
-    })
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    }
-}
-
-/// Scan a buffer (stdin), shown as `name`.
-pub fn scan_buffer(scanner: &Scanner, name: &str, content: &[u8]) -> Report {
-    let findings = scanner.scan_file(name, name, content, None);
-    let skipped = usize::from(findings.is_none());
-    Report {
-        findings: findings.unwrap_or_default(),
-        files: 1 - skipped,
-        skipped,
-        ..Report::default()
-    }
-}
-
-/// Scan what is staged: each file whose index blob differs from HEAD,
-/// reporting only findings on lines it adds or changes.
-pub fn scan_staged(scanner: &Scanner, repo: &gix::Repository) -> Result<Report> {
-    let mut report = Report::default();
-    for s in git::staged(repo)? {
-        if !scanner.wants_path(&s.path) {
-            continue;
-        }
-        if git::blob_size(repo, s.id)? > scanner.max_file_size {
-            report.skipped += 1;
-            continue;
-        }
-        let content = git::blob(repo, s.id)?;
-        let Some(located) = scanner.locate(&s.path, &content) else {
-            report.skipped += 1;
-            continue;
-        };
-        report.files += 1;
-        if located.is_empty() {
-            continue;
-        }
-        let old = match s.head {
-            Some(h) => Some(git::blob(repo, h)?),
-            None => None,
-        };
-        let added = git::added_lines(old.as_deref(), &content);
-        let keep: Vec<Located> = located
-            .into_iter()
-            .filter(|l| whole_file_rule(l.rule) || added.get(l.line - 1).copied().unwrap_or(true))
-            .collect();
-        report
-            .findings
-            .extend(scanner.finish(&s.path, &s.path, keep, None));
-    }
-    sort(&mut report.findings);
-    Ok(report)
-}
-
-fn whole_file_rule(r: RuleRef) -> bool {
-    matches!(r, RuleRef::PlaintextVault | RuleRef::LocalOverride)
-}
-
-/// Scan history: every commit of `range` (oldest first), each finding
-/// reported once (by fingerprint) with the first commit and path that
-/// introduced it.
-///
-/// Each distinct blob transition (old id -> new id) is read once, and only
-/// the lines it adds go through the engine: a new file in full, an edited
-/// one as its added lines. That reports exactly "findings on lines the
-/// commit added" and, since most history is small edits to large files,
-/// scans a fraction of the bytes a scan of every blob version would (the
-/// design first sketched scanned each unique blob whole and filtered
-/// afterwards; this measured ~2x faster on a tokio-sized history).
-pub fn scan_history(
-    scanner: &Scanner,
-    repo: &gix::Repository,
-    range: Option<&str>,
-) -> Result<Report> {
-    let commits = git::commits(repo, range)?;
-    let mut tuned = repo.clone();
-    git::tune_for_history(&mut tuned);
-    let repo = &tuned;
-    let mut state = gix::diff::tree::State::default();
-    let mut changes: Vec<(usize, git::Change)> = Vec::new();
-    let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
-    let pb = crate::progress::bar(commits.len() as u64, "reading history");
-    for (i, c) in commits.iter().enumerate() {
-        pb.inc(1);
-        for ch in git::changes(repo, *c, &mut state)? {
-            // The same transition (a cherry-pick, a merge bringing a
-            // branch's change in) adds nothing new: read it once.
-            if scanner.wants_path(&ch.path) && seen.insert((ch.id, ch.previous)) {
-                changes.push((i, ch));
-            }
-        }
-    }
-    pb.finish_and_clear();
-    let pb = crate::progress::bar(changes.len() as u64, "scanning changes");
-    // Read what each change added, in parallel; keep changes with hits.
-    let results: Mutex<HashMap<usize, Vec<Located>>> = Mutex::new(HashMap::new());
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let skipped = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let shared = repo.clone().into_sync();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut repo = shared.to_thread_local();
-                git::tune_for_history(&mut repo);
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((_, ch)) = changes.get(i) else { break };
-                    pb.inc(1);
-                    if matches!(git::blob_size(&repo, ch.id), Ok(n) if n > scanner.max_file_size) {
-                        skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        continue;
-                    }
-                    let read = |id| git::blob(&repo, id);
-                    let content = match read(ch.id) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-                            break;
-                        }
-                    };
-                    let added = match ch.previous.map(read) {
-                        Some(Ok(old)) => Some(git::added_lines(Some(&old), &content)),
-                        Some(Err(e)) => {
-                            *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-                            break;
-                        }
-                        None => None,
-                    };
-                    match scanner.locate_lines(&ch.path, &content, added.as_deref()) {
-                        Some(l) if !l.is_empty() => {
-                            results
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .insert(i, l);
-                        }
-                        Some(_) => {}
-                        None => {
-                            skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    pb.finish_and_clear();
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut reported: HashSet<String> = HashSet::new();
-    let mut findings = Vec::new();
-    // Oldest first: the first report of a fingerprint names the commit
-    // that introduced it.
-    for (i, (ci, ch)) in changes.iter().enumerate() {
-        let Some(located) = results.remove(&i) else {
-            continue;
-        };
-        let commit = commits[*ci].to_string();
-        for f in scanner.finish(&ch.path, &ch.path, located, Some(&commit)) {
-            if reported.insert(f.fingerprint.clone()) {
-                findings.push(f);
-            }
-        }
-    }
-    Ok(Report {
-        findings,
-        files: changes.len(),
-        skipped: skipped.into_inner(),
-        commits: commits.len(),
-        notes: vec![],
-    })
-}
-
-/// The scan setup for the project or repository containing `dir`:
-/// `.gsec.yaml`'s scan settings, `.gsecignore` at the root, managed values
-/// when `managed` and an identity can decrypt them.
-pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result<Setup> {
+/// The one scan set-up, for every caller (`gsec scan`, the GitHub Action):
+/// `.gsec.yaml`'s scan settings and `.gsecignore` of the project or
+/// repository containing `dir`, managed-value detection on (turn it off
+/// with `managed = false`), and the matcher `kind` calls for. Cheap: the
+/// identity is read and values decrypted only in [`Scanner::new`].
+pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Setup> {
     let project = match crate::project::find_root(dir) {
         Some(root) => Some(std::rc::Rc::new(Project::load(root, identity)?)),
         None => None,
@@ -693,8 +473,8 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, managed: bool) -> Result
         project,
         root,
         baseline: None,
-        managed,
-        bulk: false,
+        managed: true,
+        bulk: kind.bulk(),
     })
 }
 
@@ -705,16 +485,4 @@ pub fn git_root(dir: &Path) -> Option<PathBuf> {
         .ancestors()
         .find(|d| d.join(".git").exists())
         .map(Path::to_path_buf)
-}
-
-/// Library entry point for other commands (the GitHub Action): scan the
-/// history of the repository at `repo_dir` for `range` (`A..B`, a single
-/// revision, or `None` for all refs) with the project's settings.
-pub fn history(repo_dir: &Path, range: Option<&str>) -> Result<Vec<Finding>> {
-    let mut setup = setup_for(repo_dir, None, true)?;
-    setup.bulk = true;
-    let mut notes = Vec::new();
-    let scanner = Scanner::new(&setup, &mut notes)?;
-    let repo = git::open(repo_dir)?;
-    Ok(scan_history(&scanner, &repo, range)?.findings)
 }

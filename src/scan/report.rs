@@ -24,14 +24,14 @@ pub fn write(format: Format, report: &Report, w: &mut dyn Write) -> std::io::Res
     match format {
         Format::Human => human(report, w),
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, &json_value(&report.findings))?;
+            serde_json::to_writer_pretty(&mut *w, &json_value(report))?;
             writeln!(w)
         }
         Format::Sarif => {
-            serde_json::to_writer_pretty(&mut *w, &sarif(&report.findings))?;
+            serde_json::to_writer_pretty(&mut *w, &sarif(report))?;
             writeln!(w)
         }
-        Format::Github => github(&report.findings, w),
+        Format::Github => github(report, w),
     }
 }
 
@@ -84,12 +84,19 @@ pub fn summary(report: &Report) -> String {
             report.skipped
         ));
     }
+    if !report.errors.is_empty() {
+        s.push_str(&format!("; {} could not be read", report.errors.len()));
+    }
     s
 }
 
-/// `{"findings":[{"file","line","column","rule","fingerprint","commit"?}]}`.
-pub fn json_value(findings: &[Finding]) -> Value {
-    let items: Vec<Value> = findings
+/// `{"findings":[{"file","line","column","rule","fingerprint","commit"?}],
+/// "warnings"?:[text], "errors"?:[text]}`. `warnings` (checks that did not
+/// run fully) and `errors` (items that could not be read) appear only when
+/// there are some, so a complete scan keeps the original one-key shape.
+pub fn json_value(report: &Report) -> Value {
+    let items: Vec<Value> = report
+        .findings
         .iter()
         .map(|f| {
             let mut o = json!({
@@ -105,12 +112,27 @@ pub fn json_value(findings: &[Finding]) -> Value {
             o
         })
         .collect();
-    json!({ "findings": items })
+    let mut v = json!({ "findings": items });
+    if !report.warnings.is_empty() {
+        v["warnings"] = json!(report.warnings);
+    }
+    if !report.errors.is_empty() {
+        v["errors"] = json!(error_lines(report));
+    }
+    v
 }
 
-/// SARIF 2.1.0, with `tool.driver.rules` for the rules that fired and the
-/// fingerprint under `partialFingerprints["gsecFingerprint/v1"]`.
-pub fn sarif(findings: &[Finding]) -> Value {
+fn error_lines(report: &Report) -> Vec<String> {
+    report.errors.iter().map(ToString::to_string).collect()
+}
+
+/// SARIF 2.1.0, with `tool.driver.rules` for the rules that fired, the
+/// fingerprint under `partialFingerprints["gsecFingerprint/v1"]`, and one
+/// invocation whose `toolExecutionNotifications` hold the warnings (level
+/// `warning`) and unreadable items (level `error`, and then
+/// `executionSuccessful` is false).
+pub fn sarif(report: &Report) -> Value {
+    let findings = &report.findings;
     let mut ids: Vec<&str> = findings.iter().map(|f| f.rule).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -152,6 +174,17 @@ pub fn sarif(findings: &[Finding]) -> Value {
             r
         })
         .collect();
+    let notify = |level: &str, text: &str| json!({ "level": level, "message": { "text": text } });
+    let notes: Vec<Value> = report
+        .warnings
+        .iter()
+        .map(|w| notify("warning", w))
+        .chain(error_lines(report).iter().map(|e| notify("error", e)))
+        .collect();
+    let mut invocation = json!({ "executionSuccessful": report.errors.is_empty() });
+    if !notes.is_empty() {
+        invocation["toolExecutionNotifications"] = json!(notes);
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -162,6 +195,7 @@ pub fn sarif(findings: &[Finding]) -> Value {
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
+            "invocations": [invocation],
             "results": results,
         }]
     })
@@ -174,8 +208,8 @@ fn describe(id: &str, findings: &[Finding]) -> (String, Option<String>) {
         .map(|f| f.description.to_string())
         .unwrap_or_default();
     let provider = rules::builtin()
-        .iter()
-        .find(|r| r.id == id)
+        .ok()
+        .and_then(|pack| pack.iter().find(|r| r.id == id))
         .map(|r| r.provider.clone());
     (desc, provider)
 }
@@ -185,9 +219,11 @@ fn uri(path: &str) -> String {
     path.replace('%', "%25").replace(' ', "%20")
 }
 
-/// `::error file=…,line=…,col=…,title=…::message` (workflow commands).
-fn github(findings: &[Finding], w: &mut dyn Write) -> std::io::Result<()> {
-    for f in findings {
+/// `::error file=…,line=…,col=…,title=…::message` (workflow commands) per
+/// finding, then `::warning title=gsec::…` per warning and
+/// `::error title=gsec: unreadable::…` per item that could not be read.
+fn github(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    for f in &report.findings {
         writeln!(
             w,
             "::error file={},line={},col={},title={}::{}",
@@ -199,6 +235,17 @@ fn github(findings: &[Finding], w: &mut dyn Write) -> std::io::Result<()> {
                 "{} (fingerprint {})",
                 f.description, f.fingerprint
             )),
+        )?;
+    }
+    for m in &report.warnings {
+        writeln!(w, "::warning title=gsec::{}", escape_data(m))?;
+    }
+    for e in error_lines(report) {
+        writeln!(
+            w,
+            "::error title={}::{}",
+            escape_prop("gsec: unreadable"),
+            escape_data(&e)
         )?;
     }
     Ok(())

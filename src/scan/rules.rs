@@ -116,19 +116,43 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Rule>, String> {
         .map_err(|e| format!("{name}: {}", e.message()))
 }
 
+/// The rule set cannot be built as configured. Never a reason to scan
+/// with fewer rules: the scan fails (exit 2) instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    /// The embedded pack does not parse (a broken build).
+    #[error("the built-in rule pack does not load: {0}")]
+    Pack(String),
+    /// The pack parsed but holds no rule.
+    #[error("the built-in rule pack is empty")]
+    Empty,
+    /// `scan.disabled_rules` names a rule that does not exist (a typo would
+    /// otherwise leave the rule it meant on, or hide that it is gone).
+    #[error("scan.disabled_rules: unknown rule id '{0}'")]
+    UnknownDisabled(String),
+}
+
+/// Parse a pack in `build.rs`'s JSON form.
+pub fn load(json: &str) -> Result<Vec<Rule>, RulesError> {
+    // serde's message may quote the input; the pack holds no secrets (the
+    // samples are stripped by build.rs), so it is safe to show.
+    let rules: Vec<Rule> =
+        serde_json::from_str(json).map_err(|e| RulesError::Pack(e.to_string()))?;
+    if rules.is_empty() {
+        return Err(RulesError::Empty);
+    }
+    Ok(rules)
+}
+
 /// The built-in pack, parsed once per process: `FILES` without their
 /// samples, turned into JSON by `build.rs` (a tenth of the TOML's parse
 /// time; a test checks that both hold the same rules).
-pub fn builtin() -> &'static [Rule] {
-    static PACK: OnceLock<Vec<Rule>> = OnceLock::new();
-    PACK.get_or_init(|| {
-        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/rules.json")))
-            // Only reachable with a broken build; the tests catch it.
-            .unwrap_or_else(|e| {
-                crate::cli::output::warn(&format!("built-in rule pack: {e}"));
-                Vec::new()
-            })
-    })
+pub fn builtin() -> Result<&'static [Rule], RulesError> {
+    static PACK: OnceLock<Result<Vec<Rule>, RulesError>> = OnceLock::new();
+    PACK.get_or_init(|| load(include_str!(concat!(env!("OUT_DIR"), "/rules.json"))))
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
 }
 
 #[cfg(test)]
@@ -202,7 +226,8 @@ mod tests {
             decode_depth: 0,
             generic: false,
             ..Options::default()
-        });
+        })
+        .unwrap();
         let mut errors = Vec::new();
         for r in FILES
             .iter()
@@ -253,14 +278,19 @@ mod tests {
                 r.fallback
             )
         };
-        let built: Vec<String> = builtin().iter().map(key).collect();
+        let built: Vec<String> = builtin().unwrap().iter().map(key).collect();
         assert_eq!(built, toml.iter().map(key).collect::<Vec<_>>());
-        assert!(builtin().iter().all(|r| r.tp.is_empty() && r.fp.is_empty()));
+        assert!(
+            builtin()
+                .unwrap()
+                .iter()
+                .all(|r| r.tp.is_empty() && r.fp.is_empty())
+        );
     }
 
     #[test]
     fn fallback_rules_yield_to_a_provider_rule_on_the_same_secret() {
-        let engine = Engine::new(Options::default());
+        let engine = Engine::new(Options::default()).unwrap();
         let ids = |s: &str| -> Vec<&str> {
             engine
                 .scan(s.as_bytes())
@@ -282,11 +312,44 @@ mod tests {
 
     #[test]
     fn pack_covers_150_providers() {
-        let providers: BTreeSet<&str> = builtin().iter().map(|r| r.provider.as_str()).collect();
+        let providers: BTreeSet<&str> = builtin()
+            .unwrap()
+            .iter()
+            .map(|r| r.provider.as_str())
+            .collect();
         assert!(
             providers.len() >= 150,
             "only {} distinct providers",
             providers.len()
         );
+    }
+
+    #[test]
+    fn a_pack_that_does_not_load_is_an_error_not_zero_rules() {
+        assert!(matches!(load("{not json"), Err(RulesError::Pack(_))));
+        assert!(matches!(
+            load(r#"[{"id":"x","provider":"p"}]"#),
+            Err(RulesError::Pack(_))
+        ));
+        assert_eq!(load("[]").unwrap_err(), RulesError::Empty);
+        assert!(!builtin().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_disabled_rule_is_an_error() {
+        let err = Engine::new(Options {
+            disabled: vec!["no-such-rule".into()],
+            ..Options::default()
+        })
+        .err()
+        .expect("unknown id refused");
+        assert_eq!(err, RulesError::UnknownDisabled("no-such-rule".into()));
+        let id = builtin().unwrap()[0].id.clone();
+        let engine = Engine::new(Options {
+            disabled: vec![id.clone(), "generic-secret".into()],
+            ..Options::default()
+        })
+        .unwrap();
+        assert!(engine.rule_ids().all(|r| r != id));
     }
 }

@@ -403,6 +403,52 @@ fn scan_covers_exactly_the_pull_request_range() {
     assert_eq!(run.outputs.get("findings").map(String::as_str), Some("0"));
 }
 
+/// Given a key, the Action expects managed values to be searched for: a
+/// key that cannot decrypt the environments makes the scan fail (exit 2,
+/// `--strict` semantics) instead of passing without that check.
+#[test]
+fn scan_given_a_key_fails_when_managed_values_cannot_be_searched_for() {
+    let e = Env::project();
+    e.set("DB_PASSWORD", "development", "summer@2024!");
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "init"]);
+    let (other, _) = e.other_key("other");
+    let wrong = std::fs::read_to_string(&other).unwrap();
+    let run = run_action(&e, &[("command", "scan"), ("age-key", &wrong)], None);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning title=gsec::managed-value detection skipped")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary.contains("managed-value detection skipped"),
+        "{}",
+        run.summary
+    );
+    let sarif: PathBuf = run.outputs["sarif-file"].clone().into();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    assert_eq!(
+        v["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["level"],
+        "warning"
+    );
+    // The right key: the check runs, nothing found.
+    let key = std::fs::read_to_string(&e.key).unwrap();
+    let run = run_action(&e, &[("command", "scan"), ("age-key", &key)], None);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("::warning"), "{}", run.stdout);
+    // No key at all: the skipped check is a warning, not a failure.
+    let run = run_action(&e, &[("command", "scan")], None);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("::warning title=gsec::"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn unknown_command_fails_clearly() {
     let e = Env::project();

@@ -627,3 +627,250 @@ fn bad_arguments_exit_2() {
     let err = e.fails(&["scan", "--staged"], b"", 0);
     assert!(err.contains("0 findings"), "{err}");
 }
+
+/// An absolute path as long as PATH_MAX (4096) cannot be opened, not even
+/// by root (the tests run as root, so permissions cannot make a file
+/// unreadable). Build a chain of directories ending just under it, then
+/// create, relative to the deepest one, a file and a directory whose full
+/// paths are too long.
+fn unreadable_items(e: &Env) -> PathBuf {
+    let seg = "d".repeat(200);
+    let mut deep = e.dir.join("deep");
+    std::fs::create_dir(&deep).unwrap();
+    while deep.as_os_str().len() + 1 + seg.len() < 4000 {
+        deep.push(&seg);
+        std::fs::create_dir(&deep).unwrap();
+    }
+    let long = "f".repeat(250);
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!("echo x > {long}.txt && mkdir {long} && echo y > {long}/inner.txt"),
+        ])
+        .current_dir(&deep)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(deep.join(format!("{long}.txt"))).is_err());
+    deep
+}
+
+#[test]
+fn an_unreadable_item_is_reported_the_scan_goes_on_and_exits_2() {
+    let e = repo();
+    let t = token();
+    e.write("a.env", &format!("GITHUB_TOKEN={t}\n"));
+    unreadable_items(&e);
+    e.write("z.env", &format!("OTHER_TOKEN={t}\n"));
+    let (code, v, err) = scan_json(&e, &[]);
+    // Errors win over findings (ripgrep's rule): an incomplete scan is no verdict.
+    assert_eq!(code, 2, "{err}");
+    // Both other files were still scanned.
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            "a.env:1 github-pat-classic".to_string(),
+            "z.env:1 github-pat-classic".to_string()
+        ])
+    );
+    // The unreadable file and the unreadable directory: one error each, in
+    // the report and as one stderr line each naming the item.
+    let errors = v["errors"].as_array().expect("errors array");
+    assert_eq!(errors.len(), 2, "{v}");
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}.txt", "f".repeat(250)))),
+        "{v}"
+    );
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("gsec: error:"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines.iter().filter(|l| l.contains("too long")).count() == 2,
+        "{err}"
+    );
+    assert!(lines[2].contains("2 items could not be read"), "{err}");
+    common::assert_no_secret(&err, &t);
+    // SARIF says the run did not complete, and still validates.
+    let out = e.run_in(&["scan", "--format", "sarif", "-o", "r.sarif"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(e.path("r.sarif")).unwrap()).unwrap();
+    let inv = &s["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false, "{inv}");
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2);
+    assert!(notes.iter().all(|n| n["level"] == "error"), "{inv}");
+    if let Err(e) = common::sarif_errors(&e.path("r.sarif")) {
+        panic!("SARIF does not validate: {e}");
+    }
+    // Clean otherwise: still 2, not 0.
+    std::fs::remove_file(e.path("a.env")).unwrap();
+    std::fs::remove_file(e.path("z.env")).unwrap();
+    let (code, v, _) = scan_json(&e, &[]);
+    assert_eq!(code, 2, "{v}");
+    assert!(findings(&v).is_empty());
+}
+
+#[test]
+fn a_corrupt_blob_in_history_is_reported_and_the_rest_is_scanned() {
+    let e = repo();
+    let t = token();
+    e.write("a.env", &format!("GITHUB_TOKEN={t}\n"));
+    e.git(&["add", "."]);
+    e.git(&["commit", "-qm", "token", "--no-verify"]);
+    e.write("notes/b.txt", "a blob that will not read back\n");
+    e.git(&["add", "."]);
+    e.git(&["commit", "-qm", "notes", "--no-verify"]);
+    let id = e.git(&["rev-parse", "HEAD:notes/b.txt"]).trim().to_string();
+    let object = e.path(&format!(".git/objects/{}/{}", &id[..2], &id[2..]));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&object, b"not a zlib stream").unwrap();
+    let (code, v, err) = scan_json(&e, &["--history"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["a.env:1 github-pat-classic".to_string()])
+    );
+    let errors = v["errors"].as_array().expect("errors array");
+    assert_eq!(errors.len(), 1, "{v}");
+    let msg = errors[0].as_str().unwrap();
+    assert!(
+        msg.starts_with("notes/b.txt (commit ") && msg.contains(&id),
+        "{msg}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("gsec: error: notes/b.txt"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(&id), "{line}");
+}
+
+#[test]
+fn a_rule_configuration_that_does_not_load_is_an_error() {
+    let e = Env::project();
+    e.write("a.env", &format!("GITHUB_TOKEN={}\n", token()));
+    let cfg = e.read(".gsec.yaml");
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}scan:\n  disabled_rules: [github-pat-clasic]\n"),
+    );
+    let err = e.fails(&["scan"], b"", 2);
+    assert!(
+        err.contains(".gsec.yaml") && err.contains("unknown rule id 'github-pat-clasic'"),
+        "{err}"
+    );
+    // Spelled right, the rule is off (and generic detection can be too).
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}scan:\n  disabled_rules: [github-pat-classic, generic-secret]\n"),
+    );
+    let (code, v, err) = scan_json(&e, &[]);
+    assert_eq!(code, 0, "{v} {err}");
+}
+
+/// A project with one secret set, and a command that has no identity.
+fn without_identity(e: &Env, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    e.run_cmd(c, b"")
+}
+
+#[test]
+fn a_skipped_managed_check_is_a_warning_in_every_format_and_strict_makes_it_an_error() {
+    let e = Env::project();
+    e.set("DB_PASSWORD", "development", "summer@2024!");
+    e.write("clean.txt", "nothing here\n");
+    const SKIPPED: &str = "managed-value detection skipped";
+    // Human: a warning line on stderr; the verdict is still the scan's.
+    let out = without_identity(&e, &["scan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("gsec: warning: ") && l.contains(SKIPPED)),
+        "{err}"
+    );
+    // JSON: a top-level `warnings` array.
+    let out = without_identity(&e, &["scan", "--format", "json"]);
+    let v = json(&out.stdout);
+    let w = v["warnings"].as_array().expect("warnings array");
+    assert_eq!(w.len(), 1, "{v}");
+    assert!(w[0].as_str().unwrap().contains(SKIPPED), "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    // SARIF: a warning notification on the invocation, schema-valid.
+    let out = without_identity(&e, &["scan", "--format", "sarif", "-o", "w.sarif"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(e.path("w.sarif")).unwrap()).unwrap();
+    let inv = &s["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true, "{inv}");
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{inv}");
+    assert_eq!(notes[0]["level"], "warning");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(SKIPPED)
+    );
+    if let Err(e) = common::sarif_errors(&e.path("w.sarif")) {
+        panic!("SARIF does not validate: {e}");
+    }
+    // GitHub: a ::warning:: workflow command.
+    let out = without_identity(&e, &["scan", "--format", "github"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("::warning title=gsec::") && l.contains(SKIPPED)),
+        "{stdout}"
+    );
+    // --strict: the same skipped check is an error.
+    let out = without_identity(&e, &["scan", "--strict"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--strict"), "{err}");
+    // With the identity nothing is skipped, and --strict passes.
+    let out = e.run_in(&["scan", "--strict", "--format", "json"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out.stdout).as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn a_tampered_environment_file_is_reported_as_tampered() {
+    let e = Env::project();
+    e.set("DB_PASSWORD", "development", "summer@2024!");
+    let p = "secrets/development.yaml";
+    let t = e.read(p);
+    let i = t.find("DB_PASSWORD: ENC[AES256_GCM,data:").unwrap() + 34;
+    let mut b = t.into_bytes();
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    e.write(p, &String::from_utf8(b).unwrap());
+    let out = e.run_in(&["scan", "--format", "json"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let w = json(&out.stdout)["warnings"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(w.contains("tampered") && w.contains(p), "{w}");
+    assert!(!w.contains("cannot decrypt"), "{w}");
+    assert!(err.contains("tampered"), "{err}");
+    e.fails(&["scan", "--strict"], b"", 2);
+}

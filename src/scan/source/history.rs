@@ -1,0 +1,123 @@
+//! History: every commit of a range (oldest first), each finding reported
+//! once (by fingerprint) with the first commit and path that introduced it.
+//!
+//! Each distinct blob transition (old id -> new id) is read once, and only
+//! the lines it adds go through the engine: a new file in full, an edited
+//! one as its added lines. That reports exactly "findings on lines the
+//! commit added" and, since most history is small edits to large files,
+//! scans a fraction of the bytes a scan of every blob version would (the
+//! design first sketched scanned each unique blob whole and filtered
+//! afterwards; this measured ~2x faster on a tokio-sized history).
+//! Changes are read in parallel, one per step, by up to 8 threads.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Fragment, ItemError, Lines, Order, Sink, Source};
+use crate::error::Result;
+use crate::git;
+use crate::scan::Scanner;
+
+pub struct History<'a> {
+    pub repo: &'a gix::Repository,
+    /// `A..B`, one revision (everything reachable from it), or `None` for
+    /// all refs.
+    pub range: Option<&'a str>,
+}
+
+impl Source for History<'_> {
+    fn order(&self) -> Order {
+        Order::FirstIntroduced
+    }
+
+    fn scan(&self, sink: &Sink<'_>) -> Result<()> {
+        let scanner = sink.scanner();
+        let commits = git::commits(self.repo, self.range)?;
+        sink.commits(commits.len());
+        let mut repo = self.repo.clone();
+        git::tune_for_history(&mut repo);
+        let mut state = gix::diff::tree::State::default();
+        let mut changes: Vec<(usize, git::Change)> = Vec::new();
+        let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
+        let pb = crate::progress::bar(commits.len() as u64, "reading history");
+        for (i, c) in commits.iter().enumerate() {
+            pb.inc(1);
+            let list = match git::changes(&repo, *c, &mut state) {
+                Ok(l) => l,
+                Err(e) => {
+                    sink.error(ItemError::new(format!("commit {c}"), e));
+                    continue;
+                }
+            };
+            for ch in list {
+                // The same transition (a cherry-pick, a merge bringing a
+                // branch's change in) adds nothing new: read it once.
+                if scanner.wants_path(&ch.path) && seen.insert((ch.id, ch.previous)) {
+                    changes.push((i, ch));
+                }
+            }
+        }
+        pb.finish_and_clear();
+        let pb = crate::progress::bar(changes.len() as u64, "scanning changes");
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let shared = repo.into_sync();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut repo = shared.to_thread_local();
+                    git::tune_for_history(&mut repo);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((ci, ch)) = changes.get(i) else {
+                            break;
+                        };
+                        pb.inc(1);
+                        change(scanner, sink, &repo, i, &commits[*ci].to_string(), ch);
+                    }
+                });
+            }
+        });
+        pb.finish_and_clear();
+        Ok(())
+    }
+}
+
+/// Read one change and hand what it added to the sink.
+fn change(
+    scanner: &Scanner,
+    sink: &Sink<'_>,
+    repo: &gix::Repository,
+    seq: usize,
+    commit: &str,
+    ch: &git::Change,
+) {
+    let item = || {
+        let short: String = commit.chars().take(12).collect();
+        format!("{} (commit {short})", ch.path)
+    };
+    match git::blob_size(repo, ch.id) {
+        Ok(n) if n > scanner.max_file_size() => return sink.skip(),
+        Ok(_) => {}
+        Err(e) => return sink.error(ItemError::new(item(), e)),
+    }
+    let content = match git::blob(repo, ch.id) {
+        Ok(c) => c,
+        Err(e) => return sink.error(ItemError::new(item(), e)),
+    };
+    let added = match ch.previous.map(|id| git::blob(repo, id)) {
+        Some(Ok(old)) => Some(git::added_lines(Some(&old), &content)),
+        Some(Err(e)) => return sink.error(ItemError::new(item(), e)),
+        None => None,
+    };
+    sink.fragment(&Fragment {
+        rel: &ch.path,
+        shown: &ch.path,
+        content: &content,
+        commit: Some(commit),
+        lines: added.as_deref().map_or(Lines::All, Lines::Only),
+        seq,
+    });
+}
