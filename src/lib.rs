@@ -34,5 +34,6 @@ pub mod rotate;
 pub mod scan;
 pub mod state;
 pub mod vault;
+pub mod yaml;
 
 pub use error::{Error, Result};
