@@ -187,7 +187,7 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
     // Template placeholders must name a known secret.
     for t in &cfg.templates {
         let p = project.root.join(t);
-        let text = match std::fs::read_to_string(&p) {
+        let text = match crate::render::read_template(&p) {
             Ok(t) => t,
             Err(e) => {
                 out.push(Problem {

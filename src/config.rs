@@ -198,20 +198,66 @@ pub fn valid_name(name: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Names a secret cannot have, with why: a top-level `sops` key collides
+/// with the metadata block, and the file could never be read again.
+fn reserved_name(name: &str) -> Option<&'static str> {
+    name.eq_ignore_ascii_case("sops")
+        .then_some("sops files keep their metadata under the top-level key `sops`")
+}
+
 pub fn check_name(name: &str) -> Result<()> {
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
+    if !valid_name(name) {
+        return Err(Error::usage(format!(
             "invalid secret name '{name}': use letters, digits, '_' and '-', starting with a letter, at most 128 characters"
-        )))
+        )));
     }
+    if let Some(why) = reserved_name(name) {
+        return Err(Error::usage(format!(
+            "'{name}' cannot be a secret name: {why}"
+        )));
+    }
+    Ok(())
+}
+
+/// An environment's `file:` must stay inside the project and out of
+/// `.git`: a relative path of plain components (symlinks are checked
+/// against the filesystem by `Project::load`).
+fn check_env_file(rel: &str) -> std::result::Result<(), String> {
+    use std::path::Component;
+    let p = Path::new(rel);
+    if rel.is_empty() {
+        return Err("is empty".into());
+    }
+    for c in p.components() {
+        match c {
+            Component::Normal(n) if n.eq_ignore_ascii_case(".git") => {
+                return Err(format!("'{rel}' is inside .git; refusing it"));
+            }
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(format!(
+                    "'{rel}' uses `..`; environment files must stay inside the project root"
+                ));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "'{rel}' is absolute; use a path relative to the project root"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Config {
     /// Parse and validate. Errors name the file and, where the YAML parser
     /// knows it, the line and column.
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        // Bounded and free of duplicate keys first: typed maps
+        // (`recipients`, `environments`, …) would silently keep the last of
+        // two equal keys, so a hidden second `team:` could add a recipient.
+        crate::yaml::parse_value(text.as_bytes())
+            .map_err(|e| Error::file(path, without_long_strings(&e)))?;
         let cfg: Config = serde_norway::from_str(text)
             .map_err(|e| Error::file(path, without_long_strings(&e.to_string())))?;
         cfg.validate().map_err(|what| {
@@ -228,7 +274,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::fsutil::read_text(path, crate::fsutil::MAX_CONFIG_FILE)?;
         Self::parse(path, &text)
     }
 
@@ -257,6 +303,9 @@ impl Config {
                         format!("environments.{name}.recipients: '{r}' is neither a recipient group nor a public key")
                     })?;
                 }
+            }
+            if let Some(f) = &env.file {
+                check_env_file(f).map_err(|e| format!("environments.{name}.file: {e}"))?;
             }
             if let Some(p) = &env.inherit
                 && !self.environments.contains_key(p)
@@ -288,6 +337,9 @@ impl Config {
         for (name, decl) in &self.secrets {
             if !valid_name(name) {
                 return Err(format!("secrets.{name}: invalid secret name"));
+            }
+            if let Some(why) = reserved_name(name) {
+                return Err(format!("secrets.{name}: reserved name ({why})"));
             }
             let l = name.to_ascii_lowercase();
             if lower.contains(&l) {

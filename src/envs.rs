@@ -154,16 +154,14 @@ impl<'p> Resolver<'p> {
 
 /// Parse `.gsec.local.yaml`: a plain map of secret names to values.
 pub fn load_local(path: &std::path::Path) -> Result<Option<Vec<(String, Node)>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(text) = crate::fsutil::read_regular(path, crate::fsutil::MAX_SECRETS_FILE)? else {
+        return Ok(None);
     };
-    if text.trim().is_empty() {
+    let text = zeroize::Zeroizing::new(text);
+    if text.iter().all(u8::is_ascii_whitespace) {
         return Ok(Some(vec![]));
     }
-    let v: Value = serde_norway::from_str(&text)
-        .map_err(|e| Error::file(path, format!("invalid YAML: {e}")))?;
+    let v: Value = crate::yaml::parse_value(&text).map_err(|e| Error::file(path, e))?;
     let Value::Mapping(m) = v else {
         return Err(Error::file(path, "must be a map of secret names to values"));
     };

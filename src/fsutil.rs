@@ -8,7 +8,7 @@
 //! inodes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -43,6 +43,78 @@ pub fn lock(target: &Path) -> Result<Lock> {
         .at(&lp)?;
     file.lock().at(&lp)?;
     Ok(Lock { _file: file })
+}
+
+/// Largest environment file (or `.gsec.local.yaml`) gsec reads.
+pub const MAX_SECRETS_FILE: u64 = 16 << 20;
+/// Largest `.gsec.yaml` gsec reads.
+pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+/// Largest template gsec reads.
+pub const MAX_TEMPLATE_FILE: u64 = 16 << 20;
+
+/// Read a file that a configuration (or a repository) points at: it must be
+/// a regular file (not `/dev/zero`, a FIFO or a directory) of at most `max`
+/// bytes. `Ok(None)` when it does not exist. The size is enforced on what is
+/// actually read, so a file that grows while being read cannot exceed it.
+pub fn read_regular(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    // Checked before opening: opening a FIFO would block.
+    match fs::metadata(path) {
+        Ok(md) if !md.is_file() => return Err(not_regular(path)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let file = File::open(path).at(path)?;
+    let md = file.metadata().at(path)?;
+    if !md.is_file() {
+        return Err(not_regular(path));
+    }
+    if md.len() > max {
+        return Err(too_large(path, max));
+    }
+    let mut buf = Vec::with_capacity(md.len() as usize);
+    file.take(max + 1).read_to_end(&mut buf).at(path)?;
+    if buf.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(Some(buf))
+}
+
+/// [`read_regular`] for a file that must exist.
+pub fn read_regular_required(path: &Path, max: u64) -> Result<Vec<u8>> {
+    read_regular(path, max)?
+        .ok_or_else(|| Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)))
+}
+
+/// [`read_regular_required`] as UTF-8 text.
+pub fn read_text(path: &Path, max: u64) -> Result<String> {
+    String::from_utf8(read_regular_required(path, max)?).map_err(|e| {
+        Error::file(
+            path,
+            format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+fn not_regular(path: &Path) -> Error {
+    Error::file(path, "not a regular file; refusing to read it")
+}
+
+fn too_large(path: &Path, max: u64) -> Error {
+    Error::file(
+        path,
+        format!("larger than the {} limit; refusing to read it", human_size(max)),
+    )
+}
+
+fn human_size(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// Atomically replace `target` with `data`. `mode` applies on Unix (0o600 for

@@ -35,6 +35,7 @@ pub mod rotate;
 pub mod scan;
 pub mod state;
 pub mod vault;
+pub mod yaml;
 
 pub use error::{Error, Result};
 

@@ -62,7 +62,7 @@ impl Project {
     pub fn load(root: PathBuf, identity: Option<PathBuf>) -> Result<Project> {
         let config_path = root.join(config::FILE_NAME);
         let config = Config::load(&config_path)?;
-        Ok(Project {
+        let p = Project {
             root,
             config_path,
             config,
@@ -70,7 +70,47 @@ impl Project {
             ids: OnceCell::new(),
             at: None,
             warnings: Warnings::held(),
-        })
+        };
+        for env in p.config.environments.keys() {
+            p.check_contained(env)?;
+        }
+        Ok(p)
+    }
+
+    /// Refuse an environment file that leaves the project root or enters
+    /// `.git` through a symlink (the config's paths themselves are checked
+    /// when it is parsed). The deepest existing part of the path is resolved,
+    /// so a symlinked directory is caught before anything is created in it.
+    pub fn check_contained(&self, env: &str) -> Result<()> {
+        let path = self.env_file(env);
+        let root = std::fs::canonicalize(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let Some(resolved) = path
+            .ancestors()
+            .find_map(|a| std::fs::canonicalize(a).ok())
+        else {
+            return Ok(());
+        };
+        let inside_git = resolved
+            .strip_prefix(&root)
+            .ok()
+            .and_then(|r| r.components().next())
+            .is_some_and(|c| c.as_os_str().eq_ignore_ascii_case(".git"));
+        if !resolved.starts_with(&root) || inside_git {
+            return Err(Error::file(
+                &self.config_path,
+                format!(
+                    "environments.{env}.file: {} resolves to {}, {}; refusing it",
+                    self.rel(&path),
+                    resolved.display(),
+                    if inside_git {
+                        "inside .git"
+                    } else {
+                        "outside the project root (a symlink?)"
+                    }
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The project as it was at `rev` (a commit, branch, tag, `MERGE_HEAD`):
@@ -118,11 +158,7 @@ impl Project {
     pub fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         match &self.at {
             Some(r) => r.read(path),
-            None => match std::fs::read(path) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(path, e)),
-            },
+            None => fsutil::read_regular(path, fsutil::MAX_SECRETS_FILE),
         }
     }
 
@@ -288,8 +324,11 @@ impl Project {
                 r.spec
             )));
         }
+        self.check_contained(env)?;
         let path = self.env_file(env);
         let _lock = fsutil::lock(&path)?;
+        // Again under the lock: a symlink may have appeared since `load`.
+        self.check_contained(env)?;
         let mut vault = if path.exists() {
             self.open_path(path, opts)?
         } else {
@@ -300,13 +339,26 @@ impl Project {
         Ok((out, written))
     }
 
-    /// Rewrite `.gsec.yaml` atomically (under its lock).
-    pub fn save_config(&self, cfg: &Config) -> Result<()> {
+    /// Change `.gsec.yaml` the way environment files are changed: take its
+    /// lock, re-read it (another process may have changed it since this one
+    /// loaded it), apply `f`, validate, and replace it atomically — so
+    /// concurrent `recipients add`s never lose each other's keys. Nothing is
+    /// written when `f` returns `false` with its result. Returns `f`'s result
+    /// and the configuration as saved.
+    pub fn update_config<T>(
+        &self,
+        f: impl FnOnce(&mut Config) -> Result<(T, bool)>,
+    ) -> Result<(T, Config)> {
         let _lock = fsutil::lock(&self.config_path)?;
-        let text = format!("{}{}", config_header(), cfg.to_yaml());
-        // Validate before replacing, so a bad edit never lands.
-        Config::parse(&self.config_path, &text)?;
-        fsutil::write_atomic(&self.config_path, text.as_bytes(), None)
+        let mut cfg = Config::load(&self.config_path)?;
+        let (out, changed) = f(&mut cfg)?;
+        if changed {
+            let text = format!("{}{}", config_header(), cfg.to_yaml());
+            // Validate before replacing, so a bad edit never lands.
+            Config::parse(&self.config_path, &text)?;
+            fsutil::write_atomic(&self.config_path, text.as_bytes(), None)?;
+        }
+        Ok((out, cfg))
     }
 }
 

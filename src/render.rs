@@ -70,12 +70,18 @@ pub fn render(
     Ok(out)
 }
 
+/// Read a configured template: a regular file of bounded size (a
+/// `templates: [/dev/zero]` entry must not exhaust memory).
+pub fn read_template(path: &std::path::Path) -> Result<String> {
+    crate::fsutil::read_text(path, crate::fsutil::MAX_TEMPLATE_FILE)
+}
+
 /// Templates listed in the config that use secret `name`.
 pub fn templates_using(project: &Project, name: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for t in &project.config.templates {
         let p = project.root.join(t);
-        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        let text = read_template(&p)?;
         if placeholders(&text)
             .iter()
             .any(|ph| ph.name.eq_ignore_ascii_case(name))

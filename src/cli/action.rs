@@ -179,7 +179,7 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
             let commit = f
                 .commit
                 .as_deref()
-                .map(|c| &c[..c.len().min(12)])
+                .map(|c| c.get(..12).unwrap_or(c))
                 .unwrap_or("-");
             md.push_str(&format!(
                 "| {} | {} | {} | {} | `{}` |\n",

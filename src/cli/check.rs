@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::output::outln;
+use super::output::{houtln, outln};
 use super::{Ctx, Exit, output};
 pub use crate::check::{Problem, problems};
 use crate::error::Result;
@@ -62,15 +62,22 @@ pub fn print(problems: &[Problem], envs: &[String], format: CheckFormat) -> Resu
                 };
                 outln!(
                     "{}",
-                    github::annotation(Level::Error, file, p.line, None, &title, &p.message)
+                    github::annotation(
+                        Level::Error,
+                        file,
+                        p.line,
+                        None,
+                        &output::escape(&title),
+                        &output::escape(&p.message)
+                    )
                 );
             }
         }
         CheckFormat::Human => {
             for p in problems {
                 match &p.environment {
-                    Some(e) => outln!("{e}: {}", p.message),
-                    None => outln!("{}", p.message),
+                    Some(e) => houtln!("{e}: {}", p.message),
+                    None => houtln!("{}", p.message),
                 }
             }
         }

@@ -134,7 +134,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
         }
         for (name, decl) in &p.config.plugins {
             let path = p.root.join(&decl.path);
-            let it = match std::fs::read(&path) {
+            let it = match crate::plugin::read_wasm(&path) {
                 Err(e) => item(
                     format!("plugin {name}"),
                     false,
@@ -180,7 +180,8 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
                 let (style, mark) = if i.ok { (good, "ok ") } else { (bad, "!! ") };
                 output::styled_line(format_args!(
                     "{style}{mark}{style:#} {:w$}  {}",
-                    i.check, i.detail
+                    output::escape(&i.check),
+                    output::escape(&i.detail)
                 ))?;
             }
         }

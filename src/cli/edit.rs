@@ -66,7 +66,7 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
 }
 
 fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
-    let v: Value = serde_norway::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    let v: Value = crate::yaml::parse_value(text.as_bytes())?;
     let map = match v {
         Value::Null => return Ok(vec![]),
         Value::Mapping(m) => m,

@@ -28,12 +28,40 @@ pub fn info(msg: &str) {
     let _ = writeln!(e, "gsec: {}", one_line(msg));
 }
 
-/// Errors are one line: collapse any newline a lower layer put in.
+/// Errors are one line: collapse any newline a lower layer put in, then
+/// escape what is left (see [`escape`]).
 fn one_line(msg: &str) -> String {
-    msg.split('\n')
+    let joined = msg
+        .split('\n')
         .map(str::trim_end)
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    escape(&joined).into_owned()
+}
+
+/// Text that came from a file (key names, recipients, paths, messages
+/// quoting them) made inert for a terminal or a CI log: control characters
+/// — ESC of ANSI/OSC sequences, CR, LF, BEL, C1 controls — and the Unicode
+/// bidirectional overrides are written as `\u{1b}` instead of acting. Every
+/// human output goes through this (stderr lines here, stdout lines through
+/// [`houtln!`]); JSON output is escaped by its serialiser instead.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Write all of `bytes` to stdout and flush. A failure is `Error::Stdout`,
@@ -60,11 +88,28 @@ pub fn styled_line(args: std::fmt::Arguments<'_>) -> Result<()> {
     writeln!(out, "{args}").map_err(Error::Stdout)
 }
 
+/// One human-readable line on stdout, control characters escaped (see
+/// [`escape`]); see [`stdout`].
+pub fn human_line(args: std::fmt::Arguments<'_>) -> Result<()> {
+    let text = args.to_string();
+    line(format_args!("{}", escape(&text)))
+}
+
 /// `println!` for commands: returns `Error::Stdout` from the enclosing
-/// function instead of panicking when stdout is closed.
+/// function instead of panicking when stdout is closed. For machine output
+/// (JSON, annotations) written exactly as given.
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::cli::output::line(format_args!($($arg)*))?
     };
 }
 pub(crate) use outln;
+
+/// [`outln!`] for human-readable output: text from files cannot inject
+/// terminal escapes or forge lines.
+macro_rules! houtln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::human_line(format_args!($($arg)*))?
+    };
+}
+pub(crate) use houtln;

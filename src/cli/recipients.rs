@@ -2,8 +2,9 @@
 
 use clap::{Args, Subcommand};
 
-use super::output::outln;
+use super::output::{houtln, outln};
 use super::{Ctx, Exit, ListFormat, output};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::keys::Recipient;
 use crate::keys::short_recipient;
@@ -56,54 +57,55 @@ pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
             no_update,
         } => {
             let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
-            let mut cfg = project.config.clone();
-            let group = match group {
-                Some(g) => g,
-                None => cfg
-                    .recipients
-                    .keys()
-                    .next()
-                    .cloned()
-                    .unwrap_or_else(|| "team".into()),
-            };
-            let members = cfg.recipients.entry(group.clone()).or_default();
-            if members
-                .iter()
-                .any(|m| Recipient::parse(m).is_ok_and(|m| m == r))
-            {
-                output::info(&format!(
-                    "{} is already in group {group}",
-                    short_recipient(&key)
-                ));
+            let ((group, added), _) = project.update_config(|cfg| {
+                let group = match group {
+                    Some(g) => g,
+                    None => cfg
+                        .recipients
+                        .keys()
+                        .next()
+                        .cloned()
+                        .unwrap_or_else(|| "team".into()),
+                };
+                let members = cfg.recipients.entry(group.clone()).or_default();
+                let added = !members
+                    .iter()
+                    .any(|m| Recipient::parse(m).is_ok_and(|m| m == r));
+                if added {
+                    members.push(r.canonical());
+                }
+                Ok(((group, added), added))
+            })?;
+            output::info(&if added {
+                format!("added {} to group {group}", short_recipient(&key))
             } else {
-                members.push(r.canonical());
-                project.save_config(&cfg)?;
-                output::info(&format!("added {} to group {group}", short_recipient(&key)));
-            }
+                format!("{} is already in group {group}", short_recipient(&key))
+            });
             after_change(ctx, no_update)
         }
         RecipientsCmd::Rm { key, no_update } => {
             let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
-            let mut cfg = project.config.clone();
-            let mut hit = false;
-            let same = |m: &String| Recipient::parse(m).is_ok_and(|m| m == r);
-            for members in cfg.recipients.values_mut() {
-                let before = members.len();
-                members.retain(|m| !same(m));
-                hit |= members.len() != before;
-            }
-            for env in cfg.environments.values_mut() {
-                let before = env.recipients.len();
-                env.recipients.retain(|m| !same(m));
-                hit |= env.recipients.len() != before;
-            }
-            if !hit {
-                return Err(Error::usage(format!(
-                    "{} is not a recipient in .gsec.yaml",
-                    short_recipient(&key)
-                )));
-            }
-            project.save_config(&cfg)?;
+            project.update_config(|cfg| {
+                let mut hit = false;
+                let same = |m: &String| Recipient::parse(m).is_ok_and(|m| m == r);
+                for members in cfg.recipients.values_mut() {
+                    let before = members.len();
+                    members.retain(|m| !same(m));
+                    hit |= members.len() != before;
+                }
+                for env in cfg.environments.values_mut() {
+                    let before = env.recipients.len();
+                    env.recipients.retain(|m| !same(m));
+                    hit |= env.recipients.len() != before;
+                }
+                if !hit {
+                    return Err(Error::usage(format!(
+                        "{} is not a recipient in .gsec.yaml",
+                        short_recipient(&key)
+                    )));
+                }
+                Ok(((), true))
+            })?;
             output::info(&format!(
                 "removed {} from .gsec.yaml",
                 short_recipient(&key)
@@ -167,9 +169,9 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
         }
         ListFormat::Human => {
             for (g, members) in &cfg.recipients {
-                outln!("{g} (environments: {})", envs_using(g).join(", "));
+                houtln!("{g} (environments: {})", envs_using(g).join(", "));
                 for m in members {
-                    outln!("  {m}");
+                    houtln!("  {m}");
                 }
             }
         }
@@ -191,8 +193,12 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
         if !project.env_file(env).exists() {
             continue;
         }
-        let wanted = project.config.recipients_for(env)?;
         let res = project.update(env, OpenOptions::default(), |v| {
+            // The recipients as configured *now*, read under the file's
+            // lock: a concurrent `recipients add` may have changed
+            // `.gsec.yaml` since this process loaded it, and the last
+            // writer of the file must not re-wrap for a stale set.
+            let wanted = Config::load(&project.config_path)?.recipients_for(env)?;
             let names: Vec<String> = v.names().map(str::to_string).collect();
             Ok((v.set_recipients(wanted), names))
         });

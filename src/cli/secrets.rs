@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use zeroize::Zeroizing;
 
-use super::output::outln;
+use super::output::{houtln, outln};
 use super::{Ctx, Exit, ListFormat, output};
 use crate::config::check_name;
 use crate::envs::{self, DEFAULT_ENV, Resolver, Source};
@@ -257,7 +257,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                 return Ok(Exit::Ok);
             }
             let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(4).max(4);
-            outln!(
+            houtln!(
                 "{:w$}  {:28}  {:20}  ROTATION DUE",
                 "NAME",
                 "ENVIRONMENTS",
@@ -278,7 +278,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<Exit> {
                     .filter_map(|(e, _)| due.due(&project.config, e, name))
                     .min()
                     .unwrap_or_else(|| "-".into());
-                outln!("{name:w$}  {env_list:28}  {last:20}  {due_s}");
+                houtln!("{name:w$}  {env_list:28}  {last:20}  {due_s}");
             }
         }
     }

@@ -148,17 +148,8 @@ impl Host {
             path: shown.to_path_buf(),
             kind,
         };
-        let len = std::fs::metadata(path)
-            .map_err(|e| fail(ErrorKind::Read(e.to_string())))?
-            .len();
-        if len > MAX_WASM_BYTES {
-            return Err(fail(ErrorKind::Read(format!(
-                "{len} bytes is larger than the {} MiB limit for plugins",
-                MAX_WASM_BYTES >> 20
-            ))));
-        }
         let started = Instant::now();
-        let bytes = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e.to_string())))?;
+        let bytes = read_wasm(path).map_err(|e| fail(ErrorKind::Read(e)))?;
         let sha = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = pin
             && !pin.eq_ignore_ascii_case(&sha)
@@ -952,7 +943,17 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
     out
 }
 
-/// Hex sha256 of a file, for `gsec plugin list` and pin instructions.
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+/// A plugin's bytes: a regular file (not `/dev/zero`) of at most
+/// `MAX_WASM_BYTES`. The error says why, without the path.
+pub fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
+    crate::fsutil::read_regular_required(path, MAX_WASM_BYTES).map_err(|e| match e {
+        crate::Error::File { what, .. } => what,
+        crate::Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// Hex sha256 of a plugin file, for `gsec plugin list` and pin instructions.
+pub fn file_sha256(path: &Path) -> Result<String, String> {
+    Ok(hex::encode(Sha256::digest(read_wasm(path)?)))
 }

@@ -51,7 +51,7 @@ fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             f.file, f.line, f.column, f.rule, f.description
         )?;
         if let Some(c) = &f.commit {
-            write!(w, "  commit {}", &c[..c.len().min(12)])?;
+            write!(w, "  commit {}", c.get(..12).unwrap_or(c))?;
         }
         writeln!(w)?;
     }

@@ -100,6 +100,10 @@ pub enum CryptoError {
     Malformed(&'static str),
     #[error("authentication failed")]
     Auth,
+    /// Authentic, but the plaintext is not of the recorded `type:` (sops
+    /// refuses such a value, so gsec does too).
+    #[error("decrypted value is not a valid {0}, as its `type:{0}` says; sops would refuse it")]
+    BadType(&'static str),
 }
 
 /// Is `s` in the `ENC[AES256_GCM,…]` form (well-formed or not)?
@@ -197,7 +201,28 @@ pub fn decrypt(
             },
         )
         .map_err(|_| CryptoError::Auth)?;
-    Ok((Zeroizing::new(plain), p.ty))
+    let plain = Zeroizing::new(plain);
+    if !fits_type(&plain, p.ty) {
+        return Err(CryptoError::BadType(p.ty.as_str()));
+    }
+    Ok((plain, p.ty))
+}
+
+/// Does a decrypted value parse as its type the way sops (Go's `strconv`)
+/// parses it? Strings, bytes, comments and times are taken as they are.
+fn fits_type(plain: &[u8], ty: ValueType) -> bool {
+    let Ok(text) = std::str::from_utf8(plain) else {
+        return !matches!(ty, ValueType::Int | ValueType::Float | ValueType::Bool);
+    };
+    match ty {
+        ValueType::Int => text.parse::<i64>().is_ok(),
+        ValueType::Float => text.parse::<f64>().is_ok(),
+        ValueType::Bool => matches!(
+            text,
+            "1" | "t" | "T" | "TRUE" | "true" | "True" | "0" | "f" | "F" | "FALSE" | "false" | "False"
+        ),
+        _ => true,
+    }
 }
 
 /// sops' MAC: SHA-512 over the values' byte forms in tree order, as upper-case
@@ -240,6 +265,30 @@ mod tests {
             decrypt(&other, &e, "db:password:").unwrap_err(),
             CryptoError::Auth
         );
+    }
+
+    #[test]
+    fn typed_values_must_parse_as_their_type() {
+        let k = DataKey::generate();
+        for (plain, ty, ok) in [
+            ("42", ValueType::Int, true),
+            ("-7", ValueType::Int, true),
+            ("abc", ValueType::Int, false),
+            ("4.5", ValueType::Float, true),
+            ("x1", ValueType::Float, false),
+            ("True", ValueType::Bool, true),
+            ("yes", ValueType::Bool, false),
+            ("anything", ValueType::Str, true),
+        ] {
+            let e = encrypt(&k, plain.as_bytes(), ty, "a:");
+            let got = decrypt(&k, &e, "a:");
+            assert_eq!(got.is_ok(), ok, "{plain} as {ty:?}");
+            if !ok {
+                let err = got.unwrap_err();
+                assert_eq!(err, CryptoError::BadType(ty.as_str()));
+                assert!(!err.to_string().contains(plain));
+            }
+        }
     }
 
     #[test]

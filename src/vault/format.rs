@@ -87,14 +87,33 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
     if bytes.is_empty() || bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("file is empty (truncated?)".into());
     }
-    let doc: Value = serde_norway::from_slice(bytes).map_err(|e| format!("invalid YAML: {e}"))?;
+    if bytes.len() as u64 > crate::fsutil::MAX_SECRETS_FILE {
+        return Err(format!(
+            "larger than the {} MiB limit for secrets files",
+            crate::fsutil::MAX_SECRETS_FILE >> 20
+        ));
+    }
+    let doc = crate::yaml::parse_value(bytes).map_err(|e| {
+        if e.contains("duplicate entry with key \"sops\"") {
+            format!(
+                "{e}: a secret named `sops` collides with the sops metadata, and neither gsec nor sops can read the file; remove the `sops:` entry that is not the metadata by hand"
+            )
+        } else {
+            e
+        }
+    })?;
     let Value::Mapping(map) = doc else {
         return Err("top level is not a map (sops files are YAML maps)".into());
     };
-    let mut data = Vec::with_capacity(map.len());
+    let mut data: Vec<(String, Value)> = Vec::with_capacity(map.len());
     let mut meta = None;
+    let mut seen = std::collections::HashSet::with_capacity(map.len());
     for (k, v) in map {
         let k = key_string(&k)?;
+        // `1:` and `"1":` are different YAML keys but the same sops path.
+        if !seen.insert(k.clone()) {
+            return Err(format!("duplicate key `{k}` at the top level"));
+        }
         if k == "sops" {
             meta = Some(parse_metadata(v)?);
         } else {
@@ -119,9 +138,13 @@ fn check_value(v: &Value, path: &str) -> Result<(), String> {
     match v {
         Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
         Value::Mapping(m) => {
+            let mut seen = std::collections::HashSet::with_capacity(m.len());
             for (k, v) in m {
                 let k = key_string(k)?;
                 check_value(v, &format!("{path}.{k}"))?;
+                if !seen.insert(k.clone()) {
+                    return Err(format!("duplicate key `{path}.{k}`"));
+                }
             }
             Ok(())
         }

@@ -227,7 +227,7 @@ fn render_replaces_every_placeholder_syntax() {
     assert_no_secret(&err, "quoted");
 }
 
-fn editor(e: &Env, name: &str, script: &str) -> String {
+pub(crate) fn editor(e: &Env, name: &str, script: &str) -> String {
     let p = e.tmp.path().join(name);
     std::fs::write(&p, format!("#!/bin/sh\nset -e\n{script}\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;

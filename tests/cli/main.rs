@@ -9,6 +9,7 @@ mod distribution;
 mod envs;
 mod fake_github;
 mod gitnative;
+mod hardening;
 mod hook;
 mod plugin;
 mod rotate;

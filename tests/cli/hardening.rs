@@ -1,0 +1,451 @@
+//! Issue 11: hostile input — no panic, no leak, no lost write, no file gsec
+//! could not read back — through the binary.
+
+use std::process::Stdio;
+
+use crate::common::{Env, assert_no_secret};
+use crate::envs::editor;
+
+const DEV: &str = "secrets/development.yaml";
+
+/// Replace the first line starting with `prefix` in `text` by `with`.
+fn insert_after_line(text: &str, line: &str, extra: &str) -> String {
+    let i = text.find(line).unwrap_or_else(|| panic!("{line:?} in {text}")) + line.len();
+    format!("{}{extra}{}", &text[..i], &text[i..])
+}
+
+#[test]
+fn a_secret_named_sops_is_refused_everywhere() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value");
+    let before = e.read(DEV);
+    for name in ["sops", "SOPS"] {
+        let err = e.fails(&["set", name], b"value", 2);
+        assert!(
+            err.contains("cannot be a secret name") && err.contains("metadata"),
+            "{err}"
+        );
+    }
+    e.write("in.env", "B=bravo\nsops=oops\n");
+    let err = e.fails(&["import", "in.env"], b"", 2);
+    assert!(err.contains("in.env:2") && err.contains("metadata"), "{err}");
+    let ed = editor(&e, "ed.sh", "printf 'sops: oops\\n' >> \"$1\"");
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metadata"));
+    assert_eq!(e.read(DEV), before, "nothing was written");
+    assert_eq!(e.get("A", "development"), "alpha-value");
+
+    // A file an older gsec broke this way: a clear error, not a YAML riddle.
+    e.write(DEV, &format!("sops: oops\n{before}"));
+    let err = e.fails(&["rm", "sops", "--env", "development"], b"", 2);
+    assert!(
+        err.contains(DEV) && err.contains("collides with the sops metadata"),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_recipient_adds_all_land() {
+    let e = Env::project();
+    e.set("SEED", "development", "seed-value");
+    let keys: Vec<String> = (0..10)
+        .map(|i| e.other_key(&format!("k{i}")).1)
+        .collect();
+    let children: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let mut c = e.cmd(&["recipients", "add", k]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cfg = e.read(".gsec.yaml");
+    for k in &keys {
+        assert!(cfg.contains(k.as_str()), "{k} lost from .gsec.yaml:\n{cfg}");
+    }
+    // The last re-wrap saw the final configuration: every file is
+    // encrypted to exactly the configured recipients.
+    let out = e.run_in(&["check"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let file = e.read(DEV);
+    for k in &keys {
+        assert!(file.contains(k.as_str()), "{k} cannot decrypt {DEV}");
+    }
+}
+
+#[test]
+fn deep_and_huge_yaml_is_refused_before_parsing() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let cfg = e.read(".gsec.yaml");
+    let bomb = format!("A: {}\n", "[".repeat(81 * 1024));
+    let deep = |err: &str, file: &str| {
+        assert!(
+            err.contains(file) && err.contains("nested more than 64 levels"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    };
+    // An environment file.
+    e.write(DEV, &bomb);
+    deep(&e.fails(&["get", "A"], b"", 2), DEV);
+    deep(&e.fails(&["set", "B"], b"bravo", 2), DEV);
+    assert_eq!(e.read(DEV), bomb, "a refused file is left as it was");
+    // The local overrides.
+    e.write(".gsec.local.yaml", &bomb);
+    deep(
+        &e.fails(&["get", "A", "--env", "local"], b"", 2),
+        ".gsec.local.yaml",
+    );
+    // The configuration.
+    e.write(".gsec.yaml", &format!("{cfg}x: {}\n", "{".repeat(81 * 1024)));
+    deep(&e.fails(&["list"], b"", 2), ".gsec.yaml");
+    // Size: bounded before reading it all.
+    e.write(".gsec.yaml", &format!("{cfg}# {}\n", "x".repeat(1 << 20)));
+    let err = e.fails(&["list"], b"", 2);
+    assert!(
+        err.contains(".gsec.yaml") && err.contains("1 MiB limit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn configured_paths_must_be_bounded_regular_files() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    // A template that is a device: reported by `check`, never read.
+    e.write(".gsec.yaml", &format!("{cfg}templates:\n- /dev/zero\n"));
+    let out = e.run_in(&["check"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("/dev/zero") && text.contains("not a regular file"),
+        "{text}"
+    );
+    // A plugin that is a device: `doctor` and `plugin list` refuse to read it.
+    e.write(
+        ".gsec.yaml",
+        &format!(
+            "{cfg}plugins:\n  zero:\n    path: /dev/zero\n    sha256: {}\n",
+            "0".repeat(64)
+        ),
+    );
+    let out = e.run_in(&["doctor"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("plugin zero") && text.contains("not a regular file"),
+        "{text}"
+    );
+    let out = e.run_in(&["plugin", "list", "--format", "json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["pin"], "missing", "{rows}");
+}
+
+#[test]
+fn environment_files_stay_inside_the_repository() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    let with_file = |file: &str| {
+        cfg.replace(
+            "  development:\n",
+            &format!("  development:\n    file: {file}\n"),
+        )
+    };
+    for (file, why) in [
+        ("../../x.yaml", "`..`"),
+        (".git/hooks/post-checkout", "inside .git"),
+        ("sub/.GIT/config", "inside .git"),
+        ("/tmp/abs.yaml", "absolute"),
+    ] {
+        e.write(".gsec.yaml", &with_file(file));
+        let err = e.fails(&["set", "A"], b"alpha", 2);
+        assert!(
+            err.contains(".gsec.yaml") && err.contains("environments.development.file") && err.contains(why),
+            "{file}: {err}"
+        );
+        // Every command refuses the configuration, not just writers.
+        e.fails(&["list"], b"", 2);
+    }
+    assert!(!e.tmp.path().join("x.yaml").exists());
+    assert!(!e.path(".git/hooks/post-checkout").exists());
+
+    // Symlinks that leave the root, or lead into .git.
+    e.write(".gsec.yaml", &cfg);
+    let outside = e.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, e.path("secrets")).unwrap();
+    let err = e.fails(&["set", "A"], b"alpha", 2);
+    assert!(err.contains("outside the project root"), "{err}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    std::fs::remove_file(e.path("secrets")).unwrap();
+    std::os::unix::fs::symlink(e.path(".git"), e.path("secrets")).unwrap();
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(err.contains("inside .git"), "{err}");
+    assert!(!e.path(".git/development.yaml").exists());
+    // A symlink that stays inside is fine.
+    std::fs::remove_file(e.path("secrets")).unwrap();
+    std::fs::create_dir_all(e.path("real")).unwrap();
+    std::os::unix::fs::symlink("real", e.path("secrets")).unwrap();
+    e.set("A", "development", "alpha");
+    assert_eq!(e.get("A", "development"), "alpha");
+}
+
+#[test]
+fn duplicate_keys_are_refused_in_every_file() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let cfg = e.read(".gsec.yaml");
+    // A hidden second `team:` would add a recipient.
+    let (_, mallory) = e.other_key("mallory");
+    e.write(
+        ".gsec.yaml",
+        &insert_after_line(&cfg, "recipients:\n", &format!("  team:\n  - {mallory}\n")),
+    );
+    let err = e.fails(&["updatekeys"], b"", 2);
+    assert!(
+        err.contains(".gsec.yaml") && err.contains("duplicate entry with key \"team\""),
+        "{err}"
+    );
+    assert!(!e.read(DEV).contains(&mallory));
+    e.write(".gsec.yaml", &cfg);
+    // The local overrides.
+    e.write(".gsec.local.yaml", "A: one\nB: x\nA: two\n");
+    let err = e.fails(&["get", "A", "--env", "local"], b"", 2);
+    assert!(
+        err.contains(".gsec.local.yaml") && err.contains("duplicate entry with key \"A\""),
+        "{err}"
+    );
+    assert_no_secret(&err, "two");
+    std::fs::remove_file(e.path(".gsec.local.yaml")).unwrap();
+    // An environment file: the same YAML key twice, or two keys that are
+    // the same sops path (`1` and `"1"`).
+    let file = e.read(DEV);
+    let a_line = file.lines().find(|l| l.starts_with("A: ")).unwrap();
+    e.write(DEV, &format!("{a_line}\n{file}"));
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(
+        err.contains(DEV) && err.contains("duplicate entry with key \"A\""),
+        "{err}"
+    );
+    e.write(DEV, &format!("1: x\n\"1\": y\n{file}"));
+    let err = e.fails(&["list"], b"", 2);
+    assert!(err.contains(DEV) && err.contains("duplicate key `1`"), "{err}");
+}
+
+#[test]
+fn control_characters_from_files_are_escaped_in_human_output() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let file = e.read(DEV);
+    // A key name that would set the terminal title, turn text red, ring
+    // the bell and forge a line of output; its value is left unencrypted
+    // so that opening the file fails with a message naming the key.
+    let evil = "\"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec: check passed\": x\n";
+    e.write(DEV, &format!("{evil}{file}"));
+    for args in [&["list"][..], &["check"][..]] {
+        let out = e.run_in(args, b"");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.contains("EVIL"), "{args:?}: {all}");
+        for bad in ['\x1b', '\x07', '\r'] {
+            assert!(!all.contains(bad), "{args:?} printed {bad:?}: {all:?}");
+        }
+        assert!(all.contains("\\u{1b}]0;pwned"), "{args:?}: {all}");
+        assert!(
+            !all.lines().any(|l| l.starts_with("gsec: check passed")),
+            "{args:?} forged a line: {all}"
+        );
+    }
+    // Errors on stderr too.
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(!err.contains('\x1b') && err.contains("\\u{1b}"), "{err:?}");
+}
+
+#[test]
+fn values_are_never_stored_unencrypted() {
+    let e = Env::project();
+    // gsec's own files keep sops' default `unencrypted_suffix`.
+    let err = e.fails(&["set", "API_TOKEN_unencrypted"], b"tok-value-123", 2);
+    assert!(
+        err.contains(DEV) && err.contains("unencrypted_suffix"),
+        "{err}"
+    );
+    assert_no_secret(&err, "tok-value-123");
+    assert!(!e.path(DEV).exists(), "nothing was written");
+    e.set("A", "development", "alpha");
+    let before = e.read(DEV);
+    e.write("in.env", "B=bravo\nPUBLIC_unencrypted=tok-value-123\n");
+    let err = e.fails(&["import", "in.env"], b"", 2);
+    assert!(err.contains("unencrypted_suffix"), "{err}");
+    let ed = editor(
+        &e,
+        "ed.sh",
+        "printf 'DB:\\n  password_unencrypted: tok-value-123\\n' >> \"$1\"",
+    );
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed);
+    let out = e.run_cmd(c, b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("DB.password_unencrypted"), "{err}");
+    assert_eq!(e.read(DEV), before);
+    assert!(!e.read(DEV).contains("tok-value-123"));
+
+    // A file whose `encrypted_regex` only covers `data` (as sops writes for
+    // Kubernetes secrets): any other name would be stored in clear.
+    // (The rules are not under the MAC, so this edit keeps the file valid.)
+    const PROD: &str = "secrets/production.yaml";
+    e.set("data", "production", "d");
+    let file = e.read(PROD);
+    let with_regex = file.replace(
+        "    unencrypted_suffix: _unencrypted\n",
+        "    encrypted_regex: ^data$\n",
+    );
+    assert_ne!(with_regex, file);
+    e.write(PROD, &with_regex);
+    let err = e.fails(&["set", "PASSWORD", "--env", "production"], b"tok-value-123", 2);
+    assert!(err.contains("encrypted_regex") && err.contains(PROD), "{err}");
+    assert!(!e.read(PROD).contains("tok-value-123"));
+    // Names the setting encrypts still work.
+    e.set("data", "production", "d2");
+    assert_eq!(e.get("data", "production"), "d2");
+}
+
+/// The data key of a gsec-written file, unwrapped with the test identity
+/// (for crafting authentic files that gsec must still refuse).
+fn data_key(e: &Env, file: &str) -> gsec::vault::crypto::DataKey {
+    use std::io::Read;
+    const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+    const END: &str = "-----END AGE ENCRYPTED FILE-----";
+    let text = e.read(file);
+    let (start, end) = (text.find(BEGIN).unwrap(), text.find(END).unwrap() + END.len());
+    let armored = text[start..end]
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let id: age::x25519::Identity = std::fs::read_to_string(&e.key)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut ct = Vec::new();
+    age::armor::ArmoredReader::new(armored.as_bytes())
+        .read_to_end(&mut ct)
+        .unwrap();
+    gsec::vault::crypto::DataKey::from_slice(&age::decrypt(&id, &ct).unwrap()).unwrap()
+}
+
+#[test]
+fn a_value_that_does_not_parse_as_its_type_is_refused() {
+    use gsec::vault::crypto::{MacHasher, ValueType, encrypt};
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let key = data_key(&e, DEV);
+    let pristine = e.read(DEV);
+    let lastmodified = pristine
+        .lines()
+        .find_map(|l| l.strip_prefix("    lastmodified: "))
+        .unwrap()
+        .trim_matches(['"', '\''])
+        .to_string();
+    // An authentic file (valid tag, valid MAC) whose `A` says type:int.
+    let craft = |ty: ValueType| {
+        let mut mac = MacHasher::default();
+        mac.update(b"not-a-number");
+        let mac = encrypt(&key, mac.finish().as_bytes(), ValueType::Str, &lastmodified);
+        pristine
+            .lines()
+            .map(|l| {
+                if l.starts_with("A: ") {
+                    format!("A: {}", encrypt(&key, b"not-a-number", ty, "A:"))
+                } else if l.starts_with("    mac: ") {
+                    format!("    mac: {mac}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    // The crafting is right: as a string, gsec reads it.
+    e.write(DEV, &craft(ValueType::Str));
+    assert_eq!(e.get("A", "development"), "not-a-number");
+    e.write(DEV, &craft(ValueType::Int));
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(err.contains(DEV) && err.contains("type:int"), "{err}");
+    assert_no_secret(&err, "not-a-number");
+}
+
+#[test]
+fn multibyte_recipient_labels_do_not_crash() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let pristine = e.read(DEV);
+    let (mallory, _) = e.other_key("mallory");
+    let ours = format!("recipient: {}", e.recipient);
+    assert!(pristine.contains(&ours));
+    for (label, shown) in [
+        ("aéééééééé", "aéééééééé"),
+        ("ééééééééééééééééééééé€", "éééééééééé"),
+        ("ssh-ed25519 AAAA€€€€", "AAAA€€€€"),
+    ] {
+        e.write(DEV, &pristine.replace(&ours, &format!("recipient: {label}")));
+        for args in [&["check"][..], &["doctor"], &["get", "A"], &["list"]] {
+            let out = e.run_in(args, b"");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(out.status.code(), Some(101), "{label} {args:?}: {err}");
+            assert!(!err.contains("panicked"), "{label} {args:?}: {err}");
+        }
+        // Someone who is not a recipient is told who is, label shortened.
+        let mut c = e.cmd(&["get", "A"]);
+        c.env("GSEC_AGE_KEY_FILE", &mallory);
+        let out = e.run_cmd(c, b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{label}: {err}");
+        assert!(err.contains(shown), "{label}: {err}");
+    }
+}
+
+#[test]
+fn a_corrupt_age_stanza_is_called_corrupt() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let text = e.read(DEV);
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----\n").unwrap();
+    let body = text[begin..].find('\n').unwrap() + begin + 1;
+    let line_end = text[body..].find('\n').unwrap() + body;
+    let i = (body + line_end) / 2;
+    let mut b = text.into_bytes();
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    e.write(DEV, &String::from_utf8(b).unwrap());
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(err.contains(DEV) && err.contains("corrupt"), "{err}");
+    assert!(!err.contains("is not among"), "{err}");
+}
