@@ -80,6 +80,22 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A plugin could not be loaded or a call failed. Kept typed, with its
+    /// kind, so rotation can tell a plugin that answered no (roll back) from
+    /// one that could not answer (retry later).
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
+
+    /// A rotation step stopped and stays in the rotation journal:
+    /// `gsec rotate --resume` tries it again. `what` says what was left
+    /// undone; the source says why.
+    #[error("{what}: {source}; `gsec rotate --resume` retries")]
+    Resumable {
+        what: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),

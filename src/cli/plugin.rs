@@ -1,16 +1,18 @@
 //! `gsec plugin list|inspect|call`: see what plugins are configured, what a
 //! `.wasm` file is, and (hidden, for plugin authors and tests) run one step.
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::output::{self, outln};
 use super::{Ctx, Exit, ListFormat};
 use crate::envs::Resolver;
 use crate::error::{Error, Result};
-use crate::plugin::{self, Host, Op, StepRequest};
+use crate::plugin::{self, Host, Info, Op, StepRequest};
 use crate::vault::Node;
 
 #[derive(Debug, Subcommand)]
@@ -51,85 +53,133 @@ pub fn run(ctx: &Ctx, cmd: PluginCmd) -> Result<Exit> {
     }
 }
 
+/// `GSEC_PLUGIN_DEBUG` set: show plugins' debug log lines and the host's
+/// timings (load phases, each step).
+pub(super) fn debug_requested() -> bool {
+    std::env::var_os("GSEC_PLUGIN_DEBUG").is_some_and(|v| !v.is_empty())
+}
+
+/// The plugin host, its remarks (what plugins log) on stderr.
+fn host() -> Result<Host> {
+    Ok(Host::new()?.diagnostics(debug_requested(), output::info))
+}
+
+/// A pretty JSON document on stdout.
+fn print_json(v: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::msg(format!("cannot encode JSON output: {e}")))?;
+    outln!("{text}");
+    Ok(())
+}
+
+/// How a configured plugin's file compares with its pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Pin {
+    Ok,
+    Missing,
+    Mismatch,
+}
+
+/// One configured plugin, as `plugin list` reports it (both formats).
+#[derive(Debug, Serialize)]
+struct ListRow<'a> {
+    name: &'a str,
+    path: &'a str,
+    sha256: &'a str,
+    pin: Pin,
+    actual_sha256: Option<String>,
+    /// `NAME VERSION` from its `info`, when it loaded.
+    plugin: Option<String>,
+    declared_hosts: Option<Vec<String>>,
+    granted_hosts: &'a [String],
+    timeout_secs: u64,
+    memory_mb: u64,
+    error: Option<String>,
+}
+
 fn list(ctx: &Ctx, format: ListFormat) -> Result<Exit> {
     let project = ctx.project()?;
-    let host = Host::new()?;
+    let host = host()?;
     let mut rows = Vec::new();
-    let mut bad = false;
     for (name, decl) in &project.config.plugins {
-        let file = project.root.join(&decl.path);
-        let actual = plugin::file_sha256(&file).ok();
+        let actual = plugin::file_sha256(&project.root.join(&decl.path)).ok();
         let pin = match &actual {
-            None => "missing",
-            Some(a) if a.eq_ignore_ascii_case(&decl.sha256) => "ok",
-            Some(_) => "mismatch",
+            None => Pin::Missing,
+            Some(a) if a.eq_ignore_ascii_case(&decl.sha256) => Pin::Ok,
+            Some(_) => Pin::Mismatch,
         };
         // Only pinned code runs, even just for `info`.
-        let loaded = (pin == "ok").then(|| host.load(&project.root, name, decl));
+        let loaded = (pin == Pin::Ok).then(|| host.load(&project.root, name, decl));
         let (info, error) = match loaded {
             Some(Ok(p)) => (Some(p.info().clone()), None),
             Some(Err(e)) => (None, Some(e.kind.to_string())),
             None => (None, None),
         };
-        bad |= pin != "ok" || error.is_some();
-        rows.push(json!({
-            "name": name,
-            "path": decl.path,
-            "sha256": decl.sha256,
-            "pin": pin,
-            "actual_sha256": actual,
-            "plugin": info.as_ref().map(|i| format!("{} {}", i.name, i.version)),
-            "declared_hosts": info.as_ref().map(|i| i.hosts.clone()),
-            "granted_hosts": decl.hosts,
-            "timeout_secs": decl.timeout_secs.unwrap_or(plugin::DEFAULT_TIMEOUT_SECS),
-            "memory_mb": decl.memory_mb.unwrap_or(plugin::DEFAULT_MEMORY_MB),
-            "error": error,
-        }));
+        rows.push(ListRow {
+            name,
+            path: &decl.path,
+            sha256: &decl.sha256,
+            pin,
+            actual_sha256: actual,
+            plugin: info.as_ref().map(|i| format!("{} {}", i.name, i.version)),
+            declared_hosts: info.map(|i| i.hosts),
+            granted_hosts: &decl.hosts,
+            timeout_secs: decl.timeout_secs.unwrap_or(plugin::DEFAULT_TIMEOUT_SECS),
+            memory_mb: decl.memory_mb.unwrap_or(plugin::DEFAULT_MEMORY_MB),
+            error,
+        });
     }
-    let mut out = std::io::stdout().lock();
-    match format {
-        ListFormat::Json => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_default()
-            );
-        }
-        ListFormat::Human => {
-            if rows.is_empty() {
-                super::output::info(
-                    "no plugins configured (add them under `plugins:` in .gsec.yaml; see `gsec plugin inspect`)",
-                );
-            }
-            for r in &rows {
-                let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-                let hosts = |k: &str| match r[k].as_array() {
-                    Some(a) if !a.is_empty() => a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    Some(_) => "none".into(),
-                    None => "?".into(),
-                };
-                let pin = match s("pin").as_str() {
-                    "ok" => "pin ok".to_string(),
-                    "missing" => "file missing".to_string(),
-                    _ => format!("PIN MISMATCH (file is {})", s("actual_sha256")),
-                };
-                let _ = writeln!(out, "{}\t{}\t{pin}", s("name"), s("path"));
-                if !r["plugin"].is_null() {
-                    let _ = writeln!(out, "  plugin:   {}", s("plugin"));
-                }
-                let _ = writeln!(out, "  declared: {}", hosts("declared_hosts"));
-                let _ = writeln!(out, "  granted:  {}", hosts("granted_hosts"));
-                if !r["error"].is_null() {
-                    let _ = writeln!(out, "  error:    {}", s("error"));
-                }
-            }
-        }
-    }
+    print_list(&rows, format)?;
+    let bad = rows.iter().any(|r| r.pin != Pin::Ok || r.error.is_some());
     Ok(if bad { Exit::Found } else { Exit::Ok })
+}
+
+fn print_list(rows: &[ListRow], format: ListFormat) -> Result<()> {
+    if format == ListFormat::Json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        output::info(
+            "no plugins configured (add them under `plugins:` in .gsec.yaml; see `gsec plugin inspect`)",
+        );
+    }
+    let hosts = |h: Option<&[String]>| match h {
+        Some([]) => "none".to_string(),
+        Some(h) => h.join(", "),
+        None => "?".to_string(),
+    };
+    for r in rows {
+        let pin = match r.pin {
+            Pin::Ok => "pin ok".to_string(),
+            Pin::Missing => "file missing".to_string(),
+            Pin::Mismatch => format!(
+                "PIN MISMATCH (file is {})",
+                r.actual_sha256.as_deref().unwrap_or("?")
+            ),
+        };
+        outln!("{}\t{}\t{pin}", r.name, r.path);
+        if let Some(p) = &r.plugin {
+            outln!("  plugin:   {p}");
+        }
+        outln!("  declared: {}", hosts(r.declared_hosts.as_deref()));
+        outln!("  granted:  {}", hosts(Some(r.granted_hosts)));
+        if let Some(e) = &r.error {
+            outln!("  error:    {e}");
+        }
+    }
+    Ok(())
+}
+
+/// A `.wasm` file as `plugin inspect` reports it (both formats).
+#[derive(Debug, Serialize)]
+struct Inspected<'a> {
+    #[serde(flatten)]
+    info: &'a Info,
+    sha256: &'a str,
+    /// As given on the command line, for the config snippet.
+    #[serde(skip)]
+    path: &'a Path,
 }
 
 fn inspect(ctx: &Ctx, path: &Path, format: ListFormat) -> Result<Exit> {
@@ -138,67 +188,55 @@ fn inspect(ctx: &Ctx, path: &Path, format: ListFormat) -> Result<Exit> {
     } else {
         ctx.dir.join(path)
     };
-    let host = Host::new()?;
-    let p = host.inspect(&full).map_err(|mut e| {
+    let p = host()?.inspect(&full).map_err(|mut e| {
         e.path = path.to_path_buf();
         Error::from(e)
     })?;
-    let info = p.info();
-    let mut out = std::io::stdout().lock();
-    match format {
-        ListFormat::Json => {
-            let v = json!({
-                "name": info.name,
-                "version": info.version,
-                "abi": info.abi,
-                "description": info.description,
-                "hosts": info.hosts,
-                "config_schema": info.config_schema,
-                "sha256": p.sha256(),
-            });
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            );
-        }
-        ListFormat::Human => {
-            let hosts = if info.hosts.is_empty() {
-                "none".to_string()
-            } else {
-                info.hosts.join(", ")
-            };
-            let _ = writeln!(out, "name:     {}", info.name);
-            let _ = writeln!(out, "version:  {}", info.version);
-            let _ = writeln!(out, "abi:      {}", info.abi);
-            if !info.description.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "about:    {}",
-                    plugin::one_line(&info.description, 200)
-                );
-            }
-            let _ = writeln!(out, "hosts:    {hosts}");
-            let _ = writeln!(out, "sha256:   {}", p.sha256());
-            let schema = serde_json::to_string_pretty(&info.config_schema).unwrap_or_default();
-            let _ = writeln!(out, "config schema:\n{schema}");
-            let _ = writeln!(
-                out,
-                "\nto use it, add to .gsec.yaml:\nplugins:\n  {}:\n    path: {}\n    sha256: {}",
-                info.name,
-                path.display(),
-                p.sha256()
-            );
-            if !info.hosts.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "    hosts: [{}]  # grant only what you trust it to reach",
-                    info.hosts.join(", ")
-                );
-            }
-        }
-    }
+    print_inspected(
+        &Inspected {
+            info: p.info(),
+            sha256: p.sha256(),
+            path,
+        },
+        format,
+    )?;
     Ok(Exit::Ok)
+}
+
+fn print_inspected(i: &Inspected, format: ListFormat) -> Result<()> {
+    if format == ListFormat::Json {
+        return print_json(i);
+    }
+    let info = i.info;
+    let hosts = if info.hosts.is_empty() {
+        "none".to_string()
+    } else {
+        info.hosts.join(", ")
+    };
+    outln!("name:     {}", info.name);
+    outln!("version:  {}", info.version);
+    outln!("abi:      {}", info.abi);
+    if !info.description.is_empty() {
+        outln!("about:    {}", plugin::one_line(&info.description, 200));
+    }
+    outln!("hosts:    {hosts}");
+    outln!("sha256:   {}", i.sha256);
+    let schema = serde_json::to_string_pretty(&info.config_schema)
+        .map_err(|e| Error::msg(format!("cannot encode JSON output: {e}")))?;
+    outln!("config schema:\n{schema}");
+    outln!(
+        "\nto use it, add to .gsec.yaml:\nplugins:\n  {}:\n    path: {}\n    sha256: {}",
+        info.name,
+        i.path.display(),
+        i.sha256
+    );
+    if !info.hosts.is_empty() {
+        outln!(
+            "    hosts: [{}]  # grant only what you trust it to reach",
+            info.hosts.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn parse_json_obj(flag: &str, s: Option<String>) -> Result<Option<Map<String, Value>>> {
@@ -207,7 +245,10 @@ fn parse_json_obj(flag: &str, s: Option<String>) -> Result<Option<Map<String, Va
         Some(s) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(m)) => Ok(Some(m)),
             Ok(_) => Err(Error::usage(format!("--{flag}: expected a JSON object"))),
-            Err(e) => Err(Error::usage(format!("--{flag}: not valid JSON: {e}"))),
+            Err(e) => Err(Error::usage(format!(
+                "--{flag}: {}",
+                plugin::error::json_error(&e)
+            ))),
         },
     }
 }
@@ -281,8 +322,7 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
             };
         }
     }
-    let host = Host::new()?;
-    let p = host.load(&project.root, name, decl)?;
+    let p = host()?.load(&project.root, name, decl)?;
     let req = StepRequest {
         config,
         inputs,
@@ -292,18 +332,36 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
         ..Default::default()
     };
     let resp = match op {
-        Op::Info => serde_json::to_value(p.info()).unwrap_or_default(),
+        Op::Info => Called::Info(p.info()),
         Op::Create => {
             let c = p.create(&req)?;
-            json!({"value": "[REDACTED]", "length": c.value.chars().count(), "state": c.state, "id": c.id})
+            Called::Created {
+                value: "[REDACTED]",
+                length: c.value.chars().count(),
+                state: c.state,
+                id: c.id,
+            }
         }
-        Op::Verify => p.verify(&req).map(|()| json!({"ok": true}))?,
-        Op::Revoke => p.revoke(&req).map(|()| json!({"ok": true}))?,
+        Op::Verify => p.verify(&req).map(|()| Called::Done { ok: true })?,
+        Op::Revoke => p.revoke(&req).map(|()| Called::Done { ok: true })?,
     };
-    let _ = writeln!(
-        std::io::stdout().lock(),
-        "{}",
-        serde_json::to_string_pretty(&resp).unwrap_or_default()
-    );
+    print_json(&resp)?;
     Ok(Exit::Ok)
+}
+
+/// What `plugin call` prints (JSON): the step's answer, the new value
+/// never included.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Called<'a> {
+    Info(&'a Info),
+    Created {
+        value: &'static str,
+        length: usize,
+        state: Option<Value>,
+        id: Option<String>,
+    },
+    Done {
+        ok: bool,
+    },
 }

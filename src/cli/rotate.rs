@@ -52,10 +52,13 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let all_envs = project.select_envs(&a.envs)?;
     let json = a.format == super::ListFormat::Json;
-    let r = Rotator::new(&project).notify(|note, msg| match note {
-        Note::Info => output::info(msg),
-        Note::Warning => output::warn(msg),
-    });
+    let now = test_now()?;
+    let r = Rotator::new(&project)
+        .notify(super::plugin::debug_requested(), |note, msg| match note {
+            Note::Info => output::info(msg),
+            Note::Warning => output::warn(msg),
+        })
+        .clock(move || now.unwrap_or_else(SystemTime::now));
     if a.resume {
         return resume(&r, &all_envs, a.dry_run, json);
     }
@@ -119,6 +122,20 @@ pub fn run(ctx: &Ctx, a: RotateArgs) -> Result<Exit> {
         return plan(&project, &r, &targets);
     }
     run_all(&r, &targets, json)
+}
+
+/// Testing only: debug builds take "now" from `GSEC_TEST_NOW` (RFC 3339),
+/// so tests step past a grace period or `rotation.every` without sleeping.
+/// Compiled out of release builds, like `GSEC_TEST_CRASH_AFTER`: a
+/// released gsec always reads the system clock.
+fn test_now() -> Result<Option<SystemTime>> {
+    #[cfg(debug_assertions)]
+    if let Some(v) = std::env::var_os("GSEC_TEST_NOW") {
+        return humantime::parse_rfc3339_weak(&v.to_string_lossy())
+            .map(Some)
+            .map_err(|e| Error::usage(format!("GSEC_TEST_NOW: {e}")));
+    }
+    Ok(None)
 }
 
 /// Run targets one after another (one failure does not stop the rest),
@@ -217,7 +234,7 @@ fn print_pending(pending: &[(Target, journal::Pending)]) {
 }
 
 fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
-    let targets = r.due(envs, SystemTime::now())?;
+    let targets = r.due(envs, test_now()?.unwrap_or_else(SystemTime::now))?;
     if dry_run {
         let pending = r.pending(envs)?;
         print_pending(&pending);

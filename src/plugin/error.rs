@@ -65,13 +65,75 @@ pub enum ErrorKind {
     /// A wasm trap (panic, unreachable, out-of-bounds access, stack overflow).
     #[error("crashed during '{op}': {trap}")]
     Trap { op: &'static str, trap: String },
-    /// The plugin ran and reported an error (`{"error": …}`).
+    /// The plugin ran and reported an error (`{"error": …}`): its answer
+    /// is no.
     #[error("'{op}' failed: {msg}")]
     Failed { op: &'static str, msg: String },
+    /// The plugin ran but could not reach an answer, and said so
+    /// (`{"error": …, "retry": true}`: provider unreachable, rate limited).
+    #[error("'{op}' could not finish: {msg} (the plugin asks to retry later)")]
+    Unavailable { op: &'static str, msg: String },
 }
 
-impl From<PluginError> for crate::Error {
-    fn from(e: PluginError) -> crate::Error {
-        crate::Error::msg(e.to_string())
+impl ErrorKind {
+    /// Did the plugin run and answer *no*? Only then is a failed `verify`
+    /// a verdict on the new credential (roll back). Everything else — the
+    /// budget ran out, it crashed, it hit a sandbox limit, it could not be
+    /// loaded, it said "try later" — tells nothing about the credential,
+    /// so the step is kept for a retry.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, ErrorKind::Failed { .. })
+    }
+}
+
+/// A serde_json error as a message that cannot leak input: serde_json's
+/// own messages quote what they read (`invalid type: string "hunter2"`), and
+/// what a plugin or a journal holds may be a secret. This is the one place
+/// JSON errors about untrusted or secret input are phrased.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot read",
+        Category::Syntax => "not valid JSON",
+        Category::Data => "wrong type or missing field",
+        Category::Eof => "JSON ends early",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// The innermost cause of a wasmtime error, on one line. wasmparser's
+/// messages may continue with a multi-line dump of the bytes it expected;
+/// the first line says what is wrong.
+pub(super) fn root_cause(e: &wasmtime::Error) -> String {
+    let msg = e.root_cause().to_string();
+    let first = msg.lines().next().unwrap_or_default();
+    super::log::one_line(first.split(" - expected=").next().unwrap_or(first), 300)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_errors_never_quote_their_input() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            n: u16,
+        }
+        let quoted = serde_json::from_str::<T>(r#"{"n": "hunter2-secret"}"#).unwrap_err();
+        assert!(
+            quoted.to_string().contains("hunter2"),
+            "serde quotes input, which is why json_error exists: {quoted}"
+        );
+        for bad in [
+            r#"{"n": "hunter2-secret"}"#,
+            r#"{"hunter2-secret": 1}"#,
+            r#"{"n": 1, "#,
+            "hunter2-secret",
+        ] {
+            let e = serde_json::from_str::<T>(bad).unwrap_err();
+            let msg = super::json_error(&e);
+            assert!(!msg.contains("hunter2") && msg.contains("line 1"), "{msg}");
+        }
     }
 }

@@ -159,14 +159,21 @@ fn transport(msg: impl Into<String>) -> HttpResponse {
     }
 }
 
-/// Run one request under `policy` before `deadline`. `Err` is a policy
-/// violation that ends the call (the plugin is stopped); `Ok` carries
-/// either a response or a transport error for the plugin.
+/// Run one request under `policy` before `deadline` (the end of the call's
+/// `budget`). `Err` ends the call (the plugin is stopped): a policy
+/// violation, or the budget running out while the request waits — the only
+/// timeout the request has is what is left of the budget, so a timed-out
+/// request is a timed-out call. `Ok` carries either a response or a
+/// transport error for the plugin.
 pub fn perform(
     policy: &Policy,
     req: &HttpRequest,
     deadline: Instant,
+    budget: Duration,
 ) -> Result<HttpResponse, ErrorKind> {
+    let timeout = ErrorKind::Timeout {
+        secs: budget.as_secs(),
+    };
     let origin = match Origin::parse_url(&req.url) {
         Ok(o) => o,
         Err(why) => {
@@ -182,7 +189,7 @@ pub fn perform(
     })?;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining < Duration::from_millis(1) {
-        return Ok(transport("the plugin's time budget is used up"));
+        return Err(timeout);
     }
     let method: ureq::http::Method = match req.method.to_ascii_uppercase().parse() {
         Ok(m) => m,
@@ -191,10 +198,9 @@ pub fn perform(
     let body = match &req.body {
         Some(b) => match STANDARD.decode(b) {
             Ok(b) => b,
-            Err(e) => {
-                return Err(ErrorKind::Protocol(format!(
-                    "http: body is not base64: {e}"
-                )));
+            // The decoder's message quotes a byte of the body.
+            Err(_) => {
+                return Err(ErrorKind::Protocol("http: body is not valid base64".into()));
             }
         },
         None => Vec::new(),
@@ -220,6 +226,7 @@ pub fn perform(
         .into();
     let mut resp = match agent.run(request) {
         Ok(r) => r,
+        Err(ureq::Error::Timeout(_)) => return Err(timeout),
         Err(e) => return Ok(transport(describe(&e))),
     };
     let status = resp.status().as_u16();
@@ -246,8 +253,13 @@ pub fn perform(
                 limit_mib: MAX_RESPONSE >> 20,
             });
         }
+        Err(ureq::Error::Timeout(_)) => return Err(timeout),
         Err(e) => return Ok(transport(describe(&e))),
     };
+    if Instant::now() >= deadline {
+        // Answered, but too late for the plugin to use it.
+        return Err(timeout);
+    }
     Ok(HttpResponse {
         status: Some(status),
         headers,

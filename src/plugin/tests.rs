@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::log::{LOG_LINE_MAX, render_logs};
 use super::*;
+use sha2::{Digest, Sha256};
 
 /// `scripts/build-plugins.sh`, once per test process.
 fn built(name: &str) -> PathBuf {
@@ -28,6 +30,15 @@ fn load_wat(wat: &str, timeout_secs: u64, memory_mb: u64) -> Result<Plugin, Plug
 }
 
 fn load_bytes(bytes: &[u8], timeout_secs: u64, memory_mb: u64) -> Result<Plugin, PluginError> {
+    load_on(&Host::new().unwrap(), bytes, timeout_secs, memory_mb)
+}
+
+fn load_on(
+    host: &Host,
+    bytes: &[u8],
+    timeout_secs: u64,
+    memory_mb: u64,
+) -> Result<Plugin, PluginError> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.wasm"), bytes).unwrap();
     let decl = PluginDecl {
@@ -37,7 +48,7 @@ fn load_bytes(bytes: &[u8], timeout_secs: u64, memory_mb: u64) -> Result<Plugin,
         timeout_secs: Some(timeout_secs),
         memory_mb: Some(memory_mb),
     };
-    Host::new().unwrap().load(dir.path(), "t", &decl)
+    host.load(dir.path(), "t", &decl)
 }
 
 fn cfg(v: serde_json::Value) -> StepRequest {
@@ -126,25 +137,46 @@ fn every_call_gets_a_fresh_instance() {
     }
 }
 
+/// The budget is counted in epoch ticks, not measured: with a ticker the
+/// test drives, a looping call runs on one tick short of its budget and is
+/// interrupted by the last one. No wall-clock bound to flake on a busy
+/// machine (the timeouts below only keep a broken build from hanging).
 #[test]
-fn time_budget_is_wall_clock() {
+fn time_budget_is_counted_in_epoch_ticks() {
     let wat = COUNTER.replace(
         "(global.set $n (i32.add",
         "(loop $l (br $l)) (global.set $n (i32.add",
     );
-    let p = load_wat(&wat, 1, 16).unwrap();
-    let t = Instant::now();
-    let e = p.create(&StepRequest::default()).unwrap_err();
-    let took = t.elapsed();
-    assert!(matches!(e.kind, ErrorKind::Timeout { secs: 1 }), "{e}");
-    assert!(
-        took >= Duration::from_millis(950) && took < Duration::from_secs(4),
-        "{took:?}"
-    );
-    assert_eq!(
-        e.to_string(),
-        "plugin 't' (p.wasm): exceeded its 1 s time budget"
-    );
+    let host = Host::with_ticker(ticker::Ticker::manual()).unwrap();
+    let p = load_on(&host, &wat::parse_str(&wat).unwrap(), 1, 16).unwrap();
+    let ticks = limits::Limits::new(Some(1), None).ticks();
+    assert_eq!(ticks, 101, "1 s in 10 ms ticks, plus the partial one");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| tx.send(p.create(&StepRequest::default())).unwrap());
+        // The deadline counts from the call's start: wait for it.
+        while host.inner.ticker.active() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..ticks - 1 {
+            host.engine().increment_epoch();
+        }
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "stopped before its budget"
+        );
+        host.engine().increment_epoch();
+        let e = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the last tick of the budget interrupts the call")
+            .unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Timeout { secs: 1 }), "{e}");
+        assert!(!e.kind.is_rejection(), "a timeout is no verdict");
+        assert_eq!(
+            e.to_string(),
+            "plugin 't' (p.wasm): exceeded its 1 s time budget"
+        );
+    });
 }
 
 #[test]
@@ -222,15 +254,12 @@ fn logs_are_prefixed_redacted_neutralised_and_capped() {
     ];
     let out = render_logs("p", logs.clone(), 7, &secrets, false);
     let out: Vec<&str> = out.iter().map(|s| s.as_str()).collect();
-    assert_eq!(out[0], "gsec: plugin 'p': using [REDACTED] now");
-    assert_eq!(out[1], "gsec: plugin 'p': error: bad?[2Jthing?second line");
-    assert!(out[2].starts_with("gsec: plugin 'p': warning: xxx") && out[2].ends_with('…'));
+    assert_eq!(out[0], "plugin 'p': using [REDACTED] now");
+    assert_eq!(out[1], "plugin 'p': error: bad?[2Jthing?second line");
+    assert!(out[2].starts_with("plugin 'p': warning: xxx") && out[2].ends_with('…'));
     assert!(out[2].chars().count() < LOG_LINE_MAX + 40);
-    assert_eq!(
-        out[3],
-        "gsec: plugin 'p': ab stays: too short to be a credential"
-    );
-    assert_eq!(out[4], "gsec: plugin 'p': (7 more log lines dropped)");
+    assert_eq!(out[3], "plugin 'p': ab stays: too short to be a credential");
+    assert_eq!(out[4], "plugin 'p': (7 more log lines dropped)");
     assert_eq!(out.len(), 5, "debug lines hidden by default");
     assert_eq!(render_logs("p", logs, 0, &secrets, true).len(), 5);
 }
@@ -318,5 +347,88 @@ fn secrets_are_redacted_from_plugin_errors() {
     assert_eq!(
         e.to_string(),
         "plugin 't' (p.wasm): 'verify' failed: key [REDACTED] rejected"
+    );
+}
+
+#[test]
+fn an_error_marked_retry_is_no_verdict() {
+    let answer = r#"{\"error\":\"rate limited\",\"retry\":true}"#;
+    let len = answer.replace('\\', "").len();
+    let wat = COUNTER
+        .replace(r#"{\"value\":\"0\"}"#, answer)
+        .replace("(i64.const 13)", &format!("(i64.const {len})"))
+        .replace("(i32.store8 offset=110", "(i32.store8 offset=300");
+    let e = load_wat(&wat, 5, 16)
+        .unwrap()
+        .verify(&StepRequest::default())
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, ErrorKind::Unavailable { op: "verify", .. }),
+        "{e}"
+    );
+    assert!(!e.kind.is_rejection());
+    assert_eq!(
+        e.to_string(),
+        "plugin 't' (p.wasm): 'verify' could not finish: rate limited (the plugin asks to retry later)"
+    );
+}
+
+/// serde_json quotes what it cannot parse; a plugin's malformed `http`
+/// request is reported by position only.
+#[test]
+fn a_malformed_http_request_is_reported_without_its_content() {
+    let req = r#"{\"method\":\"GET\",\"url\":\"http://x/\",\"hunter2-secret\":1}"#;
+    let len = req.replace('\\', "").len();
+    let wat = format!(
+        r#"(module
+  (import "gsec" "http" (func $http (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 0) "{{\"name\":\"c\",\"version\":\"1\",\"abi\":1,\"hosts\":[]}}")
+  (data (i32.const 200) "{req}")
+  (func (export "gsec_abi_version") (result i32) (i32.const 1))
+  (func (export "gsec_alloc") (param i32) (result i32)
+    (global.get $heap) (global.set $heap (i32.add (global.get $heap) (local.get 0))))
+  (func (export "gsec_call") (param $p i32) (param $l i32) (result i64)
+    (if (i32.eq (i32.load8_u offset=7 (local.get $p)) (i32.const 105))
+      (then (return (i64.const 45))))
+    (drop (call $http (i32.const 200) (i32.const {len})))
+    (i64.const 45)))"#
+    );
+    let e = load_wat(&wat, 5, 16)
+        .unwrap()
+        .verify(&StepRequest::default())
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("broke the plugin ABI: http: bad request JSON: wrong type or missing field at line 1 column"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+/// Log lines go to the caller's diagnostics sink, never to stderr directly.
+#[test]
+fn log_lines_go_to_the_diagnostics_sink() {
+    let wat = COUNTER
+        .replace(
+            "(module",
+            r#"(module (import "gsec" "log" (func $log (param i32 i32 i32)))"#,
+        )
+        .replace(
+            "(global.set $n (i32.add",
+            "(call $log (i32.const 2) (i32.const 20) (i32.const 4)) (global.set $n (i32.add",
+        );
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = lines.clone();
+    let host = Host::new()
+        .unwrap()
+        .diagnostics(false, move |l| seen.lock().unwrap().push(l.to_string()));
+    let p = load_on(&host, &wat::parse_str(&wat).unwrap(), 5, 16).unwrap();
+    p.create(&StepRequest::default()).unwrap();
+    // Bytes 20..24 of the info JSON (`":"1`, after "version").
+    assert_eq!(
+        *lines.lock().unwrap(),
+        vec![r#"plugin 't': ":"1"#.to_string()]
     );
 }

@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Lock};
+// Journal JSON holds secrets: its errors must not quote it.
+use crate::plugin::error::json_error;
 use crate::project::Project;
 use crate::vault::{Node, Vault};
 
@@ -137,6 +139,19 @@ pub struct Pending {
     pub last_error: Option<String>,
 }
 
+impl Pending {
+    /// `text` without either credential's value: for what the journal
+    /// records and shows about a failure (`last_error`).
+    pub fn redact(&self, text: &str) -> String {
+        let values: Vec<Zeroizing<String>> =
+            [&self.previous, self.new.as_ref().unwrap_or(&self.previous)]
+                .into_iter()
+                .filter_map(|c| c.value.clone())
+                .collect();
+        crate::plugin::redact(text, &values)
+    }
+}
+
 /// Everything the journal knows about one secret in one environment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,7 +224,7 @@ impl Journal {
             Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text()).map_err(|e| {
                 Error::file(
                     self.vault.path(),
-                    format!("journal entry '{name}' is malformed: {}", e.classify_msg()),
+                    format!("journal entry '{name}' is malformed: {}", json_error(&e)),
                 )
             }),
             Some(_) => Err(Error::file(
@@ -241,22 +256,6 @@ impl Journal {
             };
         }
         self.vault.save().map(drop)
-    }
-}
-
-/// Journal JSON errors must not quote input (it holds secrets).
-trait Classify {
-    fn classify_msg(&self) -> String;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_msg(&self) -> String {
-        format!(
-            "{:?} error at line {} column {}",
-            self.classify(),
-            self.line(),
-            self.column()
-        )
     }
 }
 
@@ -361,10 +360,31 @@ mod tests {
     }
 
     #[test]
+    fn recorded_errors_lose_both_credentials() {
+        let p = Pending {
+            token: "ab".repeat(16),
+            step: Step::Created,
+            started: "2026-01-01T00:00:00Z".into(),
+            plugin: "p".into(),
+            previous: Cred {
+                value: Some(Zeroizing::new("old-s3cret".into())),
+                ..Default::default()
+            },
+            new: Some(secret_cred()),
+            revoke_after: None,
+            last_error: None,
+        };
+        assert_eq!(
+            p.redact("provider said old-s3cret and hunter2-secret are bad"),
+            "provider said [REDACTED] and [REDACTED] are bad"
+        );
+    }
+
+    #[test]
     fn malformed_entries_are_reported_without_their_content() {
         let e: serde_json::Error =
             serde_json::from_str::<Record>(r#"{"pending": "hunter2"}"#).unwrap_err();
-        let msg = e.classify_msg();
+        let msg = json_error(&e);
         assert!(!msg.contains("hunter2") && msg.contains("line 1"), "{msg}");
     }
 }

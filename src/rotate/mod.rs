@@ -9,8 +9,10 @@
 //! 1. start: record a random token and the current credential (previous);
 //! 2. `create` at the provider (the token is the idempotency key), then at
 //!    once store the new value, encrypted, as pending;
-//! 3. `verify` the pending value (on failure: revoke it, leave the
-//!    environment file untouched);
+//! 3. `verify` the pending value. When the plugin rejects it: revoke it,
+//!    leave the environment file untouched. When the plugin could not
+//!    answer (time budget, crash, "retry later"): keep it pending and stop;
+//!    `--resume` verifies again, `--abort` revokes it;
 //! 4. promote: write it into the environment file, keep the previous one;
 //! 5. `revoke` the previous credential (after `rotation.grace`), record the
 //!    rotation time in `.gsec/state.yaml`, forget the entry.
@@ -24,6 +26,7 @@
 pub mod journal;
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use indexmap::IndexMap;
@@ -34,7 +37,7 @@ use crate::envs::Resolver;
 use crate::error::{Error, Result};
 use crate::plugin::{Host, Plugin, StepRequest};
 use crate::project::Project;
-use crate::state::{self, State};
+use crate::state::State;
 use crate::vault::Node;
 use journal::{Cred, Journal, Pending, Record, Step};
 
@@ -83,25 +86,57 @@ pub enum Note {
 pub struct Rotator<'p> {
     project: &'p Project,
     host: OnceCell<Host>,
-    notify: Notify<'p>,
+    notify: Notify,
+    plugin_debug: bool,
+    clock: Clock<'p>,
 }
 
-type Notify<'p> = Box<dyn Fn(Note, &str) + 'p>;
+/// Where remarks go; shared with the plugin host, whose remarks (what a
+/// plugin logged) are `Note::Info`.
+type Notify = Arc<dyn Fn(Note, &str) + Send + Sync>;
+
+/// The rotation's "now": when a grace period ends, whether it has, and the
+/// times written to the journal and `.gsec/state.yaml`.
+type Clock<'p> = Box<dyn Fn() -> SystemTime + 'p>;
 
 impl<'p> Rotator<'p> {
-    /// A rotator that keeps its remarks to itself; see [`Rotator::notify`].
+    /// A rotator that keeps its remarks to itself (see [`Rotator::notify`])
+    /// and reads the system clock (see [`Rotator::clock`]).
     pub fn new(project: &'p Project) -> Self {
         Rotator {
             project,
             host: OnceCell::new(),
-            notify: Box::new(|_, _| {}),
+            notify: Arc::new(|_, _| {}),
+            plugin_debug: false,
+            clock: Box::new(SystemTime::now),
         }
     }
 
-    /// Where remarks go (the CLI prints them on stderr).
-    pub fn notify(mut self, f: impl Fn(Note, &str) + 'p) -> Self {
-        self.notify = Box::new(f);
+    /// Where remarks go (the CLI prints them on stderr), plugins' log
+    /// lines included; `plugin_debug` adds their debug lines and timings.
+    pub fn notify(
+        mut self,
+        plugin_debug: bool,
+        f: impl Fn(Note, &str) + Send + Sync + 'static,
+    ) -> Self {
+        self.notify = Arc::new(f);
+        self.plugin_debug = plugin_debug;
         self
+    }
+
+    /// Where the time comes from (tests pass a fixed one).
+    pub fn clock(mut self, now: impl Fn() -> SystemTime + 'p) -> Self {
+        self.clock = Box::new(now);
+        self
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    /// `now()` as RFC 3339, as the journal and state file keep times.
+    fn stamp(&self) -> String {
+        humantime::format_rfc3339_seconds(self.now()).to_string()
     }
 
     /// The declared name and rotation settings of a secret.
@@ -137,7 +172,9 @@ impl<'p> Rotator<'p> {
         let host = match self.host.get() {
             Some(h) => h,
             None => {
-                let h = Host::new()?;
+                let notify = self.notify.clone();
+                let h = Host::new()?
+                    .diagnostics(self.plugin_debug, move |line| notify(Note::Info, line));
                 self.host.get_or_init(|| h)
             }
         };
@@ -230,7 +267,7 @@ impl<'p> Rotator<'p> {
                 rec.pending = Some(Pending {
                     token: new_token(),
                     step: Step::Creating,
-                    started: state::now(),
+                    started: self.stamp(),
                     plugin: rot.plugin.clone(),
                     previous: Cred {
                         value: previous,
@@ -389,17 +426,8 @@ impl<'p> Rotator<'p> {
                         token: Some(p.token.clone()),
                         ..Default::default()
                     };
-                    let created = plugin().and_then(|pl| {
-                        let c = pl.create(&req)?;
-                        if c.value.is_empty() {
-                            return Err(Error::msg(format!(
-                                "plugin '{}' returned an empty value from 'create'",
-                                rot.plugin
-                            )));
-                        }
-                        Ok(c)
-                    });
-                    let c = match created {
+                    // `create` refuses an empty value itself.
+                    let c = match plugin().and_then(|pl| Ok(pl.create(&req)?)) {
                         Ok(c) => c,
                         Err(e) => return Err(self.stop(j, name, &mut rec, e)),
                     };
@@ -425,10 +453,24 @@ impl<'p> Rotator<'p> {
                             j.put(name, &rec)?;
                             pause("verified");
                         }
-                        Err(e) => {
+                        // The plugin looked and said no: the credential is
+                        // bad, revoke it.
+                        Err(Error::Plugin(e)) if e.kind.is_rejection() => {
                             p.step = Step::RollingBack;
-                            p.last_error = Some(e.to_string());
+                            p.last_error = Some(p.redact(&e.to_string()));
                             j.put(name, &rec)?;
+                        }
+                        // It could not tell (out of time, crashed, "retry
+                        // later", not loadable): that says nothing about
+                        // the credential, so it stays pending for a retry.
+                        Err(e) => {
+                            let e = Error::Resumable {
+                                what: format!(
+                                    "the new credential could not be verified and stays pending (`gsec rotate {name} --env {env} --abort` revokes it instead)"
+                                ),
+                                source: Box::new(e),
+                            };
+                            return Err(self.stop(j, name, &mut rec, e));
                         }
                     }
                 }
@@ -445,10 +487,7 @@ impl<'p> Rotator<'p> {
                             let g = humantime::parse_duration(g).map_err(|e| {
                                 Error::msg(format!("secrets.{name}.rotation.grace: {e}"))
                             })?;
-                            Some(
-                                humantime::format_rfc3339_seconds(SystemTime::now() + g)
-                                    .to_string(),
-                            )
+                            Some(humantime::format_rfc3339_seconds(self.now() + g).to_string())
                         }
                         None => None,
                     };
@@ -464,7 +503,7 @@ impl<'p> Rotator<'p> {
                                 format!("bad revoke_after: {e}"),
                             )
                         })?;
-                        if due > SystemTime::now() {
+                        if due > self.now() {
                             return Ok(Outcome::AwaitingRevoke {
                                 after: after.clone(),
                             });
@@ -474,15 +513,16 @@ impl<'p> Rotator<'p> {
                     if !prev.is_empty() {
                         let req = revoke_request(rot, inputs()?, &prev);
                         if let Err(e) = plugin().and_then(|pl| Ok(pl.revoke(&req)?)) {
-                            let e = Error::msg(format!(
-                                "{name} in {env} was rotated, but revoking the previous credential failed: {e}; `gsec rotate --resume` retries"
-                            ));
+                            let e = Error::Resumable {
+                                what: "rotated, but revoking the previous credential failed".into(),
+                                source: Box::new(e),
+                            };
                             return Err(self.stop(j, name, &mut rec, e));
                         }
                     }
                     pause("revoked");
                     State::update(&self.project.root, |s| {
-                        s.mark_rotated(env, name, state::now())
+                        s.mark_rotated(env, name, self.stamp())
                     })?;
                     rec.pending = None;
                     j.put(name, &rec)?;
@@ -496,9 +536,12 @@ impl<'p> Rotator<'p> {
                         .unwrap_or_else(|| "verify failed".into());
                     let req = revoke_request(rot, inputs()?, &new);
                     if let Err(e) = plugin().and_then(|pl| Ok(pl.revoke(&req)?)) {
-                        let e = Error::msg(format!(
-                            "the new credential for {name} in {env} failed verification ({reason}) and revoking it failed too: {e}; `gsec rotate --resume` retries"
-                        ));
+                        let e = Error::Resumable {
+                            what: format!(
+                                "the new credential failed verification ({reason}) and revoking it failed too"
+                            ),
+                            source: Box::new(e),
+                        };
                         // Keep the original reason for the next attempt.
                         let err = self.stop(j, name, &mut rec, e);
                         if let Some(p) = rec.pending.as_mut() {
@@ -518,10 +561,12 @@ impl<'p> Rotator<'p> {
         }
     }
 
-    /// Record why a step failed (so `--resume` can say), and return the error.
+    /// Record why a step failed (so `--resume` can say), and return the
+    /// error. What is recorded is redacted of the credentials the journal
+    /// holds, whatever the error's source put in its message.
     fn stop(&self, j: &mut Journal, name: &str, rec: &mut Record, e: Error) -> Error {
         if let Some(p) = rec.pending.as_mut() {
-            p.last_error = Some(e.to_string());
+            p.last_error = Some(p.redact(&e.to_string()));
             if let Err(we) = j.put(name, rec) {
                 return Error::msg(format!("{e} (and the journal could not be updated: {we})"));
             }

@@ -3,7 +3,10 @@
 //! that loop, eat memory, call hosts they were not granted, receive 100 MB
 //! responses, claim another ABI, crash mid-`create`, import WASI or do not
 //! match their pin. Each must fail with a clear one-line error, exit 2,
-//! within its budget, leaving every environment file byte-for-byte as it was.
+//! stopped by the limit it broke (the error names it), leaving every
+//! environment file byte-for-byte as it was. No test bounds how long a
+//! plugin may take from above: on a loaded machine that flakes, and the
+//! budget's accuracy is checked tick by tick in `src/plugin/tests.rs`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -88,12 +91,41 @@ impl Setup {
         Setup { e, cache }
     }
 
-    fn run(&self, args: &[&str], stdin: &[u8]) -> (Output, Duration) {
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut c = self.e.cmd(args);
         c.env("GSEC_CACHE_DIR", &self.cache);
-        let t = Instant::now();
-        let out = self.e.run_cmd(c, stdin);
-        (out, t.elapsed())
+        self.e.run_cmd(c, stdin)
+    }
+
+    /// Run and require success; returns the output.
+    fn ok(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "gsec {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Run and require success; returns stdout parsed as JSON.
+    fn ok_json(&self, args: &[&str], stdin: &[u8]) -> serde_json::Value {
+        let out = self.ok(args, stdin);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("gsec {args:?}: stdout is not JSON: {e}"))
+    }
+
+    /// Run and require exit `code`; returns stderr.
+    fn fails(&self, args: &[&str], stdin: &[u8], code: i32) -> String {
+        let out = self.run(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "gsec {args:?}: stdout={} stderr={err}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        err
     }
 
     /// Every byte of every environment file and the config.
@@ -114,17 +146,10 @@ impl Setup {
     }
 
     /// `gsec plugin call NAME OP` must fail (exit 2) with a one-line error
-    /// containing every `want`, within `max`, changing nothing.
-    fn hostile(&self, name: &str, op: &str, want: &[&str], max: Duration) -> String {
+    /// containing every `want`, changing nothing.
+    fn hostile(&self, name: &str, op: &str, want: &[&str]) -> String {
         let before = self.vault();
-        let (out, took) = self.run(&["plugin", "call", name, op], b"");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "stdout={} stderr={err}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let err = self.fails(&["plugin", "call", name, op], b"", 2);
         let last = err.lines().last().unwrap_or("");
         assert!(
             last.starts_with(&format!(
@@ -135,7 +160,6 @@ impl Setup {
         for w in want {
             assert!(last.contains(w), "missing {w:?} in: {err}");
         }
-        assert!(took < max, "took {took:?} (limit {max:?}): {err}");
         assert!(self.vault() == before, "the vault changed");
         assert_eq!(
             self.e.get("DB_PASSWORD", "production").trim(),
@@ -150,7 +174,7 @@ fn random_plugin_inspect_list_and_call() {
     let wasm = std::fs::read(built_plugin("random")).unwrap();
     let s = Setup::new("random", &wasm, None, &[]);
 
-    let (out, _) = s.run(
+    let v = s.ok_json(
         &[
             "plugin",
             "inspect",
@@ -160,90 +184,45 @@ fn random_plugin_inspect_list_and_call() {
         ],
         b"",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["name"], "random");
     assert_eq!(v["abi"], 1);
     assert_eq!(v["hosts"], serde_json::json!([]));
     assert_eq!(v["sha256"], sha256(&wasm));
     assert_eq!(v["config_schema"]["properties"]["length"]["default"], 32);
-    let (out, _) = s.run(&["plugin", "inspect", "plugins/random.wasm"], b"");
+    let out = s.ok(&["plugin", "inspect", "plugins/random.wasm"], b"");
     let human = String::from_utf8_lossy(&out.stdout);
     assert!(
         human.contains("name:     random") && human.contains(&format!("sha256: {}", sha256(&wasm))),
         "{human}"
     );
 
-    let (out, _) = s.run(&["plugin", "list", "--format", "json"], b"");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = s.ok_json(&["plugin", "list", "--format", "json"], b"");
     assert_eq!(v[0]["name"], "random");
     assert_eq!(v[0]["pin"], "ok");
     assert_eq!(v[0]["plugin"], "random 0.1.0");
     assert_eq!(v[0]["declared_hosts"], serde_json::json!([]));
-    let (out, _) = s.run(&["plugin", "list"], b"");
+    let out = s.ok(&["plugin", "list"], b"");
     assert!(String::from_utf8_lossy(&out.stdout).contains("random\tplugins/random.wasm\tpin ok"));
 
-    let (out, _) = s.run(
-        &[
-            "plugin",
-            "call",
-            "random",
-            "create",
-            "--config",
-            r#"{"length":20,"alphabet":"hex","prefix":"tok_"}"#,
-        ],
+    let config = r#"{"length":20,"alphabet":"hex","prefix":"tok_"}"#;
+    let v = s.ok_json(
+        &["plugin", "call", "random", "create", "--config", config],
         b"",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["value"], "[REDACTED]");
     assert_eq!(v["length"], 24);
 
-    let cfg = r#"{"length":4,"alphabet":"abc"}"#;
-    let (out, _) = s.run(
-        &[
-            "plugin",
-            "call",
-            "random",
-            "verify",
-            "--value-stdin",
-            "--config",
-            cfg,
-        ],
-        b"abca\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (out, _) = s.run(
-        &[
-            "plugin",
-            "call",
-            "random",
-            "verify",
-            "--value-stdin",
-            "--config",
-            cfg,
-        ],
-        b"abcz\n",
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let verify = [
+        "plugin",
+        "call",
+        "random",
+        "verify",
+        "--value-stdin",
+        "--config",
+        r#"{"length":4,"alphabet":"abc"}"#,
+    ];
+    s.ok(&verify, b"abca\n");
+    let err = s.fails(&verify, b"abcz\n", 2);
     assert!(
         err.contains(
             "plugin 'random' (plugins/random.wasm): 'verify' failed: value has characters outside"
@@ -252,7 +231,7 @@ fn random_plugin_inspect_list_and_call() {
     );
     crate::common::assert_no_secret(&err, "abcz");
 
-    let (out, _) = s.run(
+    let err = s.fails(
         &[
             "plugin",
             "call",
@@ -262,17 +241,16 @@ fn random_plugin_inspect_list_and_call() {
             r#"{"alphabet":"aab"}"#,
         ],
         b"",
+        2,
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("characters must be distinct"));
+    assert!(err.contains("characters must be distinct"), "{err}");
 }
 
 #[test]
 fn compiled_module_is_cached_and_a_corrupt_cache_is_recompiled() {
     let wasm = std::fs::read(built_plugin("random")).unwrap();
     let s = Setup::new("random", &wasm, None, &[]);
-    let (out, _) = s.run(&["plugin", "call", "random", "info"], b"");
-    assert!(out.status.success());
+    s.ok(&["plugin", "call", "random", "info"], b"");
     let dir = s.cache.join("plugins");
     let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -297,12 +275,7 @@ fn compiled_module_is_cached_and_a_corrupt_cache_is_recompiled() {
     }
     // Garbage in the cache: recompiled, overwritten, still works.
     std::fs::write(&entries[0], b"not a compiled module").unwrap();
-    let (out, _) = s.run(&["plugin", "call", "random", "create"], b"");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.ok(&["plugin", "call", "random", "create"], b"");
     assert!(
         std::fs::metadata(&entries[0]).unwrap().len() > 1000,
         "cache entry not rewritten"
@@ -312,13 +285,10 @@ fn compiled_module_is_cached_and_a_corrupt_cache_is_recompiled() {
 #[test]
 fn hostile_infinite_loop_is_stopped_by_the_time_budget() {
     let s = Setup::new("loop", &fixture("loop", &[]), None, &["timeout_secs: 2"]);
+    // The epoch ticks follow the wall clock and never run early, so a lower
+    // bound cannot flake; an upper one could, on a busy machine.
     let t = Instant::now();
-    s.hostile(
-        "loop",
-        "create",
-        &["exceeded its 2 s time budget"],
-        Duration::from_secs(6),
-    );
+    s.hostile("loop", "create", &["exceeded its 2 s time budget"]);
     assert!(
         t.elapsed() >= Duration::from_millis(1900),
         "stopped before its budget"
@@ -333,12 +303,7 @@ fn hostile_memory_bomb_is_stopped_by_the_memory_limit() {
         None,
         &["memory_mb: 16"],
     );
-    s.hostile(
-        "membomb",
-        "create",
-        &["exceeded its 16 MiB memory limit"],
-        Duration::from_secs(10),
-    );
+    s.hostile("membomb", "create", &["exceeded its 16 MiB memory limit"]);
 }
 
 #[test]
@@ -348,13 +313,11 @@ fn hostile_wrong_abi_version_is_refused_before_it_runs() {
         "wrong-abi",
         "create",
         &["plugin ABI version 2", "this gsec speaks version 1"],
-        Duration::from_secs(10),
     );
-    let (out, _) = s.run(&["plugin", "inspect", "plugins/wrong-abi.wasm"], b"");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ABI version 2"));
+    let err = s.fails(&["plugin", "inspect", "plugins/wrong-abi.wasm"], b"", 2);
+    assert!(err.contains("ABI version 2"), "{err}");
     // `list` reports it (pin fine, plugin unusable) and exits 1.
-    let (out, _) = s.run(&["plugin", "list"], b"");
+    let out = s.run(&["plugin", "list"], b"");
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -374,7 +337,6 @@ fn hostile_trap_in_the_middle_of_create() {
         "trap",
         "create",
         &["crashed during 'create'", "unreachable"],
-        Duration::from_secs(10),
     );
     // What it logged before crashing is shown, prefixed with its name.
     assert!(
@@ -393,7 +355,6 @@ fn hostile_wasi_import_is_refused() {
             "imports 'wasi_snapshot_preview1.fd_write'",
             "WASI is not available",
         ],
-        Duration::from_secs(10),
     );
 }
 
@@ -406,7 +367,6 @@ fn hostile_sha256_mismatch_is_refused_before_compiling() {
         "random",
         "create",
         &["sha256 mismatch", &pin, &sha256(&wasm)],
-        Duration::from_secs(10),
     );
     // Nothing was compiled or cached for unpinned code.
     assert!(
@@ -416,7 +376,7 @@ fn hostile_sha256_mismatch_is_refused_before_compiling() {
                 .next()
                 .is_none()
     );
-    let (out, _) = s.run(&["plugin", "list", "--format", "json"], b"");
+    let out = s.run(&["plugin", "list", "--format", "json"], b"");
     assert_eq!(out.status.code(), Some(1), "a mismatched pin is a finding");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["pin"], "mismatch");
@@ -457,12 +417,7 @@ fn http_to_a_granted_host_works_and_transport_errors_reach_the_plugin() {
         None,
         &[&format!("hosts: [\"{base}\"]")],
     );
-    let (out, _) = s.run(&["plugin", "call", "http-echo", "verify"], b"");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.ok(&["plugin", "call", "http-echo", "verify"], b"");
     assert_eq!(
         seen.recv_timeout(Duration::from_secs(5)).unwrap(),
         "GET /ok"
@@ -484,7 +439,6 @@ fn http_to_a_granted_host_works_and_transport_errors_reach_the_plugin() {
         "http-echo",
         "verify",
         &["'verify' failed: I/O error: connection refused"],
-        Duration::from_secs(10),
     );
 }
 
@@ -506,7 +460,6 @@ fn hostile_http_to_a_host_not_granted_is_denied() {
         &[&format!(
             "HTTP request to {base} denied: not granted in .gsec.yaml (plugins.http-echo.hosts)"
         )],
-        Duration::from_secs(10),
     );
     crate::common::assert_no_secret(&err, "token=abc");
     // Nothing granted at all.
@@ -516,12 +469,7 @@ fn hostile_http_to_a_host_not_granted_is_denied() {
         None,
         &[],
     );
-    s.hostile(
-        "http-echo",
-        "verify",
-        &["denied: no hosts are granted"],
-        Duration::from_secs(10),
-    );
+    s.hostile("http-echo", "verify", &["denied: no hosts are granted"]);
     // Same host, other scheme: not the granted origin.
     let https = base.replace("http://", "https://");
     let s = Setup::new(
@@ -530,12 +478,7 @@ fn hostile_http_to_a_host_not_granted_is_denied() {
         None,
         &[&format!("hosts: [\"{base}\"]")],
     );
-    s.hostile(
-        "http-echo",
-        "verify",
-        &["denied: not granted"],
-        Duration::from_secs(10),
-    );
+    s.hostile("http-echo", "verify", &["denied: not granted"]);
     assert!(
         seen.recv_timeout(Duration::from_millis(200)).is_err(),
         "a denied request reached the server"
@@ -566,7 +509,6 @@ fn hostile_100_mb_http_response_fails_cleanly() {
         &[&format!(
             "HTTP response from {base} exceeds the 8 MiB limit"
         )],
-        Duration::from_secs(15),
     );
 }
 
@@ -582,34 +524,37 @@ fn hostile_slow_http_server_cannot_outlive_the_budget() {
         None,
         &[&format!("hosts: [\"{base}\"]"), "timeout_secs: 2"],
     );
-    s.hostile(
-        "http-echo",
-        "verify",
-        &["exceeded its 2 s time budget"],
-        Duration::from_secs(6),
-    );
+    s.hostile("http-echo", "verify", &["exceeded its 2 s time budget"]);
 }
 
 #[test]
 fn plugin_call_errors_are_clear() {
     let wasm = std::fs::read(built_plugin("random")).unwrap();
     let s = Setup::new("random", &wasm, None, &[]);
-    let (out, _) = s.run(&["plugin", "call", "nope", "create"], b"");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no plugin 'nope' under plugins"));
-    let (out, _) = s.run(&["plugin", "call", "random", "explode"], b"");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown op 'explode'"));
-    let (out, _) = s.run(
-        &["plugin", "call", "random", "create", "--config", "[1]"],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--config: expected a JSON object"));
+    for (args, want) in [
+        (
+            &["plugin", "call", "nope", "create"][..],
+            "no plugin 'nope' under plugins",
+        ),
+        (
+            &["plugin", "call", "random", "explode"],
+            "unknown op 'explode'",
+        ),
+        (
+            &["plugin", "call", "random", "create", "--config", "[1]"],
+            "--config: expected a JSON object",
+        ),
+        (
+            &["plugin", "call", "random", "create", "--config", "{hunter2"],
+            "--config: not valid JSON at line 1 column 2",
+        ),
+    ] {
+        let err = s.fails(args, b"", 2);
+        assert!(err.contains(want), "{args:?}: {err}");
+        crate::common::assert_no_secret(&err, "hunter2");
+    }
     std::fs::write(s.e.path("notwasm.wasm"), b"hello").unwrap();
-    let (out, _) = s.run(&["plugin", "inspect", "notwasm.wasm"], b"");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = s.fails(&["plugin", "inspect", "notwasm.wasm"], b"", 2);
     assert!(
         err.contains("plugin 'notwasm' (notwasm.wasm): not a valid WebAssembly module"),
         "{err}"
@@ -660,7 +605,7 @@ fn sdk_example_plugin_talks_to_a_granted_api() {
     s.e.set("HELLO_ADMIN_KEY", "development", "admin-key-123");
     let config = format!(r#"{{"api_url":"{base}","scope":"write"}}"#);
 
-    let (out, _) = s.run(
+    let out = s.ok(
         &[
             "plugin",
             "call",
@@ -674,7 +619,6 @@ fn sdk_example_plugin_talks_to_a_granted_api() {
         b"",
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["id"].as_str(), v["value"].as_str()),
@@ -690,39 +634,20 @@ fn sdk_example_plugin_talks_to_a_granted_api() {
         "POST /tokens"
     );
 
-    let (out, _) = s.run(
-        &[
-            "plugin",
-            "call",
-            "hello",
-            "verify",
-            "--config",
-            &config,
-            "--value-stdin",
-        ],
-        b"tok-new-456789\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (out, _) = s.run(
-        &[
-            "plugin",
-            "call",
-            "hello",
-            "verify",
-            "--config",
-            &config,
-            "--value-stdin",
-        ],
-        b"tok-wrong\n",
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'verify' failed: HTTP 401"));
+    let verify = [
+        "plugin",
+        "call",
+        "hello",
+        "verify",
+        "--config",
+        &config,
+        "--value-stdin",
+    ];
+    s.ok(&verify, b"tok-new-456789\n");
+    let err = s.fails(&verify, b"tok-wrong\n", 2);
+    assert!(err.contains("'verify' failed: HTTP 401"), "{err}");
 
-    let (out, _) = s.run(
+    s.ok(
         &[
             "plugin",
             "call",
@@ -737,30 +662,25 @@ fn sdk_example_plugin_talks_to_a_granted_api() {
         ],
         b"",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Without the input, a clear error naming it (never a value).
-    let (out, _) = s.run(
+    let err = s.fails(
         &[
             "plugin", "call", "hello", "revoke", "--config", &config, "--id", "6",
         ],
         b"",
+        2,
     );
-    assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("input secret 'HELLO_ADMIN_KEY' is required")
+        err.contains("input secret 'HELLO_ADMIN_KEY' is required"),
+        "{err}"
     );
 }
 
 #[test]
 fn a_plugin_logging_the_value_it_creates_is_redacted() {
     let s = Setup::new("leaky", &fixture("leaky_log", &[]), None, &[]);
-    let (out, _) = s.run(&["plugin", "call", "leaky", "create"], b"");
+    let out = s.ok(&["plugin", "call", "leaky", "create"], b"");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
     assert!(
         err.contains("gsec: plugin 'leaky': made [REDACTED] for you"),
         "{err}"
