@@ -206,6 +206,6 @@ pub fn run(scanner: &Scanner, source: &dyn Source) -> Result<Report> {
         skipped: s.skipped,
         commits: s.commits,
         errors: s.errors,
-        warnings: Vec::new(),
+        warnings: scanner.warnings().to_vec(),
     })
 }
