@@ -29,4 +29,13 @@ if command -v sops >/dev/null; then
   step "SOPS_AGE_KEY_FILE=… sops decrypt secrets/production.yaml"
   SOPS_AGE_KEY_FILE=$GSEC_AGE_KEY_FILE sops decrypt secrets/production.yaml
 fi
+export GIT_AUTHOR_NAME=alice GIT_AUTHOR_EMAIL=alice@example.com GIT_COMMITTER_NAME=alice GIT_COMMITTER_EMAIL=alice@example.com
+step "git commit, then two branches that each add a different production secret"
+git add -A && git commit -qm "secrets" && git checkout -qb feature
+printf 'sk_live_demo' | "$GSEC" set STRIPE_KEY --env production && git commit -qam "add STRIPE_KEY"
+git checkout -q - && printf 'hunter2-demo' | "$GSEC" set SMTP_PASSWORD --env production && git commit -qam "add SMTP_PASSWORD"
+run git merge --no-edit feature
+run git log -p -1 --format=%s feature -- secrets/production.yaml
+run "$GSEC" log --env production
+run "$GSEC" check --env production
 run "$GSEC" doctor || true

@@ -103,7 +103,10 @@ fn not_regular(path: &Path) -> Error {
 fn too_large(path: &Path, max: u64) -> Error {
     Error::file(
         path,
-        format!("larger than the {} limit; refusing to read it", human_size(max)),
+        format!(
+            "larger than the {} limit; refusing to read it",
+            human_size(max)
+        ),
     )
 }
 

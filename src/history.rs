@@ -117,6 +117,58 @@ impl<'p> Versions<'p> {
         Ok(self.vaults.get(&id).and_then(Option::as_ref))
     }
 
+    /// The secret and recipient changes from one version to another.
+    fn changes(
+        &mut self,
+        old: Option<ObjectId>,
+        now: Option<ObjectId>,
+        path: &str,
+    ) -> Result<Vec<(String, Action)>> {
+        let names = |s: Option<&Summary>| -> (Vec<String>, Vec<String>) {
+            s.map(|s| {
+                (
+                    s.by_name().into_iter().map(|(n, _)| n).collect(),
+                    s.recipients.clone(),
+                )
+            })
+            .unwrap_or_default()
+        };
+        let (old_names, old_recips) = match old {
+            Some(o) => names(self.summary(o, path)?),
+            None => Default::default(),
+        };
+        let (new_names, new_recips) = match now {
+            Some(n) => names(self.summary(n, path)?),
+            None => Default::default(),
+        };
+        let mut out = Vec::new();
+        for n in &new_names {
+            if !old_names.contains(n) {
+                out.push((n.clone(), Action::Added));
+            } else if let (Some(o), Some(nw)) = (old, now)
+                && self.changed(o, nw, n, path)?
+            {
+                out.push((n.clone(), Action::Changed));
+            }
+        }
+        for n in &old_names {
+            if !new_names.contains(n) {
+                out.push((n.clone(), Action::Removed));
+            }
+        }
+        for r in &new_recips {
+            if !old_recips.iter().any(|o| same_recipient(o, r)) {
+                out.push((r.clone(), Action::RecipientAdded));
+            }
+        }
+        for r in &old_recips {
+            if !new_recips.iter().any(|n| same_recipient(n, r)) {
+                out.push((r.clone(), Action::RecipientRemoved));
+            }
+        }
+        Ok(out)
+    }
+
     /// Did `name` change between two versions? By ciphertext, then (when
     /// the ciphertext differs and both decrypt) by plaintext.
     fn changed(&mut self, old: ObjectId, new: ObjectId, name: &str, path: &str) -> Result<bool> {
@@ -217,14 +269,29 @@ pub fn log(project: &Project, filter: &LogFilter) -> Result<(Vec<Event>, Vec<Str
             if before.contains(&now) || (before.is_empty() && now.is_none()) {
                 continue;
             }
-            let old = before.first().copied().flatten();
-            let mut push = |name: String, action: Action| {
+            // What changed relative to each parent; a merge reports only
+            // what differs from every parent (what the merge itself made,
+            // e.g. a conflict resolution), not what one branch brought in.
+            let mut per_parent: Vec<Vec<(String, Action)>> = Vec::new();
+            let olds: Vec<Option<ObjectId>> = if before.is_empty() {
+                vec![None]
+            } else {
+                before
+            };
+            for old in &olds {
+                per_parent.push(v.changes(*old, now, &f.path)?);
+            }
+            let (first, rest) = per_parent.split_first().expect("at least one parent slot");
+            for (name, action) in first {
+                if !rest.iter().all(|r| r.iter().any(|(n, _)| n == name)) {
+                    continue;
+                }
                 if filter
                     .name
                     .as_ref()
-                    .is_some_and(|n| !n.eq_ignore_ascii_case(&name))
+                    .is_some_and(|n| !n.eq_ignore_ascii_case(name))
                 {
-                    return;
+                    continue;
                 }
                 events.push(Event {
                     commit: c.to_string(),
@@ -233,50 +300,9 @@ pub fn log(project: &Project, filter: &LogFilter) -> Result<(Vec<Event>, Vec<Str
                     date: rfc3339(info.time),
                     time: info.time,
                     env: f.env.clone(),
-                    name,
-                    action,
+                    name: name.clone(),
+                    action: *action,
                 });
-            };
-            let names = |s: Option<&Summary>| -> (Vec<String>, Vec<String>) {
-                s.map(|s| {
-                    (
-                        s.by_name().into_iter().map(|(n, _)| n).collect(),
-                        s.recipients.clone(),
-                    )
-                })
-                .unwrap_or_default()
-            };
-            let (old_names, old_recips) = match old {
-                Some(o) => names(v.summary(o, &f.path)?),
-                None => Default::default(),
-            };
-            let (new_names, new_recips) = match now {
-                Some(n) => names(v.summary(n, &f.path)?),
-                None => Default::default(),
-            };
-            for n in &new_names {
-                if !old_names.contains(n) {
-                    push(n.clone(), Action::Added);
-                } else if let (Some(o), Some(nw)) = (old, now)
-                    && v.changed(o, nw, n, &f.path)?
-                {
-                    push(n.clone(), Action::Changed);
-                }
-            }
-            for n in &old_names {
-                if !new_names.contains(n) {
-                    push(n.clone(), Action::Removed);
-                }
-            }
-            for r in &new_recips {
-                if !old_recips.iter().any(|o| same_recipient(o, r)) {
-                    push(r.clone(), Action::RecipientAdded);
-                }
-            }
-            for r in &old_recips {
-                if !new_recips.iter().any(|n| same_recipient(n, r)) {
-                    push(r.clone(), Action::RecipientRemoved);
-                }
             }
         }
     }

@@ -84,10 +84,7 @@ impl Project {
     pub fn check_contained(&self, env: &str) -> Result<()> {
         let path = self.env_file(env);
         let root = std::fs::canonicalize(&self.root).map_err(|e| Error::io(&self.root, e))?;
-        let Some(resolved) = path
-            .ancestors()
-            .find_map(|a| std::fs::canonicalize(a).ok())
-        else {
+        let Some(resolved) = path.ancestors().find_map(|a| std::fs::canonicalize(a).ok()) else {
             return Ok(());
         };
         let inside_git = resolved

@@ -54,10 +54,18 @@ mod tests {
 
     #[test]
     fn depth_is_bounded_before_parsing() {
-        let ok = format!("{}{}", "[".repeat(MAX_FLOW_DEPTH), "]".repeat(MAX_FLOW_DEPTH));
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_FLOW_DEPTH),
+            "]".repeat(MAX_FLOW_DEPTH)
+        );
         assert!(parse_value(ok.as_bytes()).is_ok());
         let deep = "[".repeat(MAX_FLOW_DEPTH + 1);
-        assert!(check_depth(deep.as_bytes()).unwrap_err().contains("64 levels"));
+        assert!(
+            check_depth(deep.as_bytes())
+                .unwrap_err()
+                .contains("64 levels")
+        );
         // Balanced brackets in values do not add up.
         let many = "a: ENC[x]\n".repeat(1000);
         assert!(check_depth(many.as_bytes()).is_ok());

@@ -219,7 +219,17 @@ fn fits_type(plain: &[u8], ty: ValueType) -> bool {
         ValueType::Float => text.parse::<f64>().is_ok(),
         ValueType::Bool => matches!(
             text,
-            "1" | "t" | "T" | "TRUE" | "true" | "True" | "0" | "f" | "F" | "FALSE" | "false" | "False"
+            "1" | "t"
+                | "T"
+                | "TRUE"
+                | "true"
+                | "True"
+                | "0"
+                | "f"
+                | "F"
+                | "FALSE"
+                | "false"
+                | "False"
         ),
         _ => true,
     }

@@ -124,6 +124,18 @@ fn branches_adding_different_keys_merge_cleanly_and_sops_reads_the_result() {
     };
     assert_eq!(line(&text, "A"), line(&ours, "A"));
     assert_eq!(line(&text, "B"), line(&theirs, "B"));
+    // gsec log reports each change once, where it was made, not again at
+    // the merge that brought it in.
+    let log = e.ok(&["log", "--env", "production", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let added_b: Vec<&serde_json::Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "B" && r["action"] == "added")
+        .collect();
+    assert_eq!(added_b.len(), 1, "{log}");
+    assert_eq!(added_b[0]["author"], "bob", "{log}");
 }
 
 #[test]

@@ -10,7 +10,10 @@ const DEV: &str = "secrets/development.yaml";
 
 /// Replace the first line starting with `prefix` in `text` by `with`.
 fn insert_after_line(text: &str, line: &str, extra: &str) -> String {
-    let i = text.find(line).unwrap_or_else(|| panic!("{line:?} in {text}")) + line.len();
+    let i = text
+        .find(line)
+        .unwrap_or_else(|| panic!("{line:?} in {text}"))
+        + line.len();
     format!("{}{extra}{}", &text[..i], &text[i..])
 }
 
@@ -28,7 +31,10 @@ fn a_secret_named_sops_is_refused_everywhere() {
     }
     e.write("in.env", "B=bravo\nsops=oops\n");
     let err = e.fails(&["import", "in.env"], b"", 2);
-    assert!(err.contains("in.env:2") && err.contains("metadata"), "{err}");
+    assert!(
+        err.contains("in.env:2") && err.contains("metadata"),
+        "{err}"
+    );
     let ed = editor(&e, "ed.sh", "printf 'sops: oops\\n' >> \"$1\"");
     let mut c = e.cmd(&["edit"]);
     c.env("EDITOR", &ed);
@@ -51,9 +57,7 @@ fn a_secret_named_sops_is_refused_everywhere() {
 fn concurrent_recipient_adds_all_land() {
     let e = Env::project();
     e.set("SEED", "development", "seed-value");
-    let keys: Vec<String> = (0..10)
-        .map(|i| e.other_key(&format!("k{i}")).1)
-        .collect();
+    let keys: Vec<String> = (0..10).map(|i| e.other_key(&format!("k{i}")).1).collect();
     let children: Vec<_> = keys
         .iter()
         .map(|k| {
@@ -116,7 +120,10 @@ fn deep_and_huge_yaml_is_refused_before_parsing() {
         ".gsec.local.yaml",
     );
     // The configuration.
-    e.write(".gsec.yaml", &format!("{cfg}x: {}\n", "{".repeat(81 * 1024)));
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}x: {}\n", "{".repeat(81 * 1024)),
+    );
     deep(&e.fails(&["list"], b"", 2), ".gsec.yaml");
     // Size: bounded before reading it all.
     e.write(".gsec.yaml", &format!("{cfg}# {}\n", "x".repeat(1 << 20)));
@@ -180,7 +187,9 @@ fn environment_files_stay_inside_the_repository() {
         e.write(".gsec.yaml", &with_file(file));
         let err = e.fails(&["set", "A"], b"alpha", 2);
         assert!(
-            err.contains(".gsec.yaml") && err.contains("environments.development.file") && err.contains(why),
+            err.contains(".gsec.yaml")
+                && err.contains("environments.development.file")
+                && err.contains(why),
             "{file}: {err}"
         );
         // Every command refuses the configuration, not just writers.
@@ -249,7 +258,10 @@ fn duplicate_keys_are_refused_in_every_file() {
     );
     e.write(DEV, &format!("1: x\n\"1\": y\n{file}"));
     let err = e.fails(&["list"], b"", 2);
-    assert!(err.contains(DEV) && err.contains("duplicate key `1`"), "{err}");
+    assert!(
+        err.contains(DEV) && err.contains("duplicate key `1`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -326,8 +338,15 @@ fn values_are_never_stored_unencrypted() {
     );
     assert_ne!(with_regex, file);
     e.write(PROD, &with_regex);
-    let err = e.fails(&["set", "PASSWORD", "--env", "production"], b"tok-value-123", 2);
-    assert!(err.contains("encrypted_regex") && err.contains(PROD), "{err}");
+    let err = e.fails(
+        &["set", "PASSWORD", "--env", "production"],
+        b"tok-value-123",
+        2,
+    );
+    assert!(
+        err.contains("encrypted_regex") && err.contains(PROD),
+        "{err}"
+    );
     assert!(!e.read(PROD).contains("tok-value-123"));
     // Names the setting encrypts still work.
     e.set("data", "production", "d2");
@@ -341,7 +360,10 @@ fn data_key(e: &Env, file: &str) -> gsec::vault::crypto::DataKey {
     const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
     const END: &str = "-----END AGE ENCRYPTED FILE-----";
     let text = e.read(file);
-    let (start, end) = (text.find(BEGIN).unwrap(), text.find(END).unwrap() + END.len());
+    let (start, end) = (
+        text.find(BEGIN).unwrap(),
+        text.find(END).unwrap() + END.len(),
+    );
     let armored = text[start..end]
         .lines()
         .map(str::trim)
@@ -416,7 +438,10 @@ fn multibyte_recipient_labels_do_not_crash() {
         ("ééééééééééééééééééééé€", "éééééééééé"),
         ("ssh-ed25519 AAAA€€€€", "AAAA€€€€"),
     ] {
-        e.write(DEV, &pristine.replace(&ours, &format!("recipient: {label}")));
+        e.write(
+            DEV,
+            &pristine.replace(&ours, &format!("recipient: {label}")),
+        );
         for args in [&["check"][..], &["doctor"], &["get", "A"], &["list"]] {
             let out = e.run_in(args, b"");
             let err = String::from_utf8_lossy(&out.stderr);
