@@ -31,3 +31,14 @@ scratch_project() {
   "$GSEC" keygen -o "$GSEC_AGE_KEY_FILE" >/dev/null 2>&1
   "$GSEC" init >/dev/null 2>&1
 }
+
+# import_200_secrets ENV: 200 secrets of realistic sizes, in one import.
+import_200_secrets() {
+  python3 - > "$work/secrets.env" <<'PY'
+import secrets
+for i in range(200):
+    print(f"SECRET_{i:03d}={secrets.token_urlsafe(24 + (i % 5) * 16)}")
+PY
+  "$GSEC" import "$work/secrets.env" --env "$1" >/dev/null 2>&1
+  rm "$work/secrets.env"
+}

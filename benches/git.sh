@@ -14,13 +14,7 @@ gsec_release
 scratch_project
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@example.com
 
-python3 - > secrets.env <<'PY'
-import secrets
-for i in range(200):
-    print(f"SECRET_{i:03d}={secrets.token_urlsafe(24 + (i % 5) * 16)}")
-PY
-"$GSEC" import secrets.env --env production >/dev/null 2>&1
-rm secrets.env
+import_200_secrets production
 F=secrets/production.yaml
 git add -A && git commit -qm base
 # Three versions for the driver: base, ours (one value changed), theirs

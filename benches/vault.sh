@@ -10,13 +10,7 @@ need hyperfine sops git python3
 gsec_release
 scratch_project
 # 200 secrets of realistic sizes, written in one import.
-python3 - > secrets.env <<'PY'
-import secrets
-for i in range(200):
-    print(f"SECRET_{i:03d}={secrets.token_urlsafe(24 + (i % 5) * 16)}")
-PY
-"$GSEC" import secrets.env --env production >/dev/null 2>&1
-rm secrets.env
+import_200_secrets production
 F=secrets/production.yaml
 echo "file: $(grep -c ENC\\[ $F) encrypted values, $(wc -c < $F) bytes"
 echo

@@ -77,6 +77,17 @@ struct Versions<'p> {
 }
 
 impl<'p> Versions<'p> {
+    fn new(project: &'p Project, repo: gix::Repository) -> Self {
+        Versions {
+            project,
+            repo,
+            summaries: HashMap::new(),
+            vaults: HashMap::new(),
+            blob_at: HashMap::new(),
+            unreadable: Vec::new(),
+        }
+    }
+
     fn blob_at(&mut self, commit: ObjectId, i: usize, path: &str) -> Result<Option<ObjectId>> {
         if let Some(b) = self.blob_at.get(&(commit, i)) {
             return Ok(*b);
@@ -244,14 +255,7 @@ pub fn log(project: &Project, filter: &LogFilter) -> Result<(Vec<Event>, Vec<Str
     let repo = git::open(&project.root)?;
     let files = tracked(project, &repo, &filter.envs);
     let commits = head_commits(&repo)?;
-    let mut v = Versions {
-        project,
-        repo,
-        summaries: HashMap::new(),
-        vaults: HashMap::new(),
-        blob_at: HashMap::new(),
-        unreadable: Vec::new(),
-    };
+    let mut v = Versions::new(project, repo);
     let mut events = Vec::new();
     for c in commits {
         let info = git::commit_info(&v.repo, c)?;
@@ -335,14 +339,7 @@ pub fn exposure(project: &Project, envs: &[String]) -> Result<ExposureReport> {
     let repo = git::open(&project.root)?;
     let files = tracked(project, &repo, envs);
     let commits = git::commits(&repo, None)?; // oldest first
-    let mut v = Versions {
-        project,
-        repo,
-        summaries: HashMap::new(),
-        vaults: HashMap::new(),
-        blob_at: HashMap::new(),
-        unreadable: Vec::new(),
-    };
+    let mut v = Versions::new(project, repo);
     let mut report = ExposureReport::default();
     for (i, f) in files.iter().enumerate() {
         let current = match project.open(&f.env) {

@@ -58,11 +58,7 @@ fn a_non_recipient_seals_a_value_that_recipients_read_check_counts_and_merge_fol
     e.ok(&["inbox", "merge", "--env", "production"]);
     assert!(!e.path(INBOX).exists());
     assert!(e.read(PROD).contains("STRIPE_KEY: ENC["));
-    let mut c = Command::new(tool("sops"));
-    c.args(["decrypt", PROD]).current_dir(&e.dir);
-    e.clean_env(&mut c);
-    c.env("SOPS_AGE_KEY_FILE", &e.key);
-    let out = c.output().unwrap();
+    let out = sops_decrypt(&e, &e.key, PROD);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("sk-sealed-value"),
         "{out:?}"

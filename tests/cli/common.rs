@@ -254,3 +254,12 @@ pub fn sarif_errors(sarif: &Path) -> Result<(), String> {
         ))
     }
 }
+
+/// The real `sops decrypt FILE` in the project, with `key` as its age key.
+pub fn sops_decrypt(e: &Env, key: &Path, file: &str) -> Output {
+    let mut c = Command::new(tool("sops"));
+    c.args(["decrypt", file]).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", key);
+    c.output().unwrap()
+}

@@ -50,14 +50,6 @@ fn base_repo() -> Env {
     e
 }
 
-fn sops_decrypt(e: &Env, file: &str) -> Output {
-    let mut c = Command::new(tool("sops"));
-    c.args(["decrypt", file]).current_dir(&e.dir);
-    e.clean_env(&mut c);
-    c.env("SOPS_AGE_KEY_FILE", &e.key);
-    c.output().unwrap()
-}
-
 #[test]
 fn init_registers_attributes_and_drivers() {
     let e = Env::project();
@@ -103,7 +95,7 @@ fn branches_adding_different_keys_merge_cleanly_and_sops_reads_the_result() {
     assert_eq!(e.get("C", "production"), "charlie-1");
     let text = e.read(PROD);
     assert!(!text.contains("<<<<<<<"), "{text}");
-    let out = sops_decrypt(&e, PROD);
+    let out = sops_decrypt(&e, &e.key, PROD);
     assert!(
         out.status.success(),
         "{}",

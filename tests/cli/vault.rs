@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::common::{Env, assert_no_secret, tool};
+use crate::common::{Env, assert_no_secret, sops_decrypt, tool};
 
 fn data_lines(text: &str) -> Vec<&str> {
     text.lines().take_while(|l| *l != "sops:").collect()
@@ -226,14 +226,6 @@ fn sops_encrypt(e: &Env, plain: &str, dest: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     e.write(dest, std::str::from_utf8(&out.stdout).unwrap());
-}
-
-fn sops_decrypt(e: &Env, key: &std::path::Path, file: &str) -> std::process::Output {
-    let mut c = Command::new(tool("sops"));
-    c.args(["decrypt", file]).current_dir(&e.dir);
-    e.clean_env(&mut c);
-    c.env("SOPS_AGE_KEY_FILE", key);
-    c.output().unwrap()
 }
 
 #[test]
