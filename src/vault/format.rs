@@ -78,6 +78,10 @@ pub struct Metadata {
     /// The file uses `key_groups` (Shamir); gsec reads single-group files
     /// only and never writes them.
     pub key_groups: bool,
+    /// sops' encrypted comment lines (`#ENC[…,type:comment]`), each run
+    /// anchored to the key path of the line that follows it, so a rewrite
+    /// puts them back where they were (YAML parsers drop comments).
+    pub comments: Vec<(Vec<String>, Vec<String>)>,
 }
 
 pub const FOREIGN_SOURCES: &[&str] = &["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
@@ -121,8 +125,111 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
             data.push((k, v));
         }
     }
-    let meta = meta.ok_or("not a sops-encrypted file (no `sops:` metadata)")?;
+    let mut meta: Metadata = meta.ok_or("not a sops-encrypted file (no `sops:` metadata)")?;
+    if bytes.windows(13).any(|w| w == b"type:comment]") {
+        meta.comments = comments_of(&String::from_utf8_lossy(bytes));
+    }
     Ok((data, meta))
+}
+
+/// The encrypted comment lines sops writes above keys.
+fn is_comment_line(trimmed: &str) -> bool {
+    trimmed.starts_with("#ENC[") && trimmed.ends_with("type:comment]")
+}
+
+/// For each line of a block-style YAML document up to and including the
+/// top-level `sops:` key: `Some((indent, key path))` for a key line, else
+/// `None`. Indentation decides nesting, as in the layout sops and gsec
+/// write (`- key:` list items nest under their list's key).
+fn key_paths(text: &str) -> Vec<Option<(usize, Vec<String>)>> {
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let spaces = line.chars().take_while(|c| *c == ' ').count();
+        let trimmed = line.trim_start_matches(' ');
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            out.push(None);
+            continue;
+        }
+        let (indent, body) = match trimmed.strip_prefix("- ") {
+            Some(rest) => (spaces + 2, rest),
+            None => (spaces, trimmed),
+        };
+        let Some(key) = key_of(body) else {
+            out.push(None);
+            continue;
+        };
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key));
+        let path: Vec<String> = stack.iter().map(|(_, k)| k.clone()).collect();
+        let done = indent == 0 && path.len() == 1 && path[0] == "sops";
+        out.push(Some((spaces, path)));
+        if done {
+            break;
+        }
+    }
+    out
+}
+
+/// The key of a `key: value` or `key:` line, unquoted; `None` otherwise.
+fn key_of(body: &str) -> Option<String> {
+    if let Some(rest) = body.strip_prefix('"') {
+        let end = rest.find("\":")?;
+        return Some(rest[..end].replace("\\\"", "\""));
+    }
+    if let Some(rest) = body.strip_prefix('\'') {
+        let end = rest.find("':")?;
+        return Some(rest[..end].replace("''", "'"));
+    }
+    let end = body
+        .char_indices()
+        .find(|&(i, c)| c == ':' && body[i + 1..].chars().next().is_none_or(|n| n == ' '))
+        .map(|(i, _)| i)?;
+    Some(body[..end].to_string())
+}
+
+/// Encrypted comment lines, each run with the key path it stands above.
+fn comments_of(text: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for (line, key) in text.lines().zip(key_paths(text)) {
+        let trimmed = line.trim_start_matches(' ');
+        match key {
+            None if is_comment_line(trimmed) => pending.push(trimmed.to_string()),
+            None => {}
+            Some((_, path)) => {
+                if !pending.is_empty() {
+                    out.push((path, std::mem::take(&mut pending)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Put comment lines back above the keys they belonged to.
+fn insert_comments(text: String, comments: &[(Vec<String>, Vec<String>)]) -> String {
+    if comments.is_empty() {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + comments.len() * 128);
+    let mut paths = key_paths(&text).into_iter();
+    for line in text.lines() {
+        if let Some(Some((indent, path))) = paths.next()
+            && let Some((_, lines)) = comments.iter().find(|(p, _)| *p == path)
+        {
+            for c in lines {
+                pad(&mut out, indent);
+                out.push_str(c);
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 fn key_string(k: &Value) -> Result<String, String> {
@@ -322,7 +429,7 @@ pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
     let mut all: Vec<(String, Emit)> = data.to_vec();
     all.push(("sops".into(), emit_metadata(md)));
     emit_map(&mut out, &all, 0);
-    out
+    insert_comments(out, &md.comments)
 }
 
 /// Emit any tree on its own (a map, list or scalar document).
@@ -493,6 +600,34 @@ fn plain_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn comment_anchors_follow_key_paths_whatever_the_key_text() {
+        let text = "#ENC[a,type:comment]\nA: x\n\"q: k\":\n    #ENC[b,type:comment]\n    é€: y\nl:\n    - #ENC[c,type:comment]\n    - k: v\nsops:\n    #ENC[z,type:comment]\n    mac: m\n";
+        let c = comments_of(text);
+        assert_eq!(
+            c,
+            vec![
+                (
+                    vec!["A".to_string()],
+                    vec!["#ENC[a,type:comment]".to_string()]
+                ),
+                (
+                    vec!["q: k".to_string(), "é€".to_string()],
+                    vec!["#ENC[b,type:comment]".to_string()]
+                ),
+            ]
+        );
+        // Re-inserted at the key's indentation.
+        let back = insert_comments("A: x\n\"q: k\":\n    é€: y\n".into(), &c);
+        assert_eq!(
+            back,
+            "#ENC[a,type:comment]\nA: x\n\"q: k\":\n    #ENC[b,type:comment]\n    é€: y\n"
+        );
+        assert_eq!(key_of("a:b: c"), Some("a:b".into()));
+        assert_eq!(key_of("no colon"), None);
+        assert_eq!(key_of("€:"), Some("€".into()));
+    }
+
     use super::*;
 
     #[test]

@@ -453,6 +453,10 @@ impl Vault {
             }
             self.key = DataKey::generate();
             self.meta.age.clear();
+            // Comments are encrypted with the old data key and gsec does
+            // not decrypt them: a new key drops them (sops could not read
+            // them any more).
+            self.meta.comments.clear();
             clear_cache(&mut self.data);
         }
         // Keep existing stanzas (same bytes) for recipients that stay.

@@ -397,3 +397,40 @@ fn diff_and_at_read_other_revisions() {
     let out = e.ok(&["diff", "HEAD~1", "HEAD", "--env", "production"]);
     assert_eq!(out, "~ production A\n+ production B\n");
 }
+
+#[test]
+fn comments_in_a_file_sops_wrote_survive_a_gsec_write() {
+    let e = Env::project();
+    e.write(
+        "plain.yaml",
+        "# who owns this file\nA: alpha\n# the SMTP relay\nB: bravo\nnested:\n    # inner note\n    c: charlie\n",
+    );
+    let mut c = Command::new(tool("sops"));
+    c.args(["encrypt", "--age", &e.recipient, "plain.yaml"])
+        .current_dir(&e.dir);
+    e.clean_env(&mut c);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    e.write(PROD, std::str::from_utf8(&out.stdout).unwrap());
+    std::fs::remove_file(e.path("plain.yaml")).unwrap();
+    let before = e.read(PROD);
+    assert_eq!(before.matches("type:comment]").count(), 3, "{before}");
+    // A gsec write: one value changed, one added.
+    e.set("B", "production", "bravo-2");
+    e.set("D", "production", "delta");
+    let after = e.read(PROD);
+    for l in before.lines().filter(|l| l.contains("type:comment]")) {
+        assert!(after.contains(l), "lost {l}:\n{after}");
+    }
+    let out = sops_decrypt(&e, &e.key, PROD);
+    assert!(out.status.success(), "{out:?}");
+    let plain = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "# who owns this file\nA: alpha",
+        "# the SMTP relay\nB: bravo-2",
+        "    # inner note\n    c: charlie",
+    ] {
+        assert!(plain.contains(want), "{want:?} in\n{plain}");
+    }
+    assert_eq!(e.get("D", "production"), "delta");
+}
