@@ -1,7 +1,6 @@
 //! `gsec rotate`: turn flags into rotation targets and outcomes into
 //! output. The protocol itself lives in `crate::rotate`.
 
-use std::io::Write;
 use std::time::SystemTime;
 
 use clap::{ArgGroup, Args};
@@ -200,7 +199,7 @@ fn report(results: Vec<(Target, Result<Outcome>)>, json: bool) -> Result<Exit> {
 fn resume(r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
     if dry_run {
         let pending = r.pending(envs)?;
-        print_pending(&pending);
+        print_pending(&pending)?;
         if pending.is_empty() {
             output::info("no rotation to resume");
         }
@@ -215,11 +214,9 @@ fn resume(r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exi
 }
 
 /// `--dry-run`: the interrupted rotations `--resume` (or `--due`) would finish.
-fn print_pending(pending: &[(Target, journal::Pending)]) {
-    let mut out = std::io::stdout().lock();
+fn print_pending(pending: &[(Target, journal::Pending)]) -> Result<()> {
     for (t, p) in pending {
-        let _ = writeln!(
-            out,
+        outln!(
             "would resume {} in {} (started {}, at step '{}'{})",
             t.name,
             t.env,
@@ -231,13 +228,14 @@ fn print_pending(pending: &[(Target, journal::Pending)]) {
                 .unwrap_or_default()
         );
     }
+    Ok(())
 }
 
 fn due(project: &Project, r: &Rotator, envs: &[String], dry_run: bool, json: bool) -> Result<Exit> {
     let targets = r.due(envs, test_now()?.unwrap_or_else(SystemTime::now))?;
     if dry_run {
         let pending = r.pending(envs)?;
-        print_pending(&pending);
+        print_pending(&pending)?;
         let fresh: Vec<Target> = targets
             .into_iter()
             .filter(|t| !pending.iter().any(|(p, _)| p == t))
@@ -287,9 +285,38 @@ fn exposed(
             }
         }
     }
+    // What git history shows (`gsec exposure`): a current value that a
+    // former recipient could read in an old commit.
+    match crate::history::exposure(project, envs) {
+        Ok(found) => {
+            for u in &found.unchecked {
+                output::warn(&format!("exposure not checked: {u}"));
+            }
+            for e in found.exposed {
+                let t = Target {
+                    name: e.name.clone(),
+                    env: e.env.clone(),
+                };
+                if targets.contains(&t) || manual.iter().any(|(m, _)| *m == t) {
+                    continue;
+                }
+                let since = format!(
+                    "commit {}",
+                    e.last_commit.chars().take(10).collect::<String>()
+                );
+                match r.rotation(&e.name) {
+                    Ok(_) => targets.push(t),
+                    Err(_) => manual.push((t, since)),
+                }
+            }
+        }
+        // Not a git repository: only what `recipients rm` recorded.
+        Err(Error::Git { .. }) => {}
+        Err(e) => return Err(e),
+    }
     if targets.is_empty() && manual.is_empty() {
         output::info(
-            "no exposed secrets (gsec updatekeys records them when a recipient is removed)",
+            "no exposed secrets (recorded by `gsec recipients rm`, or readable by a former recipient in git history)",
         );
         return Ok(Exit::Ok);
     }
@@ -313,7 +340,6 @@ fn exposed(
 /// `--dry-run`: what each target would do. Reads the plugin file to check
 /// its pin but runs nothing.
 fn plan(project: &Project, r: &Rotator, targets: &[Target]) -> Result<Exit> {
-    let mut out = std::io::stdout().lock();
     for t in targets {
         let (name, rot) = r.rotation(&t.name)?;
         let decl = project.config.plugins.get(&rot.plugin);
@@ -335,8 +361,7 @@ fn plan(project: &Project, r: &Rotator, targets: &[Target]) -> Result<Exit> {
         } else {
             format!(" with inputs {}", rot.inputs.join(", "))
         };
-        let _ = writeln!(
-            out,
+        outln!(
             "would rotate {name} in {} with plugin '{}' ({pin}){inputs}: create, store it pending in {}, verify, write {}, {revoke}",
             t.env,
             rot.plugin,

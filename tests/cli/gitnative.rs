@@ -306,6 +306,15 @@ fn exposure_lists_values_a_removed_recipient_could_read_until_rotated() {
     assert!(exposed.contains(&"A") && exposed.contains(&"B"), "{v}");
     let row = &v.as_array().unwrap()[0];
     assert!(row["recipients"].to_string().contains(&bob[..20]), "{row}");
+    // rotate --exposed knows it from history alone (no state recorded).
+    let _ = std::fs::remove_file(e.path(".gsec/state.yaml"));
+    let out = e.run_in(&["rotate", "--exposed", "--dry-run"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("B in production was readable by a removed recipient"),
+        "{err}"
+    );
     // Rotating the values ends the exposure.
     e.set("A", "production", "alpha-new");
     e.set("B", "production", "bravo-new");
