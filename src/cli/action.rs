@@ -32,6 +32,7 @@ pub enum ActionCmd {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
+    /// Environment (default: development; inheritance applies).
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
     pub env: String,
     /// Only these secrets (names or variable names; commas or newlines).

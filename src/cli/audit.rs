@@ -20,6 +20,7 @@ pub struct LogArgs {
     /// (30d, 12h).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// Output: human lines or JSON.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
 }
@@ -43,6 +44,7 @@ pub struct ExposureArgs {
     /// Only these environments, comma-separated (default: all).
     #[arg(long = "env", short = 'e', value_delimiter = ',')]
     pub envs: Vec<String>,
+    /// Output: human lines or JSON.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
 }

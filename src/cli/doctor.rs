@@ -13,6 +13,7 @@ use crate::project::{self, Project};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// Output: human lines or JSON.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
 }

@@ -22,6 +22,7 @@ use crate::vault::{Node, OpenOptions, Vault};
 
 #[derive(Debug, Args)]
 pub struct EditArgs {
+    /// Environment (default: development; inheritance applies).
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
     pub env: String,
 }

@@ -27,7 +27,9 @@ pub enum RecipientsCmd {
     },
     /// Remove a recipient everywhere, then re-encrypt its files with new data keys.
     Rm {
+        /// age1… key or ssh public key to remove (a comment may follow).
         key: String,
+        /// Only change .gsec.yaml; run `gsec updatekeys` later.
         #[arg(long)]
         no_update: bool,
     },
@@ -44,6 +46,7 @@ pub struct UpdatekeysArgs {
     /// Only these environments (default: all).
     #[arg(long = "env", short = 'e', value_delimiter = ',')]
     pub envs: Vec<String>,
+    /// Output: human lines or JSON.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
 }

@@ -19,6 +19,7 @@ use crate::vault::Node;
 pub struct RenderArgs {
     /// Template file (`-` for stdin).
     pub template: PathBuf,
+    /// Environment (default: development; inheritance applies).
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
     pub env: String,
     /// Write to OUT (mode 0600) instead of stdout.

@@ -34,7 +34,9 @@ pub struct SetArgs {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
+    /// Secret name (case-insensitive).
     pub name: String,
+    /// Environment (default: development; inheritance applies).
     #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
     pub env: String,
     /// Also say (on stderr) which file the value came from.
@@ -52,6 +54,7 @@ pub struct ListArgs {
     /// Only this environment (default: all).
     #[arg(long = "env", short = 'e')]
     pub env: Option<String>,
+    /// Output: human lines or JSON.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
     #[command(flatten)]
@@ -60,7 +63,10 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
+    /// Secret name (case-insensitive).
     pub name: String,
+    /// Environment(s) to remove it from, comma-separated (required: a
+    /// removal is never implicit).
     #[arg(long = "env", short = 'e', required = true, value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Remove even if the secret is required or used by a template.
