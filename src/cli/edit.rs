@@ -176,7 +176,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
                 "changed by someone else while you were editing; your edit was not saved",
             ));
         }
-        Ok(v.replace_all(entries))
+        v.replace_all(entries)
     })?;
     output::info(&if changed {
         format!("saved {rel}")

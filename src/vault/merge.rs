@@ -59,7 +59,7 @@ pub fn three_way(base: Option<&Vault>, ours: &mut Vault, theirs: &Vault) -> Resu
         &mut path,
         &mut out.conflicts,
     );
-    ours.replace_all(merged);
+    ours.replace_all(merged)?;
 
     // Recipients: the same rule, on the set.
     let b = base.map(Vault::recipients).unwrap_or_default();

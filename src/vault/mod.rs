@@ -61,10 +61,8 @@ impl Peek {
 /// Read and parse a file without decrypting it; `None` when it does not
 /// exist.
 pub fn peek(path: &Path) -> Result<Option<Peek>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(bytes) = crate::fsutil::read_regular(path, crate::fsutil::MAX_SECRETS_FILE)? else {
+        return Ok(None);
     };
     Peek::from_bytes(path, &bytes).map(Some)
 }
@@ -149,7 +147,7 @@ impl Vault {
     /// Read, unwrap, decrypt and verify a file.
     pub fn open(path: impl Into<PathBuf>, ids: &Identities, opts: OpenOptions) -> Result<Self> {
         let path = path.into();
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = crate::fsutil::read_regular_required(&path, crate::fsutil::MAX_SECRETS_FILE)?;
         Self::from_bytes(path, &bytes, ids, opts)
     }
 
@@ -167,15 +165,7 @@ impl Vault {
             ));
         }
         let key = unwrap_key(&path, &meta, ids)?;
-        let rules = CompiledRules::new(&meta.rules).map_err(|e| Error::file(&path, e))?;
-        let mut data = Vec::with_capacity(raw.len());
-        let mut stack = Vec::new();
-        for (k, v) in raw {
-            stack.push(k.clone());
-            let node = decrypt_node(&path, &key, &rules, v, &mut stack)?;
-            stack.pop();
-            data.push((k, node));
-        }
+        let data = decode(&path, &key, &meta.rules, raw)?;
         let recipients = meta
             .age
             .iter()
@@ -302,6 +292,8 @@ impl Vault {
     /// Set a top-level value of any shape. Parts equal to what is stored
     /// keep their ciphertext, so only changed values produce diff lines.
     pub fn set_node(&mut self, name: &str, node: Node) -> Result<bool> {
+        let old = self.position(name).map(|i| &self.data[i].1);
+        self.refuse_clear(name, old, &node)?;
         match self.position(name) {
             Some(i) => {
                 let existing = &self.data[i].0;
@@ -324,8 +316,13 @@ impl Vault {
 
     /// Replace the whole content (used by `gsec edit`), keeping the
     /// ciphertext of every value that did not change. Returns whether
-    /// anything changed.
-    pub fn replace_all(&mut self, new: Vec<(String, Node)>) -> bool {
+    /// anything changed; a new or changed value the file's rules would leave
+    /// unencrypted is refused (see [`Vault::set_node`]).
+    pub fn replace_all(&mut self, new: Vec<(String, Node)>) -> Result<bool> {
+        for (k, n) in &new {
+            let old = self.data.iter().find(|(ok, _)| ok == k).map(|(_, o)| o);
+            self.refuse_clear(k, old, n)?;
+        }
         let old_names: Vec<String> = self.data.iter().map(|(k, _)| k.clone()).collect();
         let new_names: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
         let mut old = std::mem::take(&mut self.data);
@@ -344,7 +341,28 @@ impl Vault {
             }
         }
         self.dirty |= changed;
-        changed
+        Ok(changed)
+    }
+
+    /// Never store a value in clear: refuse a new or changed leaf of `new`
+    /// (under top-level `name`) that the file's sops rules
+    /// (`unencrypted_suffix`, `encrypted_regex`, …) leave unencrypted.
+    /// Encrypting it anyway is no way out: sops decides by the same rules
+    /// when it reads, so it would take the ciphertext for the value and the
+    /// MAC would no longer verify. Values already stored in clear (a file
+    /// sops wrote) are kept as they are.
+    fn refuse_clear(&self, name: &str, old: Option<&Node>, new: &Node) -> Result<()> {
+        let rules = CompiledRules::new(&self.meta.rules).map_err(|e| Error::file(&self.path, e))?;
+        let mut path = vec![name.to_string()];
+        match first_clear_change(&rules, old, new, &mut path) {
+            None => Ok(()),
+            Some((at, why)) => Err(Error::file(
+                &self.path,
+                format!(
+                    "refusing to store `{at}`: the file's {why}, so its value would be committed unencrypted (and sops reads by the same rule, so encrypting it anyway would make the file unreadable); choose a name the rule encrypts"
+                ),
+            )),
+        }
     }
 
     /// Remove a secret; returns its stored name if it existed.
@@ -419,11 +437,55 @@ impl Vault {
             return Ok(false);
         }
         let text = self.render()?;
+        self.verify_rendered(text.as_bytes())?;
         crate::fsutil::write_atomic(&self.path, text.as_bytes(), None)?;
         self.exists = true;
         self.dirty = false;
         self.rekey = false;
         Ok(true)
+    }
+
+    /// Read the new text back the way `open` would — parse, decrypt every
+    /// value, verify the MAC — and compare it with the tree in memory, so a
+    /// file that gsec (or sops) could not read again, or that would read
+    /// differently, is never written. Runs under the caller's lock, before
+    /// the rename.
+    fn verify_rendered(&self, bytes: &[u8]) -> Result<()> {
+        let unreadable = |why: String| {
+            Error::file(
+                &self.path,
+                format!(
+                    "refusing to write a file that would not read back: {why}; the file was left as it was"
+                ),
+            )
+        };
+        let (raw, meta) = format::parse(bytes).map_err(unreadable)?;
+        if meta.age.len() != self.recipients.len() {
+            return Err(unreadable("recipient blocks are missing".into()));
+        }
+        let data =
+            decode(&self.path, &self.key, &meta.rules, raw).map_err(|e| unreadable(what(e)))?;
+        let back = Vault {
+            path: self.path.clone(),
+            data,
+            meta,
+            key: self.key.clone(),
+            recipients: Vec::new(),
+            dirty: false,
+            rekey: false,
+            exists: true,
+        };
+        back.verify_mac(false).map_err(|e| unreadable(what(e)))?;
+        let same = back.data.len() == self.data.len()
+            && back
+                .data
+                .iter()
+                .zip(&self.data)
+                .all(|((ka, a), (kb, b))| ka == kb && a.same(b));
+        if !same {
+            return Err(unreadable("it would decrypt to other values".into()));
+        }
+        Ok(())
     }
 
     /// The file's new text (also used by tests and dry runs).
@@ -545,6 +607,70 @@ fn unwrap_key(path: &Path, meta: &Metadata, ids: &Identities) -> Result<DataKey>
     })
 }
 
+/// Decrypt a parsed file's data with its data key.
+fn decode(
+    path: &Path,
+    key: &DataKey,
+    rules: &Rules,
+    raw: Vec<(String, Value)>,
+) -> Result<Vec<(String, Node)>> {
+    let rules = CompiledRules::new(rules).map_err(|e| Error::file(path, e))?;
+    let mut data = Vec::with_capacity(raw.len());
+    let mut stack = Vec::new();
+    for (k, v) in raw {
+        stack.push(k.clone());
+        let node = decrypt_node(path, key, &rules, v, &mut stack)?;
+        stack.pop();
+        data.push((k, node));
+    }
+    Ok(data)
+}
+
+/// An error's description without the path (for wrapping in another
+/// message about the same file).
+fn what(e: Error) -> String {
+    match e {
+        Error::File { what, .. } | Error::Tampered { what, .. } => what,
+        other => other.to_string(),
+    }
+}
+
+/// The first leaf of `new` (at `path`) that differs from `old` and that
+/// `rules` leave unencrypted, with the rule's description.
+fn first_clear_change(
+    rules: &CompiledRules,
+    old: Option<&Node>,
+    new: &Node,
+    path: &mut Vec<String>,
+) -> Option<(String, String)> {
+    match new {
+        Node::Leaf(l) => {
+            let unchanged = matches!(old, Some(Node::Leaf(o)) if o.same_value(l));
+            if l.ty.is_none() || unchanged {
+                return None;
+            }
+            rules.clear_reason(path).map(|why| (path.join("."), why))
+        }
+        Node::Map(m) => m.iter().find_map(|(k, v)| {
+            let o = match old {
+                Some(Node::Map(om)) => om.iter().find(|(ok, _)| ok == k).map(|(_, n)| n),
+                _ => None,
+            };
+            path.push(k.clone());
+            let found = first_clear_change(rules, o, v, path);
+            path.pop();
+            found
+        }),
+        Node::List(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let o = match old {
+                Some(Node::List(ol)) => ol.get(i),
+                _ => None,
+            };
+            first_clear_change(rules, o, v, path)
+        }),
+    }
+}
+
 /// sops' rules deciding whether the value at a key path is encrypted.
 struct CompiledRules<'a> {
     rules: &'a Rules,
@@ -569,24 +695,38 @@ impl<'a> CompiledRules<'a> {
     }
 
     fn encrypts<S: AsRef<str>>(&self, path: &[S]) -> bool {
-        let any = |f: &dyn Fn(&str) -> bool| path.iter().any(|k| f(k.as_ref()));
+        self.clear_reason(path).is_none()
+    }
+
+    /// `None` when the value at `path` is encrypted; otherwise which setting
+    /// leaves it in clear, in sops' order of precedence.
+    fn clear_reason<S: AsRef<str>>(&self, path: &[S]) -> Option<String> {
+        let find = |f: &dyn Fn(&str) -> bool| path.iter().map(|k| k.as_ref()).find(|k| f(k));
         if let Some(s) = &self.rules.unencrypted_suffix
-            && any(&|k| k.ends_with(s.as_str()))
+            && let Some(k) = find(&|k| k.ends_with(s.as_str()))
         {
-            return false;
+            return Some(format!(
+                "sops setting unencrypted_suffix '{s}' matches `{k}`"
+            ));
         }
         if let Some(s) = &self.rules.encrypted_suffix {
-            return any(&|k| k.ends_with(s.as_str()));
+            return find(&|k| k.ends_with(s.as_str())).is_none().then(|| {
+                format!("sops setting encrypted_suffix '{s}' matches no key on this path")
+            });
         }
         if let Some(r) = &self.unencrypted_regex
-            && any(&|k| r.is_match(k))
+            && let Some(k) = find(&|k| r.is_match(k))
         {
-            return false;
+            return Some(format!(
+                "sops setting unencrypted_regex '{r}' matches `{k}`"
+            ));
         }
         if let Some(r) = &self.encrypted_regex {
-            return any(&|k| r.is_match(k));
+            return find(&|k| r.is_match(k)).is_none().then(|| {
+                format!("sops setting encrypted_regex '{r}' matches no key on this path")
+            });
         }
-        true
+        None
     }
 }
 

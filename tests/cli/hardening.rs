@@ -8,7 +8,7 @@ use crate::envs::editor;
 
 const DEV: &str = "secrets/development.yaml";
 
-/// Replace the first line starting with `prefix` in `text` by `with`.
+/// `text` with `extra` inserted right after the first `line` in it.
 fn insert_after_line(text: &str, line: &str, extra: &str) -> String {
     let i = text
         .find(line)
