@@ -203,6 +203,17 @@ pub fn credential_name(name: &[u8]) -> bool {
 
 /// Does this value look like a real secret?
 pub fn secret_value(v: &[u8], quoted: bool) -> bool {
+    judge(v, quoted, true)
+}
+
+/// The same judgement for a value in a slot that only ever holds a token
+/// (`Authorization: Bearer …`, `access_token=…`): there a 40- or 64-digit
+/// hex string is a token, not a git object id.
+pub fn token_value(v: &[u8]) -> bool {
+    judge(v, true, false)
+}
+
+fn judge(v: &[u8], quoted: bool, hex_ids: bool) -> bool {
     let v = v.trim_ascii();
     if v.len() < MIN_LEN || v.len() > MAX_LEN {
         return false;
@@ -215,7 +226,7 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
     if st.values.contains(&low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
         return false;
     }
-    if validate::is_placeholder(v) || reference(s, quoted) || structured(s) {
+    if validate::is_placeholder(v) || reference(s, quoted) || structured(s, hex_ids) {
         return false;
     }
     random_enough(v)
@@ -284,7 +295,7 @@ fn env_reference(s: &str) -> bool {
 }
 
 /// Hashes, ids, paths and URLs that are not credentials.
-fn structured(s: &str) -> bool {
+fn structured(s: &str, hex_ids: bool) -> bool {
     let b = s.as_bytes();
     // UUID
     if b.len() == 36
@@ -299,7 +310,8 @@ fn structured(s: &str) -> bool {
         return true;
     }
     // git object ids (40 or 64 lowercase hex)
-    if (b.len() == 40 || b.len() == 64)
+    if hex_ids
+        && (b.len() == 40 || b.len() == 64)
         && b.iter()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
     {
