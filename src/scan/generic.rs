@@ -458,6 +458,13 @@ fn reference(s: &str, quoted: bool) -> bool {
     if s.contains('(') || s.contains(')') {
         return true; // getenv("X"), os.environ.get(...), func()
     }
+    // A placeholder inside a real prefix: `sk_live_<your key here>`,
+    // `ghp_<token>`: `<` and a word.
+    if b.windows(4)
+        .any(|w| w[0] == b'<' && w[1..].iter().all(|c| c.is_ascii_alphabetic() || *c == b'_'))
+    {
+        return true;
+    }
     if env_reference(s) {
         return true;
     }
@@ -719,6 +726,9 @@ mod tests {
             "token = os.getenv(\"TOKEN\")",
             "const token = process.env.API_TOKEN;",
             "api_key: <your-api-key>",
+            "STRIPE_SECRET_KEY=sk_live_<your key here>",
+            "token: ghp_<TOKEN>",
+            "secret: sk_live_51Hq7vR2xK...",
             "secret: \"{{ .Values.secret }}\"",
             "token: ${{ secrets.GITHUB_TOKEN }}",
             "password: changeme",
