@@ -20,6 +20,7 @@ fn main() {
     // The order of scan::rules::FILES, so rule order is the same either way.
     files.sort();
     let mut rules = Vec::new();
+    let mut providers = std::collections::BTreeSet::new();
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let text = std::fs::read_to_string(f).expect("rule file");
@@ -32,10 +33,53 @@ fn main() {
             let mut rule = rule.as_table().expect("each rule is a table").clone();
             rule.remove("tp");
             rule.remove("fp");
+            provider_words(&rule, &mut providers);
             rules.push(rule);
         }
     }
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("rules.json");
-    std::fs::write(&out, serde_json::to_string(&rules).expect("rules as JSON"))
-        .expect("write rules.json");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let out = Path::new(&out_dir);
+    std::fs::write(
+        out.join("rules.json"),
+        serde_json::to_string(&rules).expect("rules as JSON"),
+    )
+    .expect("write rules.json");
+    // Words that are not provider names (generic formats, common English
+    // words some providers are named after): data beside generic detection.
+    let stop_file = Path::new("src/scan/generic_stopwords.txt");
+    println!("cargo:rerun-if-changed={}", stop_file.display());
+    let stop_text = std::fs::read_to_string(stop_file).expect("generic_stopwords.txt");
+    let mut section = "";
+    let mut stop = std::collections::BTreeSet::new();
+    for line in stop_text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[not-providers]" && !line.is_empty() && !line.starts_with('#') {
+            stop.insert(line.to_ascii_lowercase());
+        }
+    }
+    let list: Vec<String> = providers.difference(&stop).cloned().collect();
+    std::fs::write(out.join("providers.txt"), list.join("\n")).expect("write providers.txt");
+}
+
+/// The provider words of a rule, for generic detection's `<PROVIDER>_KEY`
+/// names: the first segment of its id (`mailchimp-api-key`) and its
+/// provider's name with separators removed (`Hugging Face` → `huggingface`).
+fn provider_words(rule: &toml::Table, out: &mut std::collections::BTreeSet<String>) {
+    if let Some(id) = rule.get("id").and_then(toml::Value::as_str)
+        && let Some(first) = id.split('-').next()
+        && first.len() >= 3
+    {
+        out.insert(first.to_string());
+    }
+    if let Some(p) = rule.get("provider").and_then(toml::Value::as_str) {
+        let compact: String = p
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if compact.len() >= 3 && !p.contains('(') {
+            out.insert(compact);
+        }
+    }
 }

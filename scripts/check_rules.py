@@ -105,9 +105,17 @@ def validate(name: str | None, secret: str) -> bool:
     return False
 
 
+DOC_EXAMPLES = [
+    line.strip()
+    for line in (Path(__file__).resolve().parent.parent / "src/scan/doc_examples.txt")
+    .read_text().splitlines()
+    if line.strip() and not line.strip().startswith("#")
+]
+
+
 def is_placeholder(secret: str) -> bool:
     low = secret.lower()
-    return any(w in low for w in PLACEHOLDER_WORDS)
+    return any(w in low for w in PLACEHOLDER_WORDS) or any(d in secret for d in DOC_EXAMPLES)
 
 
 def secrets(rule: dict, rx: re.Pattern, text: str, drop_placeholders: bool = True):

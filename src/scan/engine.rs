@@ -96,6 +96,8 @@ pub struct Options {
 enum Slot {
     Rule(u32),
     Generic,
+    /// `kind: Secret`: a Kubernetes manifest whose data values are judged.
+    K8sSecret,
 }
 
 pub struct Engine {
@@ -156,9 +158,10 @@ impl Engine {
             }
         }
         if opts.generic {
-            for k in generic::KEYWORDS {
+            for k in generic::KEYWORDS.iter().chain(generic::PROVIDER_KEYWORDS) {
                 add(k, Slot::Generic, &mut words, &mut slots);
             }
+            add("kind: secret", Slot::K8sSecret, &mut words, &mut slots);
         }
         // A contiguous NFA builds in well under a millisecond for ~1k
         // keywords; a DFA searches about twice as fast but takes longer to
@@ -214,14 +217,25 @@ impl Engine {
         let mut fired = vec![false; self.rules.len()];
         let mut generic_at: Vec<usize> = Vec::new();
         let mut any = false;
+        let mut k8s_doc = false;
         for m in self.ac.find_overlapping_iter(content) {
             for s in &self.slots[m.pattern().as_usize()] {
                 match *s {
                     Slot::Rule(i) => fired[i as usize] = true,
                     Slot::Generic => generic_at.push(m.start()),
+                    Slot::K8sSecret => k8s_doc = true,
                 }
                 any = true;
             }
+        }
+        // A Kubernetes Secret's data values: judged decoded, not as
+        // base64 text.
+        let mut slots: Vec<(usize, usize)> = Vec::new();
+        let mut k8s: Vec<(usize, usize)> = Vec::new();
+        if k8s_doc && syntax == generic::Syntax::Data {
+            generic::k8s_secret(content, &mut |s, e| slots.push((s, e)), &mut |s, e| {
+                k8s.push((s, e))
+            });
         }
         if any {
             let first = out.len();
@@ -231,8 +245,11 @@ impl Engine {
             yield_fallbacks(out, first);
             if !generic_at.is_empty() {
                 generic::scan_lines(content, syntax, &generic_at, &mut |s, e| {
-                    // A pack rule that matched the same span is more precise.
-                    if !out.iter().any(|h| h.start < e && s < h.end) {
+                    // A pack rule that matched the same span is more precise;
+                    // a Secret's data value was judged decoded above.
+                    if !out.iter().any(|h| h.start < e && s < h.end)
+                        && !slots.iter().any(|&(a, b)| a < e && s < b)
+                    {
                         out.push(Hit {
                             rule: RuleRef::Generic,
                             start: s,
@@ -240,6 +257,16 @@ impl Engine {
                             secret: Zeroizing::new(content[s..e].to_vec()),
                         });
                     }
+                });
+            }
+        }
+        for (s, e) in k8s {
+            if !out.iter().any(|h| h.start < e && s < h.end) {
+                out.push(Hit {
+                    rule: RuleRef::Generic,
+                    start: s,
+                    end: e,
+                    secret: Zeroizing::new(content[s..e].to_vec()),
                 });
             }
         }

@@ -9,6 +9,7 @@
 
 use std::sync::OnceLock;
 
+use base64::Engine as _;
 use regex::bytes::Regex;
 
 use super::validate;
@@ -34,6 +35,25 @@ pub const KEYWORDS: &[&str] = &[
     "client_secret",
 ];
 
+/// Lowercase endings of `<PROVIDER>_KEY`-style names (`MAILCHIMP_KEY`,
+/// `sendgridKey`, `nuget key`, `DATADOG_ACCESS`): a line with one is judged
+/// when the name also holds a provider word the rule pack knows.
+pub const PROVIDER_KEYWORDS: &[&str] = &["key", "access"];
+
+/// Provider words (rule-id heads and provider names, minus the
+/// `[not-providers]` stop words), one a line: made by build.rs from the rule
+/// pack at compile time, split on first use.
+const PROVIDERS: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.txt"));
+
+fn providers() -> &'static [&'static str] {
+    static P: OnceLock<Vec<&'static str>> = OnceLock::new();
+    P.get_or_init(|| PROVIDERS.lines().filter(|l| !l.is_empty()).collect())
+}
+
+/// Shortest value judged under a provider-key name: such names are also
+/// used for short identifiers (`STRIPE_KEY=live`), so a key must be long.
+const PROVIDER_MIN_LEN: usize = 16;
+
 /// Lines longer than this are minified code or data, where name/value
 /// pairs are not what they seem; the provider rules still run there.
 const MAX_LINE: usize = 500;
@@ -48,6 +68,9 @@ struct Stop {
     contains: Vec<String>,
     /// Names containing one of these are not credential names.
     names: Vec<String>,
+    /// Whole words of a name that make a `<PROVIDER>_KEY` name something
+    /// else (public keys, cache and i18n keys, hashes).
+    provider_names: Vec<String>,
 }
 
 fn stop() -> &'static Stop {
@@ -57,6 +80,7 @@ fn stop() -> &'static Stop {
             values: vec![],
             contains: vec![],
             names: vec![],
+            provider_names: vec![],
         };
         let mut section = "";
         for line in include_str!("generic_stopwords.txt").lines() {
@@ -69,6 +93,7 @@ fn stop() -> &'static Stop {
                     "values" => "values",
                     "contains" => "contains",
                     "names" => "names",
+                    "provider-name-stop" => "provider-name-stop",
                     _ => "",
                 };
                 continue;
@@ -78,6 +103,7 @@ fn stop() -> &'static Stop {
                 "values" => s.values.push(w),
                 "contains" => s.contains.push(w),
                 "names" => s.names.push(w),
+                "provider-name-stop" => s.provider_names.push(w),
                 _ => {}
             }
         }
@@ -112,6 +138,156 @@ fn assignment() -> &'static Regex {
         .build()
         .expect("generic pattern compiles")
     })
+}
+
+/// `<provider>_KEY = value`: a name ending in `key`/`access` (a space
+/// may separate it: `nuget key`), an assignment operator, a value. Whether
+/// the name holds a provider word is decided in code.
+fn provider_assignment() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        regex::bytes::RegexBuilder::new(
+            r#"(?x)
+            (?P<name>[A-Za-z][A-Za-z0-9_.\-]{1,60}(?:\x20(?i:key|access))?)
+            ["']?\s*(?:=|:=|=>|:|\?=)\s*
+            (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
+            "#,
+        )
+        .unicode(false)
+        .build()
+        .expect("provider-key pattern compiles")
+    })
+}
+
+/// The words of a name, lowercase: `MAILCHIMP_KEY`, `mailchimpKey`,
+/// `mailchimp.key`, `mailchimp key` all give `mailchimp`, `key`.
+fn name_words(name: &[u8]) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for &c in name {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase() as char);
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Is this `<PROVIDER>_KEY` / `<provider>Key` / `<PROVIDER>_ACCESS`, with a
+/// provider the rule pack knows, and none of the words that make it a
+/// public, cache, i18n or hash key?
+pub fn provider_key_name(name: &[u8]) -> bool {
+    let words = name_words(name);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    if !matches!(last.as_str(), "key" | "access") || words.len() < 2 {
+        return false;
+    }
+    let st = stop();
+    if words.iter().any(|w| st.provider_names.contains(w)) || !credential_name(name) {
+        return false;
+    }
+    let compact: String = words.concat();
+    providers().iter().any(|p| {
+        if p.len() >= 5 {
+            compact.contains(p)
+        } else {
+            words.iter().any(|w| w == p)
+        }
+    })
+}
+
+/// A Kubernetes `kind: Secret` manifest: every entry of its `data:` map is a
+/// credential slot holding base64. Each value is decoded and the plaintext
+/// judged like any assigned secret (`report` gets the span of the encoded
+/// value); `slot` gets the span of every entry, judged or not, so that the
+/// base64 text itself is not judged as if it were the secret (base64 of
+/// `password` looks random). `stringData:` entries are plaintext and judged
+/// as they are. The engine calls this only where `kind: Secret` occurs.
+pub fn k8s_secret(
+    content: &[u8],
+    slot: &mut dyn FnMut(usize, usize),
+    report: &mut dyn FnMut(usize, usize),
+) {
+    // Entries of the current YAML document: (start, end, judged a secret).
+    let mut entries: Vec<(usize, usize, bool)> = Vec::new();
+    let mut secret_doc = false;
+    let mut flush = |entries: &mut Vec<(usize, usize, bool)>, secret_doc: bool| {
+        if secret_doc {
+            for &(s, e, hit) in entries.iter() {
+                slot(s, e);
+                if hit {
+                    report(s, e);
+                }
+            }
+        }
+        entries.clear();
+    };
+    // The map we are in: (indent of its `data:` line, values are base64).
+    let mut map: Option<(usize, bool)> = None;
+    let mut off = 0;
+    for raw in content.split(|&b| b == b'\n') {
+        let line_start = off;
+        off += raw.len() + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let indent = line.iter().take_while(|&&c| c == b' ').count();
+        let body = line[indent..].trim_ascii_end();
+        if body.is_empty() || body.starts_with(b"#") {
+            continue;
+        }
+        if indent == 0 && body.starts_with(b"---") {
+            flush(&mut entries, secret_doc);
+            secret_doc = false;
+            map = None;
+            continue;
+        }
+        if indent == 0 && body.starts_with(b"kind:") {
+            secret_doc = body[5..].trim_ascii() == b"Secret";
+        }
+        if map.is_some_and(|(map_indent, _)| indent <= map_indent) {
+            map = None;
+        }
+        if body == b"data:" || body == b"stringData:" {
+            map = Some((indent, body == b"data:"));
+            continue;
+        }
+        let Some((_, base64)) = map else { continue };
+        let Some(colon) = body.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        let value = &body[colon + 1..];
+        let lead = value.len() - value.trim_ascii_start().len();
+        let mut v = value.trim_ascii();
+        let mut vstart = line_start + indent + colon + 1 + lead;
+        if v.len() >= 2 && (v[0] == b'"' || v[0] == b'\'') && v[v.len() - 1] == v[0] {
+            v = &v[1..v.len() - 1];
+            vstart += 1;
+        }
+        if v.is_empty() {
+            continue;
+        }
+        let plain = if base64 {
+            base64::engine::general_purpose::STANDARD.decode(v).ok()
+        } else {
+            Some(v.to_vec())
+        };
+        let hit = plain.is_some_and(|p| secret_value(&p, true));
+        entries.push((vstart, vstart + v.len(), hit));
+    }
+    flush(&mut entries, secret_doc);
 }
 
 /// How a file's assignments read.
@@ -191,6 +367,30 @@ pub fn scan_lines(
                 emit(start + value.start(), start + value.end());
             }
         }
+        for caps in provider_assignment().captures_iter(line) {
+            let Some(name) = caps.name("name") else {
+                continue;
+            };
+            let (value, quoted) = match (
+                caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
+                caps.name("bare"),
+            ) {
+                (Some(v), _) => (v, true),
+                (None, Some(v)) if syntax == Syntax::Data => (v, false),
+                _ => continue,
+            };
+            let v = value.as_bytes();
+            // A key is one token: no spaces, no `:` (cache keys like
+            // `user:session`), no `%` (format strings).
+            if v.len() >= PROVIDER_MIN_LEN
+                && v.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || b"+/=_-.~".contains(&c))
+                && provider_key_name(name.as_bytes())
+                && secret_value(v, quoted)
+            {
+                emit(start + value.start(), start + value.end());
+            }
+        }
     }
 }
 
@@ -203,6 +403,17 @@ pub fn credential_name(name: &[u8]) -> bool {
 
 /// Does this value look like a real secret?
 pub fn secret_value(v: &[u8], quoted: bool) -> bool {
+    judge(v, quoted, true)
+}
+
+/// The same judgement for a value in a slot that only ever holds a token
+/// (`Authorization: Bearer …`, `access_token=…`): there a 40- or 64-digit
+/// hex string is a token, not a git object id.
+pub fn token_value(v: &[u8]) -> bool {
+    judge(v, true, false)
+}
+
+fn judge(v: &[u8], quoted: bool, hex_ids: bool) -> bool {
     let v = v.trim_ascii();
     if v.len() < MIN_LEN || v.len() > MAX_LEN {
         return false;
@@ -215,7 +426,7 @@ pub fn secret_value(v: &[u8], quoted: bool) -> bool {
     if st.values.contains(&low) || st.contains.iter().any(|w| low.contains(w.as_str())) {
         return false;
     }
-    if validate::is_placeholder(v) || reference(s, quoted) || structured(s) {
+    if validate::is_placeholder(v) || reference(s, quoted) || structured(s, hex_ids) {
         return false;
     }
     random_enough(v)
@@ -246,6 +457,13 @@ fn reference(s: &str, quoted: bool) -> bool {
     }
     if s.contains('(') || s.contains(')') {
         return true; // getenv("X"), os.environ.get(...), func()
+    }
+    // A placeholder inside a real prefix: `sk_live_<your key here>`,
+    // `ghp_<token>`: `<` and a word.
+    if b.windows(4)
+        .any(|w| w[0] == b'<' && w[1..].iter().all(|c| c.is_ascii_alphabetic() || *c == b'_'))
+    {
+        return true;
     }
     if env_reference(s) {
         return true;
@@ -284,7 +502,7 @@ fn env_reference(s: &str) -> bool {
 }
 
 /// Hashes, ids, paths and URLs that are not credentials.
-fn structured(s: &str) -> bool {
+fn structured(s: &str, hex_ids: bool) -> bool {
     let b = s.as_bytes();
     // UUID
     if b.len() == 36
@@ -299,7 +517,8 @@ fn structured(s: &str) -> bool {
         return true;
     }
     // git object ids (40 or 64 lowercase hex)
-    if (b.len() == 40 || b.len() == 64)
+    if hex_ids
+        && (b.len() == 40 || b.len() == 64)
         && b.iter()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
     {
@@ -406,7 +625,11 @@ mod tests {
         let mut out = Vec::new();
         let b = line.as_bytes();
         let low = line.to_ascii_lowercase();
-        let pos: Vec<usize> = KEYWORDS.iter().filter_map(|k| low.find(k)).collect();
+        let pos: Vec<usize> = KEYWORDS
+            .iter()
+            .chain(PROVIDER_KEYWORDS)
+            .filter_map(|k| low.find(k))
+            .collect();
         scan_lines(b, Syntax::Data, &pos, &mut |s, e| {
             out.push(line[s..e].to_string())
         });
@@ -452,6 +675,50 @@ mod tests {
     }
 
     #[test]
+    fn provider_key_names() {
+        for (line, want) in [
+            (
+                "MAILCHIMP_KEY=Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1XoPiA",
+                "Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1XoPiA",
+            ),
+            (
+                "nuget key = oy2kq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1Xo",
+                "oy2kq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1Xo",
+            ),
+            (
+                "  sendgridKey: \"Zq8Wv2Xr5Tn9Ym3KHq7vR2xKp9LmZ4tW\"",
+                "Zq8Wv2Xr5Tn9Ym3KHq7vR2xKp9LmZ4tW",
+            ),
+            (
+                "DATADOG_ACCESS=4f8a2b9c7d1e6f3a5b8c9d2e7f1a4b6c",
+                "4f8a2b9c7d1e6f3a5b8c9d2e7f1a4b6c",
+            ),
+            (
+                "hugging_face_key: hQ7vR2xKp9LmZ4tWb8NcYd3FgJs6",
+                "hQ7vR2xKp9LmZ4tWb8NcYd3FgJs6",
+            ),
+        ] {
+            assert_eq!(finds(line), vec![want.to_string()], "{line}");
+        }
+        for line in [
+            "STRIPE_PUBLISHABLE_KEY=Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe",
+            "github_cache_key: gh-Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6",
+            "stripe.key: \"settings.payments.stripe.key\"",
+            "sentry_sha_key = 4f8a2b9c7d1e6f3a5b8c9d2e7f1a4b6c8d9e0f1a",
+            "MAILCHIMP_KEY=<your-mailchimp-key>",
+            "MAILCHIMP_KEY=${MAILCHIMP_KEY}",
+            "SLACK_KEY=123e4567-e89b-12d3-a456-426614174000",
+            "MONKEY=Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe",
+            "sort_key = Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe",
+            "redis_key: Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe",
+            "STRIPE_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+            "twilio key = short1",
+        ] {
+            assert!(finds(line).is_empty(), "false positive on {line}");
+        }
+    }
+
+    #[test]
     fn look_alikes() {
         for line in [
             "password: ${DB_PASSWORD}",
@@ -459,6 +726,9 @@ mod tests {
             "token = os.getenv(\"TOKEN\")",
             "const token = process.env.API_TOKEN;",
             "api_key: <your-api-key>",
+            "STRIPE_SECRET_KEY=sk_live_<your key here>",
+            "token: ghp_<TOKEN>",
+            "secret: sk_live_51Hq7vR2xK...",
             "secret: \"{{ .Values.secret }}\"",
             "token: ${{ secrets.GITHUB_TOKEN }}",
             "password: changeme",

@@ -18,7 +18,8 @@ pub enum Validator {
     Jwt,
     /// The judgement of generic detection (randomness, stop words,
     /// references, placeholders), for formats with no structure of their
-    /// own, such as a bearer token.
+    /// own, such as a bearer token (a hex token included: in a token slot
+    /// 40 hex digits are not a git object id).
     SecretValue,
 }
 
@@ -36,7 +37,7 @@ impl Validator {
                 secret.len() == 40 && secret.starts_with(b"npm_") && crc_base62_ok(&secret[4..])
             }
             Validator::Jwt => jwt_ok(secret),
-            Validator::SecretValue => super::generic::secret_value(secret, true),
+            Validator::SecretValue => super::generic::token_value(secret),
         }
     }
 }
@@ -104,6 +105,18 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
     PLACEHOLDER_WORDS
         .iter()
         .any(|w| low.windows(w.len()).any(|win| win == w.as_bytes()))
+        || doc_example(secret)
+}
+
+/// Credentials that providers publish in their documentation (AWS's example
+/// key pair, jwt.io's token, ...): data in `doc_examples.txt`, compiled in.
+/// A secret containing one is a copy of the documentation, not a leak.
+pub fn doc_example(secret: &[u8]) -> bool {
+    const LIST: &str = include_str!("doc_examples.txt");
+    LIST.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|w| secret.windows(w.len()).any(|win| win == w.as_bytes()))
 }
 
 #[cfg(test)]
@@ -141,5 +154,9 @@ mod tests {
         assert!(entropy(b"abcdefgh") > 2.9);
         assert!(is_placeholder(b"AKIAIOSFODNN7EXAMPLE"));
         assert!(!is_placeholder(b"AKIAFSW2Q5F2FEC34BCD"));
+        assert!(is_placeholder(
+            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        ));
+        assert!(is_placeholder(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
     }
 }

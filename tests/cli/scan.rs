@@ -874,3 +874,229 @@ fn a_tampered_environment_file_is_reported_as_tampered() {
     assert!(err.contains("tampered"), "{err}");
     e.fails(&["scan", "--strict"], b"", 2);
 }
+
+/// (file, line) of every finding, whatever the rule.
+fn lines(v: &serde_json::Value) -> BTreeSet<(String, u64)> {
+    findings(v)
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn at(list: &[(&str, u64)]) -> BTreeSet<(String, u64)> {
+    list.iter().map(|(f, l)| (f.to_string(), *l)).collect()
+}
+
+/// Issue 14: `<PROVIDER>_KEY`, `<provider>Key`, `<provider> key`,
+/// `<PROVIDER>_ACCESS` in .env, shell, YAML, properties, Ruby and Python
+/// are findings; public, cache, i18n and hash keys, UUIDs, placeholders
+/// and names without a provider are not.
+#[test]
+fn provider_named_keys_are_generic_findings_and_look_alikes_are_not() {
+    let e = repo();
+    e.write(
+        ".env",
+        "MAILCHIMP_KEY=Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1XoPiA\n\
+         STRIPE_PUBLISHABLE_KEY=Qz8vN2mLp5RtHq7vR2xKp9Lm\n\
+         SLACK_KEY=123e4567-e89b-12d3-a456-426614174000\n\
+         MAILCHIMP_KEY=<your-mailchimp-key>\n\
+         MAILCHIMP_KEY=${MAILCHIMP_KEY}\n",
+    );
+    e.write(
+        "deploy.sh",
+        "#!/bin/sh\nexport SENDGRID_KEY=\"Zq8Wv2Xr5Tn9Ym3KHq7vR2xKp9LmZ4tW\"\n",
+    );
+    e.write(
+        "config.yml",
+        "nuget key: Kq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe5VrTn1Xo\n\
+         github_cache_key: gh-Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6\n\
+         sentry_checksum_key: 4f8a2b9c7d1e6f3a5b8c9d2e7f1a4b6c8d9e0f1a\n\
+         stripe.key: \"settings.payments.stripe.key\"\n\
+         monkey: Hq7vR2xKp9LmZ4tWb8NcYd3FgJs6QaUe\n",
+    );
+    e.write(
+        "application.properties",
+        "datadog.access=4f8a2b9c7d1e6f3a5b8c9d2e7f1a4b6c\nsort.key=Hq7vR2xKp9LmZ4tWb8NcYd3F\n",
+    );
+    e.write(
+        "settings.rb",
+        "TWILIO_KEY = 'N7b2Qx9LwE4rT6yU1iO3pA5sK8dF'\nTWILIO_KEY = ENV.fetch('TWILIO_KEY')\n",
+    );
+    e.write(
+        "settings.py",
+        "mailgunKey = \"Hq7vR2xKp9LmZ4tWb8NcYd3F\"\ncache_key = \"Hq7vR2xKp9LmZ4tWb8NcYd3F\"\n",
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        lines(&v),
+        at(&[
+            (".env", 1),
+            ("deploy.sh", 2),
+            ("config.yml", 1),
+            ("application.properties", 1),
+            ("settings.rb", 1),
+            ("settings.py", 1),
+        ]),
+        "{v}"
+    );
+}
+
+/// Placeholders inside a real prefix and providers' published example
+/// credentials are not findings; a real token beside them still is.
+#[test]
+fn placeholders_and_documentation_examples_are_not_findings() {
+    let e = repo();
+    let jwt_io = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    let real_jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIyNDQ5MzAyNDMiLCJpYXQiOjE2MDcxNzM0MDAsInJvbGUiOiJ1c2VyIn0.PW-ZlkFNsFmIJ6YYmkJIu4Y7oOTm44Id79Ao27wuJ-g";
+    e.write(
+        "docs/setup.md",
+        &format!(
+            "STRIPE_SECRET_KEY=sk_live_<your key here>\n\
+             GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n\
+             aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n\
+             aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\
+             Authorization: Bearer {jwt_io}\n\
+             token: {real_jwt}\n"
+        ),
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["docs/setup.md:6 jwt".to_string()])
+    );
+}
+
+/// Any `BEGIN … PRIVATE KEY` block with a body is a finding; a block whose
+/// body is `...` or `<key>` is documentation.
+#[test]
+fn a_private_key_block_is_a_finding_whatever_its_body() {
+    let e = repo();
+    e.write(
+        "keys/id_dsa",
+        "-----BEGIN DSA PRIVATE KEY-----\nMIIBuwIBAAKBgQDkP2vR8qLm5xZ7\n-----END DSA PRIVATE KEY-----\n",
+    );
+    e.write(
+        "keys/signing.asc",
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGZq8Wv2Xr5Tn9Ym3KHq7vR2\n=SjbQ\n-----END PGP PRIVATE KEY BLOCK-----\n",
+    );
+    e.write(
+        "keys/deploy",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nZq8Wv2Xr5Tn9Ym3KHq7vR2xKp9LmZ4tWHq7vR2xKp9Lm\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
+    e.write(
+        "README.md",
+        "Paste it like this:\n\n-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n\n\
+         or\n-----BEGIN PRIVATE KEY-----\n<your key>\n-----END PRIVATE KEY-----\n",
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            "keys/deploy:1 private-key-block".to_string(),
+            "keys/id_dsa:1 private-key-block".to_string(),
+            "keys/signing.asc:1 private-key-block".to_string(),
+        ])
+    );
+}
+
+/// A `kind: Secret` manifest's `data:` values are judged decoded: a random
+/// password is a finding on its line, base64 of `password` or `admin` is
+/// not; a token matching a rule is found through the decoding.
+#[test]
+fn kubernetes_secret_data_is_judged_decoded() {
+    let e = repo();
+    let manifest = format!(
+        "apiVersion: v1\n\
+         kind: Secret\n\
+         metadata:\n  name: app\n\
+         type: Opaque\n\
+         data:\n  username: {}\n  password: {}\n  MAILCHIMP: {}\n  gh: {}\n\
+         stringData:\n  api: N7b2Qx9LwE4rT6yU1iO3pA5s\n  note: none\n",
+        base64_encode(b"admin"),
+        base64_encode(b"password"),
+        base64_encode(b"Hq7vR2xKp9LmZ4tWb8Nc"),
+        base64_encode(token().as_bytes()),
+    );
+    e.write("k8s/secret.yaml", &manifest);
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        lines(&v),
+        at(&[
+            ("k8s/secret.yaml", 9),
+            ("k8s/secret.yaml", 10),
+            ("k8s/secret.yaml", 12)
+        ]),
+        "{v}"
+    );
+    assert!(
+        keys(&v).contains("k8s/secret.yaml:10 github-pat-classic"),
+        "{v}"
+    );
+}
+
+/// Credentials in URLs of any scheme, JDBC parameters and ODBC/ADO
+/// connection strings; placeholder passwords are not findings.
+#[test]
+fn credentials_in_urls_of_every_scheme_and_connection_strings() {
+    let e = repo();
+    e.write(
+        "conn.txt",
+        "mysql2://app:Rt7xQ2vLp9Kz@db.acme.internal/app\n\
+         amqps://svc:Vn3kW8pQz1Lx@mq.acme.io\n\
+         rediss://default:Hy5tR8mKq2Wz@redis.acme.io:6380\n\
+         ftp://ops:Mz4xN7vBq2Lp@files.acme.io\n\
+         sftp://ops:Lq8Zx3Vm7Np2@files.acme.io/in\n\
+         mongodb+srv://svc:Qz8vN2mLp5Rt@cluster0.ab1cd.mongodb.net/app\n\
+         jdbc:postgresql://db.acme.io/app?user=a&password=Kp9Lm2Zx7Qv4\n\
+         jdbc:sqlserver://db.acme.io:1433;databaseName=erp;password=Wq4Zx8Lm2Np7\n\
+         Driver={ODBC Driver 18};Server=db.acme.io;Uid=sa;Pwd=Lq8Zx3Vm7Np2;\n\
+         mysql2://app:password@db.acme.internal/app\n\
+         amqps://svc:changeme@mq.acme.io\n\
+         rediss://default:${REDIS_PASS}@redis.acme.io:6380\n\
+         ftp://ops:<password>@files.acme.io\n\
+         sftp://ops:xxx@files.acme.io\n\
+         jdbc:postgresql://db.acme.io/app?user=a&password=${DB_PASS}\n\
+         Server=db.acme.io;Uid=sa;Pwd=<password>;\n",
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    let want: Vec<(&str, u64)> = (1..=9).map(|l| ("conn.txt", l)).collect();
+    assert_eq!(lines(&v), at(&want), "{v}");
+}
+
+/// Bearer tokens in curl lines, hex included; `$TOKEN`, `${TOKEN}` and
+/// `<token>` references are not findings.
+#[test]
+fn bearer_tokens_in_curl_lines_whatever_their_alphabet() {
+    let e = repo();
+    e.write(
+        "call.sh",
+        "curl -H \"Authorization: Bearer 5c1e9a7f3b2d8e4a6f0c9b1d7e3a5f2c8b4d6e1a\" https://api.acme.dev/v1/me\n\
+         curl -X POST https://graph.acme.io/v2/feed -d access_token=4b9e2f7a1c6d3e8b5a0f9c2d7e1b4a6f3c8d5e2a\n\
+         curl -H 'Authorization: Bearer Zq8tV2nR5wLk9pXc4mHy7bJf3sDg6aEu' https://api.acme.dev\n\
+         curl -H \"Authorization: Bearer $TOKEN\" https://api.acme.dev/v1/me\n\
+         curl -H \"Authorization: Bearer ${TOKEN}\" https://api.acme.dev/v1/me\n\
+         curl -H 'Authorization: Bearer <token>' https://api.acme.dev/v1/me\n\
+         curl -d access_token=$ACCESS_TOKEN https://graph.acme.io/v2/feed\n\
+         curl -d 'access_token=<token>' https://graph.acme.io/v2/feed\n",
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from([
+            "call.sh:1 http-bearer-token".to_string(),
+            "call.sh:2 http-access-token-parameter".to_string(),
+            "call.sh:3 http-bearer-token".to_string(),
+        ])
+    );
+}
