@@ -198,12 +198,10 @@ fn comments_of(text: &str) -> Vec<(Vec<String>, Vec<String>)> {
         let trimmed = line.trim_start_matches(' ');
         match key {
             None if is_comment_line(trimmed) => pending.push(trimmed.to_string()),
-            None => {}
-            Some((_, path)) => {
-                if !pending.is_empty() {
-                    out.push((path, std::mem::take(&mut pending)));
-                }
+            Some((_, path)) if !pending.is_empty() => {
+                out.push((path, std::mem::take(&mut pending)));
             }
+            _ => {}
         }
     }
     out

@@ -97,10 +97,10 @@ fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) ->
                 std::fs::read_to_string(&gout)
                     .unwrap_or_default()
                     .lines()
+                    .rev()
                     .filter_map(|l| l.split_once('='))
-                    .filter(|(k, _)| *k == name)
+                    .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.to_string())
-                    .last()
                     .unwrap_or_default()
             } else if expr == "github.action_ref" {
                 // A local (path) reference: no tag, so a source build.
