@@ -346,13 +346,8 @@ pub fn scan_lines(
             let Some(name) = caps.name("name") else {
                 continue;
             };
-            let (value, quoted) = match (
-                caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
-                caps.name("bare"),
-            ) {
-                (Some(v), _) => (v, true),
-                (None, Some(v)) if syntax == Syntax::Data => (v, false),
-                _ => continue,
+            let Some((value, quoted)) = assigned_value(&caps, syntax) else {
+                continue;
             };
             // `?token=…` in a badge URL is a public read token.
             let in_query = name.start() > 0 && matches!(line[name.start() - 1], b'?' | b'&');
@@ -371,13 +366,8 @@ pub fn scan_lines(
             let Some(name) = caps.name("name") else {
                 continue;
             };
-            let (value, quoted) = match (
-                caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
-                caps.name("bare"),
-            ) {
-                (Some(v), _) => (v, true),
-                (None, Some(v)) if syntax == Syntax::Data => (v, false),
-                _ => continue,
+            let Some((value, quoted)) = assigned_value(&caps, syntax) else {
+                continue;
             };
             let v = value.as_bytes();
             // A key is one token: no spaces, no `:` (cache keys like
@@ -765,5 +755,21 @@ mod tests {
                 finds(line)
             );
         }
+    }
+}
+
+/// The value an assignment regex captured, and whether it was quoted; a
+/// bare (unquoted) value counts only in data files.
+fn assigned_value<'h>(
+    caps: &regex::bytes::Captures<'h>,
+    syntax: Syntax,
+) -> Option<(regex::bytes::Match<'h>, bool)> {
+    match (
+        caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
+        caps.name("bare"),
+    ) {
+        (Some(v), _) => Some((v, true)),
+        (None, Some(v)) if syntax == Syntax::Data => Some((v, false)),
+        _ => None,
     }
 }

@@ -117,15 +117,7 @@ impl Env {
 
     /// Run, assert the exit code, return stderr.
     pub fn fails(&self, args: &[&str], stdin: &[u8], code: i32) -> String {
-        let out = self.run_in(args, stdin);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "gsec {args:?}: stdout={} stderr={err}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        err
+        expect_code(&self.run_in(args, stdin), args, code)
     }
 
     /// `gsec set NAME --env ENV` with the value on stdin.
@@ -262,4 +254,16 @@ pub fn sops_decrypt(e: &Env, key: &Path, file: &str) -> Output {
     e.clean_env(&mut c);
     c.env("SOPS_AGE_KEY_FILE", key);
     c.output().unwrap()
+}
+
+/// Assert a run of `gsec ARGS` exited with `code`; returns its stderr.
+pub fn expect_code(out: &Output, args: &[&str], code: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "gsec {args:?}: stdout={} stderr={err}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
 }

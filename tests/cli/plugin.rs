@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::common::Env;
+use crate::common::{Env, expect_code};
 
 /// Build the guest crates once per test run with the project script and
 /// return `target/plugins/NAME.wasm` (so `cargo test` works on a fresh
@@ -117,15 +117,7 @@ impl Setup {
 
     /// Run and require exit `code`; returns stderr.
     fn fails(&self, args: &[&str], stdin: &[u8], code: i32) -> String {
-        let out = self.run(args, stdin);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "gsec {args:?}: stdout={} stderr={err}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        err
+        expect_code(&self.run(args, stdin), args, code)
     }
 
     /// Every byte of every environment file and the config.
