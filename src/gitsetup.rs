@@ -154,7 +154,7 @@ pub fn register_drivers(repo: &gix::Repository) -> Result<bool> {
     }
     if !has_diff {
         text.push_str(&format!(
-            "[diff \"{DRIVER}\"]\n\ttextconv = {} textconv\n",
+            "[diff \"{DRIVER}\"]\n\ttextconv = {} textconv\n\tcachetextconv = true\n",
             self_command()
         ));
     }

@@ -153,13 +153,39 @@ impl<'p> Versions<'p> {
             None => Default::default(),
         };
         let mut out = Vec::new();
+        // Names in both versions whose ciphertext differs. When some kept
+        // their ciphertext, the file was rewritten minimally (as gsec
+        // does) and a new ciphertext is a new value, exactly; when all
+        // changed (sops re-encrypts every value), decrypt to tell.
+        let markers = |s: Option<&Summary>| s.map(Summary::by_name).unwrap_or_default();
+        let (old_m, new_m) = match (old, now) {
+            (Some(o), Some(n)) => (
+                markers(self.summary(o, path)?),
+                markers(self.summary(n, path)?),
+            ),
+            _ => (vec![], vec![]),
+        };
+        let common: Vec<&(String, String)> = new_m
+            .iter()
+            .filter(|(n, _)| old_m.iter().any(|(o, _)| o == n))
+            .collect();
+        let differing: Vec<&String> = common
+            .iter()
+            .filter(|(n, m)| !old_m.iter().any(|(o, om)| o == n && om == m))
+            .map(|(n, _)| n)
+            .collect();
+        let wholesale = !common.is_empty() && differing.len() == common.len();
         for n in &new_names {
             if !old_names.contains(n) {
                 out.push((n.clone(), Action::Added));
-            } else if let (Some(o), Some(nw)) = (old, now)
-                && self.changed(o, nw, n, path)?
-            {
-                out.push((n.clone(), Action::Changed));
+            } else if differing.contains(&n) {
+                let real = match (old, now) {
+                    (Some(o), Some(nw)) if wholesale => self.changed(o, nw, n, path)?,
+                    _ => true,
+                };
+                if real {
+                    out.push((n.clone(), Action::Changed));
+                }
             }
         }
         for n in &old_names {

@@ -278,6 +278,27 @@ fn gsec_log_names_commits_authors_and_actions() {
             assert!(r.get(k).is_some(), "{r}");
         }
     }
+    // sops re-encrypts every value on a write: only the value it changed
+    // is reported (gsec decrypts in memory to tell).
+    e.set("C", "production", "charlie");
+    commit_all(&e, "dave", "add C");
+    let mut c = Command::new(tool("sops"));
+    c.args(["set", PROD, "[\"A\"]", "\"alpha-3\""])
+        .current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", &e.key);
+    assert!(c.output().unwrap().status.success());
+    commit_all(&e, "erin", "sops set A");
+    let json = e.ok(&["log", "--format", "json", "--env", "production"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let newest: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["author"] == "erin")
+        .map(|r| (r["name"].as_str().unwrap(), r["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(newest, [("A", "changed")], "{json}");
     let only_a = e.ok(&["log", "A", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&only_a).unwrap();
     assert!(v.as_array().unwrap().iter().all(|r| r["name"] == "A"));
