@@ -43,8 +43,13 @@ pub enum Error {
     Tampered { path: PathBuf, what: String },
 
     /// A secret that was asked for does not exist.
-    #[error("secret '{name}' not found in environment '{env}'")]
-    NotFound { name: String, env: String },
+    #[error("secret '{name}' not found in environment '{env}'{hint}")]
+    NotFound {
+        name: String,
+        env: String,
+        /// `; did you mean 'X'?`, or empty.
+        hint: String,
+    },
 
     /// Writing to standard output failed. A closed pipe (`gsec list | head`)
     /// is not an error worth a message: `cli::main` exits quietly on it.

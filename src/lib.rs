@@ -34,6 +34,7 @@ pub mod render;
 pub mod rotate;
 pub mod scan;
 pub mod state;
+pub mod suggest;
 pub mod vault;
 pub mod yaml;
 

@@ -190,8 +190,9 @@ impl Project {
             .map(String::as_str)
             .collect();
         Err(Error::usage(format!(
-            "unknown environment '{env}' (configured: {})",
-            known.join(", ")
+            "unknown environment '{env}' (configured: {}){}",
+            known.join(", "),
+            crate::suggest::hint(env, known.iter().copied())
         )))
     }
 

@@ -33,7 +33,7 @@ pub enum ActionCmd {
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Environment (default: development; inheritance applies).
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Only these secrets (names or variable names; commas or newlines).
     #[arg(long, value_name = "NAMES")]
@@ -89,6 +89,7 @@ fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
                 return Err(Error::NotFound {
                     name: w.clone(),
                     env: a.env.clone(),
+                    hint: String::new(),
                 });
             }
         }

@@ -23,7 +23,7 @@ use crate::vault::{Node, OpenOptions, Vault};
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// Environment (default: development; inheritance applies).
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
 }
 

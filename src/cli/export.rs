@@ -12,7 +12,7 @@ use crate::export::{self, Format, Var};
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Environment to export.
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Dotenv)]

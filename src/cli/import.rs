@@ -19,7 +19,7 @@ pub struct ImportArgs {
     /// The .env file, or `-` for stdin.
     pub file: PathBuf,
     /// Environment to import into.
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Report as JSON (`{"environment", "added", "changed", "unchanged"}`, names only).
     #[arg(long, value_enum, default_value_t)]

@@ -272,7 +272,7 @@ pub struct CallArgs {
     #[arg(long = "input", value_name = "SECRET")]
     inputs: Vec<String>,
     /// Environment the inputs are read from.
-    #[arg(long, short = 'e', default_value = crate::envs::DEFAULT_ENV)]
+    #[arg(long, short = 'e', env = "GSEC_ENV", default_value = crate::envs::DEFAULT_ENV)]
     env: String,
 }
 
@@ -310,6 +310,7 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
             let found = r.lookup(&a.env, n)?.ok_or_else(|| Error::NotFound {
                 name: n.clone(),
                 env: a.env.clone(),
+                hint: String::new(),
             })?;
             match &found.value {
                 Node::Leaf(l) => inputs.insert(found.name.clone(), l.text()),

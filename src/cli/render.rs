@@ -20,7 +20,7 @@ pub struct RenderArgs {
     /// Template file (`-` for stdin).
     pub template: PathBuf,
     /// Environment (default: development; inheritance applies).
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Write to OUT (mode 0600) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "OUT")]

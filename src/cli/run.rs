@@ -17,7 +17,7 @@ use crate::mask::Patterns;
 )]
 pub struct RunArgs {
     /// Environment whose secrets to add.
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Replace every secret value (and its base64 forms) in the command's
     /// stdout and stderr with `*****`. Values shorter than 4 bytes are not

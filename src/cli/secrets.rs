@@ -18,7 +18,7 @@ pub struct SetArgs {
     /// Secret name: letters, digits, `_`, `-`; starts with a letter.
     pub name: String,
     /// Environment(s) to set it in, comma-separated.
-    #[arg(long = "env", short = 'e', value_delimiter = ',', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', value_delimiter = ',', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub envs: Vec<String>,
     /// Read the value from FILE (exact bytes) instead of stdin.
     #[arg(long, value_name = "F")]
@@ -37,7 +37,7 @@ pub struct GetArgs {
     /// Secret name (case-insensitive).
     pub name: String,
     /// Environment (default: development; inheritance applies).
-    #[arg(long = "env", short = 'e', default_value = DEFAULT_ENV)]
+    #[arg(long = "env", short = 'e', env = "GSEC_ENV", default_value = DEFAULT_ENV)]
     pub env: String,
     /// Also say (on stderr) which file the value came from.
     #[arg(long)]
@@ -117,6 +117,14 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
     } else {
         read_value(&a.name, a.from_file.as_ref())?
     };
+    warn_near_twin(&project, &a.name, &a.envs)?;
+    if value.len() < crate::scan::managed::MIN_LEN {
+        output::warn(&format!(
+            "{} is shorter than {} bytes: the leak scanner does not search for values this short (too many false matches)",
+            a.name,
+            crate::scan::managed::MIN_LEN
+        ));
+    }
     let opts = OpenOptions {
         ignore_mac: a.ignore_mac,
     };
@@ -147,6 +155,29 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// A new name one edit away from a declared or stored one is most likely a
+/// typo (`DB_PASWORD` beside `DB_PASSWORD`): say so before creating it.
+fn warn_near_twin(project: &crate::project::Project, name: &str, envs: &[String]) -> Result<()> {
+    let mut known: Vec<String> = project.config.secrets.keys().cloned().collect();
+    for env in envs {
+        if let Some(p) = project.peek(env)? {
+            known.extend(p.names().map(str::to_string));
+        }
+    }
+    if known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+        return Ok(());
+    }
+    if let Some(twin) = known
+        .iter()
+        .find(|k| crate::suggest::one_edit_apart(k, name))
+    {
+        output::warn(&format!(
+            "creating {name}, one letter away from the existing {twin}: is it a typo? (`gsec rm {name} --env …` undoes it)"
+        ));
+    }
+    Ok(())
+}
+
 /// 32 URL-safe random characters (192 bits).
 fn generate_value() -> Zeroizing<String> {
     use base64::Engine as _;
@@ -172,10 +203,19 @@ pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     let project = ctx.project_at(&a.at)?;
     refuse_write_only(&project, &a.name)?;
     let mut r = Resolver::new(&project);
-    let found = r.lookup(&a.env, &a.name)?.ok_or_else(|| Error::NotFound {
-        name: a.name.clone(),
-        env: a.env.clone(),
-    })?;
+    let Some(found) = r.lookup(&a.env, &a.name)? else {
+        let known: Vec<String> = r
+            .all(&a.env)?
+            .into_iter()
+            .map(|v| v.name)
+            .chain(project.config.secrets.keys().cloned())
+            .collect();
+        return Err(Error::NotFound {
+            name: a.name.clone(),
+            env: a.env.clone(),
+            hint: crate::suggest::hint(&a.name, known.iter().map(String::as_str)),
+        });
+    };
     if a.explain {
         let from = match &found.source {
             Source::File { env, path } if *env == a.env => {
@@ -340,7 +380,14 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<Exit> {
         }
     }
     if missing {
+        let mut known: Vec<String> = Vec::new();
+        for env in &a.envs {
+            if let Some(p) = project.peek(env)? {
+                known.extend(p.names().map(str::to_string));
+            }
+        }
         return Err(Error::NotFound {
+            hint: crate::suggest::hint(&a.name, known.iter().map(String::as_str)),
             name: a.name,
             env: a.envs.join(","),
         });

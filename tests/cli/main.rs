@@ -3,6 +3,7 @@
 
 mod access;
 mod action;
+mod adoption;
 mod architecture;
 mod common;
 mod distribution;
