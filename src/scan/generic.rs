@@ -607,6 +607,22 @@ fn random_enough(v: &[u8]) -> bool {
     }
 }
 
+/// The value an assignment regex captured, and whether it was quoted; a
+/// bare (unquoted) value counts only in data files.
+fn assigned_value<'h>(
+    caps: &regex::bytes::Captures<'h>,
+    syntax: Syntax,
+) -> Option<(regex::bytes::Match<'h>, bool)> {
+    match (
+        caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
+        caps.name("bare"),
+    ) {
+        (Some(v), _) => Some((v, true)),
+        (None, Some(v)) if syntax == Syntax::Data => Some((v, false)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -755,21 +771,5 @@ mod tests {
                 finds(line)
             );
         }
-    }
-}
-
-/// The value an assignment regex captured, and whether it was quoted; a
-/// bare (unquoted) value counts only in data files.
-fn assigned_value<'h>(
-    caps: &regex::bytes::Captures<'h>,
-    syntax: Syntax,
-) -> Option<(regex::bytes::Match<'h>, bool)> {
-    match (
-        caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
-        caps.name("bare"),
-    ) {
-        (Some(v), _) => Some((v, true)),
-        (None, Some(v)) if syntax == Syntax::Data => Some((v, false)),
-        _ => None,
     }
 }
