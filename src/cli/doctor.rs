@@ -121,7 +121,11 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
                     Ok(Some(v)) => item(
                         format!("env {env}"),
                         true,
-                        format!("{rel}: {} secrets, decrypts and verifies", v.len()),
+                        format!(
+                            "{rel}: {} secret{}, decrypts and verifies",
+                            v.len(),
+                            if v.len() == 1 { "" } else { "s" }
+                        ),
                     ),
                     Ok(None) => item(
                         format!("env {env}"),

@@ -61,16 +61,26 @@ fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
 /// The one-line summary for stderr.
 pub fn summary(report: &Report) -> String {
     let n = report.findings.len();
-    let what = if n == 1 {
-        "1 finding".to_string()
+    let plural =
+        |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut with: Vec<&str> = report.findings.iter().map(|f| f.file.as_str()).collect();
+    with.sort_unstable();
+    with.dedup();
+    // "2 findings in 1 file; 120 files scanned": what was found, and
+    // where, apart from how much was read.
+    let mut s = if n == 0 {
+        "0 findings".to_string()
     } else {
-        format!("{n} findings")
+        format!(
+            "{} in {}",
+            plural(n, "finding", "findings"),
+            plural(with.len(), "file", "files")
+        )
     };
-    let mut s = format!(
-        "{what} in {} file{}",
-        report.files,
-        if report.files == 1 { "" } else { "s" }
-    );
+    s.push_str(&format!(
+        "; {} scanned",
+        plural(report.files, "file", "files")
+    ));
     if report.commits > 0 {
         s.push_str(&format!(
             " across {} commit{}",
