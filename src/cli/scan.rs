@@ -220,15 +220,21 @@ pub(super) fn verdict(report: &scan::Report, strict: bool) -> Result<Exit> {
 /// What a blocked commit shows: the three ways forward.
 fn blocked_help(report: &scan::Report) {
     let mut e = anstream::stderr();
-    let first = &report.findings[0];
+    // Every fingerprint, not only the first: allowing one finding should
+    // not take a second blocked commit to learn the next one.
+    let mut allow = String::new();
+    for f in &report.findings {
+        allow.push_str(&format!(
+            "\n       echo '{}' >> .gsecignore   # {}:{}",
+            f.fingerprint, f.file, f.line
+        ));
+    }
     let _ = writeln!(
         e,
         "gsec: commit blocked: {} possible secret(s) in the staged change. For each one, either:\n  \
          1. remove it from the file (and `git add` the file again);\n  \
          2. store it encrypted instead: `gsec set NAME` (value on stdin), and read it at run time with `gsec run`;\n  \
-         3. or, if it is not a secret, allow it: add a `gsec:allow` comment on its line, or add its fingerprint to .gsecignore:\n       \
-         echo '{}' >> .gsecignore",
+         3. or, if it is not a secret, allow it: add a `gsec:allow` comment on its line, or add its fingerprint to .gsecignore:{allow}",
         report.findings.len(),
-        first.fingerprint
     );
 }

@@ -77,6 +77,17 @@ fn blocks_a_commit_with_a_secret_and_lets_a_clean_one_through() {
         "{err}"
     );
     common::assert_no_secret(&err, "Zk3Q9vW2xP7mR4tY8nB1cD6fH0jL5sA2eG9iK3oU");
+    assert!(err.contains(">> .gsecignore   # deploy.env:1"), "{err}");
+    // Two findings: both fingerprints are offered, each naming its place.
+    e.write("other.env", &secret_line().replace("Zk3Q9", "Qk4R8"));
+    git(&e, &["add", "other.env"]);
+    let out = git(&e, &["commit", "-qm", "two leaks"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("# deploy.env:1") && err.contains("# other.env:1"),
+        "{err}"
+    );
+    git(&e, &["rm", "-q", "--cached", "other.env"]);
     // `git commit -a` uses a temporary index (GIT_INDEX_FILE): still caught.
     git(&e, &["reset", "-q"]);
     e.write("README.md", &format!("hello\n{}", secret_line()));

@@ -157,7 +157,10 @@ fn human_output_redacts_and_summarises() {
     common::assert_no_secret(&stderr, &t);
     common::assert_no_secret(&stdout, &t[..8]);
     assert!(stderr.contains("1 finding in 1 file; "), "{stderr}");
-    assert!(stderr.contains("1 finding in 1 file; 1 file scanned"), "{stderr}");
+    assert!(
+        stderr.contains("1 finding in 1 file; 1 file scanned"),
+        "{stderr}"
+    );
     // A clean tree exits 0.
     std::fs::remove_file(e.path("a.env")).unwrap();
     let out = e.run_in(&["scan"], b"");
