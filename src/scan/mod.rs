@@ -71,6 +71,9 @@ pub struct Finding {
     pub redacted: String,
     /// The commit that introduced it (history scans).
     pub commit: Option<String>,
+    /// That commit's author (`Name <email>`) and author date (RFC 3339).
+    pub author: Option<String>,
+    pub date: Option<String>,
 }
 
 /// Outcome of a scan: findings, counts for the summary line, and what
@@ -353,6 +356,8 @@ impl Scanner {
                     fingerprint,
                     redacted: l.redacted,
                     commit: commit.map(str::to_string),
+                    author: None,
+                    date: None,
                 })
             })
             .collect()

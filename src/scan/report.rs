@@ -100,7 +100,7 @@ pub fn summary(report: &Report) -> String {
     s
 }
 
-/// `{"findings":[{"file","line","column","rule","fingerprint","commit"?}],
+/// `{"findings":[{"file","line","column","rule","description","fingerprint","commit"?,"author"?,"date"?}],
 /// "warnings"?:[text], "errors"?:[text]}`. `warnings` (checks that did not
 /// run fully) and `errors` (items that could not be read) appear only when
 /// there are some, so a complete scan keeps the original one-key shape.
@@ -114,10 +114,15 @@ pub fn json_value(report: &Report) -> Value {
                 "line": f.line,
                 "column": f.column,
                 "rule": f.rule,
+                "description": f.description,
                 "fingerprint": f.fingerprint,
             });
             if let Some(c) = &f.commit {
                 o["commit"] = json!(c);
+            }
+            if let (Some(a), Some(d)) = (&f.author, &f.date) {
+                o["author"] = json!(a);
+                o["date"] = json!(d);
             }
             o
         })

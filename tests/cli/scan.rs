@@ -123,7 +123,17 @@ fn json_shape_is_exact_and_paths_relative_to_the_scanned_dir() {
     assert_eq!(f.len(), 1);
     let obj = f[0].as_object().unwrap();
     let fields: Vec<&str> = obj.keys().map(String::as_str).collect();
-    assert_eq!(fields, ["file", "line", "column", "rule", "fingerprint"]);
+    assert_eq!(
+        fields,
+        [
+            "file",
+            "line",
+            "column",
+            "rule",
+            "description",
+            "fingerprint"
+        ]
+    );
     assert_eq!(obj["file"], "app/config.env");
     assert_eq!(obj["line"], 1);
     assert_eq!(obj["column"], 14);
@@ -511,6 +521,10 @@ fn history_reports_each_secret_once_with_the_commit_that_introduced_it() {
     assert_eq!(f[0]["commit"], intro.as_str());
     assert_eq!(f[0]["file"], "app.env");
     assert_eq!(f[0]["line"], 1);
+    // Who introduced it, when, and what the rule is about.
+    assert_eq!(f[0]["author"], "t <t@example.com>", "{v}");
+    assert!(f[0]["date"].as_str().unwrap().ends_with('Z'), "{v}");
+    assert!(!f[0]["description"].as_str().unwrap().is_empty(), "{v}");
     // A range that starts after the introduction sees no new secret.
     let (code, v, _) = scan_json(&e, &["--history", &format!("{intro}..HEAD")]);
     assert_eq!(code, 0, "{v}");

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::{Fragment, ItemError, Lines, Order, Sink, Source};
 use crate::error::Result;
 use crate::git;
-use crate::scan::Scanner;
+use crate::scan::{Finding, Scanner};
 
 pub struct History<'a> {
     pub repo: &'a gix::Repository,
@@ -28,6 +28,33 @@ pub struct History<'a> {
 impl Source for History<'_> {
     fn order(&self) -> Order {
         Order::FirstIntroduced
+    }
+
+    fn annotate(&self, findings: &mut [Finding]) -> Result<()> {
+        let mut seen: std::collections::HashMap<String, (String, String)> = Default::default();
+        for f in findings.iter_mut() {
+            let Some(c) = &f.commit else { continue };
+            if !seen.contains_key(c) {
+                let id = gix::ObjectId::from_hex(c.as_bytes()).map_err(|e| crate::Error::Git {
+                    what: format!("bad commit id {c}"),
+                    source: Box::new(e),
+                })?;
+                let info = git::commit_info(self.repo, id)?;
+                let when =
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(info.time.max(0) as u64);
+                seen.insert(
+                    c.clone(),
+                    (
+                        format!("{} <{}>", info.author, info.email),
+                        humantime::format_rfc3339_seconds(when).to_string(),
+                    ),
+                );
+            }
+            let (author, date) = &seen[c];
+            f.author = Some(author.clone());
+            f.date = Some(date.clone());
+        }
+        Ok(())
     }
 
     fn scan(&self, sink: &Sink<'_>) -> Result<()> {

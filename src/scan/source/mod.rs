@@ -108,6 +108,12 @@ pub trait Source {
     fn order(&self) -> Order {
         Order::Location
     }
+
+    /// Complete the findings once the scan is over (history: who made the
+    /// commit that introduced each one, and when).
+    fn annotate(&self, _findings: &mut [Finding]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Collects what a scan produces; shared by a source's worker threads.
@@ -198,6 +204,8 @@ pub fn run(scanner: &Scanner, source: &dyn Source) -> Result<Report> {
                 .collect()
         }
     };
+    let mut findings = findings;
+    source.annotate(&mut findings)?;
     // Worker threads finish in any order; report errors in a stable one.
     s.errors.sort_by_cached_key(ToString::to_string);
     Ok(Report {
