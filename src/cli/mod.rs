@@ -129,8 +129,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(completions::ManArgs),
     /// Values sealed by people who cannot read an environment: list, merge.
     #[command(subcommand)]
     Inbox(inbox::InboxCmd),
@@ -247,7 +247,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Plugin(c) => plugin::run(ctx, c),
         Command::Doctor(a) => doctor::run(ctx, a),
         Command::Completions(a) => completions::run(a),
-        Command::Man => completions::man(),
+        Command::Man(a) => completions::man(a),
         Command::Action(c) => action::run(ctx, c),
         Command::Inbox(c) => inbox::run(ctx, c),
         Command::Log(a) => audit::log(ctx, a),

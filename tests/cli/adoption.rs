@@ -54,3 +54,29 @@ fn gsec_env_chooses_the_environment() {
     c.env("GSEC_ENV", "production");
     assert_eq!(e.run_cmd(c, b"").stdout, b"dev-value\n");
 }
+
+#[test]
+fn man_pages_cover_every_command_with_exit_status_environment_and_files() {
+    let e = Env::new();
+    let dir = e.tmp.path().join("man");
+    e.ok(&["man", "--dir", dir.to_str().unwrap()]);
+    for page in [
+        "gsec.1",
+        "gsec-set.1",
+        "gsec-recipients-add.1",
+        "gsec-inbox-merge.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        for section in [
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+            "GSEC_ENV",
+        ] {
+            assert!(text.contains(section), "{page} lacks {section}");
+        }
+    }
+    let top = e.ok(&["man"]);
+    assert!(top.contains(".SH \"EXIT STATUS\""), "{top}");
+}
