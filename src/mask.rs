@@ -66,6 +66,22 @@ fn forms(value: &str, out: &mut Vec<Zeroizing<Vec<u8>>>) {
         for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
             out.push(Zeroizing::new(engine.encode(p).into_bytes()));
         }
+        // Inside a longer base64 text (HTTP Basic `user:value`) the value
+        // starts 0, 1 or 2 bytes into a 3-byte group: keep the characters
+        // that depend on the value's bytes alone, for each alignment.
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            for a in 0..3usize {
+                let mut buf = Zeroizing::new(vec![0u8; a]);
+                buf.extend_from_slice(p.as_bytes());
+                let enc = Zeroizing::new(engine.encode(&buf[..]).into_bytes());
+                let (start, end) = ((8 * a).div_ceil(6), 8 * buf.len() / 6);
+                if let Some(core) = enc.get(start..end)
+                    && core.len() >= MIN_LEN
+                {
+                    out.push(Zeroizing::new(core.to_vec()));
+                }
+            }
+        }
     }
 }
 
@@ -252,6 +268,27 @@ mod tests {
         let text = format!("<{secret}>");
         let pieces: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
         assert_eq!(s(feed(&p, &pieces)), "<*****>");
+    }
+
+    #[test]
+    fn masks_base64_of_a_value_inside_a_longer_text_at_every_alignment() {
+        let secret = "pa55w0rd-for-basic";
+        let p = Patterns::new([secret]).unwrap().unwrap();
+        for prefix in ["", "u:", "us:", "usr:", "admin:"] {
+            for enc in [&STANDARD, &URL_SAFE] {
+                let text = enc.encode(format!("{prefix}{secret}"));
+                let masked = mask_all(&p, text.as_bytes());
+                // What is left can no longer be decoded back to the value.
+                let left: Vec<u8> = masked.iter().copied().filter(|b| *b != b'*').collect();
+                let decoded = enc.decode(&left).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&decoded).contains("w0rd-for"),
+                    "{prefix:?}: {}",
+                    String::from_utf8_lossy(&masked)
+                );
+                assert!(masked.windows(5).any(|w| w == b"*****"), "{prefix:?}");
+            }
+        }
     }
 
     #[test]

@@ -879,3 +879,25 @@ fn import_reports_names_as_json() {
     assert_eq!(v["unchanged"], serde_json::json!(["KEEP"]));
     assert!(!out.contains("new-value") && !out.contains("fresh value"));
 }
+
+#[test]
+fn mask_hides_a_value_inside_http_basic_credentials() {
+    let env = Env::project();
+    let token = "s3cr3t-t0ken-for-basic";
+    env.set("token", "development", token);
+    // `Authorization: Basic base64(user:token)` for users of every length:
+    // the token starts at each of the three base64 alignments.
+    let script = r#"
+        for u in a ab abc; do printf '%s\n' "$(printf '%s:%s' "$u" "$token" | base64 -w0)"; done
+    "#;
+    let out = env.run_in(&["run", "--mask", "--", "sh", "-c", script], b"");
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    for (line, user) in stdout.lines().zip(["a", "ab", "abc"]) {
+        let clear = STANDARD.encode(format!("{user}:{token}"));
+        assert!(line.contains("*****"), "{stdout}");
+        // The characters that encode the token itself are gone.
+        assert!(!line.contains(&clear[8..24]), "{line} still holds {clear}");
+    }
+}
