@@ -87,20 +87,86 @@ fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
     Ok(out)
 }
 
-fn run_editor(path: &std::path::Path) -> Result<()> {
+/// While the decrypted file exists, a terminating signal (the terminal
+/// closed: SIGHUP; `kill`: SIGTERM; SIGINT, SIGQUIT) stops the editor,
+/// zeroes and removes the file, and exits: plaintext never outlives gsec.
+struct Cleanup {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Cleanup {
+    fn install(
+        path: PathBuf,
+        child: std::sync::Arc<std::sync::atomic::AtomicI32>,
+    ) -> Result<Cleanup> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
+            .map_err(|source| Error::Os {
+            what: "cannot install signal handlers",
+            source,
+        })?;
+        let handle = signals.handle();
+        let thread = std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let pid = child.load(std::sync::atomic::Ordering::SeqCst);
+                if pid > 0
+                    && let Ok(s) = nix::sys::signal::Signal::try_from(sig)
+                {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+                }
+                wipe(&path);
+                std::process::exit(128 + sig);
+            }
+        });
+        Ok(Cleanup {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Overwrite a file with zeros and remove it.
+fn wipe(path: &std::path::Path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path)
+        && let Ok(len) = f.metadata().map(|m| m.len())
+    {
+        let _ = f.write_all(&vec![0u8; len as usize]);
+        let _ = f.sync_all();
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+fn run_editor(path: &std::path::Path, child_pid: &std::sync::atomic::AtomicI32) -> Result<()> {
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "vi".into());
     // Through the shell, so EDITOR may carry arguments ("code --wait").
-    let status = std::process::Command::new("sh")
+    let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
         .arg("gsec-edit")
         .arg(path)
-        .status()
+        .spawn()
         .map_err(|e| Error::msg(format!("cannot start editor '{editor}': {e}")))?;
+    child_pid.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
+    let status = child.wait().map_err(|source| Error::Os {
+        what: "waiting for the editor",
+        source,
+    });
+    child_pid.store(0, std::sync::atomic::Ordering::SeqCst);
+    let status = status?;
     if !status.success() {
         return Err(Error::msg(format!(
             "editor '{editor}' exited with {status}; nothing was changed"
@@ -138,10 +204,12 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
         .as_file()
         .sync_all()
         .map_err(|e| Error::io(scratch.0.path(), e))?;
+    let child_pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let _cleanup = Cleanup::install(scratch.0.path().to_path_buf(), child_pid.clone())?;
     let mut attempts = 0;
     let entries = loop {
         attempts += 1;
-        run_editor(scratch.0.path())?;
+        run_editor(scratch.0.path(), &child_pid)?;
         let edited = Zeroizing::new(
             std::fs::read_to_string(scratch.0.path())
                 .map_err(|e| Error::io(scratch.0.path(), e))?,
@@ -168,16 +236,34 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
             }
         }
     };
-    let (changed, _) = project.update(&a.env, OpenOptions::default(), |v| {
+    let recovery = entries.clone();
+    let saved = project.update(&a.env, OpenOptions::default(), |v| {
         // Refuse to overwrite a concurrent change made while editing.
         if std::fs::read(&path).ok() != before {
             return Err(Error::file(
                 &path,
-                "changed by someone else while you were editing; your edit was not saved",
+                "changed by someone else while you were editing",
             ));
         }
         v.replace_all(entries)
-    })?;
+    });
+    let (changed, _) = match saved {
+        Ok(s) => s,
+        Err(e) => {
+            // Keep what was typed, encrypted for the same recipients.
+            let keep = path.with_file_name(format!(
+                ".{}.gsec-recovered.yaml",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            ));
+            let mut v = Vault::create(keep.clone(), project.config.recipients_for(&a.env)?);
+            v.replace_all(recovery)?;
+            v.save()?;
+            return Err(Error::msg(format!(
+                "{e}; your edit was not applied, and is kept encrypted in {} (read it with `sops decrypt` or copy values with `gsec`)",
+                project.rel(&keep)
+            )));
+        }
+    };
     output::info(&if changed {
         format!("saved {rel}")
     } else {

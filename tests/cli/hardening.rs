@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::common::{Env, assert_no_secret};
+use crate::common::{BIN, Env, assert_no_secret, sops_decrypt};
 use crate::envs::editor;
 
 const DEV: &str = "secrets/development.yaml";
@@ -473,4 +473,90 @@ fn a_corrupt_age_stanza_is_called_corrupt() {
     let err = e.fails(&["get", "A"], b"", 2);
     assert!(err.contains(DEV) && err.contains("corrupt"), "{err}");
     assert!(!err.contains("is not among"), "{err}");
+}
+
+/// `gsec edit` with an editor that records the temp file's path and waits.
+fn edit_waiting(
+    e: &Env,
+    marker: &std::path::Path,
+    runtime: &std::path::Path,
+) -> std::process::Child {
+    let ed = editor(
+        e,
+        "wait.sh",
+        &format!("echo \"$1\" > {}\nsleep 30", marker.display()),
+    );
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c.spawn().unwrap()
+}
+
+#[test]
+fn edit_removes_the_decrypted_file_on_sigterm_and_sighup() {
+    use nix::sys::signal::{Signal, kill};
+    for sig in [Signal::SIGTERM, Signal::SIGHUP] {
+        let e = Env::project();
+        e.set("A", "development", "alpha-value");
+        let runtime = e.tmp.path().join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
+        let marker = e.tmp.path().join("path.txt");
+        let mut child = edit_waiting(&e, &marker, &runtime);
+        // Wait (bounded) for the editor to have the file open.
+        let mut path = String::new();
+        for _ in 0..200 {
+            if let Ok(p) = std::fs::read_to_string(&marker)
+                && !p.trim().is_empty()
+            {
+                path = p.trim().to_string();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(!path.is_empty(), "the editor never started");
+        assert!(std::path::Path::new(&path).exists());
+        kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(128 + sig as i32), "{sig:?}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "{path} left behind after {sig:?}"
+        );
+        assert_eq!(std::fs::read_dir(&runtime).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn an_edit_that_cannot_be_applied_is_kept_encrypted() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value");
+    // The editor changes A while someone else changes the file meanwhile.
+    let ed = editor(
+        &e,
+        "race.sh",
+        &format!(
+            "sed -i 's/^A: .*/A: typed-by-me/' \"$1\"\nprintf other | GSEC_AGE_KEY_FILE={} {} -C {} set B",
+            e.key.display(),
+            BIN,
+            e.dir.display()
+        ),
+    );
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("changed by someone else"), "{err}");
+    assert!(err.contains(".development.gsec-recovered.yaml"), "{err}");
+    assert_no_secret(&err, "typed-by-me");
+    let kept = e.read("secrets/.development.gsec-recovered.yaml");
+    assert!(kept.contains("ENC[AES256_GCM") && !kept.contains("typed-by-me"));
+    let out = sops_decrypt(&e, &e.key, "secrets/.development.gsec-recovered.yaml");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("typed-by-me"),
+        "{out:?}"
+    );
 }
