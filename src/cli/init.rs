@@ -96,6 +96,9 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     if !has(&[LOCK_PATTERN]) {
         add.push(LOCK_PATTERN);
     }
+    if !has(&[RECOVERED_PATTERN]) {
+        add.push(RECOVERED_PATTERN);
+    }
     if add.is_empty() {
         return Ok(());
     }
@@ -103,7 +106,7 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# gsec: local plaintext overrides and lock files, never committed\n");
+    text.push_str("# gsec: local plaintext overrides, lock files and recovered edits, never committed\n");
     for entry in add {
         text.push_str(entry);
         text.push('\n');
@@ -113,3 +116,6 @@ fn ignore_local_file(root: &Path) -> Result<()> {
 
 /// Matches every lock file `fsutil::lock_path` names.
 const LOCK_PATTERN: &str = ".*.yaml.lock";
+/// What `gsec edit` keeps (encrypted) when an edit could not be applied:
+/// personal, not for the repository.
+const RECOVERED_PATTERN: &str = ".*.gsec-recovered.yaml";
