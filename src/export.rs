@@ -124,16 +124,26 @@ pub const LENIENT_ENVS: &[&str] = &["local", "development", "preview"];
 /// else, so nothing runs or deploys half-configured. Shared by `run`,
 /// `export` and the Action's `load`.
 pub fn checked_variables(project: &Project, env: &str) -> Result<Vec<Var>> {
+    checked_variables_allowing(project, env, false)
+}
+
+/// [`checked_variables`], where `allow_missing` (`gsec run --allow-missing`)
+/// turns the refusal into the warning in every environment.
+pub fn checked_variables_allowing(
+    project: &Project,
+    env: &str,
+    allow_missing: bool,
+) -> Result<Vec<Var>> {
     let (vars, missing) = variables(project, env)?;
     if !missing.is_empty() {
         let list = missing.join(", ");
-        if LENIENT_ENVS.contains(&env) {
+        if allow_missing || LENIENT_ENVS.contains(&env) {
             project.warnings.warn(&format!(
                 "required secret(s) with no value in {env}: {list}"
             ));
         } else {
             return Err(Error::usage(format!(
-                "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`)"
+                "required secret(s) with no value in {env}: {list}; set them with `gsec set NAME --env {env}` (see `gsec check --env {env}`), or run with --allow-missing"
             )));
         }
     }

@@ -106,7 +106,9 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# gsec: local plaintext overrides, lock files and recovered edits, never committed\n");
+    text.push_str(
+        "# gsec: local plaintext overrides, lock files and recovered edits, never committed\n",
+    );
     for entry in add {
         text.push_str(entry);
         text.push('\n');

@@ -24,6 +24,10 @@ pub struct RunArgs {
     /// masked. The command then writes to pipes, not the terminal.
     #[arg(long)]
     pub mask: bool,
+    /// Run even when a required secret has no value (a warning instead of
+    /// the refusal outside local, development and preview).
+    #[arg(long)]
+    pub allow_missing: bool,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,
@@ -50,7 +54,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
 
 fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
     let project = ctx.project()?;
-    let vars = crate::export::checked_variables(&project, &a.env)?;
+    let vars = crate::export::checked_variables_allowing(&project, &a.env, a.allow_missing)?;
     let mask = if a.mask {
         Patterns::new(vars.iter().map(|v| v.value.as_str())).map_err(Error::msg)?
     } else {

@@ -303,6 +303,23 @@ fn required_secrets_warn_in_development_and_refuse_in_production() {
     );
     let err = env.fails(&["export", "--env", "production"], b"", 2);
     assert!(err.contains("api-key"), "{err}");
+    // --allow-missing: runs, with the warning.
+    let out = env.run_in(
+        &[
+            "run",
+            "--env",
+            "production",
+            "--allow-missing",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(marker.exists());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("api-key"), "{err}");
 
     env.set("api-key", "production", "prod-api-key");
     let out = env.ok(&[
