@@ -197,8 +197,9 @@ impl Op {
     }
 }
 
-/// The `http` import's request, as the guest sends it.
-#[derive(Debug, Deserialize)]
+/// The `http` import's request, as the guest sends it. Headers and body
+/// carry credentials: `Debug` shows only the method, URL and header names.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequest {
     pub method: String,
@@ -211,8 +212,9 @@ pub struct HttpRequest {
 }
 
 /// The `http` import's response: either `status`/`headers`/`body`, or
-/// `error` for a transport failure (refused, timeout, DNS).
-#[derive(Debug, Serialize)]
+/// `error` for a transport failure (refused, timeout, DNS). `Debug` shows
+/// the status, header names, body length and error, never their values.
+#[derive(Serialize)]
 pub struct HttpResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -222,4 +224,59 @@ pub struct HttpResponse {
     pub body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn http_messages_debug_without_credentials() {
+        let mut headers = IndexMap::new();
+        headers.insert(
+            "Authorization".to_string(),
+            "Bearer ghp_secretvalue".to_string(),
+        );
+        let req = HttpRequest {
+            method: "POST".into(),
+            url: "https://api.example.com/x".into(),
+            headers: headers.clone(),
+            body: Some("c2VjcmV0LWJvZHk=".into()),
+        };
+        let resp = HttpResponse {
+            status: Some(200),
+            headers,
+            body: Some("c2VjcmV0LWJvZHk=".into()),
+            error: None,
+        };
+        for shown in [format!("{req:?}"), format!("{resp:?}")] {
+            assert!(shown.contains("Authorization"), "{shown}");
+            assert!(
+                !shown.contains("ghp_secretvalue") && !shown.contains("c2VjcmV0"),
+                "{shown}"
+            );
+        }
+    }
 }
