@@ -28,8 +28,21 @@ pub fn lock_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.lock"))
 }
 
+/// How long `lock` waits for another process (seconds): `GSEC_LOCK_TIMEOUT`,
+/// default 60. A stuck writer (an editor left open on a rotation, a hung
+/// plugin) then ends in an error naming the lock instead of a silent hang.
+fn lock_timeout() -> std::time::Duration {
+    let secs = std::env::var("GSEC_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(60.0);
+    std::time::Duration::from_secs_f64(secs.min(86_400.0))
+}
+
 /// Take the exclusive lock for `target`, creating its directory if needed.
-/// Blocks until other gsec processes writing the same file are done.
+/// Waits (up to `GSEC_LOCK_TIMEOUT`, default 60 s) while other gsec
+/// processes write the same file.
 pub fn lock(target: &Path) -> Result<Lock> {
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).at(dir)?;
@@ -41,8 +54,24 @@ pub fn lock(target: &Path) -> Result<Lock> {
         .write(true)
         .open(&lp)
         .at(&lp)?;
-    file.lock().at(&lp)?;
-    Ok(Lock { _file: file })
+    let deadline = std::time::Instant::now() + lock_timeout();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::file(
+                        &lp,
+                        "held by another process for too long (GSEC_LOCK_TIMEOUT); is another gsec still running?",
+                    ));
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lp, e)),
+        }
+    }
 }
 
 /// Largest environment file (or `.gsec.local.yaml`) gsec reads.

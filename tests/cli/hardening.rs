@@ -560,3 +560,38 @@ fn an_edit_that_cannot_be_applied_is_kept_encrypted() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_lock_held_too_long_is_an_error_naming_it() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value");
+    let lock = e.path("secrets/.development.yaml.lock");
+    // Another process holds the file's lock (flock(1), the same flock(2)).
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    // Give flock(1) the lock before gsec asks for it (bounded wait).
+    for _ in 0..100 {
+        let mut probe = e.cmd(&["set", "B"]);
+        probe.env("GSEC_LOCK_TIMEOUT", "0");
+        let out = e.run_cmd(probe, b"x-probe-value");
+        if !out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut c = e.cmd(&["set", "A"]);
+    c.env("GSEC_LOCK_TIMEOUT", "0.3");
+    let out = e.run_cmd(c, b"new-value");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".development.yaml.lock") && err.contains("GSEC_LOCK_TIMEOUT"),
+        "{err}"
+    );
+    assert_eq!(e.get("A", "development"), "alpha-value");
+}
