@@ -273,7 +273,7 @@ impl Project {
 
     /// Turn "no identity" into "not a recipient of <env>" when we know who
     /// we are.
-    fn explain_access(&self, e: Error) -> Error {
+    pub fn explain_access(&self, e: Error) -> Error {
         match e {
             Error::NoIdentity {
                 path,

@@ -87,7 +87,15 @@ pub fn merge_driver(ctx: &Ctx, a: MergeDriverArgs) -> Result<Exit> {
     };
     let shown_path = PathBuf::from(&shown);
     let open = |side: &str, bytes: &[u8]| {
-        Vault::from_bytes(shown_path.clone(), bytes, ids, OpenOptions::default())
+        // Within a project, "no identity" becomes "not a recipient of E".
+        let path = project
+            .as_ref()
+            .map_or(shown_path.clone(), |p| p.root.join(&shown));
+        Vault::from_bytes(path, bytes, ids, OpenOptions::default())
+            .map_err(|e| match &project {
+                Some(p) => p.explain_access(e),
+                None => e,
+            })
             .map_err(|e| format!("{side}: {e}"))
     };
     let opened = (|| -> std::result::Result<_, String> {

@@ -390,6 +390,19 @@ fn bad_sides_are_one_line_conflicts_and_ours_is_kept() {
         assert!(err.contains(PROD), "{err}");
         assert_eq!(std::fs::read_to_string(&o).unwrap(), ours);
     }
+    // Someone who is not a recipient merging: a conflict with a reason,
+    // ours untouched.
+    let (bob, _) = e.other_key("bob");
+    let o = w("ours", ours.as_bytes());
+    let t = w("theirs", ours.replace("A: ENC", "B: ENC").as_bytes());
+    let mut c = e.cmd(&["merge-driver", &base, &o, &t, PROD]);
+    c.env("GSEC_AGE_KEY_FILE", &bob);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot merge per key, ours kept"), "{err}");
+    assert!(err.contains("not a recipient"), "{err}");
+    assert_eq!(std::fs::read_to_string(&o).unwrap(), ours);
     // Plain YAML on both sides: git's own text merge.
     let b = w("b", b"a: 1\nb: 2\nc: 3\n");
     let o = w("o", b"a: 10\nb: 2\nc: 3\n");
