@@ -13,6 +13,7 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use sha2::Digest;
 use wasmtime::{Engine, Module};
 
 /// The directory for compiled plugins, created private, or `None` when no
@@ -54,13 +55,33 @@ pub fn load(engine: &Engine, path: &Path) -> Option<Module> {
     if !path.is_file() {
         return None;
     }
-    // SAFETY: the file is our own `Module::serialize` output, written
-    // atomically (temp file + rename, so never half-written) into a 0700
-    // directory only this user can write (see `dir`), and named by the
-    // sha256 of the wasm it was compiled from plus the wasmtime version and
-    // engine settings. wasmtime additionally checks its header and engine
-    // compatibility and returns an error (we then recompile) on mismatch.
-    unsafe { Module::deserialize_file(engine, path) }.ok()
+    // The entry must be byte for byte what `store` wrote: a corrupted or
+    // truncated copy (a bit flip, a partial CI cache restore) is recompiled,
+    // never mapped.
+    let bytes = std::fs::read(path).ok()?;
+    let want = std::fs::read_to_string(digest_path(path)).ok()?;
+    if want.trim() != hex::encode(sha2::Sha256::digest(&bytes)) {
+        return None;
+    }
+    // SAFETY: the bytes are our own `Module::serialize` output (checked
+    // against the digest written beside them), stored atomically (temp file
+    // + rename) in a 0700 directory only this user can write (see `dir`),
+    // and named by the sha256 of the wasm it was compiled from plus the
+    // wasmtime version and engine settings. wasmtime additionally checks
+    // its header and engine compatibility and returns an error (we then
+    // recompile) on mismatch.
+    unsafe { Module::deserialize(engine, &bytes) }.ok()
+}
+
+/// The sha256 of an entry's bytes, kept beside it.
+fn digest_path(entry: &Path) -> PathBuf {
+    entry.with_extension("cwasm.sha256")
+}
+
+/// Forget an entry (it loaded but misbehaved): the next load recompiles.
+pub fn evict(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(digest_path(path));
 }
 
 /// Entries kept; older ones (by modification time) are removed when a new
@@ -70,6 +91,12 @@ const KEEP: usize = 32;
 /// Store a compiled module; failures only cost a recompile next time.
 pub fn store(module: &Module, path: &Path) {
     if let Ok(bytes) = module.serialize()
+        && crate::fsutil::write_atomic(
+            &digest_path(path),
+            hex::encode(sha2::Sha256::digest(&bytes)).as_bytes(),
+            Some(0o600),
+        )
+        .is_ok()
         && crate::fsutil::write_atomic(path, &bytes, Some(0o600)).is_ok()
         && let Some(dir) = path.parent()
     {
@@ -93,7 +120,7 @@ fn prune(dir: &Path, keep: usize) {
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, p) in entries.into_iter().skip(keep) {
-        let _ = std::fs::remove_file(p);
+        evict(&p);
     }
 }
 

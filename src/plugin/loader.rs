@@ -53,21 +53,43 @@ impl Host {
             }));
         }
         let t_read = started.elapsed();
-        let (module, cached) = self.module(&bytes, &sha).map_err(fail)?;
+        let (mut module, mut cached) = self.module(&bytes, &sha).map_err(fail)?;
         let t_module = started.elapsed();
-        check_shape(&module).map_err(fail)?;
-        let pre = self
-            .linker()
-            .instantiate_pre(&module)
-            .map_err(|e| fail(ErrorKind::Abi(format!("cannot link: {e}"))))?;
-        let linked = Linked {
-            host: self.clone(),
-            name: r.name.to_string(),
-            path: r.shown.to_path_buf(),
-            pre,
-            limits: r.limits,
+        let (linked, info) = loop {
+            let attempt = (|| {
+                check_shape(&module).map_err(fail)?;
+                let pre = self
+                    .linker()
+                    .instantiate_pre(&module)
+                    .map_err(|e| fail(ErrorKind::Abi(format!("cannot link: {e}"))))?;
+                let linked = Linked {
+                    host: self.clone(),
+                    name: r.name.to_string(),
+                    path: r.shown.to_path_buf(),
+                    pre,
+                    limits: r.limits,
+                };
+                let info = ask_info(&linked)?;
+                Ok::<_, PluginError>((linked, info))
+            })();
+            match attempt {
+                Ok(ok) => break ok,
+                // A cached artefact that misbehaves is not trusted again:
+                // forget it and compile from the (pinned) wasm once.
+                Err(_) if cached => {
+                    if let Some(d) = cache::dir() {
+                        cache::evict(&cache::entry(&d, self.engine(), &sha));
+                    }
+                    module = Module::from_binary(self.engine(), &bytes)
+                        .map_err(|e| fail(ErrorKind::Compile(root_cause(&e))))?;
+                    if let Some(d) = cache::dir() {
+                        cache::store(&module, &cache::entry(&d, self.engine(), &sha));
+                    }
+                    cached = false;
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let info = ask_info(&linked)?;
         let policy = http::Policy::new(r.name, &info.hosts, r.granted).map_err(|e| {
             fail(ErrorKind::Config(match e.strip_prefix("granted hosts: ") {
                 Some(rest) => format!(".gsec.yaml plugins.{}.hosts: {rest}", r.name),

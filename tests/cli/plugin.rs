@@ -272,6 +272,25 @@ fn compiled_module_is_cached_and_a_corrupt_cache_is_recompiled() {
         std::fs::metadata(&entries[0]).unwrap().len() > 1000,
         "cache entry not rewritten"
     );
+    // One flipped byte inside a valid artefact (its header still fine):
+    // the digest kept beside it catches it, and it is compiled afresh.
+    let good = std::fs::read(&entries[0]).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(&entries[0], &bad).unwrap();
+    s.ok(&["plugin", "call", "random", "create"], b"");
+    assert_ne!(
+        std::fs::read(&entries[0]).unwrap(),
+        bad,
+        "corrupt entry kept"
+    );
+    // An entry without its digest (copied in from elsewhere, e.g. a CI
+    // cache restore) is not mapped either.
+    std::fs::remove_file(entries[0].with_extension("cwasm.sha256")).unwrap();
+    std::fs::write(&entries[0], &bad).unwrap();
+    s.ok(&["plugin", "call", "random", "create"], b"");
+    assert!(entries[0].with_extension("cwasm.sha256").exists());
 }
 
 #[test]
