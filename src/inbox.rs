@@ -17,10 +17,8 @@
 //! entries: the file first, then the entry, so a crash in between leaves a
 //! merge that simply runs again.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use age::armor::{ArmoredWriter, Format};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -84,7 +82,7 @@ pub fn seal(project: &Project, env: &str, name: &str, value: &str) -> Result<Pat
         })
         .map_err(|e| Error::msg(format!("cannot encode the sealed value: {e}")))?,
     );
-    let armored = encrypt(&recipients, &sealed)?;
+    let armored = crate::keys::encrypt_armored(&recipients, &sealed)?;
     let set_by = project
         .identities()
         .ok()
@@ -106,24 +104,6 @@ pub fn seal(project: &Project, env: &str, name: &str, value: &str) -> Result<Pat
     let _lock = crate::fsutil::lock(&path)?;
     crate::fsutil::write_atomic(&path, text.as_bytes(), None)?;
     Ok(path)
-}
-
-fn encrypt(recipients: &[Recipient], data: &[u8]) -> Result<String> {
-    let fail = |e: Box<dyn std::error::Error + Send + Sync>| Error::Encrypt {
-        recipient: format!("{} recipient(s)", recipients.len()),
-        source: e,
-    };
-    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_age()))
-        .map_err(|e| fail(Box::new(e)))?;
-    let mut buf = Vec::new();
-    let armor =
-        ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(|e| fail(Box::new(e)))?;
-    let mut w = enc.wrap_output(armor).map_err(|e| fail(Box::new(e)))?;
-    w.write_all(data).map_err(|e| fail(Box::new(e)))?;
-    w.finish()
-        .and_then(|a| a.finish())
-        .map_err(|e| fail(Box::new(e)))?;
-    String::from_utf8(buf).map_err(|e| fail(Box::new(e)))
 }
 
 /// Every entry of `env`'s inbox, sorted by name; `Err` names the first file

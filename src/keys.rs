@@ -79,7 +79,7 @@ impl Recipient {
         self.to_string()
     }
 
-    pub(crate) fn as_age(&self) -> &dyn age::Recipient {
+    fn as_age(&self) -> &dyn age::Recipient {
         match self {
             Recipient::X25519(r) => r,
             Recipient::Ssh(r) => r.as_ref(),
@@ -89,20 +89,29 @@ impl Recipient {
     /// Encrypt `data` to this recipient as an armored age file (one file per
     /// recipient, as sops does).
     pub fn wrap(&self, data: &[u8]) -> Result<String> {
-        let fail = |e: Box<dyn std::error::Error + Send + Sync>| Error::Encrypt {
-            recipient: short_recipient(&self.canonical()),
-            source: e,
-        };
-        let enc = age::Encryptor::with_recipients(std::iter::once(self.as_age()))
-            .map_err(|e| fail(Box::new(e)))?;
-        let mut buf = Vec::new();
-        let io = |e: std::io::Error| fail(Box::new(e));
-        let armor = ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(io)?;
-        let mut w = enc.wrap_output(armor).map_err(io)?;
-        w.write_all(data).map_err(io)?;
-        w.finish().and_then(|a| a.finish()).map_err(io)?;
-        String::from_utf8(buf).map_err(|e| fail(Box::new(e)))
+        encrypt_armored(std::slice::from_ref(self), data)
     }
+}
+
+/// Encrypt `data` as one armored age file readable by every recipient in
+/// `to` (a sealed inbox value; one recipient for a sops data-key stanza).
+pub fn encrypt_armored(to: &[Recipient], data: &[u8]) -> Result<String> {
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| Error::Encrypt {
+        recipient: match to {
+            [one] => short_recipient(&one.canonical()),
+            many => format!("{} recipients", many.len()),
+        },
+        source: e,
+    };
+    let enc = age::Encryptor::with_recipients(to.iter().map(Recipient::as_age))
+        .map_err(|e| fail(Box::new(e)))?;
+    let mut buf = Vec::new();
+    let io = |e: std::io::Error| fail(Box::new(e));
+    let armor = ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(io)?;
+    let mut w = enc.wrap_output(armor).map_err(io)?;
+    w.write_all(data).map_err(io)?;
+    w.finish().and_then(|a| a.finish()).map_err(io)?;
+    String::from_utf8(buf).map_err(|e| fail(Box::new(e)))
 }
 
 /// Why an armored age file could not be unwrapped, when the reason is
