@@ -260,9 +260,11 @@ pub fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
     })
 }
 
-/// The work tree's root, when the repository has one.
-pub fn workdir(repo: &gix::Repository) -> Option<&Path> {
-    repo.workdir()
+/// The work tree's root, canonical (so project paths, which are
+/// canonical, strip against it), when the repository has one.
+pub fn workdir(repo: &gix::Repository) -> Option<PathBuf> {
+    let w = repo.workdir()?;
+    Some(std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()))
 }
 
 /// Commits of `range`, oldest first. `A..B`: reachable from B, not from A;

@@ -49,7 +49,6 @@ pub struct Status {
 /// Repository-relative paths (`/`-separated) of the project's encrypted
 /// files: every environment's file and its rotation journal.
 pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
-    let root = std::fs::canonicalize(&project.root).unwrap_or_else(|_| project.root.clone());
     let mut out: Vec<String> = project
         .config
         .environments
@@ -60,12 +59,7 @@ pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
                 crate::rotate::journal::path(project, env),
             ]
         })
-        .filter_map(|p| {
-            let abs = if p.is_absolute() { p } else { root.join(p) };
-            abs.strip_prefix(workdir)
-                .ok()
-                .map(|r| r.to_string_lossy().replace('\\', "/"))
-        })
+        .filter_map(|p| project.repo_relative(&p, workdir))
         .collect();
     out.sort();
     out.dedup();
@@ -182,9 +176,8 @@ pub fn status(repo: &gix::Repository, project: &Project) -> Result<Status> {
 }
 
 fn workdir(repo: &gix::Repository) -> Result<PathBuf> {
-    let w = crate::git::workdir(repo)
-        .ok_or_else(|| Error::usage("a bare repository has no .gitattributes to write"))?;
-    Ok(std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()))
+    crate::git::workdir(repo)
+        .ok_or_else(|| Error::usage("a bare repository has no .gitattributes to write"))
 }
 
 fn read_optional(path: &Path) -> Result<String> {

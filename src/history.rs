@@ -64,6 +64,9 @@ struct Tracked {
     path: String,
 }
 
+/// A version's `(name, marker)` pairs and its recipients.
+type Names = (Vec<(String, String)>, Vec<String>);
+
 /// Reading versions of environment files, each blob parsed (and
 /// decrypted) at most once.
 struct Versions<'p> {
@@ -128,6 +131,17 @@ impl<'p> Versions<'p> {
         Ok(self.vaults.get(&id).and_then(Option::as_ref))
     }
 
+    /// A version's markers by name and its recipients (empty when absent).
+    fn names(&mut self, id: Option<ObjectId>, path: &str) -> Result<Names> {
+        Ok(match id {
+            Some(id) => self
+                .summary(id, path)?
+                .map(|s| (s.by_name(), s.recipients.clone()))
+                .unwrap_or_default(),
+            None => Default::default(),
+        })
+    }
+
     /// The secret and recipient changes from one version to another.
     fn changes(
         &mut self,
@@ -135,52 +149,27 @@ impl<'p> Versions<'p> {
         now: Option<ObjectId>,
         path: &str,
     ) -> Result<Vec<(String, Action)>> {
-        let names = |s: Option<&Summary>| -> (Vec<String>, Vec<String>) {
-            s.map(|s| {
-                (
-                    s.by_name().into_iter().map(|(n, _)| n).collect(),
-                    s.recipients.clone(),
-                )
-            })
-            .unwrap_or_default()
-        };
-        let (old_names, old_recips) = match old {
-            Some(o) => names(self.summary(o, path)?),
-            None => Default::default(),
-        };
-        let (new_names, new_recips) = match now {
-            Some(n) => names(self.summary(n, path)?),
-            None => Default::default(),
-        };
-        let mut out = Vec::new();
+        let (old_m, old_recips) = self.names(old, path)?;
+        let (new_m, new_recips) = self.names(now, path)?;
+        let in_old = |n: &str| old_m.iter().any(|(o, _)| o == n);
         // Names in both versions whose ciphertext differs. When some kept
         // their ciphertext, the file was rewritten minimally (as gsec
         // does) and a new ciphertext is a new value, exactly; when all
         // changed (sops re-encrypts every value), decrypt to tell.
-        let markers = |s: Option<&Summary>| s.map(Summary::by_name).unwrap_or_default();
-        let (old_m, new_m) = match (old, now) {
-            (Some(o), Some(n)) => (
-                markers(self.summary(o, path)?),
-                markers(self.summary(n, path)?),
-            ),
-            _ => (vec![], vec![]),
-        };
-        let common: Vec<&(String, String)> = new_m
+        let common = new_m.iter().filter(|(n, _)| in_old(n)).count();
+        let differing: Vec<&String> = new_m
             .iter()
-            .filter(|(n, _)| old_m.iter().any(|(o, _)| o == n))
-            .collect();
-        let differing: Vec<&String> = common
-            .iter()
-            .filter(|(n, m)| !old_m.iter().any(|(o, om)| o == n && om == m))
+            .filter(|(n, m)| in_old(n) && !old_m.iter().any(|(o, om)| o == n && om == m))
             .map(|(n, _)| n)
             .collect();
-        let wholesale = !common.is_empty() && differing.len() == common.len();
-        for n in &new_names {
-            if !old_names.contains(n) {
+        let wholesale = common > 0 && differing.len() == common;
+        let mut out = Vec::new();
+        for (n, _) in &new_m {
+            if !in_old(n) {
                 out.push((n.clone(), Action::Added));
             } else if differing.contains(&n) {
                 let real = match (old, now) {
-                    (Some(o), Some(nw)) if wholesale => self.changed(o, nw, n, path)?,
+                    (Some(o), Some(nw)) if wholesale => !self.same_plaintext(o, nw, n, path)?,
                     _ => true,
                 };
                 if real {
@@ -188,8 +177,8 @@ impl<'p> Versions<'p> {
                 }
             }
         }
-        for n in &old_names {
-            if !new_names.contains(n) {
+        for (n, _) in &old_m {
+            if !new_m.iter().any(|(m, _)| m == n) {
                 out.push((n.clone(), Action::Removed));
             }
         }
@@ -206,22 +195,15 @@ impl<'p> Versions<'p> {
         Ok(out)
     }
 
-    /// Did `name` change between two versions? By ciphertext, then (when
-    /// the ciphertext differs and both decrypt) by plaintext.
-    fn changed(&mut self, old: ObjectId, new: ObjectId, name: &str, path: &str) -> Result<bool> {
-        let marker = |s: Option<&Summary>| {
-            s.and_then(|s| {
-                s.by_name()
-                    .into_iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, m)| m)
-            })
-        };
-        let a = marker(self.summary(old, path)?);
-        let b = marker(self.summary(new, path)?);
-        if a == b {
-            return Ok(false);
-        }
+    /// Does `name` decrypt to the same value in both versions? `false` when
+    /// either cannot be decrypted (then the ciphertext change stands).
+    fn same_plaintext(
+        &mut self,
+        old: ObjectId,
+        new: ObjectId,
+        name: &str,
+        path: &str,
+    ) -> Result<bool> {
         let av = self
             .vault(old, path)?
             .and_then(|v| v.get(name))
@@ -230,10 +212,7 @@ impl<'p> Versions<'p> {
             .vault(new, path)?
             .and_then(|v| v.get(name))
             .map(|(_, n)| n.clone());
-        Ok(match (av, bv) {
-            (Some(a), Some(b)) => !a.same(&b),
-            _ => true,
-        })
+        Ok(matches!((av, bv), (Some(a), Some(b)) if a.same(&b)))
     }
 }
 
@@ -241,20 +220,15 @@ fn tracked(project: &Project, repo: &gix::Repository, envs: &[String]) -> Vec<Tr
     let Some(workdir) = git::workdir(repo) else {
         return vec![];
     };
-    let workdir = std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_path_buf());
-    let root = std::fs::canonicalize(&project.root).unwrap_or_else(|_| project.root.clone());
     project
         .config
         .environments
         .keys()
         .filter(|e| envs.is_empty() || envs.contains(e))
         .filter_map(|env| {
-            let p = project.env_file(env);
-            let abs = if p.is_absolute() { p } else { root.join(p) };
-            let rel = abs.strip_prefix(&workdir).ok()?;
             Some(Tracked {
                 env: env.clone(),
-                path: rel.to_string_lossy().replace('\\', "/"),
+                path: project.repo_relative(&project.env_file(env), &workdir)?,
             })
         })
         .collect()

@@ -117,14 +117,9 @@ impl Project {
     pub fn at(mut self, rev: &str) -> Result<Project> {
         let repo = crate::git::open(&self.root)?;
         let workdir = crate::git::workdir(&repo)
-            .map(|w| std::fs::canonicalize(w).unwrap_or_else(|_| w.to_path_buf()))
             .ok_or_else(|| Error::usage("--at needs a repository with a work tree"))?;
         let commit = crate::git::resolve_commit(&repo, rev)?;
-        let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
-        let prefix = root
-            .strip_prefix(&workdir)
-            .map(|p| p.to_string_lossy().replace('\\', "/"))
-            .unwrap_or_default();
+        let prefix = self.repo_relative(&self.root, &workdir).unwrap_or_default();
         let revision = Revision {
             repo,
             commit,
@@ -143,6 +138,21 @@ impl Project {
         self.config = Config::parse(&self.config_path, &text)?;
         self.at = Some(revision);
         Ok(self)
+    }
+
+    /// A project path relative to the work tree `workdir` (from
+    /// `git::workdir`), `/`-separated: how git names it. `None` outside it.
+    pub fn repo_relative(&self, path: &Path, workdir: &Path) -> Option<String> {
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::fs::canonicalize(&self.root)
+                .unwrap_or_else(|_| self.root.clone())
+                .join(path)
+        };
+        abs.strip_prefix(workdir)
+            .ok()
+            .map(|r| r.to_string_lossy().replace('\\', "/"))
     }
 
     /// The revision this project is read at (`--at`), if any.
