@@ -5,6 +5,7 @@
 //! (a test fails when they drift), so editors can validate the file and the
 //! binary and the schema can never disagree.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -159,6 +160,12 @@ pub struct ScanConfig {
     /// Rule ids to disable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disabled_rules: Vec<String>,
+    /// Key (64 hex digits) under which finding fingerprints are computed,
+    /// so that a fingerprint in a CI log or SARIF report is not a hash of
+    /// the secret anyone can test guesses against. `gsec init` writes one;
+    /// `GSEC_FINGERPRINT_KEY` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_key: Option<String>,
 }
 
 impl ScanConfig {
@@ -314,25 +321,8 @@ impl Config {
                     "environments.{name}.inherit: unknown environment '{p}'"
                 ));
             }
-            // Inheritance must end.
-            let mut seen = vec![name.as_str()];
-            let mut cur = env.inherit.as_deref();
-            while let Some(p) = cur {
-                if seen.contains(&p) {
-                    return Err(format!(
-                        "environments.{name}.inherit: inheritance cycle {} -> {p}",
-                        seen.join(" -> ")
-                    ));
-                }
-                seen.push(p);
-                cur = self.environments.get(p).and_then(|e| e.inherit.as_deref());
-            }
-            if self.recipient_names(name).is_empty() {
-                return Err(format!(
-                    "environments.{name}.recipients: no recipients (directly or inherited)"
-                ));
-            }
         }
+        self.check_inheritance()?;
         let mut lower: Vec<String> = Vec::new();
         for (name, decl) in &self.secrets {
             if !valid_name(name) {
@@ -375,8 +365,57 @@ impl Config {
                 return Err(format!("plugins.{name}.sha256: expected 64 hex characters"));
             }
         }
+        if let Some(k) = &self.scan.fingerprint_key
+            && (k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err("scan.fingerprint_key: expected 64 hex characters (`gsec scan --migrate-ignores` writes one)".into());
+        }
         for g in &self.scan.allow_paths {
             globset::Glob::new(g).map_err(|e| format!("scan.allow_paths: bad glob '{g}': {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Every inheritance chain ends, and ends at an environment with
+    /// recipients. Linear in the number of environments: each is walked
+    /// once, and a walk stops at the first environment already settled.
+    fn check_inheritance(&self) -> std::result::Result<(), String> {
+        // For each settled environment: does its chain reach recipients?
+        let mut settled: HashMap<&str, bool> = HashMap::with_capacity(self.environments.len());
+        for name in self.environments.keys() {
+            let mut path: Vec<&str> = Vec::new();
+            let mut on_path: HashSet<&str> = HashSet::new();
+            let mut cur = Some(name.as_str());
+            let mut reached = false;
+            while let Some(e) = cur {
+                if let Some(&r) = settled.get(e) {
+                    reached = r;
+                    break;
+                }
+                if !on_path.insert(e) {
+                    let start = path.iter().position(|p| *p == e).unwrap_or(0);
+                    let cycle: Vec<&str> = path[start..].to_vec();
+                    return Err(format!(
+                        "environments.{e}.inherit: inheritance cycle {} -> {e}",
+                        cycle.join(" -> ")
+                    ));
+                }
+                path.push(e);
+                let env = &self.environments[e];
+                if !env.recipients.is_empty() {
+                    reached = true;
+                    break;
+                }
+                cur = env.inherit.as_deref();
+            }
+            for e in path {
+                settled.insert(e, reached);
+            }
+            if !reached {
+                return Err(format!(
+                    "environments.{name}.recipients: no recipients (directly or inherited)"
+                ));
+            }
         }
         Ok(())
     }
@@ -420,13 +459,14 @@ impl Config {
     /// The chain `env`, its parent, … (for value lookup).
     pub fn chain(&self, env: &str) -> Vec<String> {
         let mut out = vec![];
-        let mut cur = Some(env.to_string());
+        let mut seen = HashSet::new();
+        let mut cur = Some(env);
         while let Some(e) = cur {
-            if out.contains(&e) {
+            if !seen.insert(e) {
                 break;
             }
-            cur = self.environments.get(&e).and_then(|x| x.inherit.clone());
-            out.push(e);
+            cur = self.environments.get(e).and_then(|x| x.inherit.as_deref());
+            out.push(e.to_string());
         }
         out
     }
@@ -515,6 +555,10 @@ pub fn default_config(recipients: Vec<String>) -> Config {
         version: 1,
         recipients: groups,
         environments,
+        scan: ScanConfig {
+            fingerprint_key: Some(crate::scan::allow::Key::generate_hex()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -116,13 +116,14 @@ impl<'p> Resolver<'p> {
     pub fn all(&mut self, env: &str) -> Result<Vec<Resolved>> {
         self.project.check_env(env)?;
         let mut out: Vec<Resolved> = Vec::new();
-        let seen =
-            |out: &Vec<Resolved>, k: &str| out.iter().any(|r| r.name.eq_ignore_ascii_case(k));
+        // Lower-cased names already resolved (names are case-insensitive).
+        let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut seen = |k: &str| !names.insert(k.to_ascii_lowercase());
         if env == LOCAL_ENV {
             let path = self.project.root.join(LOCAL_FILE_NAME);
             if let Some(entries) = self.local()?.cloned() {
                 for (k, v) in entries {
-                    if !seen(&out, &k) {
+                    if !seen(&k) {
                         out.push(Resolved {
                             name: k,
                             value: v,
@@ -136,7 +137,7 @@ impl<'p> Resolver<'p> {
             let Some(v) = self.file(&e)? else { continue };
             let path = v.path().to_path_buf();
             for (k, n) in v.entries() {
-                if !seen(&out, k) {
+                if !seen(k) {
                     out.push(Resolved {
                         name: k.to_string(),
                         value: n.clone(),

@@ -62,6 +62,13 @@ pub struct ScanArgs {
     /// detection without an identity that decrypts every environment.
     #[arg(long, conflicts_with = "no_managed")]
     pub strict: bool,
+
+    /// Rewrite old, unkeyed fingerprints in .gsecignore (and --baseline)
+    /// to the keyed form, for the findings this scan sees (add --history
+    /// to reach findings only in history). Writes a `scan.fingerprint_key`
+    /// into .gsec.yaml first if the project has none.
+    #[arg(long, conflicts_with_all = ["baseline_write", "staged"])]
+    pub migrate_ignores: bool,
 }
 
 pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
@@ -82,8 +89,12 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         ));
     }
     let mut setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    if a.migrate_ignores && ensure_fingerprint_key(&setup)? {
+        setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    }
     setup.managed = !a.no_managed;
     setup.baseline = a.baseline.as_ref().map(|b| dir.join(b));
+    setup.migrate = a.migrate_ignores;
     let scanner = Scanner::new(&setup)?;
     let root = setup.root.clone().unwrap_or_else(|| dir.clone());
 
@@ -129,6 +140,12 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         }
     };
 
+    let mut report = report;
+    if a.migrate_ignores {
+        let mut files = vec![root.join(allow::IGNORE_FILE)];
+        files.extend(setup.baseline.clone());
+        migrate_ignores(&mut report, &files, &dir)?;
+    }
     diagnostics(&report);
     if let Some(path) = &a.baseline_write {
         let path = dir.join(path);
@@ -169,6 +186,96 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     Ok(exit)
 }
 
+/// `--migrate-ignores`, first step: a project without a fingerprint key
+/// gets a fresh one in `.gsec.yaml` (unless `GSEC_FINGERPRINT_KEY` is
+/// set). Returns whether the configuration changed.
+fn ensure_fingerprint_key(setup: &scan::Setup) -> Result<bool> {
+    let Some(project) = &setup.project else {
+        output::warn(&format!(
+            "no .gsec.yaml: fingerprints are keyed with {} (set it, or run `gsec init`, to key them with a repository secret)",
+            if std::env::var_os(allow::KEY_ENV).is_some_and(|v| !v.is_empty()) {
+                format!("{} only", allow::KEY_ENV)
+            } else {
+                "gsec's public key".to_string()
+            }
+        ));
+        return Ok(false);
+    };
+    if project.config.scan.fingerprint_key.is_some() {
+        return Ok(false);
+    }
+    project.update_config(|cfg| {
+        let added = cfg.scan.fingerprint_key.is_none();
+        if added {
+            cfg.scan.fingerprint_key = Some(allow::Key::generate_hex());
+        }
+        Ok(((), added))
+    })?;
+    output::info(&format!(
+        "wrote a new scan.fingerprint_key to {}: commit it with the rewritten fingerprints",
+        project.rel(&project.config_path)
+    ));
+    Ok(true)
+}
+
+/// `--migrate-ignores`, second step: in each fingerprint file, replace
+/// every old entry that allowed a finding of this scan with the finding's
+/// keyed fingerprint (comments, order and other lines kept), and drop
+/// those findings from the report (they stay allowed). Old entries that
+/// matched nothing are kept and counted.
+fn migrate_ignores(
+    report: &mut scan::Report,
+    files: &[PathBuf],
+    dir: &std::path::Path,
+) -> Result<()> {
+    let map: std::collections::HashMap<String, String> = report
+        .findings
+        .iter()
+        .filter_map(|f| f.legacy.clone().map(|old| (old, f.fingerprint.clone())))
+        .collect();
+    report.findings.retain(|f| f.legacy.is_none());
+    for path in files {
+        if !path.exists() {
+            continue;
+        }
+        let _lock = crate::fsutil::lock(path)?;
+        let Some(bytes) = crate::fsutil::read_regular(path, crate::fsutil::MAX_CONFIG_FILE)? else {
+            continue;
+        };
+        let text = String::from_utf8(bytes).map_err(|_| Error::file(path, "not UTF-8 text"))?;
+        let (mut migrated, mut left) = (0, 0);
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            let body = line.trim();
+            match map.get(body) {
+                Some(new) => {
+                    migrated += 1;
+                    out.push_str(&line.replacen(body, new, 1));
+                }
+                None => {
+                    if !body.starts_with('#') && allow::is_legacy(body) {
+                        left += 1;
+                    }
+                    out.push_str(line);
+                }
+            }
+        }
+        if migrated > 0 {
+            crate::fsutil::write_atomic(path, out.as_bytes(), None)?;
+        }
+        let shown = path.strip_prefix(dir).unwrap_or(path).display();
+        output::info(&format!(
+            "{shown}: {migrated} fingerprint(s) migrated to the keyed form"
+        ));
+        if left > 0 {
+            report.warnings.push(format!(
+                "{shown}: {left} old fingerprint(s) matched no finding of this scan and were left as they are: scan with --history to reach findings only in history, or delete them if they are stale"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The report in `format`, as bytes (colour per `color`): one printer for
 /// stdout and `--output`.
 fn render(format: Format, report: &scan::Report, color: anstream::ColorChoice) -> Result<Vec<u8>> {
@@ -200,9 +307,10 @@ pub(super) fn incomplete(report: &scan::Report, strict: bool) -> Result<()> {
         )));
     }
     if strict && !report.warnings.is_empty() {
-        return Err(Error::msg(
-            "scan incomplete (--strict): managed-value detection did not run fully",
-        ));
+        return Err(Error::msg(format!(
+            "scan incomplete (--strict): {} warning(s) above",
+            report.warnings.len()
+        )));
     }
     Ok(())
 }

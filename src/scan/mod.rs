@@ -71,6 +71,9 @@ pub struct Finding {
     pub redacted: String,
     /// The commit that introduced it (history scans).
     pub commit: Option<String>,
+    /// `--migrate-ignores`: the old, unkeyed fingerprint that allows this
+    /// finding (to be replaced by [`Finding::fingerprint`]).
+    pub legacy: Option<String>,
     /// That commit's author (`Name <email>`) and author date (RFC 3339).
     pub author: Option<String>,
     pub date: Option<String>,
@@ -112,6 +115,7 @@ pub struct Scanner {
     vault_files: HashSet<String>,
     /// Checks that could not be set up (copied into every report).
     warnings: Vec<String>,
+    migrate: bool,
 }
 
 /// What is scanned: decides how the scanner is built, so that no caller
@@ -147,6 +151,9 @@ pub struct Setup {
     pub managed: bool,
     /// Directory or history scan: optimise for throughput over start-up.
     pub bulk: bool,
+    /// Report findings allowed only by old, unkeyed fingerprints (with
+    /// [`Finding::legacy`]) so that `--migrate-ignores` can rewrite them.
+    pub migrate: bool,
 }
 
 impl Scanner {
@@ -191,12 +198,24 @@ impl Scanner {
         if let Some(b) = &setup.baseline {
             files.push(b);
         }
+        let allow = Allow::new(
+            &cfg.allow_paths,
+            &files,
+            allow::Key::resolve(cfg.fingerprint_key.as_deref()),
+        )?;
+        if allow.legacy() > 0 && !setup.migrate {
+            warnings.push(format!(
+                "{} allowlisted fingerprint(s) use the old unkeyed form, a hash of the secret that can be guessed from: run `gsec scan --migrate-ignores` to rewrite them",
+                allow.legacy()
+            ));
+        }
         Ok(Scanner {
             engine,
-            allow: Allow::new(&cfg.allow_paths, &files)?,
+            allow,
             max_file_size: cfg.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
             vault_files,
             warnings,
+            migrate: setup.migrate,
         })
     }
 
@@ -341,10 +360,14 @@ impl Scanner {
         located
             .into_iter()
             .filter_map(|l| {
-                let fingerprint = allow::fingerprint(l.rule.id(), rel, &l.hash_input);
-                if self.allow.fingerprint(&fingerprint)
-                    || !seen.insert((fingerprint.clone(), l.line))
-                {
+                let (fingerprint, verdict) = self.allow.check(l.rule.id(), rel, &l.hash_input);
+                let legacy = match verdict {
+                    allow::Verdict::Report => None,
+                    allow::Verdict::Allowed => return None,
+                    allow::Verdict::AllowedLegacy(_) if !self.migrate => return None,
+                    allow::Verdict::AllowedLegacy(old) => Some(old),
+                };
+                if !seen.insert((fingerprint.clone(), l.line)) {
                     return None;
                 }
                 Some(Finding {
@@ -356,6 +379,7 @@ impl Scanner {
                     fingerprint,
                     redacted: l.redacted,
                     commit: commit.map(str::to_string),
+                    legacy,
                     author: None,
                     date: None,
                 })
@@ -480,6 +504,7 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Se
         baseline: None,
         managed: true,
         bulk: kind.bulk(),
+        migrate: false,
     })
 }
 

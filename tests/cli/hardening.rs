@@ -595,3 +595,116 @@ fn a_lock_held_too_long_is_an_error_naming_it() {
     );
     assert_eq!(e.get("A", "development"), "alpha-value");
 }
+
+/// The first 16 hex digits of sha256(secret): the old, guessable form.
+fn unkeyed_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(secret.as_bytes()))[..16].to_string()
+}
+
+#[test]
+fn fingerprints_are_keyed_and_old_ignores_migrate() {
+    let e = Env::project();
+    let pw = "Summer2024!xy";
+    e.write("app.py", &format!("password = \"{pw}\"\n"));
+    let plain = unkeyed_hash(pw);
+    // Every format, and a written baseline: no hash of the secret alone.
+    let mut fps = Vec::new();
+    for format in ["json", "sarif", "github", "human"] {
+        let out = e.run_in(&["scan", "--no-managed", "--format", format, "app.py"], b"");
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains(&plain), "{format}: {text}");
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            fps.push(
+                v["findings"][0]["fingerprint"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+    }
+    e.ok(&[
+        "scan",
+        "--no-managed",
+        "--baseline-write",
+        "base.txt",
+        "app.py",
+    ]);
+    assert!(!e.read("base.txt").contains(&plain));
+    assert!(e.read("base.txt").contains(&fps[0]));
+    // Keyed per repository: another project's key gives another
+    // fingerprint, and GSEC_FINGERPRINT_KEY (a CI secret) overrides both.
+    let other = Env::project();
+    other.write("app.py", &format!("password = \"{pw}\"\n"));
+    let v: serde_json::Value = serde_json::from_slice(
+        &other
+            .run_in(&["scan", "--no-managed", "--format", "json", "app.py"], b"")
+            .stdout,
+    )
+    .unwrap();
+    assert_ne!(v["findings"][0]["fingerprint"].as_str().unwrap(), fps[0]);
+    let mut c = e.cmd(&["scan", "--no-managed", "--format", "json", "app.py"]);
+    c.env("GSEC_FINGERPRINT_KEY", "a CI secret");
+    let v: serde_json::Value = serde_json::from_slice(&e.run_cmd(c, b"").stdout).unwrap();
+    assert_ne!(v["findings"][0]["fingerprint"].as_str().unwrap(), fps[0]);
+
+    // An old, unkeyed .gsecignore entry still allows its finding, with a
+    // warning (an error under --strict) until it is migrated.
+    let old = format!("generic-secret:app.py:{plain}");
+    let stale = "generic-secret:gone.py:0123456789abcdef";
+    e.write(".gsecignore", &format!("# accepted\n{old}\n{stale}\n"));
+    let out = e.run_in(&["scan", "--no-managed", "app.py"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--migrate-ignores"), "{err}");
+    let err = e.fails(&["scan", "--strict", "app.py"], b"", 2);
+    assert!(err.contains("--strict"), "{err}");
+    let out = e.run_in(
+        &["scan", "--no-managed", "--migrate-ignores", "app.py"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 fingerprint(s) migrated")
+            && err.contains("1 old fingerprint(s) matched no finding"),
+        "{err}"
+    );
+    let ignore = e.read(".gsecignore");
+    assert_eq!(ignore, format!("# accepted\n{}\n{stale}\n", fps[0]));
+    // Drop the stale entry: no warning, and still allowed.
+    e.write(".gsecignore", &format!("{}\n", fps[0]));
+    let out = e.run_in(&["scan", "--strict", "app.py"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A project from before keys gets one written by the migration.
+    let cfg = e.read(".gsec.yaml");
+    let without: String = cfg
+        .lines()
+        .filter(|l| !l.contains("fingerprint_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let without = without.replace("scan:\n", "");
+    e.write(".gsec.yaml", &without);
+    e.write(".gsecignore", &format!("{old}\n"));
+    let out = e.run_in(
+        &["scan", "--no-managed", "--migrate-ignores", "app.py"],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(e.read(".gsec.yaml").contains("fingerprint_key: "));
+    assert!(!e.read(".gsecignore").contains(&plain));
+    e.ok(&["scan", "--strict", "app.py"]);
+}

@@ -42,6 +42,14 @@ fn repo() -> Env {
     e
 }
 
+/// `.gsec.yaml` with `settings` (indented lines) added to its `scan:`
+/// section (which `gsec init` writes, with the fingerprint key).
+fn with_scan(e: &Env, settings: &str) -> String {
+    let cfg = e.read(".gsec.yaml");
+    assert!(cfg.contains("\nscan:\n"), "{cfg}");
+    cfg.replace("\nscan:\n", &format!("\nscan:\n{settings}"))
+}
+
 fn scan_json(e: &Env, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut a = vec!["scan", "--format", "json"];
     a.extend_from_slice(args);
@@ -299,7 +307,7 @@ fn binary_oversized_and_lock_files_are_skipped() {
         &format!("{}\nGITHUB_TOKEN={t}\n", "a".repeat(2000)),
     );
     e.write("Cargo.lock", &format!("GITHUB_TOKEN={t}\n"));
-    let cfg = e.read(".gsec.yaml") + "scan:\n  max_file_size: 1000\n";
+    let cfg = with_scan(&e, "  max_file_size: 1000\n");
     e.write(".gsec.yaml", &cfg);
     let (code, v, err) = scan_json(&e, &["--no-managed"]);
     assert_eq!(code, 0, "{v} {err}");
@@ -321,7 +329,7 @@ fn inline_allow_and_path_globs() {
         &format!("GITHUB_TOKEN={t} # gsec:allow test fixture\n"),
     );
     e.write("testdata/b.env", &format!("GITHUB_TOKEN={t}\n"));
-    let cfg = e.read(".gsec.yaml") + "scan:\n  allow_paths: [\"testdata/**\"]\n";
+    let cfg = with_scan(&e, "  allow_paths: [\"testdata/**\"]\n");
     e.write(".gsec.yaml", &cfg);
     let (code, v, _) = scan_json(&e, &["--no-managed"]);
     assert_eq!(code, 0, "{v}");
@@ -780,7 +788,7 @@ fn a_rule_configuration_that_does_not_load_is_an_error() {
     let cfg = e.read(".gsec.yaml");
     e.write(
         ".gsec.yaml",
-        &format!("{cfg}scan:\n  disabled_rules: [github-pat-clasic]\n"),
+        &cfg.replace("scan:\n", "scan:\n  disabled_rules: [github-pat-clasic]\n"),
     );
     let err = e.fails(&["scan"], b"", 2);
     assert!(
@@ -790,7 +798,10 @@ fn a_rule_configuration_that_does_not_load_is_an_error() {
     // Spelled right, the rule is off (and generic detection can be too).
     e.write(
         ".gsec.yaml",
-        &format!("{cfg}scan:\n  disabled_rules: [github-pat-classic, generic-secret]\n"),
+        &cfg.replace(
+            "scan:\n",
+            "scan:\n  disabled_rules: [github-pat-classic, generic-secret]\n",
+        ),
     );
     let (code, v, err) = scan_json(&e, &[]);
     assert_eq!(code, 0, "{v} {err}");
