@@ -394,10 +394,19 @@ impl Config {
                 }
                 if !on_path.insert(e) {
                     let start = path.iter().position(|p| *p == e).unwrap_or(0);
-                    let cycle: Vec<&str> = path[start..].to_vec();
-                    return Err(format!(
-                        "environments.{e}.inherit: inheritance cycle {} -> {e}",
+                    let cycle = &path[start..];
+                    let shown = if cycle.len() > 8 {
+                        format!(
+                            "{} -> … ({} environments) -> {}",
+                            cycle[..3].join(" -> "),
+                            cycle.len(),
+                            cycle[cycle.len() - 1]
+                        )
+                    } else {
                         cycle.join(" -> ")
+                    };
+                    return Err(format!(
+                        "environments.{e}.inherit: inheritance cycle {shown} -> {e}"
                     ));
                 }
                 path.push(e);
