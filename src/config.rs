@@ -151,7 +151,8 @@ pub struct ScanConfig {
     /// Path globs never scanned (globset syntax, relative to the root).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_paths: Vec<String>,
-    /// Files larger than this many bytes are skipped. Default 5 MiB.
+    /// Files larger than this many bytes are not scanned, and are named in
+    /// the report's warnings. Default 100 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_file_size: Option<u64>,
     /// How many layers of base64/hex/percent encoding to decode. Default 2.

@@ -33,8 +33,10 @@ use engine::{Engine, Hit, RuleRef};
 use source::{Fragment, Lines};
 pub use source::{ItemError, run};
 
-/// Default `scan.max_file_size`.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 << 20;
+/// Default `scan.max_file_size`: large enough that generated bundles,
+/// dumps and logs are scanned (a 6 MB file with a token at its end passed
+/// the hook when this was 5 MiB); larger items are named in the report.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 << 20;
 /// Default `scan.decode_depth`.
 pub const DEFAULT_DECODE_DEPTH: u32 = 2;
 
@@ -262,10 +264,19 @@ impl Scanner {
     /// only those lines, and line numbers refer to the whole file. `None`
     /// when the file is skipped.
     fn locate(&self, rel: &str, content: &[u8], only: Option<&[bool]>) -> Option<Vec<Located>> {
-        if !self.wants_path(rel) || content.len() as u64 > self.max_file_size || is_binary(content)
-        {
+        if !self.wants_path(rel) || content.len() as u64 > self.max_file_size {
             return None;
         }
+        // A file with NUL bytes (binary, or text behind a NUL) is scanned
+        // for the text in it: control bytes become spaces, so offsets and
+        // line numbers stay those of the file.
+        let text;
+        let content = if is_binary(content) {
+            text = textify(content);
+            &text[..]
+        } else {
+            content
+        };
         let name = rel.rsplit('/').next().unwrap_or(rel);
         if name == crate::config::LOCAL_FILE_NAME {
             return Some(vec![whole_file(RuleRef::LocalOverride, rel)]);
@@ -408,6 +419,19 @@ fn redact(h: &Hit) -> String {
         return String::new();
     }
     String::from_utf8_lossy(&h.secret).chars().take(4).collect()
+}
+
+/// `content` with every control byte but tab, CR and LF replaced by a
+/// space: the text runs inside a binary file, at their own offsets.
+fn textify(content: &[u8]) -> Vec<u8> {
+    content
+        .iter()
+        .map(|&b| match b {
+            b'\t' | b'\n' | b'\r' => b,
+            0..=0x1f | 0x7f => b' ',
+            _ => b,
+        })
+        .collect()
 }
 
 /// NUL in the first 8 KiB, as git decides.

@@ -90,7 +90,7 @@ pub fn summary(report: &Report) -> String {
     }
     if report.skipped > 0 {
         s.push_str(&format!(
-            " ({} skipped: binary, too large or allowlisted)",
+            " ({} skipped: too large or allowlisted)",
             report.skipped
         ));
     }

@@ -748,3 +748,30 @@ fn long_inheritance_chains_resolve_in_linear_time() {
     assert!(err.len() < 300, "{err}");
     assert_eq!(err.trim().lines().count(), 1);
 }
+
+#[test]
+fn files_behind_a_nul_byte_or_over_5_mb_are_scanned_by_the_hook() {
+    let e = Env::project();
+    let t = crate::common::fake_github_token();
+    let mut nul = b"\x00".to_vec();
+    nul.extend_from_slice(format!("token: {t}\n").as_bytes());
+    std::fs::write(e.path("first-byte-nul.txt"), nul).unwrap();
+    let mut big = "x = 1\n".repeat(6 << 20 >> 3);
+    big.push_str(&format!("token = \"{t}\"\n"));
+    e.write("dump.sql", &big);
+    e.git(&["add", "first-byte-nul.txt", "dump.sql"]);
+    let out = e.run_in(&["scan", "--staged", "--format", "json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"first-byte-nul.txt") && files.contains(&"dump.sql"),
+        "{v}"
+    );
+    assert_no_secret(&String::from_utf8_lossy(&out.stdout), &t);
+}

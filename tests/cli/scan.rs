@@ -296,10 +296,10 @@ fn working_tree_honours_gitignore_and_no_git_does_not() {
 }
 
 #[test]
-fn binary_oversized_and_lock_files_are_skipped() {
+fn binary_text_is_scanned_oversized_files_are_named_lock_files_skipped() {
     let e = Env::project();
     let t = token();
-    let mut bin = b"\x00\x01binary".to_vec();
+    let mut bin = b"\x00\x01binary\n".to_vec();
     bin.extend_from_slice(format!("GITHUB_TOKEN={t}\n").as_bytes());
     std::fs::write(e.path("blob.bin"), bin).unwrap();
     e.write(
@@ -310,14 +310,21 @@ fn binary_oversized_and_lock_files_are_skipped() {
     let cfg = with_scan(&e, "  max_file_size: 1000\n");
     e.write(".gsec.yaml", &cfg);
     let (code, v, err) = scan_json(&e, &["--no-managed"]);
-    assert_eq!(code, 0, "{v} {err}");
-    e.write("small.txt", &format!("GITHUB_TOKEN={t}\n"));
-    let (code, v, _) = scan_json(&e, &["--no-managed"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 1, "{v} {err}");
+    // The text inside a binary file is scanned, at its own line.
     assert_eq!(
         keys(&v),
-        BTreeSet::from(["small.txt:1 github-pat-classic".to_string()])
+        BTreeSet::from(["blob.bin:2 github-pat-classic".to_string()])
     );
+    // The file over the limit is named, in every format's warnings, and
+    // --strict makes it an error.
+    assert!(
+        err.contains("big.txt: not scanned") && err.contains("max_file_size"),
+        "{err}"
+    );
+    assert!(v["warnings"].to_string().contains("big.txt"), "{v}");
+    let err = e.fails(&["scan", "--strict"], b"", 2);
+    assert!(err.contains("big.txt"), "{err}");
 }
 
 #[test]

@@ -126,7 +126,7 @@ fn change(
         format!("{} (commit {short})", ch.path)
     };
     match git::blob_size(repo, ch.id) {
-        Ok(n) if n > scanner.max_file_size() => return sink.skip(),
+        Ok(n) if n > scanner.max_file_size() => return sink.too_large(&ch.path, n),
         Ok(_) => {}
         Err(e) => return sink.error(ItemError::new(item(), e)),
     }

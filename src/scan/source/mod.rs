@@ -127,6 +127,8 @@ struct State {
     found: Vec<(usize, Vec<Finding>)>,
     files: usize,
     skipped: usize,
+    /// Items not scanned for their size: (shown path, bytes).
+    too_large: Vec<(String, u64)>,
     commits: usize,
     errors: Vec<ItemError>,
 }
@@ -169,6 +171,15 @@ impl<'s> Sink<'s> {
         self.state().skipped += 1;
     }
 
+    /// An item not read because it is larger than `scan.max_file_size`:
+    /// counted, and named in the report's warnings (a file the scan did not
+    /// look at is never a silent pass).
+    pub fn too_large(&self, path: &str, size: u64) {
+        let mut s = self.state();
+        s.skipped += 1;
+        s.too_large.push((path.to_string(), size));
+    }
+
     /// An item that could not be read; the scan goes on.
     pub fn error(&self, e: ItemError) {
         self.state().errors.push(e);
@@ -208,12 +219,21 @@ pub fn run(scanner: &Scanner, source: &dyn Source) -> Result<Report> {
     source.annotate(&mut findings)?;
     // Worker threads finish in any order; report errors in a stable one.
     s.errors.sort_by_cached_key(ToString::to_string);
+    let mut warnings = scanner.warnings().to_vec();
+    s.too_large.sort();
+    s.too_large.dedup_by(|a, b| a.0 == b.0);
+    for (path, size) in &s.too_large {
+        warnings.push(format!(
+            "{path}: not scanned: {size} bytes is over scan.max_file_size ({} bytes); raise it, or list the path in scan.allow_paths",
+            scanner.max_file_size()
+        ));
+    }
     Ok(Report {
         findings,
         files: s.files,
         skipped: s.skipped,
         commits: s.commits,
         errors: s.errors,
-        warnings: scanner.warnings().to_vec(),
+        warnings,
     })
 }

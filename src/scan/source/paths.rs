@@ -78,8 +78,8 @@ impl Paths<'_> {
             return;
         }
         let shown = rel_to(self.shown_base, &abs);
-        if meta.is_some_and(|m| m.len() > scanner.max_file_size()) {
-            sink.skip();
+        if let Some(m) = meta.filter(|m| m.len() > scanner.max_file_size()) {
+            sink.too_large(&shown, m.len());
             return;
         }
         match std::fs::read(path) {

@@ -21,7 +21,7 @@ impl Source for Staged<'_> {
             }
             match git::blob_size(repo, s.id) {
                 Ok(n) if n > scanner.max_file_size() => {
-                    sink.skip();
+                    sink.too_large(&format!("{} (staged)", s.path), n);
                     continue;
                 }
                 Ok(_) => {}
