@@ -29,6 +29,8 @@ pub enum RuleRef {
     PlaintextVault,
     /// `.gsec.local.yaml` (plaintext local overrides) in a commit.
     LocalOverride,
+    /// A value left unencrypted in one of the project's environment files.
+    UnencryptedValue,
 }
 
 impl RuleRef {
@@ -39,6 +41,7 @@ impl RuleRef {
             RuleRef::Managed => "gsec-managed-secret",
             RuleRef::PlaintextVault => "gsec-plaintext-vault",
             RuleRef::LocalOverride => "gsec-local-override",
+            RuleRef::UnencryptedValue => "gsec-unencrypted-value",
         }
     }
 
@@ -53,6 +56,9 @@ impl RuleRef {
             RuleRef::LocalOverride => {
                 ".gsec.local.yaml holds plaintext local overrides and must not be committed"
             }
+            RuleRef::UnencryptedValue => {
+                "Value stored unencrypted in an environment file (re-encrypt it with `gsec set`)"
+            }
         }
     }
 
@@ -61,7 +67,10 @@ impl RuleRef {
     pub fn shows_prefix(&self) -> bool {
         !matches!(
             self,
-            RuleRef::Managed | RuleRef::PlaintextVault | RuleRef::LocalOverride
+            RuleRef::Managed
+                | RuleRef::PlaintextVault
+                | RuleRef::LocalOverride
+                | RuleRef::UnencryptedValue
         )
     }
 }

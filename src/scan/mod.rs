@@ -18,6 +18,7 @@ pub mod generic;
 pub mod managed;
 pub mod report;
 pub mod rules;
+pub mod sopsfile;
 pub mod source;
 pub mod validate;
 
@@ -281,17 +282,23 @@ impl Scanner {
         if name == crate::config::LOCAL_FILE_NAME {
             return Some(vec![whole_file(RuleRef::LocalOverride, rel)]);
         }
-        // Encrypted files, and gsec's own fingerprint lists (which look
-        // like `name:value` pairs but hold only hashes).
-        if is_sops_file(content)
-            || name == allow::IGNORE_FILE
-            || content.starts_with(allow::BASELINE_HEADER.as_bytes())
-        {
+        // gsec's own fingerprint lists (which look like `name:value` pairs
+        // but hold only hashes).
+        if name == allow::IGNORE_FILE || content.starts_with(allow::BASELINE_HEADER.as_bytes()) {
             return Some(vec![]);
         }
-        if self.vault_files.contains(rel) {
+        // An encrypted file: its ciphertext and metadata are blanked, and
+        // what sops left in plaintext is scanned.
+        let masked;
+        let sops = is_sops_file(content);
+        let content = if sops {
+            masked = sopsfile::mask(content);
+            &masked[..]
+        } else if self.vault_files.contains(rel) {
             return Some(vec![whole_file(RuleRef::PlaintextVault, rel)]);
-        }
+        } else {
+            content
+        };
         let mut map: Vec<usize> = Vec::new();
         let mut buf: Vec<u8> = Vec::new();
         let content: &[u8] = match only {
@@ -309,7 +316,19 @@ impl Scanner {
                 &buf
             }
         };
-        let hits = self.engine.scan_named(rel, content);
+        let mut hits = self.engine.scan_named(rel, content);
+        if sops && self.vault_files.contains(rel) {
+            hits.extend(
+                sopsfile::unencrypted_values(content)
+                    .into_iter()
+                    .map(|(start, end)| Hit {
+                        rule: RuleRef::UnencryptedValue,
+                        start,
+                        end,
+                        secret: zeroize::Zeroizing::new(content[start..end].to_vec()),
+                    }),
+            );
+        }
         if hits.is_empty() {
             return Some(vec![]);
         }

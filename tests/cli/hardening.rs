@@ -775,3 +775,71 @@ fn files_behind_a_nul_byte_or_over_5_mb_are_scanned_by_the_hook() {
     );
     assert_no_secret(&String::from_utf8_lossy(&out.stdout), &t);
 }
+
+#[test]
+fn an_unencrypted_value_in_an_environment_file_is_a_finding() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value-1");
+    // A clean gsec-written file: nothing to report.
+    e.ok(&["scan", "--no-managed", "secrets"]);
+    // Hand-added with sops' unencrypted suffix: the hook, a directory scan
+    // and a history scan all report it, without showing the value.
+    let leaked = "hunter2-is-plain";
+    let text = e.read(DEV).replacen(
+        "sops:\n",
+        &format!("LEAKED_unencrypted: {leaked}\nsops:\n"),
+        1,
+    );
+    e.write(DEV, &text);
+    e.git(&["add", DEV]);
+    for args in [
+        &["scan", "--no-managed", "--staged"][..],
+        &["scan", "--no-managed"][..],
+    ] {
+        let out = e.run_in(args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("gsec-unencrypted-value") && text.contains("development.yaml"),
+            "{text}"
+        );
+        assert_no_secret(&text, leaked);
+    }
+    e.git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "leak",
+        "--no-verify",
+    ]);
+    let out = e.run_in(&["scan", "--no-managed", "--history"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gsec-unencrypted-value"));
+    // In any other sops file, the values sops left in plaintext are
+    // scanned like any text (ciphertext and metadata are not).
+    let t = crate::common::fake_github_token();
+    let other = text.replace(
+        &format!("LEAKED_unencrypted: {leaked}"),
+        &format!("TOKEN_unencrypted: {t}"),
+    );
+    e.write("vendor/other.enc.yaml", &other);
+    let out = e.run_in(&["scan", "--no-managed", "vendor"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("github-pat") && stdout.contains("other.enc.yaml:"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "ciphertext and metadata are not findings: {stdout}"
+    );
+}
