@@ -75,6 +75,10 @@ pub struct Metadata {
     pub foreign: Vec<(String, Value)>,
     /// Unknown metadata keys, kept as read.
     pub extra: Vec<(String, Value)>,
+    /// gsec's structure MAC ([`STRUCTURE_MAC_KEY`]): binds the shape of the
+    /// tree, which the sops MAC does not. sops ignores it (and drops it
+    /// when it rewrites the file).
+    pub structure_mac: Option<String>,
     /// The file uses `key_groups` (Shamir); gsec reads single-group files
     /// only and never writes them.
     pub key_groups: bool,
@@ -83,6 +87,9 @@ pub struct Metadata {
     /// puts them back where they were (YAML parsers drop comments).
     pub comments: Vec<(Vec<String>, Vec<String>)>,
 }
+
+/// Metadata key of gsec's structure MAC.
+pub const STRUCTURE_MAC_KEY: &str = "gsec_structure_mac";
 
 pub const FOREIGN_SOURCES: &[&str] = &["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
 
@@ -114,6 +121,9 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
     let mut seen = std::collections::HashSet::with_capacity(map.len());
     for (k, v) in map {
         let k = key_string(&k)?;
+        if k != "sops" {
+            check_key(&k, "")?;
+        }
         // `1:` and `"1":` are different YAML keys but the same sops path.
         if !seen.insert(k.clone()) {
             return Err(format!("duplicate key `{k}` at the top level"));
@@ -239,6 +249,24 @@ fn key_string(k: &Value) -> Result<String, String> {
     }
 }
 
+/// A key may not contain `:`: sops binds each value to its key path joined
+/// with `:`, so `"a:b": …` and `a: {b: …}` would be bound alike and one
+/// could be rewritten into the other undetected.
+fn check_key(k: &str, parent: &str) -> Result<(), String> {
+    if !k.contains(':') {
+        return Ok(());
+    }
+    let at = if parent.is_empty() {
+        String::new()
+    } else {
+        format!(" under `{parent}`")
+    };
+    Err(format!(
+        "key `{}`{at} contains ':', which sops joins key paths with (`a:b` and `a: {{b: …}}` are bound alike): rename it",
+        k
+    ))
+}
+
 fn check_value(v: &Value, path: &str) -> Result<(), String> {
     match v {
         Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
@@ -246,6 +274,7 @@ fn check_value(v: &Value, path: &str) -> Result<(), String> {
             let mut seen = std::collections::HashSet::with_capacity(m.len());
             for (k, v) in m {
                 let k = key_string(k)?;
+                check_key(&k, path)?;
                 check_value(v, &format!("{path}.{k}"))?;
                 if !seen.insert(k.clone()) {
                     return Err(format!("duplicate key `{path}.{k}`"));
@@ -305,6 +334,7 @@ fn parse_metadata(v: Value) -> Result<Metadata, String> {
                 }
             }
             "shamir_threshold" => {}
+            STRUCTURE_MAC_KEY => md.structure_mac = opt_str(&v, &k)?,
             _ if FOREIGN_SOURCES.contains(&k.as_str()) => {
                 let empty =
                     matches!(&v, Value::Null) || matches!(&v, Value::Sequence(s) if s.is_empty());
@@ -416,6 +446,9 @@ pub fn emit_metadata(md: &Metadata) -> Emit {
     }
     for (k, v) in &md.extra {
         m.push((k.clone(), emit_value(v)));
+    }
+    if let Some(smac) = &md.structure_mac {
+        m.push((STRUCTURE_MAC_KEY.into(), Emit::Str(smac.clone())));
     }
     m.push(("version".into(), Emit::Raw(md.version.clone())));
     Emit::Map(m)

@@ -182,7 +182,50 @@ impl Vault {
             exists: true,
         };
         v.verify_mac(opts.ignore_mac)?;
+        if !opts.ignore_mac {
+            v.verify_structure()?;
+        }
         Ok(v)
+    }
+
+    /// gsec's structure MAC: HMAC-SHA256 under the data key over the shape
+    /// of the tree (keys in order, nesting, list lengths, leaf types). The
+    /// sops MAC covers values only, so without it `A: ENC[…]` rewritten as
+    /// `A: ['ENC[…]']` would verify. Files sops wrote have none (sops
+    /// ignores the key and drops it on rewrite); gsec writes one on every
+    /// save and verifies it when present.
+    fn structure_mac(&self) -> String {
+        use hmac::Mac;
+        let mut shape = Vec::new();
+        tree::map_shape(&self.data, &mut shape);
+        let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_bytes())
+            .expect("HMAC takes a key of any length");
+        m.update(b"gsec structure v1\0");
+        m.update(&shape);
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    fn verify_structure(&self) -> Result<()> {
+        let Some(stored) = &self.meta.structure_mac else {
+            return Ok(());
+        };
+        let computed = self.structure_mac();
+        // Both are hex of public length; compare without early exit anyway.
+        let same = stored.len() == computed.len()
+            && stored
+                .bytes()
+                .zip(computed.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(Error::Tampered {
+                path: self.path.clone(),
+                what:
+                    "structure MAC mismatch: keys were moved, renamed, nested or wrapped in lists"
+                        .into(),
+            });
+        }
+        Ok(())
     }
 
     fn verify_mac(&self, ignore: bool) -> Result<()> {
@@ -545,6 +588,7 @@ impl Vault {
             self.meta.mac =
                 crypto::encrypt(&self.key, mac.as_bytes(), ValueType::Str, &mac_aad(&now));
             self.meta.lastmodified = now;
+            self.meta.structure_mac = Some(self.structure_mac());
         }
         let rules = CompiledRules::new(&self.meta.rules).map_err(|e| Error::file(&self.path, e))?;
         let mut out = Vec::with_capacity(self.data.len());

@@ -116,6 +116,47 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The shape of the tree in a canonical byte form, for gsec's
+    /// structure MAC: maps with their keys in order, lists with their
+    /// lengths, and each leaf's type — never a value.
+    pub fn shape(&self, out: &mut Vec<u8>) {
+        let len = |out: &mut Vec<u8>, n: usize| out.extend_from_slice(&(n as u64).to_be_bytes());
+        match self {
+            Node::Leaf(l) => {
+                out.push(b'L');
+                out.push(match l.ty {
+                    None => 0,
+                    Some(ValueType::Str) => 1,
+                    Some(ValueType::Int) => 2,
+                    Some(ValueType::Float) => 3,
+                    Some(ValueType::Bool) => 4,
+                    Some(ValueType::Comment) => 5,
+                    Some(ValueType::Bytes) => 6,
+                    Some(ValueType::Time) => 7,
+                });
+            }
+            Node::List(items) => {
+                out.push(b'S');
+                len(out, items.len());
+                items.iter().for_each(|n| n.shape(out));
+            }
+            Node::Map(entries) => map_shape(entries, out),
+        }
+    }
+}
+
+/// [`Node::shape`] of a map given as its entries (a file's top level).
+pub fn map_shape(entries: &[(String, Node)], out: &mut Vec<u8>) {
+    out.push(b'M');
+    out.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+    for (k, v) in entries {
+        out.extend_from_slice(&(k.len() as u64).to_be_bytes());
+        out.extend_from_slice(k.as_bytes());
+        v.shape(out);
+    }
+}
+
 /// A plaintext YAML value as a node (typed leaves), for values that come
 /// from the user rather than from an encrypted file (`gsec edit`, local
 /// overrides).

@@ -1,7 +1,7 @@
 //! Issue 11: hostile input — no panic, no leak, no lost write, no file gsec
 //! could not read back — through the binary.
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use crate::common::{BIN, Env, assert_no_secret, sops_decrypt};
 use crate::envs::editor;
@@ -842,4 +842,63 @@ fn an_unencrypted_value_in_an_environment_file_is_a_finding() {
         1,
         "ciphertext and metadata are not findings: {stdout}"
     );
+}
+
+#[test]
+fn structure_is_bound_and_ambiguous_keys_are_refused() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value-1");
+    e.set("B", "development", "bravo-value-2");
+    let good = e.read(DEV);
+    assert!(good.contains("gsec_structure_mac: "), "{good}");
+    // sops still reads it (it ignores the key).
+    let out = sops_decrypt(&e, &e.key, DEV);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // `A: ENC[…]` wrapped in a list: the sops MAC still verifies (values
+    // are unchanged), gsec's structure MAC does not.
+    let a_line = good.lines().find(|l| l.starts_with("A: ")).unwrap();
+    let wrapped = good.replace(a_line, &format!("A: ['{}']", &a_line[3..]));
+    e.write(DEV, &wrapped);
+    for args in [
+        &["get", "A"][..],
+        &["run", "--", "true"][..],
+        &["export"][..],
+    ] {
+        let err = e.fails(args, b"", 2);
+        assert!(err.contains("structure MAC mismatch"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+
+    // Keys with ':' are refused on read, at any depth.
+    let colon = good.replacen("B: ", "\"a:b\": ", 1);
+    e.write(DEV, &colon);
+    let err = e.fails(&["list"], b"", 2);
+    assert!(err.contains(DEV) && err.contains("contains ':'"), "{err}");
+    // And never written: a name with ':' is not a secret name.
+    e.write(DEV, &good);
+    e.fails(&["set", "a:b"], b"v", 2);
+
+    // A file rewritten by sops loses the structure MAC (sops drops keys it
+    // does not know): gsec reads it, and its next write restores it.
+    let mut c = Command::new(crate::common::tool("sops"));
+    c.args(["set", DEV, "[\"C\"]", "\"charlie-value-3\""])
+        .current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", &e.key);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!e.read(DEV).contains("gsec_structure_mac"));
+    assert_eq!(e.get("C", "development"), "charlie-value-3");
+    e.set("D", "development", "delta-value-4");
+    assert!(e.read(DEV).contains("gsec_structure_mac: "));
+    assert_eq!(e.get("A", "development"), "alpha-value-1");
 }
