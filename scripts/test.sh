@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 if [ -x scripts/build-plugins.sh ]; then bash scripts/build-plugins.sh; fi
 cargo test --locked "$@"
+# Issue 11's adversarial run: every hostile-input defect found so far,
+# reproduced against the binary the suite just built.
+bash scripts/adversarial.sh target/debug/gsec

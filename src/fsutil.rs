@@ -109,6 +109,22 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
     Ok(Some(buf))
 }
 
+/// Read a file the user named on the command line (a template, an import,
+/// `--from-file`): any kind of file, so `<(cmd)` and `/dev/stdin` work, but
+/// never more than `max` bytes (`/dev/zero` is refused, not read forever).
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let file = File::open(path).at(path)?;
+    let mut buf = Vec::new();
+    file.take(max + 1).read_to_end(&mut buf).at(path)?;
+    if buf.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(buf)
+}
+
+/// Largest fingerprint list (`.gsecignore`, a baseline) gsec reads.
+pub const MAX_LIST_FILE: u64 = 16 << 20;
+
 /// [`read_regular`] for a file that must exist.
 pub fn read_regular_required(path: &Path, max: u64) -> Result<Vec<u8>> {
     read_regular(path, max)?

@@ -181,9 +181,8 @@ fn workdir(repo: &gix::Repository) -> Result<PathBuf> {
 }
 
 fn read_optional(path: &Path) -> Result<String> {
-    match std::fs::read(path) {
-        Ok(b) => String::from_utf8(b).map_err(|_| Error::file(path, "is not UTF-8")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(Error::io(path, e)),
+    match crate::fsutil::read_regular(path, crate::fsutil::MAX_CONFIG_FILE)? {
+        Some(b) => String::from_utf8(b).map_err(|_| Error::file(path, "is not UTF-8")),
+        None => Ok(String::new()),
     }
 }

@@ -48,12 +48,16 @@ pub fn now() -> String {
 impl State {
     pub fn load(root: &Path) -> Result<State> {
         let p = path(root);
-        match std::fs::read_to_string(&p) {
-            Ok(t) if t.trim().is_empty() => Ok(State::default()),
-            Ok(t) => serde_norway::from_str(&t).map_err(|e| Error::file(&p, e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(Error::io(&p, e)),
+        // Committed, so a pull request controls it: a bounded regular
+        // file, parsed with depth limits and duplicate keys refused.
+        let Some(bytes) = fsutil::read_regular(&p, fsutil::MAX_CONFIG_FILE)? else {
+            return Ok(State::default());
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(State::default());
         }
+        let v = crate::yaml::parse_value(&bytes).map_err(|e| Error::file(&p, e))?;
+        serde_norway::from_value(v).map_err(|e| Error::file(&p, e.to_string()))
     }
 
     /// Load, change and save under the state file's lock.

@@ -141,7 +141,10 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
             let event = std::env::var("GITHUB_EVENT_NAME").unwrap_or_default();
             let payload = match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
                 Some(p) => {
-                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                    let p = std::path::PathBuf::from(p);
+                    let b = crate::fsutil::read_bounded(&p, crate::fsutil::MAX_SECRETS_FILE)?;
+                    let text = String::from_utf8(b)
+                        .map_err(|_| Error::file(&p, "not a JSON event payload: not UTF-8"))?;
                     serde_json::from_str(&text)
                         .map_err(|e| Error::file(&p, format!("not a JSON event payload: {e}")))?
                 }

@@ -122,9 +122,14 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
                         format!("env {env}"),
                         true,
                         format!(
-                            "{rel}: {} secret{}, decrypts and verifies",
+                            "{rel}: {} secret{}, decrypts and verifies{}",
                             v.len(),
-                            if v.len() == 1 { "" } else { "s" }
+                            if v.len() == 1 { "" } else { "s" },
+                            if v.has_structure_mac() {
+                                ""
+                            } else {
+                                " (values only: no gsec structure MAC, last written by sops or an older gsec; the next gsec write adds one)"
+                            }
                         ),
                     ),
                     Ok(None) => item(

@@ -37,7 +37,7 @@ enum Side {
 }
 
 fn read_side(p: &Path) -> Result<Side> {
-    let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+    let bytes = crate::fsutil::read_bounded(p, crate::fsutil::MAX_SECRETS_FILE)?;
     if bytes.is_empty() {
         return Ok(Side::Absent);
     }
@@ -165,7 +165,7 @@ fn text_merge(a: &MergeDriverArgs, shown: &str) -> Result<Exit> {
 }
 
 pub fn textconv(_ctx: &Ctx, a: TextconvArgs) -> Result<Exit> {
-    let bytes = std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?;
+    let bytes = crate::fsutil::read_bounded(&a.file, crate::fsutil::MAX_SECRETS_FILE)?;
     if !crate::scan::is_sops_file(&bytes) {
         // Not ours to interpret: git shows it as it is.
         output::stdout(&bytes)?;

@@ -42,7 +42,10 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
             .map_err(|e| Error::msg(format!("cannot read stdin: {e}")))?;
         b
     } else {
-        Zeroizing::new(std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?)
+        Zeroizing::new(crate::fsutil::read_bounded(
+            &a.file,
+            crate::fsutil::MAX_SECRETS_FILE,
+        )?)
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         Error::file(

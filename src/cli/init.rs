@@ -82,10 +82,9 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
 /// `fsutil::lock`) are git-ignored, so `git add -A` commits neither.
 fn ignore_local_file(root: &Path) -> Result<()> {
     let gi = root.join(".gitignore");
-    let existing = match std::fs::read_to_string(&gi) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(&gi, e)),
+    let existing = match crate::fsutil::read_regular(&gi, crate::fsutil::MAX_CONFIG_FILE)? {
+        Some(b) => String::from_utf8(b).map_err(|_| Error::file(&gi, "not UTF-8 text"))?,
+        None => String::new(),
     };
     let local = format!("/{}", config::LOCAL_FILE_NAME);
     let has = |entries: &[&str]| existing.lines().any(|l| entries.contains(&l.trim()));

@@ -38,7 +38,8 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> Result<Exit> {
         ("<stdin>".to_string(), s)
     } else {
         let p = ctx.dir.join(&a.template);
-        let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&a.template, e))?;
+        let b = crate::fsutil::read_bounded(&p, crate::fsutil::MAX_TEMPLATE_FILE)?;
+        let t = String::from_utf8(b).map_err(|_| Error::file(&a.template, "not UTF-8 text"))?;
         (a.template.display().to_string(), t)
     };
     let mut r = Resolver::new(&project);

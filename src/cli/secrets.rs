@@ -78,7 +78,10 @@ pub struct RmArgs {
 /// prompt on a terminal, or stdin (one trailing newline dropped).
 pub fn read_value(name: &str, from_file: Option<&PathBuf>) -> Result<Zeroizing<String>> {
     let raw = if let Some(f) = from_file {
-        Zeroizing::new(std::fs::read(f).map_err(|e| Error::io(f, e))?)
+        Zeroizing::new(crate::fsutil::read_bounded(
+            f,
+            crate::fsutil::MAX_SECRETS_FILE,
+        )?)
     } else if std::io::stdin().is_terminal() {
         let v = rpassword::prompt_password(format!("Value for {name}: "))
             .map_err(|e| Error::msg(format!("cannot read from terminal: {e}")))?;

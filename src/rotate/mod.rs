@@ -611,10 +611,8 @@ pub fn own_names(project: &Project, env: &str) -> Result<Vec<String>> {
 }
 
 fn names_in(path: &std::path::Path) -> Result<Vec<String>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(bytes) = crate::fsutil::read_regular(path, crate::fsutil::MAX_SECRETS_FILE)? else {
+        return Ok(vec![]);
     };
     let (data, _) = crate::vault::format::parse(&bytes).map_err(|e| Error::file(path, e))?;
     Ok(data.into_iter().map(|(k, _)| k).collect())

@@ -201,16 +201,21 @@ impl Allow {
 /// ignored. A missing `.gsecignore` is an empty list; a line that is not a
 /// fingerprint is an error naming the file and line.
 pub fn read_fingerprints(path: &Path) -> Result<BTreeSet<String>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && path.file_name().is_some_and(|n| n == IGNORE_FILE) =>
-        {
+    // Committed (`.gsecignore`) or named by the user (a baseline): a
+    // bounded regular file either way.
+    let bytes = match crate::fsutil::read_regular(path, crate::fsutil::MAX_LIST_FILE)? {
+        Some(b) => b,
+        None if path.file_name().is_some_and(|n| n == IGNORE_FILE) => {
             return Ok(BTreeSet::new());
         }
-        Err(e) => return Err(Error::io(path, e)),
+        None => {
+            return Err(Error::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
     };
+    let text = String::from_utf8(bytes).map_err(|_| Error::file(path, "not UTF-8 text"))?;
     let mut out = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
         let l = line.trim();

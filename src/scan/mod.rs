@@ -227,6 +227,11 @@ impl Scanner {
         &self.warnings
     }
 
+    /// Fingerprints are computed under the public key (none configured).
+    pub fn fingerprint_key_is_public(&self) -> bool {
+        self.allow.key().source == allow::KeySource::Public
+    }
+
     /// Files (blobs) larger than this are skipped unread.
     pub fn max_file_size(&self) -> u64 {
         self.max_file_size

@@ -205,6 +205,12 @@ impl Vault {
         hex::encode(m.finalize().into_bytes())
     }
 
+    /// Whether the file carries gsec's structure MAC (files sops wrote
+    /// last do not: only their values are authenticated).
+    pub fn has_structure_mac(&self) -> bool {
+        self.meta.structure_mac.is_some()
+    }
+
     fn verify_structure(&self) -> Result<()> {
         let Some(stored) = &self.meta.structure_mac else {
             return Ok(());

@@ -707,6 +707,29 @@ fn fingerprints_are_keyed_and_old_ignores_migrate() {
     assert!(e.read(".gsec.yaml").contains("fingerprint_key: "));
     assert!(!e.read(".gsecignore").contains(&plain));
     e.ok(&["scan", "--strict", "app.py"]);
+
+    // Without a project, nothing keys the hash but gsec's public key: never
+    // silently — the report says so (an error under --strict) unless
+    // GSEC_FINGERPRINT_KEY is set.
+    let bare = Env::new();
+    bare.write("app.py", &format!("password = \"{pw}\"\n"));
+    let out = bare.run_in(&["scan", "--format", "github", "app.py"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("::warning") && text.contains("GSEC_FINGERPRINT_KEY"),
+        "{text}"
+    );
+    bare.fails(&["scan", "--strict", "app.py"], b"", 2);
+    let mut c = bare.cmd(&["scan", "--strict", "--format", "json", "app.py"]);
+    c.env("GSEC_FINGERPRINT_KEY", "a CI secret");
+    let out = bare.run_cmd(c, b"");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -220,6 +220,12 @@ pub fn run(scanner: &Scanner, source: &dyn Source) -> Result<Report> {
     // Worker threads finish in any order; report errors in a stable one.
     s.errors.sort_by_cached_key(ToString::to_string);
     let mut warnings = scanner.warnings().to_vec();
+    if !findings.is_empty() && scanner.fingerprint_key_is_public() {
+        warnings.push(format!(
+            "no scan.fingerprint_key: these fingerprints are keyed with gsec's public key, so anyone reading them can test guesses of a short secret; `gsec scan --migrate-ignores` in a gsec project writes a key, or set {} (e.g. as a CI secret)",
+            super::allow::KEY_ENV
+        ));
+    }
     s.too_large.sort();
     s.too_large.dedup_by(|a, b| a.0 == b.0);
     for (path, size) in &s.too_large {
