@@ -9,3 +9,5 @@ cargo test --locked "$@"
 # Issue 11's adversarial run: every hostile-input defect found so far,
 # reproduced against the binary the suite just built.
 bash scripts/adversarial.sh target/debug/gsec
+# Issue 15: the gsec-cli wheel and the language: python pre-commit hook.
+bash scripts/test-wheel.sh
