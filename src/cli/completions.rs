@@ -12,14 +12,127 @@ pub struct CompletionsArgs {
     /// Shell to generate for.
     #[arg(value_enum)]
     pub shell: Shell,
+    /// A static script (flags and subcommands only) instead of one that asks
+    /// gsec for environment and secret names as you type.
+    #[arg(long = "static")]
+    pub static_: bool,
 }
 
+/// `gsec completions SHELL`: by default the dynamic registration (what
+/// `COMPLETE=SHELL gsec` prints), which completes `--env` with the
+/// project's environments and secret-name arguments with its secrets.
 pub fn run(a: CompletionsArgs) -> Result<Exit> {
-    let mut cmd = super::command();
     let mut out = Vec::new();
-    clap_complete::generate(a.shell, &mut cmd, "gsec", &mut out);
+    if a.static_ {
+        let mut cmd = super::command();
+        clap_complete::generate(a.shell, &mut cmd, "gsec", &mut out);
+    } else {
+        let shell = a.shell.to_string();
+        let shells = clap_complete::env::Shells::builtins();
+        let Some(sh) = shells.completer(&shell) else {
+            return Err(Error::usage(format!(
+                "{shell}: no dynamic completion for this shell; use --static"
+            )));
+        };
+        let completer = std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "gsec".into());
+        sh.write_registration("COMPLETE", "gsec", "gsec", &completer, &mut out)
+            .map_err(|e| Error::msg(format!("writing the {shell} registration: {e}")))?;
+    }
     super::output::stdout(&out)?;
     Ok(Exit::Ok)
+}
+
+/// The command tree with value completers: `--env` (and `--env` lists)
+/// complete the project's environment names, a secret-name argument the
+/// names in the project's files and declarations. Completers read only
+/// plaintext names (no key needed) and stay silent outside a project.
+pub fn command_with_completers() -> clap::Command {
+    use clap_complete::engine::ArgValueCompleter;
+    fn walk(cmd: clap::Command, path: &str) -> clap::Command {
+        let mut cmd = cmd;
+        let ids: Vec<String> = cmd
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
+        for id in ids {
+            match id.as_str() {
+                "env" | "envs" => {
+                    cmd = cmd.mut_arg(&id, |a| a.add(ArgValueCompleter::new(complete_env)));
+                }
+                "name" | "names" if secret_command(path) => {
+                    cmd = cmd.mut_arg(&id, |a| a.add(ArgValueCompleter::new(complete_secret)));
+                }
+                _ => {}
+            }
+        }
+        let subs: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for name in subs {
+            let sub_path = format!("{path} {name}");
+            cmd = cmd.mut_subcommand(&name, |s| walk(s, &sub_path));
+        }
+        cmd
+    }
+    walk(super::command(), "gsec")
+}
+
+/// Commands whose `name` argument is a secret's name.
+fn secret_command(path: &str) -> bool {
+    matches!(
+        path,
+        "gsec set" | "gsec get" | "gsec rm" | "gsec rotate" | "gsec log" | "gsec inbox seal"
+    )
+}
+
+fn project_here() -> Option<crate::project::Project> {
+    let dir = std::env::current_dir().ok()?;
+    let root = crate::project::find_root(&dir)?;
+    crate::project::Project::load(root, None).ok()
+}
+
+fn candidates(
+    current: &std::ffi::OsStr,
+    names: impl IntoIterator<Item = String>,
+) -> Vec<clap_complete::engine::CompletionCandidate> {
+    let current = current.to_string_lossy();
+    // `--env a,b,<TAB>`: complete the last item of a comma list.
+    let (done, last) = match current.rsplit_once(',') {
+        Some((d, l)) => (format!("{d},"), l.to_string()),
+        None => (String::new(), current.to_string()),
+    };
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| {
+            n.to_ascii_lowercase()
+                .starts_with(&last.to_ascii_lowercase())
+        })
+        .map(|n| clap_complete::engine::CompletionCandidate::new(format!("{done}{n}")))
+        .collect()
+}
+
+fn complete_env(current: &std::ffi::OsStr) -> Vec<clap_complete::engine::CompletionCandidate> {
+    let Some(p) = project_here() else {
+        return vec![];
+    };
+    candidates(current, p.config.environments.keys().cloned())
+}
+
+fn complete_secret(current: &std::ffi::OsStr) -> Vec<clap_complete::engine::CompletionCandidate> {
+    let Some(p) = project_here() else {
+        return vec![];
+    };
+    let mut names: Vec<String> = p.config.secrets.keys().cloned().collect();
+    for env in p.config.environments.keys() {
+        names.extend(crate::rotate::own_names(&p, env).unwrap_or_default());
+    }
+    candidates(current, names)
 }
 
 #[derive(Debug, Args)]

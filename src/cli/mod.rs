@@ -192,6 +192,10 @@ pub fn command() -> clap::Command {
 
 /// Entry point used by `main`: parse, dispatch, map the result to an exit code.
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash gsec` prints the shell registration; the shell then
+    // calls back with COMPLETE set to complete a command line (environment
+    // and secret names from the project in the current directory).
+    clap_complete::CompleteEnv::with_factory(completions::command_with_completers).complete();
     let cli = Cli::parse();
     match cli.color {
         ColorWhen::Always => anstream::ColorChoice::Always.write_global(),

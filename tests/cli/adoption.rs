@@ -80,3 +80,65 @@ fn man_pages_cover_every_command_with_exit_status_environment_and_files() {
     let top = e.ok(&["man"]);
     assert!(top.contains(".SH \"EXIT STATUS\""), "{top}");
 }
+
+/// What the shell's completion function gets back for a command line
+/// (fish's protocol: one candidate per line, `\t` before its help).
+fn complete(e: &Env, words: &[&str]) -> Vec<String> {
+    let mut args = vec!["--", "gsec"];
+    args.extend_from_slice(words);
+    let mut c = e.cmd(&args);
+    c.env("COMPLETE", "fish");
+    let out = e.run_cmd(c, b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn completion_offers_environment_and_secret_names() {
+    let e = Env::project();
+    e.set("DB_PASSWORD", "development", "pw-value-123");
+    e.set("API_TOKEN", "production", "tok-value-456");
+    assert_eq!(
+        complete(&e, &["get", "--env", "pr"]),
+        ["preview", "production"]
+    );
+    assert_eq!(
+        complete(&e, &["set", "X", "--env", "development,pro"]),
+        ["development,production"]
+    );
+    // Secret names from every environment's file (plaintext keys: no
+    // identity is needed), case-insensitive prefix.
+    let mut c = e.cmd(&["--", "gsec", "get", "d"]);
+    c.env("COMPLETE", "fish").env_remove("GSEC_AGE_KEY_FILE");
+    let out = String::from_utf8_lossy(&e.run_cmd(c, b"").stdout).into_owned();
+    assert_eq!(
+        out.lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["DB_PASSWORD"]
+    );
+    let all = complete(&e, &["rm", ""]);
+    assert!(
+        all.contains(&"API_TOKEN".to_string()) && all.contains(&"DB_PASSWORD".to_string()),
+        "{all:?}"
+    );
+    // The registration script for each shell, and a static script on request.
+    for sh in ["bash", "zsh", "fish"] {
+        let script = e.ok(&["completions", sh]);
+        assert!(script.contains("COMPLETE"), "{sh}: {script}");
+    }
+    assert!(
+        !e.ok(&["completions", "bash", "--static"])
+            .contains("COMPLETE=")
+    );
+    // Outside a project: no names, no error.
+    let bare = Env::new();
+    assert!(complete(&bare, &["get", "--env", ""]).is_empty());
+}
