@@ -132,6 +132,22 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
         if !path.exists() {
             continue;
         }
+        // Values committed in plaintext (sops' partial-encryption settings
+        // or a hand edit): gsec never writes one, so each is a leak.
+        if let Some(p) = peeked.get(env) {
+            for at in p.unencrypted_paths() {
+                out.push(Problem {
+                    environment: Some(env.clone()),
+                    kind: "unencrypted",
+                    secret: Some(at.clone()),
+                    file: Some(rel.clone()),
+                    line: None,
+                    message: format!(
+                        "the value of {at} is stored unencrypted in {rel}: it is in git in plaintext; rotate it, then store it with `gsec set {at} --env {env}` under a name the file encrypts"
+                    ),
+                });
+            }
+        }
         // Recipients as configured?
         let wanted: Vec<String> = cfg
             .recipients_for(env)?

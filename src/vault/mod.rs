@@ -56,6 +56,38 @@ impl Peek {
     pub fn recipients(&self) -> Vec<String> {
         self.meta.age.iter().map(|s| s.recipient.clone()).collect()
     }
+
+    /// Key paths (`a.b`) whose value is stored in plaintext: any scalar
+    /// that is not an `ENC[…]` value, null or empty (what sops' partial
+    /// encryption settings leave in clear, or a hand edit added).
+    pub fn unencrypted_paths(&self) -> Vec<String> {
+        fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+            match v {
+                Value::Mapping(m) => {
+                    for (k, v) in m {
+                        let k = match k {
+                            Value::String(s) => s.clone(),
+                            other => format::emit_value(other).raw_text(),
+                        };
+                        walk(v, &format!("{path}.{k}"), out);
+                    }
+                }
+                Value::Sequence(s) => s.iter().for_each(|v| walk(v, path, out)),
+                Value::Null => {}
+                Value::String(s) if s.is_empty() || s.starts_with("ENC[") => {}
+                _ => {
+                    if !out.iter().any(|p| p == path) {
+                        out.push(path.to_string());
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (k, v) in &self.data {
+            walk(v, k, &mut out);
+        }
+        out
+    }
 }
 
 /// Read and parse a file without decrypting it; `None` when it does not

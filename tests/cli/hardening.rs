@@ -832,6 +832,19 @@ fn an_unencrypted_value_in_an_environment_file_is_a_finding() {
         );
         assert_no_secret(&text, leaked);
     }
+    // `gsec check` reports it too (never its value).
+    let out = e.run_in(&["check", "--env", "development"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        err.contains("LEAKED_unencrypted is stored unencrypted"),
+        "{err}"
+    );
+    assert_no_secret(&err, leaked);
     e.git(&[
         "-c",
         "user.name=t",
