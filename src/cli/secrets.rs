@@ -121,11 +121,16 @@ pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
         read_value(&a.name, a.from_file.as_ref())?
     };
     warn_near_twin(&project, &a.name, &a.envs)?;
-    if value.len() < crate::scan::managed::MIN_LEN {
+    use crate::scan::managed::{MIN_ASSIGNED_LEN, MIN_LEN};
+    if value.len() < MIN_ASSIGNED_LEN {
         output::warn(&format!(
-            "{} is shorter than {} bytes: the leak scanner does not search for values this short (too many false matches)",
+            "{} is shorter than {MIN_ASSIGNED_LEN} bytes: the leak scanner does not search for values this short (too many false matches)",
             a.name,
-            crate::scan::managed::MIN_LEN
+        ));
+    } else if value.len() < MIN_LEN {
+        output::warn(&format!(
+            "{} is shorter than {MIN_LEN} bytes: the leak scanner finds it only where it is assigned (`NAME=value`, `name: \"value\"`), not inside other text",
+            a.name,
         ));
     }
     let opts = OpenOptions {

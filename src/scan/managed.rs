@@ -15,26 +15,47 @@ use super::engine::{Hit, RuleRef};
 use crate::error::Error;
 use crate::project::Project;
 
-/// Values shorter than this are too common to search for (`true`, `8080`).
+/// Values shorter than this are too common to search for everywhere
+/// (`true`, `8080`): they are searched for only where assigned.
 pub const MIN_LEN: usize = 8;
+/// Values shorter than this are not searched for at all.
+pub const MIN_ASSIGNED_LEN: usize = 4;
 
 pub struct Managed {
-    ac: AhoCorasick,
+    ac: Option<AhoCorasick>,
     /// Automaton pattern -> index into `values`.
     owner: Vec<usize>,
     values: Vec<Zeroizing<Vec<u8>>>,
+    /// Values of [`MIN_ASSIGNED_LEN`]..[`MIN_LEN`] bytes, found only as the
+    /// whole right-hand side of an assignment (`NAME=value`,
+    /// `"name": "value"`, `name: 'value'`).
+    short_ac: Option<AhoCorasick>,
+    short: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl Managed {
     /// Build from plaintext values (duplicates and short values dropped).
     pub fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Option<Managed> {
-        let mut values: Vec<Zeroizing<Vec<u8>>> =
-            values.into_iter().filter(|v| v.len() >= MIN_LEN).collect();
-        values.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
-        values.dedup_by(|a, b| a.as_slice() == b.as_slice());
-        if values.is_empty() {
+        let (mut values, mut short): (Vec<_>, Vec<_>) = values
+            .into_iter()
+            .filter(|v| v.len() >= MIN_ASSIGNED_LEN)
+            .partition(|v| v.len() >= MIN_LEN);
+        for vs in [&mut values, &mut short] {
+            vs.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+            vs.dedup_by(|a, b| a.as_slice() == b.as_slice());
+        }
+        // A short value spanning lines or quotes cannot be an assignment's
+        // whole right-hand side.
+        short.retain(|v| !v.iter().any(|b| matches!(b, b'\n' | b'\r' | b'"' | b'\'')));
+        if values.is_empty() && short.is_empty() {
             return None;
         }
+        let short_ac = if short.is_empty() {
+            None
+        } else {
+            // Standard semantics: overlapping search needs them.
+            Some(AhoCorasick::new(short.iter().map(|v| v.as_slice())).ok()?)
+        };
         let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         let mut owner = Vec::new();
         for (i, v) in values.iter().enumerate() {
@@ -45,32 +66,102 @@ impl Managed {
                 }
             }
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(forms.iter().map(|f| f.as_slice()))
-            .ok()?;
-        Some(Managed { ac, owner, values })
+        let ac = if forms.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(forms.iter().map(|f| f.as_slice()))
+                    .ok()?,
+            )
+        };
+        Some(Managed {
+            ac,
+            owner,
+            values,
+            short_ac,
+            short,
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.values.len() + self.short.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len() == 0
     }
 
     pub fn find(&self, content: &[u8], out: &mut Vec<Hit>) {
-        for m in self.ac.find_iter(content) {
-            let v = &self.values[self.owner[m.pattern().as_usize()]];
-            out.push(Hit {
-                rule: RuleRef::Managed,
-                start: m.start(),
-                end: m.end(),
-                secret: Zeroizing::new(v.to_vec()),
-            });
+        if let Some(ac) = &self.ac {
+            for m in ac.find_iter(content) {
+                let v = &self.values[self.owner[m.pattern().as_usize()]];
+                out.push(Hit {
+                    rule: RuleRef::Managed,
+                    start: m.start(),
+                    end: m.end(),
+                    secret: Zeroizing::new(v.to_vec()),
+                });
+            }
+        }
+        if let Some(ac) = &self.short_ac {
+            for m in ac.find_overlapping_iter(content) {
+                if assigned(content, m.start(), m.end()) {
+                    out.push(Hit {
+                        rule: RuleRef::Managed,
+                        start: m.start(),
+                        end: m.end(),
+                        secret: Zeroizing::new(self.short[m.pattern().as_usize()].to_vec()),
+                    });
+                }
+            }
         }
     }
+}
+
+/// Is `content[start..end]` the whole value of an assignment: after `=` or
+/// `:` (optionally quoted, optionally spaced) that follows a key, and
+/// before the end of the value (quote, separator, space or line end)?
+fn assigned(content: &[u8], start: usize, end: usize) -> bool {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    // After: the value ends here.
+    let after_ok = match content.get(end) {
+        None => true,
+        Some(b) => matches!(
+            b,
+            b'\n' | b'\r' | b'"' | b'\'' | b'`' | b',' | b';' | b'}' | b' ' | b'\t' | b'&'
+        ),
+    };
+    if !after_ok {
+        return false;
+    }
+    // Before: optional quote, optional spaces, then `=` or `:`.
+    let mut i = start;
+    let quote = i > 0 && matches!(content[i - 1], b'"' | b'\'' | b'`');
+    if quote {
+        i -= 1;
+        // A quoted value must close with the same quote.
+        if content.get(end) != Some(&content[i]) {
+            return false;
+        }
+    }
+    while i > 0 && matches!(content[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    if i == 0 || !matches!(content[i - 1], b'=' | b':') {
+        return false;
+    }
+    i -= 1;
+    // `:=`, `==`-free: skip one more operator byte, then spaces, then the
+    // key (an identifier, or a quoted one).
+    if i > 0 && matches!(content[i - 1], b':' | b'+') {
+        i -= 1;
+    }
+    while i > 0 && matches!(content[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    i > 0 && (ident(content[i - 1]) || matches!(content[i - 1], b'"' | b'\'' | b']'))
 }
 
 /// The forms a value can leak in.

@@ -142,3 +142,42 @@ fn completion_offers_environment_and_secret_names() {
     let bare = Env::new();
     assert!(complete(&bare, &["get", "--env", ""]).is_empty());
 }
+
+#[test]
+fn short_managed_values_are_found_where_assigned() {
+    let e = Env::project();
+    e.set("DB_PASSWORD", "development", "s3cr3t");
+    let write = |name: &str, text: &str| e.write(name, text);
+    // Assigned, in the usual syntaxes: found, never printed.
+    write("a.env", "DATABASE_PASS=s3cr3t\n");
+    write("b.json", "{\"password\": \"s3cr3t\", \"user\": \"app\"}\n");
+    write("c.yaml", "db:\n  pass: 's3cr3t'  # local\n");
+    write("d.go", "pw := \"s3cr3t\"\n");
+    // Inside other text, or a longer value: not a finding.
+    write("e.md", "The word s3cr3tive and s3cr3t in prose.\n");
+    write("f.env", "OTHER=s3cr3tive\nX=ab-s3cr3t\n");
+    let out = e.run_in(&["scan", "--format", "json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_no_secret(&text, "s3cr3t");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut hits: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "gsec-managed-secret")
+        .map(|f| format!("{}:{}", f["file"].as_str().unwrap(), f["line"]))
+        .collect();
+    hits.sort();
+    assert_eq!(
+        hits,
+        ["a.env:1", "b.json:1", "c.yaml:2", "d.go:1"],
+        "{text}"
+    );
+    // Under 4 bytes: not searched for, and `set` says so.
+    let err = String::from_utf8_lossy(&e.run_in(&["set", "PIN"], b"123").stderr).into_owned();
+    assert!(
+        err.contains("shorter than 4 bytes") && err.contains("does not search"),
+        "{err}"
+    );
+}
