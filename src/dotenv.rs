@@ -236,20 +236,25 @@ fn end_after_quote(c: &mut Cursor<'_>, key: &str) -> Result<(), ParseError> {
     }
 }
 
-/// `value` written so that [`parse`] and python-dotenv both read back exactly
-/// `value`: double quotes, with `\\`, `\"`, and line breaks and tabs as
-/// `\n`, `\r`, `\t`, so every value is one line and every byte survives.
-///
-/// `$` is written as is: python-dotenv does not unescape `\$`, so escaping
-/// it would corrupt every value holding one. The one form python-dotenv
-/// cannot read literally in any quoting is `${NAME}`, which it interpolates
-/// unless loaded with `interpolate=False`; readers that interpolate `$NAME`
-/// in double quotes (docker compose) need `--format shell` or `json` instead.
-/// python-dotenv also misreads a value *ending* in a backslash (its quoted
-/// value pattern takes the escaped `\\` before the closing quote for `\"`);
-/// this parser reads it correctly.
+/// How `gsec export --format dotenv` writes a value so that python-dotenv,
+/// dotenvx (and dotenv) and docker compose all read back exactly it:
+/// - single quotes when the value has no `'` and no `\\` (and does not end
+///   in `\`): literal in all three readers, newlines included — no `$`
+///   interpolation, no escapes, no command substitution (dotenvx);
+/// - else double quotes when it has none of `"` `$` `\` `` ` `` and no line
+///   break: nothing in it is special to any reader;
+/// - else ([`portable`] is false) double quotes with python-dotenv's
+///   escapes: python-dotenv and gsec read it back exactly, but dotenvx
+///   and compose interpolate `$` and treat escapes their own way — the
+///   export warns, and `--format json` or `shell` carry such values safely.
 pub fn quote(value: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(value.len() + 2));
+    if single_quotable(value) {
+        out.push('\'');
+        out.push_str(value);
+        out.push('\'');
+        return out;
+    }
     out.push('"');
     for ch in value.chars() {
         match ch {
@@ -263,6 +268,25 @@ pub fn quote(value: &str) -> Zeroizing<String> {
     }
     out.push('"');
     out
+}
+
+/// Single quotes are literal in every reader: python-dotenv unescapes
+/// only `\\` and `\'` inside them, and dotenv (dotenvx) turns CR LF into LF
+/// before parsing.
+fn single_quotable(value: &str) -> bool {
+    !value.contains(['\'', '\r']) && !value.contains("\\\\") && !value.ends_with('\\')
+}
+
+/// Does [`quote`] write `value` so that every common reader (python-dotenv,
+/// dotenvx, docker compose) reads it back identically?
+pub fn portable(value: &str) -> bool {
+    // python-dotenv expands `${NAME}` in every quoting (unless loaded with
+    // interpolate=False): nothing writes it literally.
+    !value.contains("${")
+        && (single_quotable(value)
+            || !value
+                .chars()
+                .any(|c| matches!(c, '"' | '$' | '\\' | '`' | '\n' | '\r')))
 }
 
 #[cfg(test)]

@@ -42,6 +42,14 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
     if a.format == Format::Github {
         return github(&vars, a.output);
     }
+    if a.format == Format::Dotenv {
+        for v in vars.iter().filter(|v| !crate::dotenv::portable(&v.value)) {
+            output::warn(&format!(
+                "{}: its value holds `${{` or mixes a quote with `$`, `\\`, a backtick or a line break, which python-dotenv, dotenvx and docker compose do not all read back the same; use --format json or shell to carry it exactly",
+                v.name
+            ));
+        }
+    }
     let text = export::render(a.format, &vars);
     if let Some(path) = &a.output_file {
         crate::fsutil::write_atomic(path, text.as_bytes(), Some(0o600))?;

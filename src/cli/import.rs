@@ -24,6 +24,53 @@ pub struct ImportArgs {
     /// Report as JSON (`{"environment", "added", "changed", "unchanged"}`, names only).
     #[arg(long, value_enum, default_value_t)]
     pub format: super::ListFormat,
+    /// How the file encodes values: `dotenv` (python-dotenv / dotenvx /
+    /// compose syntax), or `kestra` (`SECRET_NAME=<base64>`, as `gsec export
+    /// --format kestra` writes: names lose the prefix, values are decoded).
+    #[arg(long, value_enum, default_value_t)]
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    #[default]
+    Dotenv,
+    Kestra,
+}
+
+/// What dotenvx leaves in a file it encrypted: values `encrypted:…` and
+/// `DOTENV_PUBLIC_KEY[_ENV]` (its public key, not a secret).
+fn dotenvx_public_key(key: &str) -> bool {
+    key == "DOTENV_PUBLIC_KEY" || key.starts_with("DOTENV_PUBLIC_KEY_")
+}
+
+/// `SECRET_NAME=<base64>` → (`NAME`, decoded value).
+fn kestra(e: &mut dotenv::Entry, shown: &str) -> Result<()> {
+    use base64::Engine as _;
+    let at = || format!("{shown}:{}", e.line);
+    let Some(name) = e.key.strip_prefix("SECRET_").filter(|n| !n.is_empty()) else {
+        return Err(Error::file(
+            at(),
+            format!(
+                "{} does not start with SECRET_ (Kestra's secret prefix)",
+                e.key
+            ),
+        ));
+    };
+    let decoded = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(e.value.trim().as_bytes())
+            .map_err(|_| Error::file(at(), format!("{}: the value is not base64", e.key)))?,
+    );
+    let text = std::str::from_utf8(&decoded).map_err(|_| {
+        Error::file(
+            at(),
+            format!("{}: the decoded value is not UTF-8 text", e.key),
+        )
+    })?;
+    e.value = Zeroizing::new(text.to_string());
+    e.key = name.to_string();
+    Ok(())
 }
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
@@ -80,7 +127,24 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
             .unwrap_or_else(|| key.to_string())
     };
     let mut items: Vec<(String, dotenv::Entry)> = Vec::new();
-    for e in entries {
+    for mut e in entries {
+        if a.dialect == Dialect::Kestra {
+            kestra(&mut e, &shown)?;
+        } else if dotenvx_public_key(&e.key) {
+            output::warn(&format!(
+                "{shown}:{}: {} is dotenvx's public key, not a secret; skipped",
+                e.line, e.key
+            ));
+            continue;
+        } else if e.value.starts_with("encrypted:") {
+            return Err(Error::file(
+                format!("{shown}:{}", e.line),
+                format!(
+                    "{} is encrypted by dotenvx: import its plaintext instead (`dotenvx decrypt --stdout -f FILE | gsec import -`); gsec encrypts it again for the environment's recipients",
+                    e.key
+                ),
+            ));
+        }
         let name = secret_for(&e.key);
         check_name(&name)
             .map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;

@@ -181,3 +181,53 @@ fn short_managed_values_are_found_where_assigned() {
         "{err}"
     );
 }
+
+#[test]
+fn dotenvx_files_and_kestra_exports_import_as_what_they_mean() {
+    let e = Env::project();
+    // A dotenvx-encrypted file: refused, naming the line; nothing stored.
+    e.write(
+        "enc.env",
+        "#/---[DOTENV_PUBLIC_KEY]---/\nDOTENV_PUBLIC_KEY=\"02abc\"\n\nHELLO=encrypted:BPFsSNSQFOhgpxrXQDUoZXBnOaugqhx\n",
+    );
+    let err = e.fails(&["import", "enc.env"], b"", 2);
+    assert!(
+        err.contains("enc.env:4") && err.contains("encrypted by dotenvx"),
+        "{err}"
+    );
+    assert!(!e.path("secrets/development.yaml").exists());
+    // Its decrypted form keeps the public key line: skipped, with a note.
+    e.write(
+        "dec.env",
+        "DOTENV_PUBLIC_KEY=\"02abc\"\nHELLO=world-value\n",
+    );
+    let out = e.run_in(&["import", "dec.env"], b"");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dotenvx's public key"));
+    assert_eq!(e.get("HELLO", "development"), "world-value");
+    assert!(e.run_in(&["get", "DOTENV_PUBLIC_KEY"], b"").status.code() == Some(2));
+
+    // Kestra: export --format kestra, import --dialect kestra: same values.
+    e.set("DB_PASSWORD", "development", "p@ss 'w0rd' $HOME");
+    let kestra = e.ok(&["export", "--format", "kestra"]);
+    e.write("k.env", &kestra);
+    e.ok(&[
+        "import",
+        "k.env",
+        "--dialect",
+        "kestra",
+        "--env",
+        "production",
+    ]);
+    assert_eq!(e.get("DB_PASSWORD", "production"), "p@ss 'w0rd' $HOME");
+    assert_eq!(e.get("HELLO", "production"), "world-value");
+    e.write("bad.env", "SECRET_X=not base64!\n");
+    let err = e.fails(&["import", "bad.env", "--dialect", "kestra"], b"", 2);
+    assert!(
+        err.contains("bad.env:1") && err.contains("not base64"),
+        "{err}"
+    );
+    e.write("bad2.env", "PLAIN=eA==\n");
+    let err = e.fails(&["import", "bad2.env", "--dialect", "kestra"], b"", 2);
+    assert!(err.contains("SECRET_"), "{err}");
+}

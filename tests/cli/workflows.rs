@@ -29,6 +29,8 @@ fn awkward() -> Vec<(&'static str, String)> {
         ("UNI", "héllo wörld 🔑 日本語 \u{200b}".into()),
         ("HASH", "#not a comment # really".into()),
         ("SPACES", "  padded\t ".into()),
+        ("PW_DOLLAR", "pa$$word $HOME $(id)".into()),
+        ("WINPATH", "C:\\Users\\me\\x".into()),
         ("BIG", big),
     ]
 }
@@ -472,6 +474,39 @@ fn export_dotenv_round_trips_through_gsec_import_and_python_dotenv() {
             );
         }
     }
+
+    // dotenvx (and dotenv, whose parser it extends): every value the export
+    // calls portable reads back exactly; each other one was warned about.
+    let out = env.run_in(&["export", "--format", "dotenv"], b"");
+    let warned = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dx = Command::new(common::tool("dotenvx"))
+        .args(["get", "-f", file.to_str().unwrap()])
+        .current_dir(env.tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        dx.status.success(),
+        "dotenvx: {}",
+        String::from_utf8_lossy(&dx.stderr)
+    );
+    let read: BTreeMap<String, String> = serde_json::from_slice(&dx.stdout).unwrap();
+    let mut portable = 0;
+    for (k, v) in awkward() {
+        if gsec::dotenv::portable(&v) {
+            portable += 1;
+            assert_eq!(read.get(k), Some(&v), "{k} through dotenvx");
+            assert!(!warned.contains(&format!("{k}: ")), "{k} warned: {warned}");
+        } else {
+            assert!(
+                warned.contains(&format!("{k}: its value")),
+                "{k} not warned: {warned}"
+            );
+        }
+    }
+    assert!(
+        portable >= 7,
+        "quotes, $, backslashes, newlines and unicode are portable"
+    );
 
     // gsec's own reader: import into production, export again.
     env.ok(&["import", file.to_str().unwrap(), "--env", "production"]);
