@@ -31,6 +31,10 @@ pub struct Config {
     pub recipients: IndexMap<String, Vec<String>>,
     /// Environments, each with its own encrypted file and recipients.
     pub environments: IndexMap<String, Environment>,
+    /// The environment commands use when neither `--env` nor `GSEC_ENV`
+    /// names one. Default: `development`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_env: Option<String>,
     /// Declared secrets: what they are for, where they are required, how
     /// they are exported and rotated.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -324,6 +328,11 @@ impl Config {
             }
         }
         self.check_inheritance()?;
+        if let Some(d) = &self.default_env
+            && !self.environments.contains_key(d)
+        {
+            return Err(format!("default_env: unknown environment '{d}'"));
+        }
         let mut lower: Vec<String> = Vec::new();
         for (name, decl) in &self.secrets {
             if !valid_name(name) {

@@ -33,6 +33,7 @@ pub mod project;
 pub mod render;
 pub mod rotate;
 pub mod scan;
+pub mod sopsconfig;
 pub mod state;
 pub mod suggest;
 pub mod vault;

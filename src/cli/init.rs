@@ -16,6 +16,15 @@ pub struct InitArgs {
     /// repeatable. Default: the recipient of your identity.
     #[arg(long = "recipient", value_name = "KEY")]
     pub recipients: Vec<String>,
+    /// Adopt the sops repository in place: every sops file becomes an
+    /// environment (its `file:`), encrypted to the age keys of the
+    /// `.sops.yaml` creation rule sops applies to it. The default when a
+    /// `.sops.yaml` exists.
+    #[arg(long, conflicts_with_all = ["recipients", "no_sops"])]
+    pub from_sops: bool,
+    /// Ignore an existing `.sops.yaml` and create the default environments.
+    #[arg(long)]
+    pub no_sops: bool,
 }
 
 /// The git work-tree root above `dir`, else `dir`.
@@ -35,6 +44,21 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
             &path,
             "already exists; refusing to overwrite it",
         ));
+    }
+    let sops = if a.no_sops {
+        None
+    } else {
+        crate::sopsconfig::SopsConfig::load(&root)?
+    };
+    if a.from_sops && sops.is_none() {
+        return Err(Error::usage(format!(
+            "--from-sops: no {} at {}",
+            crate::sopsconfig::FILE_NAME,
+            root.display()
+        )));
+    }
+    if let Some(sops) = sops {
+        return adopt_sops(ctx, &root, &path, &sops);
     }
     let recipients = if a.recipients.is_empty() {
         let ids = keys::discover(ctx.identity.as_deref())?;
@@ -73,6 +97,86 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> Result<Exit> {
             .cloned()
             .collect::<Vec<_>>()
             .join(", ")
+    ));
+    Ok(Exit::Ok)
+}
+
+/// `gsec init` in a sops repository: `.gsec.yaml` describes the files
+/// that are there, with the recipients `.sops.yaml` gives them, so nothing
+/// is re-encrypted and sops keeps working unchanged.
+fn adopt_sops(
+    ctx: &Ctx,
+    root: &Path,
+    path: &Path,
+    sops: &crate::sopsconfig::SopsConfig,
+) -> Result<Exit> {
+    let found = crate::sopsconfig::adopt(root, sops)?;
+    for s in &found.skipped {
+        output::warn(s);
+    }
+    if found.envs.is_empty() {
+        return Err(Error::file(
+            &sops.path,
+            "no sops files to adopt (see the lines above); run `gsec init --no-sops` to start with gsec's default environments instead",
+        ));
+    }
+    let mut cfg = config::default_config(vec![]);
+    cfg.recipients = found.groups.clone();
+    cfg.environments.clear();
+    for e in &found.envs {
+        cfg.environments.insert(
+            e.name.clone(),
+            config::Environment {
+                recipients: vec![e.group.clone()],
+                inherit: None,
+                file: Some(e.file.clone()),
+            },
+        );
+    }
+    // Commands default to `development`: name the adopted environment that
+    // plays that part, if one does.
+    let names: Vec<&String> = cfg.environments.keys().collect();
+    cfg.default_env = ["development", "dev", "local", "default"]
+        .iter()
+        .find_map(|want| names.iter().find(|n| n.eq_ignore_ascii_case(want)))
+        .or(names.first())
+        .map(|n| n.to_string())
+        .filter(|n| n != crate::envs::DEFAULT_ENV);
+    let text = format!("{}{}", project::config_header(), cfg.to_yaml());
+    Config::parse(path, &text)?;
+    fsutil::write_new(path, text.as_bytes(), 0o644)?;
+    ignore_local_file(root)?;
+    if let Ok(repo) = crate::git::open(root) {
+        super::hook::register(ctx, &repo)?;
+    }
+    for e in &found.envs {
+        output::info(&format!(
+            "environment {}: {} (recipients: {}, from {} creation rule)",
+            e.name,
+            e.file,
+            e.group,
+            crate::sopsconfig::FILE_NAME
+        ));
+    }
+    // Whose key is not a recipient cannot read what was adopted: say so now.
+    if let Ok(ids) = keys::discover(ctx.identity.as_deref())
+        && let Some((mine, _)) = ids.first_recipient()
+        && !found
+            .groups
+            .values()
+            .flatten()
+            .any(|k| keys::same_recipient(k, &mine.to_string()))
+    {
+        output::warn(&format!(
+            "your key {} is in no creation rule: ask a recipient to run `gsec recipients add` for you",
+            keys::short_recipient(&mine.to_string())
+        ));
+    }
+    output::info(&format!(
+        "created {} from {}; {} stays valid and `gsec recipients add|rm` keep it in step",
+        path.display(),
+        crate::sopsconfig::FILE_NAME,
+        crate::sopsconfig::FILE_NAME
     ));
     Ok(Exit::Ok)
 }

@@ -196,7 +196,19 @@ pub fn main() -> ExitCode {
     // calls back with COMPLETE set to complete a command line (environment
     // and secret names from the project in the current directory).
     clap_complete::CompleteEnv::with_factory(completions::command_with_completers).complete();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // `default_env:` in .gsec.yaml replaces `development` as the default of
+    // every `--env` (GSEC_ENV and --env still win): parse again with it.
+    if let Some(d) = project_default_env(cli.directory.as_deref())
+        && d != crate::envs::DEFAULT_ENV
+    {
+        let d: &'static str = Box::leak(d.into_boxed_str());
+        let matches = with_env_default(command(), d).get_matches();
+        cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+            Ok(c) => c,
+            Err(e) => e.exit(),
+        };
+    }
     match cli.color {
         ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
         ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
@@ -218,6 +230,39 @@ pub fn main() -> ExitCode {
         Ok(Exit::Found) => ExitCode::from(1),
         Err(e) => report(e),
     }
+}
+
+/// `cmd` with `default` as the default of every `--env` argument.
+fn with_env_default(cmd: clap::Command, default: &'static str) -> clap::Command {
+    let mut cmd = cmd;
+    for id in ["env", "envs"] {
+        if cmd.get_arguments().any(|a| {
+            a.get_id() == id && a.get_long() == Some("env") && !a.get_default_values().is_empty()
+        }) {
+            cmd = cmd.mut_arg(id, |a| a.default_value(default));
+        }
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for s in subs {
+        cmd = cmd.mut_subcommand(&s, |c| with_env_default(c, default));
+    }
+    cmd
+}
+
+/// `default_env` of the project containing `dir` (or the current
+/// directory), when it names one; errors are left to the command itself.
+fn project_default_env(dir: Option<&std::path::Path>) -> Option<String> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    let root = crate::project::find_root(&dir)?;
+    crate::config::Config::load(&root.join(crate::config::FILE_NAME))
+        .ok()?
+        .default_env
 }
 
 fn report(e: Error) -> ExitCode {

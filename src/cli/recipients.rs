@@ -119,7 +119,32 @@ pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
     }
 }
 
+/// Bring `.sops.yaml`'s creation rules in line with `.gsec.yaml`'s
+/// recipients, when the project has one (so `sops updatekeys` agrees).
+fn sync_sops(ctx: &Ctx) -> Result<()> {
+    let project = ctx.project()?;
+    let Some(mut sops) = crate::sopsconfig::SopsConfig::load(&project.root)? else {
+        return Ok(());
+    };
+    let mut envs = Vec::new();
+    for env in project.config.environments.keys() {
+        let file = project.rel(&project.env_file(env)).replace('\\', "/");
+        let keys = project
+            .config
+            .recipients_for(env)?
+            .iter()
+            .map(|r| r.canonical())
+            .collect();
+        envs.push((file, keys));
+    }
+    for note in sops.sync(&envs)? {
+        output::info(&note);
+    }
+    Ok(())
+}
+
 fn after_change(ctx: &Ctx, no_update: bool) -> Result<Exit> {
+    sync_sops(ctx)?;
     if no_update {
         output::info("run `gsec updatekeys` to re-encrypt the environment files");
         return Ok(Exit::Ok);
@@ -186,6 +211,7 @@ fn list(project: &Project, format: ListFormat) -> Result<Exit> {
 /// Removing a recipient re-encrypts with a new data key and records which
 /// secrets that recipient could read, for `gsec rotate --exposed`.
 pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
+    sync_sops(ctx)?;
     let project = ctx.project()?;
     let envs = project.select_envs(&a.envs)?;
     let mut report = Vec::new();

@@ -281,13 +281,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_short_value_counts_only_as_a_whole_assigned_value() {
+        let at = |t: &str| {
+            let s = t.find("pw12").unwrap();
+            assigned(t.as_bytes(), s, s + 4)
+        };
+        for yes in [
+            "A=pw12",
+            "a: pw12",
+            "\"a\": \"pw12\",",
+            "x := 'pw12'",
+            "K = pw12 # c",
+            "[x]\nk=pw12\r\n",
+        ] {
+            assert!(at(yes), "{yes}");
+        }
+        for no in [
+            "pw12",
+            "the pw12 word",
+            "A=xpw12",
+            "A=pw123",
+            "A='pw12\"",
+            "url=a/pw12",
+            "= pw12",
+        ] {
+            assert!(!at(no), "{no}");
+        }
+    }
+
+    #[test]
     fn finds_plain_and_encoded_forms() {
         let m = Managed::new(vec![
             Zeroizing::new(b"p@ss w0rd!".to_vec()),
             Zeroizing::new(b"short".to_vec()),
+            Zeroizing::new(b"abc".to_vec()),
         ])
         .unwrap();
-        assert_eq!(m.len(), 1);
+        // "short" is searched for only where assigned; "abc" not at all.
+        assert_eq!(m.len(), 2);
         for text in [
             "db: p@ss w0rd!".to_string(),
             format!(

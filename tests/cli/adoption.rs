@@ -231,3 +231,109 @@ fn dotenvx_files_and_kestra_exports_import_as_what_they_mean() {
     let err = e.fails(&["import", "bad2.env", "--dialect", "kestra"], b"", 2);
     assert!(err.contains("SECRET_"), "{err}");
 }
+
+/// Run the real sops in `e`'s directory with `key` as its identity.
+fn sops(e: &Env, key: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new(tool("sops"));
+    c.args(args).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", key);
+    c.output().unwrap()
+}
+
+#[test]
+fn a_sops_repository_is_adopted_in_place_and_stays_in_step() {
+    let e = Env::new();
+    e.git(&["init", "-q", "-b", "main"]);
+    let (bob_key, bob) = e.other_key("bob");
+    let me = e.recipient.clone();
+    e.write(
+        ".sops.yaml",
+        &format!(
+            "# team rules\ncreation_rules:\n  - path_regex: secrets/prod/.*\\.yaml$\n    age: >-\n      {me},\n      {bob}\n  - path_regex: secrets/.*\\.yaml$\n    age: {me}\n"
+        ),
+    );
+    e.write(
+        "secrets/prod/app.yaml",
+        "DB_PASSWORD: prod-pass-123\nAPI:\n    key: nested-val\n",
+    );
+    e.write("secrets/dev.yaml", "DB_PASSWORD: dev-pass-456\n");
+    e.write("notes/plain.yaml", "not: encrypted\n");
+    for f in ["secrets/prod/app.yaml", "secrets/dev.yaml"] {
+        let out = sops(&e, &e.key, &["encrypt", "-i", f]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let prod_before = e.read("secrets/prod/app.yaml");
+    // Plain `gsec init` adopts it: one environment per file, recipients
+    // from the rule sops applies, the right default environment.
+    let err = String::from_utf8_lossy(&e.run_in(&["init"], b"").stderr).into_owned();
+    assert!(err.contains("environment dev: secrets/dev.yaml"), "{err}");
+    let cfg = e.read(".gsec.yaml");
+    assert!(
+        cfg.contains("file: secrets/prod/app.yaml") && cfg.contains("default_env: dev"),
+        "{cfg}"
+    );
+    assert_eq!(e.get("DB_PASSWORD", "app"), "prod-pass-123");
+    assert_eq!(
+        e.ok(&["get", "DB_PASSWORD"]).trim(),
+        "dev-pass-456",
+        "default_env"
+    );
+    e.ok(&["check"]);
+    assert_eq!(
+        e.read("secrets/prod/app.yaml"),
+        prod_before,
+        "nothing re-encrypted"
+    );
+    // gsec writes; sops reads, and `sops updatekeys` finds nothing to do.
+    e.set("NEW", "app", "new-value-789");
+    let out = sops(
+        &e,
+        &bob_key,
+        &["decrypt", "--extract", "[\"NEW\"]", "secrets/prod/app.yaml"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "new-value-789");
+    // Adding a recipient updates the rule sops uses, so updatekeys agrees.
+    let (carol_key, carol) = e.other_key("carol");
+    e.ok(&["recipients", "add", &carol, "--group", "sops-rule-1"]);
+    let rules = e.read(".sops.yaml");
+    assert!(rules.contains(&carol), "{rules}");
+    for f in ["secrets/prod/app.yaml", "secrets/dev.yaml"] {
+        let before = e.read(f);
+        let out = sops(&e, &e.key, &["updatekeys", "-y", f]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(e.read(f), before, "sops updatekeys changed {f}");
+    }
+    let out = sops(
+        &e,
+        &carol_key,
+        &[
+            "decrypt",
+            "--extract",
+            "[\"DB_PASSWORD\"]",
+            "secrets/prod/app.yaml",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "prod-pass-123");
+    // And removing one takes it out of the rule too.
+    e.ok(&["recipients", "rm", &bob]);
+    assert!(!e.read(".sops.yaml").contains(&bob));
+    let before = e.read("secrets/prod/app.yaml");
+    let out = sops(&e, &e.key, &["updatekeys", "-y", "secrets/prod/app.yaml"]);
+    assert!(out.status.success());
+    assert_eq!(e.read("secrets/prod/app.yaml"), before);
+
+    // --no-sops ignores it; --from-sops without one is a usage error.
+    let other = Env::new();
+    other.git(&["init", "-q", "-b", "main"]);
+    let err = other.fails(&["init", "--from-sops"], b"", 2);
+    assert!(err.contains(".sops.yaml"), "{err}");
+}
