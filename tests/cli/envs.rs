@@ -412,7 +412,7 @@ fn completions_and_man_page_cover_every_subcommand() {
         .collect();
     assert!(subs.len() >= 20, "{subs:?}");
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        let out = e.ok(&["completions", shell]);
+        let out = e.ok(&["completions", shell, "--static"]);
         for s in &subs {
             assert!(out.contains(s.as_str()), "{shell} completion lacks {s}");
         }

@@ -836,7 +836,7 @@ fn import_maps_exported_variable_names_back_to_their_secrets() {
     env.set("api-key", "development", "value-one");
     env.set("stripe-key", "development", "value-two");
     let text = env.ok(&["export", "--format", "dotenv"]);
-    assert_eq!(text, "api_key=\"value-one\"\nstripe_key=\"value-two\"\n");
+    assert_eq!(text, "api_key='value-one'\nstripe_key='value-two'\n");
     let f = env.tmp.path().join("roundtrip.env");
     std::fs::write(&f, &text).unwrap();
     let err = String::from_utf8(env.run_in(&["import", f.to_str().unwrap()], b"").stderr).unwrap();
