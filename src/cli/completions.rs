@@ -231,3 +231,34 @@ pub fn man(a: ManArgs) -> Result<Exit> {
     ));
     Ok(Exit::Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every argument of every command says what it is for (`--help`,
+    /// completions and man pages all show it).
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if a.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                if s.get_about().is_none() && s.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", s.get_name()));
+                }
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut cmd = super::super::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "gsec", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+}

@@ -16,6 +16,7 @@ pub enum InboxCmd {
         /// Only these environments, comma-separated (default: all).
         #[arg(long = "env", short = 'e', value_delimiter = ',')]
         envs: Vec<String>,
+        /// Output: human lines or JSON.
         #[arg(long, value_enum, default_value_t)]
         format: ListFormat,
     },

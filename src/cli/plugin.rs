@@ -20,6 +20,7 @@ pub enum PluginCmd {
     /// List configured plugins: path, sha256 pin, declared and granted hosts.
     #[command(visible_alias = "ls")]
     List {
+        /// Output: human lines or JSON.
         #[arg(long, value_enum, default_value_t)]
         format: ListFormat,
     },
@@ -28,6 +29,7 @@ pub enum PluginCmd {
     Inspect {
         /// The plugin's .wasm file.
         path: PathBuf,
+        /// Output: human lines or JSON.
         #[arg(long, value_enum, default_value_t)]
         format: ListFormat,
     },

@@ -36,6 +36,7 @@ pub enum RecipientsCmd {
     /// Show recipient groups and which environments use them.
     #[command(visible_alias = "ls")]
     List {
+        /// Output: human lines or JSON.
         #[arg(long, value_enum, default_value_t)]
         format: ListFormat,
     },
