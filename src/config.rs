@@ -31,6 +31,9 @@ pub struct Config {
     pub recipients: IndexMap<String, Vec<String>>,
     /// Environments, each with its own encrypted file and recipients.
     pub environments: IndexMap<String, Environment>,
+    /// Which secret names are accepted: `env` (default), `rfc1123`, `any`.
+    #[serde(default, skip_serializing_if = "Naming::is_default")]
+    pub naming: Naming,
     /// The environment commands use when neither `--env` nor `GSEC_ENV`
     /// names one. Default: `development`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,10 +220,86 @@ fn reserved_name(name: &str) -> Option<&'static str> {
         .then_some("sops files keep their metadata under the top-level key `sops`")
 }
 
-pub fn check_name(name: &str) -> Result<()> {
-    if !valid_name(name) {
+/// Which secret names a project accepts (`naming:` in `.gsec.yaml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Naming {
+    /// Letters, digits, `_` and `-`, starting with a letter, at most 128
+    /// characters: usable as an environment variable after `-` → `_`.
+    #[default]
+    Env,
+    /// RFC 1123 labels (Koyeb, Kubernetes): lowercase letters, digits and
+    /// `-`, starting and ending with a letter or digit, at most 63.
+    Rfc1123,
+    /// Any printable name without `:` (sops joins key paths with it), at
+    /// most 256 characters.
+    Any,
+}
+
+impl Naming {
+    fn is_default(&self) -> bool {
+        *self == Naming::Env
+    }
+
+    /// Why `name` breaks this policy, if it does.
+    pub fn violation(self, name: &str) -> Option<&'static str> {
+        let ok = match self {
+            Naming::Env => valid_name(name),
+            Naming::Rfc1123 => {
+                let b = name.as_bytes();
+                !b.is_empty()
+                    && b.len() <= 63
+                    && b.iter()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                    && b[0] != b'-'
+                    && b[b.len() - 1] != b'-'
+            }
+            Naming::Any => {
+                !name.trim().is_empty()
+                    && name.trim() == name
+                    && name.chars().count() <= 256
+                    && !name.contains(':')
+                    && !name.chars().any(char::is_control)
+            }
+        };
+        (!ok).then_some(match self {
+            Naming::Env => "use letters, digits, '_' and '-', starting with a letter, at most 128 characters",
+            Naming::Rfc1123 => "naming: rfc1123 allows lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+            Naming::Any => "naming: any allows any printable name without ':' or surrounding spaces, at most 256 characters",
+        })
+    }
+
+    /// The environment variable a secret is exported as, when its
+    /// declaration does not say (`env:`): `api-key` → `api_key` under the
+    /// default policy (as before); under `rfc1123` and `any`, upper case
+    /// with every other character `_` (`db-password` → `DB_PASSWORD`).
+    pub fn var_name(self, name: &str) -> String {
+        match self {
+            Naming::Env => name.replace('-', "_"),
+            Naming::Rfc1123 | Naming::Any => {
+                let mut v: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_uppercase()
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                    v.insert(0, '_');
+                }
+                v
+            }
+        }
+    }
+}
+
+pub fn check_name(name: &str, naming: Naming) -> Result<()> {
+    if let Some(rule) = naming.violation(name) {
         return Err(Error::usage(format!(
-            "invalid secret name '{name}': use letters, digits, '_' and '-', starting with a letter, at most 128 characters"
+            "invalid secret name '{name}': {rule}"
         )));
     }
     if let Some(why) = reserved_name(name) {
@@ -335,8 +414,8 @@ impl Config {
         }
         let mut lower: Vec<String> = Vec::new();
         for (name, decl) in &self.secrets {
-            if !valid_name(name) {
-                return Err(format!("secrets.{name}: invalid secret name"));
+            if let Some(rule) = self.naming.violation(name) {
+                return Err(format!("secrets.{name}: invalid secret name ({rule})"));
             }
             if let Some(why) = reserved_name(name) {
                 return Err(format!("secrets.{name}: reserved name ({why})"));
@@ -501,7 +580,7 @@ impl Config {
     pub fn env_var(&self, name: &str) -> String {
         self.secret(name)
             .and_then(|(_, d)| d.env.clone())
-            .unwrap_or_else(|| name.replace('-', "_"))
+            .unwrap_or_else(|| self.naming.var_name(name))
     }
 
     pub fn to_yaml(&self) -> String {

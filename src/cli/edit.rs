@@ -66,7 +66,10 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
     text
 }
 
-fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
+fn parse(
+    text: &str,
+    naming: crate::config::Naming,
+) -> std::result::Result<Vec<(String, Node)>, String> {
     let v: Value = crate::yaml::parse_value(text.as_bytes())?;
     let map = match v {
         Value::Null => return Ok(vec![]),
@@ -78,7 +81,7 @@ fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
         let Value::String(k) = k else {
             return Err("every top-level key must be a secret name".into());
         };
-        check_name(&k).map_err(|e| e.to_string())?;
+        check_name(&k, naming).map_err(|e| e.to_string())?;
         if let Some((other, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(&k)) {
             return Err(format!("'{k}' and '{other}' differ only in case"));
         }
@@ -218,7 +221,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
             output::info(&format!("no changes; {rel} left untouched"));
             return Ok(Exit::Ok);
         }
-        match parse(&edited) {
+        match parse(&edited, project.config.naming) {
             Ok(entries) => break entries,
             Err(e) if attempts < MAX_ATTEMPTS => {
                 output::warn(&format!(

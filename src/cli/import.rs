@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<Exit> {
             ));
         }
         let name = secret_for(&e.key);
-        check_name(&name)
+        check_name(&name, project.config.naming)
             .map_err(|err| Error::file(format!("{shown}:{}", e.line), err.to_string()))?;
         if e.value.is_empty() {
             output::warn(&format!("{shown}:{}: {} is empty; skipped", e.line, e.key));

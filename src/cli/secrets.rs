@@ -110,8 +110,8 @@ pub fn read_value(name: &str, from_file: Option<&PathBuf>) -> Result<Zeroizing<S
 }
 
 pub fn set(ctx: &Ctx, a: SetArgs) -> Result<Exit> {
-    check_name(&a.name)?;
     let project = ctx.project()?;
+    check_name(&a.name, project.config.naming)?;
     for e in &a.envs {
         project.check_env(e)?;
     }

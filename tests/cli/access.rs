@@ -177,3 +177,47 @@ fn write_only_secrets_are_shown_once_then_only_used() {
     assert!(text.contains("write-only"), "{text}");
     assert!(!text.contains(&value), "{text}");
 }
+
+#[test]
+fn the_naming_policy_is_enforced_and_maps_to_variables() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    e.write(".gsec.yaml", &format!("{cfg}naming: rfc1123\n"));
+    // Koyeb's names: lowercase, digits, dashes.
+    e.set("db-password", "development", "pw-value-123");
+    for bad in ["DB_PASSWORD", "db_password", "9-é", "db-"] {
+        let err = e.fails(&["set", bad], b"v-value-123", 2);
+        assert!(err.contains("naming: rfc1123"), "{bad}: {err}");
+        assert_eq!(err.trim().lines().count(), 1);
+    }
+    e.write("in.env", "GOOD-ONE=x-value-1\nBad_One=y\n");
+    let err = e.fails(&["import", "in.env"], b"", 2);
+    assert!(
+        err.contains("in.env:1") && err.contains("naming: rfc1123"),
+        "{err}"
+    );
+    // run/export map such names to variable names.
+    let out = e.ok(&["export", "--format", "json"]);
+    assert!(out.contains("\"DB_PASSWORD\": \"pw-value-123\""), "{out}");
+    // A declared secret that breaks the policy: the config names it.
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}naming: rfc1123\nsecrets:\n  Stripe_Key:\n    description: x\n"),
+    );
+    let err = e.fails(&["list"], b"", 2);
+    assert!(
+        err.contains(".gsec.yaml") && err.contains("secrets.Stripe_Key"),
+        "{err}"
+    );
+    // `any`: spaces and dots are fine, `:` never (sops path separator).
+    e.write(".gsec.yaml", &format!("{cfg}naming: any\n"));
+    e.set("my api.key v2", "development", "any-value-456");
+    assert_eq!(e.get("my api.key v2", "development"), "any-value-456");
+    let err = e.fails(&["set", "a:b"], b"v", 2);
+    assert!(err.contains("naming: any"), "{err}");
+    let out = e.ok(&["export", "--format", "json"]);
+    assert!(
+        out.contains("\"MY_API_KEY_V2\": \"any-value-456\""),
+        "{out}"
+    );
+}
