@@ -28,6 +28,17 @@ pub enum ActionCmd {
     Check(ActionCheckArgs),
     /// Scan the commits of this push or pull request; annotations, summary, SARIF.
     Scan(ActionScanArgs),
+    /// Fold values sealed by encrypt-only contributors into the environment
+    /// files this job's key decrypts (then commit them, or open a PR).
+    InboxMerge(ActionInboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ActionInboxArgs {
+    /// Environments to merge (default: every one with sealed values that
+    /// this job's key decrypts).
+    #[arg(long = "env", short = 'e', value_delimiter = ',')]
+    pub envs: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +76,86 @@ pub fn run(ctx: &Ctx, cmd: ActionCmd) -> Result<Exit> {
         ActionCmd::Load(a) => load(ctx, a),
         ActionCmd::Check(a) => check_cmd(ctx, a),
         ActionCmd::Scan(a) => scan_cmd(ctx, a),
+        ActionCmd::InboxMerge(a) => inbox_merge(ctx, a),
     }
+}
+
+/// `inbox-merge`: merge what this key can, say what it cannot (an
+/// environment named with `--env` that it cannot decrypt is an error), and
+/// set `merged` (how many values) and `environments` for the next step.
+fn inbox_merge(ctx: &Ctx, a: ActionInboxArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let named = !a.envs.is_empty();
+    let envs = project.select_envs(&a.envs)?;
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for env in &envs {
+        if crate::inbox::entries(&project, env)?.is_empty() {
+            continue;
+        }
+        if !project.can_decrypt(env)? {
+            if named {
+                return Err(Error::msg(format!(
+                    "inbox-merge: this job's key cannot decrypt {env}; pass the age-key of one of its recipients"
+                )));
+            }
+            skipped.push(env.clone());
+            continue;
+        }
+        let m = crate::inbox::merge(&project, env)?;
+        rows.push((env.clone(), m.names));
+    }
+    let merged: usize = rows.iter().map(|(_, n)| n.len()).sum();
+    let mut md = String::from(
+        "### gsec inbox merge
+
+",
+    );
+    if rows.is_empty() {
+        md.push_str(
+            "No sealed values to merge.
+",
+        );
+    } else {
+        md.push_str(
+            "| environment | merged |
+|---|---|
+",
+        );
+        for (env, names) in &rows {
+            md.push_str(&format!(
+                "| {} | {} |
+",
+                md_cell(env),
+                md_cell(&names.join(", "))
+            ));
+        }
+    }
+    for env in &skipped {
+        md.push_str(&format!(
+            "\n{} has sealed values this job's key cannot decrypt: a recipient of it must merge them.\n",
+            md_cell(env)
+        ));
+        super::output::outln!(
+            "{}",
+            github::annotation(
+                github::Level::Warning,
+                None,
+                None,
+                None,
+                "gsec inbox",
+                &format!("{env}: sealed values wait for a recipient of {env}")
+            )
+        );
+    }
+    github::append_to("GITHUB_STEP_SUMMARY", &md)?;
+    let envs_out: Vec<&str> = rows.iter().map(|(e, _)| e.as_str()).collect();
+    github::append_to(
+        "GITHUB_OUTPUT",
+        &format!("merged={merged}\nenvironments={}\n", envs_out.join(",")),
+    )?;
+    output::info(&format!("merged {merged} sealed value(s)"));
+    Ok(Exit::Ok)
 }
 
 fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {

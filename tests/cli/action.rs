@@ -500,3 +500,61 @@ fn workflows_and_action_pass_actionlint_and_github_schemas() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn inbox_merge_folds_sealed_values_and_says_how_many() {
+    let e = Env::project();
+    e.set("A", "production", "alpha-value-1");
+    let key = std::fs::read_to_string(&e.key).unwrap();
+    // Bob is no recipient: his value is sealed into the inbox.
+    let (bob, _) = e.other_key("bob");
+    let mut c = e.cmd(&["set", "STRIPE_KEY", "--env", "production"]);
+    c.env("GSEC_AGE_KEY_FILE", &bob);
+    assert!(e.run_cmd(c, b"sk-sealed-value").status.success());
+    assert!(e.path("secrets/production.inbox").exists());
+    // A job whose key cannot decrypt production: nothing merged, a warning.
+    let bob_key = std::fs::read_to_string(&bob).unwrap();
+    let run = run_action(
+        &e,
+        &[("command", "inbox-merge"), ("age-key", &bob_key)],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.outputs.get("merged").map(String::as_str), Some("0"));
+    assert!(
+        run.stdout.contains("::warning") && run.stdout.contains("production"),
+        "{}",
+        run.stdout
+    );
+    // Naming the environment makes that an error.
+    let run = run_action(
+        &e,
+        &[
+            ("command", "inbox-merge"),
+            ("env", "production"),
+            ("age-key", &bob_key),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(2));
+    // With production's key: merged, counted, summarised, never printed.
+    let run = run_action(&e, &[("command", "inbox-merge"), ("age-key", &key)], None);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.outputs.get("merged").map(String::as_str), Some("1"));
+    assert_eq!(
+        run.outputs.get("environments").map(String::as_str),
+        Some("production")
+    );
+    assert!(
+        run.summary.contains("| production | STRIPE_KEY |"),
+        "{}",
+        run.summary
+    );
+    assert!(!format!("{}{}{}", run.stdout, run.stderr, run.summary).contains("sk-sealed-value"));
+    assert!(!e.path("secrets/production.inbox").exists());
+    assert!(
+        e.read("secrets/production.yaml")
+            .contains("STRIPE_KEY: ENC[")
+    );
+    assert_eq!(e.get("STRIPE_KEY", "production"), "sk-sealed-value");
+}
