@@ -67,6 +67,7 @@ impl Managed {
                 rule: RuleRef::Managed,
                 start: m.start(),
                 end: m.end(),
+                whole: (m.start(), m.end()),
                 secret: Zeroizing::new(v.to_vec()),
             });
         }
