@@ -36,15 +36,15 @@ use std::path::Path;
 
 use regex::bytes::Regex;
 
-use super::rules::{Rule, regex_error};
+use super::rules::{Rule, regex_error, syntax_error};
 use crate::error::{Error, Result};
 
 /// gitleaks' configuration file, looked for at the scan root.
 pub const CONFIG_FILE: &str = ".gitleaks.toml";
 /// gitleaks' list of accepted findings, at the scan root.
 pub const IGNORE_FILE: &str = ".gitleaksignore";
-/// gitleaks' inline marker: honoured (for pattern findings) where a
-/// gitleaks configuration or ignore file is in use.
+/// gitleaks' inline marker: like `gsec:allow`, but for pattern findings
+/// only (gsec's own checks are not gitleaks' to allow).
 pub const INLINE: &[u8] = b"gitleaks:allow";
 
 /// What `regexes` of an allowlist are tested against.
@@ -296,12 +296,12 @@ impl Import {
                 }
             } else if key_is(k, "regex") {
                 match v.as_str() {
-                    Some(r) => rule.pattern = r.to_string(),
+                    Some(r) => rule.pattern = go_regex(r),
                     None => return bad(self, "not a string; rule not imported"),
                 }
             } else if key_is(k, "path") {
                 match v.as_str() {
-                    Some(p) if !p.is_empty() => rule.path = Some(p.to_string()),
+                    Some(p) if !p.is_empty() => rule.path = Some(go_regex(p)),
                     Some(_) => {}
                     None => return bad(self, "not a string; rule not imported"),
                 }
@@ -359,13 +359,13 @@ impl Import {
         if rule.pattern.is_empty() && rule.path.is_none() {
             return self.note(at("regex"), format!("{id}: no regex and no path"));
         }
-        if !rule.pattern.is_empty() {
-            if let Err(why) = check_regex(&rule.pattern) {
-                return self.note(at("regex"), format!("{id}: {why}"));
-            }
+        if !rule.pattern.is_empty()
+            && let Some(why) = syntax_error(&rule.pattern)
+        {
+            return self.note(at("regex"), format!("{id}: {why}"));
         }
         if let Some(p) = &rule.path
-            && let Err(why) = check_regex(p)
+            && let Some(why) = syntax_error(p)
         {
             return self.note(at("path"), format!("{id}: {why}"));
         }
@@ -502,14 +502,17 @@ impl Import {
             |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
         let mut s = format!("imported {}", n(self.rules.len(), "rule", "rules"));
         if !replaced.is_empty() {
+            let mut ids = replaced[..replaced.len().min(5)].join(", ");
+            if replaced.len() > 5 {
+                ids.push_str(&format!(" and {} more", replaced.len() - 5));
+            }
             s.push_str(&format!(
-                " ({} gsec's built-in {})",
+                " ({} gsec's built-in {ids})",
                 if replaced.len() == 1 {
                     "replaces"
                 } else {
                     "replace"
                 },
-                replaced.join(", ")
             ));
         }
         s.push_str(&format!(
@@ -539,14 +542,106 @@ impl Import {
     }
 }
 
-/// Compile a gitleaks regex (RE2) with Rust's regex crate, as the engine
-/// does; the reason in a few words when it does not compile.
+/// Compile an allowlist's gitleaks regex (RE2) with Rust's regex crate;
+/// the reason in a few words when it does not compile.
 fn check_regex(pattern: &str) -> std::result::Result<Regex, String> {
-    regex::bytes::RegexBuilder::new(pattern)
+    let pattern = go_regex(pattern);
+    regex::bytes::RegexBuilder::new(&pattern)
         .size_limit(64 << 20)
         .dfa_size_limit(8 << 20)
         .build()
-        .map_err(|_| regex_error(pattern))
+        .map_err(|_| regex_error(&pattern))
+}
+
+/// An RE2 (Go) pattern in Rust `regex` syntax. The two languages are the
+/// same but for a few spellings; the one gitleaks configurations use is a
+/// `{` that starts no repetition (`\${{ secrets.X }}`, `{\d+}`), a literal
+/// in Go and an error in Rust: it is escaped. Everything else is kept
+/// (constructs neither supports, such as lookaround, still fail, and are
+/// reported).
+pub fn go_regex(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut i = 0;
+    let mut class = false;
+    let repetition = |from: usize| {
+        // `{n}`, `{n,}` or `{n,m}` at `from` (just after the `{`).
+        let digits = |mut j: usize| {
+            let s = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            (j > s, j)
+        };
+        let (some, j) = digits(from);
+        if !some {
+            return false;
+        }
+        match b.get(j) {
+            Some(b'}') => true,
+            Some(b',') => {
+                let (_, k) = digits(j + 1);
+                b.get(k) == Some(&b'}')
+            }
+            _ => false,
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' => {
+                // An escape: copied whole (the next character, UTF-8 safe).
+                let n = pattern[i + 1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&pattern[i..i + 1 + n]);
+                i += 1 + n;
+                continue;
+            }
+            b'[' if !class => {
+                class = true;
+                out.push('[');
+                i += 1;
+                // A `]` first (after an optional `^`) is a literal.
+                if b.get(i) == Some(&b'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' if class && b.get(i + 1) == Some(&b':') => {
+                // `[:alpha:]` inside a class.
+                if let Some(end) = pattern[i..].find(":]") {
+                    out.push_str(&pattern[i..i + end + 2]);
+                    i += end + 2;
+                    continue;
+                }
+                // Go reads a lone `[` in a class as a literal; Rust would
+                // open a nested class.
+                out.push_str("\\[");
+                i += 1;
+                continue;
+            }
+            b'[' if class => {
+                out.push_str("\\[");
+                i += 1;
+                continue;
+            }
+            b']' if class => class = false,
+            b'{' if !class && !repetition(i + 1) => {
+                out.push_str("\\{");
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let n = pattern[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&pattern[i..i + n]);
+        i += n;
+    }
+    out
 }
 
 /// `.gitleaksignore`: findings gitleaks was told to accept, by location.
@@ -809,6 +904,32 @@ commits = ["ABCDEF1234"]
                 .unwrap();
         assert!(imp.allowlists.is_empty());
         assert!(imp.summary(&[]).contains("allowlist not imported"));
+    }
+
+    #[test]
+    fn go_spellings_become_rust_ones() {
+        for (go, rust) in [
+            (r"^\$(?:\d+|{\d+})$", r"^\$(?:\d+|\{\d+})$"),
+            (r"\$?{{[^}]+}}", r"\$?\{\{[^}]+}}"),
+            (r"import[ \t]+{[ \t\w,]+}", r"import[ \t]+\{[ \t\w,]+}"),
+            (r"a{2,}b{1,3}c{4}", r"a{2,}b{1,3}c{4}"),
+            (r"x{,5}", r"x\{,5}"),
+            (r"[{}\]]{3}", r"[{}\]]{3}"),
+            (r"[]a[:alpha:][]", r"[\]a[:alpha:]\[]"),
+            (r"é{2}\{", r"é{2}\{"),
+        ] {
+            assert_eq!(go_regex(go), rust, "{go}");
+            assert!(syntax_error(&go_regex(go)).is_none(), "{go}");
+        }
+        assert_eq!(
+            syntax_error("a(?=b)").as_deref(),
+            Some("lookahead is not supported")
+        );
+        assert_eq!(
+            syntax_error("(a)\\1").as_deref(),
+            Some("backreferences are not supported")
+        );
+        assert!(syntax_error(&"(?i)[\\w.-]{0,50}?".repeat(40)).is_none());
     }
 
     #[test]

@@ -586,14 +586,19 @@ impl Scanner {
             {
                 continue;
             }
-            if let Some(g) = &self.gitleaks
-                && pattern_rule(h.rule)
-            {
+            if pattern_rule(h.rule) {
+                // gitleaks' marker, on the line(s) of the match: code
+                // written for gitleaks carries it, with or without a
+                // `.gitleaks.toml`.
                 let around = &content[ms..me];
                 if around
                     .windows(gitleaks::INLINE.len())
                     .any(|w| w == gitleaks::INLINE)
-                    || g.allows(&gitleaks::Candidate {
+                {
+                    continue;
+                }
+                if let Some(g) = &self.gitleaks
+                    && g.allows(&gitleaks::Candidate {
                         rule: h.rule.id(),
                         path: rel,
                         commit,

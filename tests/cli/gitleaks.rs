@@ -418,15 +418,34 @@ fn gitleaks_allowlists_never_hide_gsecs_own_checks() {
     // A team that silenced everything under notes/ for gitleaks.
     e.write(".gitleaks.toml", "[allowlist]\npaths = ['''^notes/''']\n");
     e.write("notes/todo.txt", &format!("remember: {value}\n"));
-    let (found, err) = gsec(&e, &[]);
-    assert!(
-        found.contains(&(
-            "notes/todo.txt".to_string(),
-            "gsec-managed-secret".to_string()
-        )),
-        "{found:?} {err}"
+    e.write(
+        "src/db.py",
+        &format!("PW = \"{value}\"  # gitleaks:allow\n"),
     );
+    let (found, err) = gsec(&e, &[]);
+    for file in ["notes/todo.txt", "src/db.py"] {
+        assert!(
+            found.contains(&(file.to_string(), "gsec-managed-secret".to_string())),
+            "{file}: {found:?} {err}"
+        );
+    }
     common::assert_no_secret(&err, &value);
+}
+
+/// Code written for gitleaks carries `gitleaks:allow`: honoured for
+/// pattern findings with or without a `.gitleaks.toml`.
+#[test]
+fn gitleaks_allow_marker_is_honoured_without_a_config() {
+    let e = repo();
+    let (a, b) = (common::fake_github_token(), common::fake_github_token());
+    e.write("a.env", &format!("GH={a}  # gitleaks:allow\n"));
+    e.write("b.env", &format!("GH={b}\n"));
+    let (found, err) = gsec(&e, &[]);
+    assert_eq!(
+        found,
+        Found::from([("b.env".to_string(), "github-pat-classic".to_string())]),
+        "{err}"
+    );
 }
 
 /// `.gsec.yaml` custom rules: the scan uses them (its own samples in
