@@ -507,6 +507,95 @@ mod tests {
         assert!(!builtin().unwrap().is_empty());
     }
 
+    /// Custom rules take the built-in path, plus what only they use: no
+    /// keywords (always run), a path condition, a numbered secret group,
+    /// replacing a built-in rule by id.
+    #[test]
+    fn custom_rules_through_the_engine() {
+        let custom: Vec<&'static Rule> = parse(
+            "custom",
+            r#"
+[[rules]]
+id = "zq-token"
+description = "no keywords"
+pattern = '''zq_([a-z]{10})'''
+
+[[rules]]
+id = "cfg-pass"
+description = "path condition, second group"
+keywords = ["pass"]
+pattern = '''(pass)=([A-Za-z0-9]{12})'''
+secret_group = 2
+path = '''\.cfg$'''
+
+[[rules]]
+id = "github-pat-classic"
+description = "replaces the built-in rule"
+keywords = ["ghp_"]
+pattern = '''ghp_(mine[a-z]{8})'''
+"#,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            r.check().unwrap();
+            &*Box::leak(Box::new(r))
+        })
+        .collect();
+        let engine = Engine::new(Options {
+            custom: custom.clone(),
+            ..Options::default()
+        })
+        .unwrap();
+        let hits = |name: &str, text: &str| -> Vec<(String, String)> {
+            engine
+                .scan_named(name, text.as_bytes())
+                .iter()
+                .map(|h| {
+                    (
+                        h.rule.id().to_string(),
+                        String::from_utf8_lossy(&h.secret).into_owned(),
+                    )
+                })
+                .collect()
+        };
+        let one = |id: &str, secret: &str| vec![(id.to_string(), secret.to_string())];
+        assert_eq!(
+            hits("a.txt", "v zq_abcdefghij"),
+            one("zq-token", "abcdefghij")
+        );
+        assert_eq!(
+            hits("a.cfg", "pass=Q7vK2mX9pL4w"),
+            one("cfg-pass", "Q7vK2mX9pL4w")
+        );
+        assert!(hits("a.txt", "pass=Q7vK2mX9pL4w").is_empty());
+        assert_eq!(
+            hits("", "pass=Q7vK2mX9pL4w").len(),
+            1,
+            "no path: no condition"
+        );
+        assert_eq!(
+            hits("a.txt", "t = ghp_minekwzrtyqp"),
+            one("github-pat-classic", "minekwzrtyqp")
+        );
+        assert_eq!(
+            engine
+                .rules()
+                .iter()
+                .filter(|r| r.id == "github-pat-classic")
+                .count(),
+            1,
+            "the built-in rule of that id is replaced"
+        );
+        let engine = Engine::new(Options {
+            custom,
+            disabled: vec!["zq-token".into()],
+            ..Options::default()
+        })
+        .unwrap();
+        assert!(engine.scan(b"v zq_abcdefghij").is_empty());
+    }
+
     #[test]
     fn an_unknown_disabled_rule_is_an_error() {
         let err = Engine::new(Options {
