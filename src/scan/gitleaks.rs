@@ -278,9 +278,7 @@ impl Import {
             return self.note(format!("rules[{i}]"), "no id");
         }
         let at = |field: &str| format!("rules[{i}].{field}");
-        let mut rule = Rule::default();
-        rule.id = id.clone();
-        rule.description = id.clone();
+        let mut rule = Rule::custom(&id, &id);
         let mut allowlists: Vec<(String, &toml::Table)> = Vec::new();
         for (k, v) in t {
             let bad = |this: &mut Import, what: &str| {

@@ -120,6 +120,15 @@ struct PackFile {
 }
 
 impl Rule {
+    /// A custom rule with only an id and a description (the rest to fill).
+    pub fn custom(id: &str, description: &str) -> Rule {
+        Rule {
+            id: id.to_string(),
+            description: description.to_string(),
+            ..Rule::default()
+        }
+    }
+
     /// The compiled pattern, built on first use. `None` when the pattern
     /// does not compile (the rule-pack test makes that a build failure, and
     /// custom rules are compiled by [`Rule::check`] before a scan, so at
