@@ -1,6 +1,6 @@
 //! gitleaks compatibility (issue 13, item 4): a repository's
 //! `.gitleaks.toml` and `.gitleaksignore` give the same accept/reject
-//! decisions in gsec as in real gitleaks (which runs here, in directory and
+//! decisions in gsec as in real gitleaks (which runs here: staged, directory and
 //! git mode); custom rules in `.gsec.yaml` and `--check-rules`;
 //! `scan.baseline` honoured by every scan, the staged one included.
 //!
@@ -208,9 +208,19 @@ fn decisions(found: &Found) -> BTreeMap<String, BTreeSet<String>> {
 
 /// Run real gitleaks (`dir .` or `git .`) in the repository.
 fn gitleaks(e: &Env, mode: &str) -> Found {
+    gitleaks_run(e, &[mode, "."], mode)
+}
+
+/// `gitleaks git --staged .`: what gitleaks' pre-commit hook runs.
+fn gitleaks_staged(e: &Env) -> Found {
+    gitleaks_run(e, &["git", "--staged", "."], "staged")
+}
+
+fn gitleaks_run(e: &Env, args: &[&str], mode: &str) -> Found {
     let report = e.tmp.path().join(format!("gitleaks-{mode}.json"));
     let mut c = Command::new(common::tool("gitleaks"));
-    c.args([mode, ".", "--no-banner", "--report-format", "json"])
+    c.args(args)
+        .args(["--no-banner", "--report-format", "json"])
         .arg("--report-path")
         .arg(&report)
         .current_dir(&e.dir);
@@ -269,10 +279,35 @@ fn set(items: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn same_decisions_as_gitleaks_in_directory_and_git_mode() {
+fn same_decisions_as_gitleaks_staged_directory_and_history() {
     let e = repo();
     write_tree(&e);
+    // Staged mode (the pre-commit hook), before the first commit: no
+    // commit-scoped settings yet.
+    e.write(".gitleaks.toml", &gitleaks_toml(&[]));
+    e.write(
+        ".gitleaksignore",
+        "src/ignored.py:acme-token:2\nsrc/moved.py:acme-token:3\nconfig/ci.env:github-pat:1\n",
+    );
     e.git(&["add", "-A"]);
+    let want_staged = set(&[
+        ("src/app.py", &["acme-token"]),
+        ("src/moved.py", &["acme-token"]),
+        ("conf/app.properties", &["acme-db-password"]),
+        ("deploy/prod.keystore", &["acme-keystore"]),
+        ("config/deploy.env", &["*"]),
+    ]);
+    let gl = decisions(&gitleaks_staged(&e));
+    let (found, err) = gsec(&e, &["--staged"]);
+    assert_eq!(
+        gl, want_staged,
+        "gitleaks --staged disagrees with the expectation"
+    );
+    assert_eq!(
+        decisions(&found),
+        gl,
+        "gsec differs from gitleaks (staged); stderr: {err}"
+    );
     e.git(&["commit", "-qm", "tree"]);
     e.write("src/late.py", &format!("LATE = \"{}\"\n", acme(11)));
     e.git(&["add", "src/late.py"]);
