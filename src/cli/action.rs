@@ -314,5 +314,8 @@ fn history(
 ) -> Result<scan::Report> {
     let setup = scan::setup_for(dir, ctx.identity.clone(), Kind::History)?;
     let scanner = Scanner::new(&setup)?;
+    for n in scanner.notes() {
+        output::info(n);
+    }
     scan::run(&scanner, &History { repo, range })
 }

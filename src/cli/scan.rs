@@ -45,14 +45,27 @@ pub struct ScanArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Ignore findings whose fingerprints are in this baseline file.
+    /// Ignore findings whose fingerprints are in this baseline file
+    /// (instead of `scan.baseline` in .gsec.yaml).
     #[arg(long, value_name = "FILE", conflicts_with = "baseline_write")]
     pub baseline: Option<PathBuf>,
 
     /// Write the fingerprints of all current findings to FILE (sorted, no
-    /// secrets, no line numbers) and exit 0.
+    /// secrets, no line numbers) and exit 0; `scan.baseline` is not applied,
+    /// so the new file keeps every finding it accepted.
     #[arg(long, value_name = "FILE")]
     pub baseline_write: Option<PathBuf>,
+
+    /// Read gitleaks rules and allowlists from FILE instead of the
+    /// `.gitleaks.toml` at the root (which is read when present).
+    #[arg(long, value_name = "FILE")]
+    pub gitleaks_config: Option<PathBuf>,
+
+    /// Run the tp/fp samples of every custom rule (`scan.rules`) through
+    /// the engine instead of scanning: exit 1 naming each rule and sample
+    /// that fails, 2 when a rule does not compile.
+    #[arg(long, conflicts_with_all = ["staged", "history", "paths", "baseline_write", "migrate_ignores"])]
+    pub check_rules: bool,
 
     /// Do not decrypt the project's secrets to look for their values.
     #[arg(long)]
@@ -89,13 +102,25 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         ));
     }
     let mut setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    if a.check_rules {
+        return check_rules(&setup);
+    }
     if a.migrate_ignores && ensure_fingerprint_key(&setup)? {
         setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
     }
     setup.managed = !a.no_managed;
-    setup.baseline = a.baseline.as_ref().map(|b| dir.join(b));
+    if let Some(b) = &a.baseline {
+        setup.baseline = Some(dir.join(b));
+    }
+    if a.baseline_write.is_some() {
+        setup.baseline = None;
+    }
     setup.migrate = a.migrate_ignores;
+    setup.gitleaks_config = a.gitleaks_config.as_ref().map(|p| dir.join(p));
     let scanner = Scanner::new(&setup)?;
+    for n in scanner.notes() {
+        output::info(n);
+    }
     let root = setup.root.clone().unwrap_or_else(|| dir.clone());
 
     let report = match kind {
@@ -184,6 +209,43 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
         blocked_help(&report);
     }
     Ok(exit)
+}
+
+/// `--check-rules`: every custom rule's samples through the engine. Rules
+/// that cannot run are an error (exit 2); failing samples exit 1, each
+/// named on stderr.
+fn check_rules(setup: &scan::Setup) -> Result<Exit> {
+    let rules = &setup.config.rules;
+    let config = setup
+        .project
+        .as_ref()
+        .map(|p| p.config_path.clone())
+        .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
+    if rules.is_empty() {
+        output::info("no custom rules (scan.rules in .gsec.yaml) to check");
+        return Ok(Exit::Ok);
+    }
+    let outcome = scan::check_rules(rules);
+    for f in &outcome.failures {
+        output::error_line(f);
+    }
+    if !outcome.broken.is_empty() {
+        return Err(Error::file(&config, outcome.broken.join("; ")));
+    }
+    let samples: usize = rules.iter().map(|r| r.tp.len() + r.fp.len()).sum();
+    if outcome.failures.is_empty() {
+        output::info(&format!(
+            "{} custom rule(s), {samples} sample(s): all pass",
+            rules.len()
+        ));
+        Ok(Exit::Ok)
+    } else {
+        output::info(&format!(
+            "{} of {samples} sample(s) failed",
+            outcome.failures.len()
+        ));
+        Ok(Exit::Found)
+    }
 }
 
 /// `--migrate-ignores`, first step: a project without a fingerprint key

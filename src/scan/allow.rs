@@ -11,6 +11,10 @@
 //! are still honoured, with a warning, until `gsec scan --migrate-ignores`
 //! rewrites them. Baselines are sorted, one fingerprint per line, so
 //! concurrent branches rarely conflict.
+//!
+//! gitleaks' `.gitleaksignore` (`file:rule:line`) is honoured too, but
+//! kept apart in `scan::gitleaks::Ignore`: a line number is not a secret,
+//! and mixing the two kinds would make neither's guarantee hold (see there).
 
 use std::collections::BTreeSet;
 use std::path::Path;

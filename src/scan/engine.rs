@@ -80,6 +80,10 @@ pub struct Hit {
     pub rule: RuleRef,
     pub start: usize,
     pub end: usize,
+    /// The whole regex match around the secret (the secret's own span for
+    /// detections without one): what a gitleaks allowlist with
+    /// `regexTarget = "match"` is tested against.
+    pub whole: (usize, usize),
     /// The secret itself (decoded, when found in an encoded span); used for
     /// the fingerprint and a redacted prefix, never printed whole.
     pub secret: Zeroizing<Vec<u8>>,
@@ -93,6 +97,10 @@ pub struct Options {
     pub generic: bool,
     /// Rule ids to leave out.
     pub disabled: Vec<String>,
+    /// Custom rules (`scan.rules`, `.gitleaks.toml`), checked with
+    /// [`Rule::check`]: run after the pack, and in place of a pack rule
+    /// with the same id.
+    pub custom: Vec<&'static Rule>,
     /// Plaintext values of the project's managed secrets.
     pub managed: Option<Arc<Managed>>,
     /// Many megabytes will be scanned (directories, history): spend a few
@@ -111,6 +119,8 @@ enum Slot {
 
 pub struct Engine {
     rules: Vec<&'static Rule>,
+    /// Rules without keywords (custom ones only): run on every buffer.
+    always: Vec<u32>,
     ac: AhoCorasick,
     slots: Vec<Vec<Slot>>,
     opts: Options,
@@ -138,13 +148,17 @@ impl Engine {
     /// must not pass silently.
     pub fn new(opts: Options) -> Result<Engine, RulesError> {
         let pack = rules::builtin()?;
+        let known =
+            |d: &str| pack.iter().any(|r| r.id == d) || opts.custom.iter().any(|r| r.id == d);
         for d in &opts.disabled {
-            if d != RuleRef::Generic.id() && !pack.iter().any(|r| &r.id == d) {
+            if d != RuleRef::Generic.id() && !known(d) {
                 return Err(RulesError::UnknownDisabled(d.clone()));
             }
         }
         let rules: Vec<&'static Rule> = pack
             .iter()
+            .filter(|r| !opts.custom.iter().any(|c| c.id == r.id))
+            .chain(opts.custom.iter().copied().filter(|r| !r.path_only()))
             .filter(|r| !opts.disabled.iter().any(|d| d == &r.id))
             .collect();
         let mut index: HashMap<&str, usize> = HashMap::new();
@@ -161,9 +175,13 @@ impl Engine {
             });
             slots[i].push(s);
         };
+        let mut always = Vec::new();
         for (i, r) in rules.iter().enumerate() {
-            for k in &r.keywords {
+            for k in r.keywords.iter().filter(|k| !k.is_empty()) {
                 add(k.as_str(), Slot::Rule(i as u32), &mut words, &mut slots);
+            }
+            if r.keywords.iter().all(|k| k.is_empty()) {
+                always.push(i as u32);
             }
         }
         if opts.generic {
@@ -188,15 +206,21 @@ impl Engine {
             .map_err(|e| RulesError::Pack(format!("keyword automaton: {e}")))?;
         Ok(Engine {
             rules,
+            always,
             ac,
             slots,
             opts,
         })
     }
 
-    /// Ids of the pack rules this engine runs.
+    /// Ids of the pack and custom rules this engine runs.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// The rules this engine runs (pack and custom).
+    pub fn rules(&self) -> &[&'static Rule] {
+        &self.rules
     }
 
     pub fn options(&self) -> &Options {
@@ -213,6 +237,7 @@ impl Engine {
     pub fn scan_named(&self, name: &str, content: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
         self.scan_layer(
+            name,
             content,
             generic::Syntax::of(name),
             self.opts.decode_depth,
@@ -222,10 +247,20 @@ impl Engine {
         out
     }
 
-    fn scan_layer(&self, content: &[u8], syntax: generic::Syntax, depth: u32, out: &mut Vec<Hit>) {
+    fn scan_layer(
+        &self,
+        name: &str,
+        content: &[u8],
+        syntax: generic::Syntax,
+        depth: u32,
+        out: &mut Vec<Hit>,
+    ) {
         let mut fired = vec![false; self.rules.len()];
         let mut generic_at: Vec<usize> = Vec::new();
-        let mut any = false;
+        let mut any = !self.always.is_empty();
+        for &i in &self.always {
+            fired[i as usize] = true;
+        }
         let mut k8s_doc = false;
         for m in self.ac.find_overlapping_iter(content) {
             for s in &self.slots[m.pattern().as_usize()] {
@@ -249,7 +284,9 @@ impl Engine {
         if any {
             let first = out.len();
             for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
-                self.run_rule(self.rules[i], content, out);
+                if self.rules[i].applies_to(name) {
+                    self.run_rule(self.rules[i], content, out);
+                }
             }
             yield_fallbacks(out, first);
             if !generic_at.is_empty() {
@@ -263,6 +300,7 @@ impl Engine {
                             rule: RuleRef::Generic,
                             start: s,
                             end: e,
+                            whole: (s, e),
                             secret: Zeroizing::new(content[s..e].to_vec()),
                         });
                     }
@@ -275,6 +313,7 @@ impl Engine {
                     rule: RuleRef::Generic,
                     start: s,
                     end: e,
+                    whole: (s, e),
                     secret: Zeroizing::new(content[s..e].to_vec()),
                 });
             }
@@ -285,10 +324,11 @@ impl Engine {
         if depth > 0 {
             decode::each_span(content, |start, end, decoded| {
                 let mut inner = Vec::new();
-                self.scan_layer(decoded, generic::Syntax::Data, depth - 1, &mut inner);
+                self.scan_layer(name, decoded, generic::Syntax::Data, depth - 1, &mut inner);
                 for mut h in inner {
                     h.start = start;
                     h.end = end;
+                    h.whole = (start, end);
                     let dup = out
                         .iter()
                         .any(|o| o.rule.id() == h.rule.id() && *o.secret == *h.secret);
@@ -320,10 +360,12 @@ impl Engine {
             if validate::is_placeholder(secret) {
                 continue;
             }
+            let whole = caps.get(0).map_or((s, e), |m| (m.start(), m.end()));
             out.push(Hit {
                 rule: RuleRef::Pack(rule),
                 start: s,
                 end: e,
+                whole,
                 secret: Zeroizing::new(secret.to_vec()),
             });
         }

@@ -101,6 +101,7 @@ impl Managed {
                     rule: RuleRef::Managed,
                     start: m.start(),
                     end: m.end(),
+                    whole: (m.start(), m.end()),
                     secret: Zeroizing::new(v.to_vec()),
                 });
             }
@@ -112,6 +113,7 @@ impl Managed {
                         rule: RuleRef::Managed,
                         start: m.start(),
                         end: m.end(),
+                        whole: (m.start(), m.end()),
                         secret: Zeroizing::new(self.short[m.pattern().as_usize()].to_vec()),
                     });
                 }

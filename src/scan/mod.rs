@@ -3,6 +3,8 @@
 //! - `engine`: one pass over a buffer (keyword prefilter, rule regexes,
 //!   `generic` assignment detection, `managed` values, `decode` layers);
 //! - `allow`: fingerprints, baselines, path globs, the inline marker;
+//! - `gitleaks`: a repository's `.gitleaks.toml` (rules, allowlists) and
+//!   `.gitleaksignore`, translated into the above;
 //! - `source`: files, stdin, the index, history — each turned into
 //!   fragments for one sink that runs the `Scanner` (this module: path and
 //!   content policy, line numbers, fingerprints), with one error policy;
@@ -15,6 +17,7 @@ pub mod allow;
 pub mod decode;
 pub mod engine;
 pub mod generic;
+pub mod gitleaks;
 pub mod managed;
 pub mod report;
 pub mod rules;
@@ -104,6 +107,9 @@ pub struct Report {
 struct Located {
     rule: RuleRef,
     line: usize,
+    /// The line the whole match starts on (how gitleaks numbers findings,
+    /// for `.gitleaksignore`).
+    match_line: usize,
     column: usize,
     hash_input: zeroize::Zeroizing<Vec<u8>>,
     redacted: String,
@@ -119,6 +125,40 @@ pub struct Scanner {
     /// Checks that could not be set up (copied into every report).
     warnings: Vec<String>,
     migrate: bool,
+    /// Custom rules about file names (`path` and no pattern).
+    path_rules: Vec<&'static rules::Rule>,
+    /// The repository's gitleaks configuration, when it has one.
+    gitleaks: Option<Gitleaks>,
+    /// What the scan set-up read, one line each (the CLI prints them).
+    notes: Vec<String>,
+    /// Root-relative path of `.gsec.yaml`, and the `tp`/`fp` samples of its
+    /// custom rules: a sample there is test data, not a finding.
+    config_rel: Option<String>,
+    samples: Vec<String>,
+}
+
+/// gitleaks settings in force (see [`gitleaks`]): they apply to pattern
+/// findings only.
+#[derive(Default)]
+struct Gitleaks {
+    allowlists: Vec<gitleaks::Allowlist>,
+    ignore: Option<gitleaks::Ignore>,
+    /// Root-relative path of the `.gitleaks.toml` read (never scanned,
+    /// as gitleaks skips its own configuration).
+    config_rel: Option<String>,
+}
+
+impl Gitleaks {
+    /// Is this pattern finding allowed by an allowlist?
+    fn allows(&self, c: &gitleaks::Candidate<'_>) -> bool {
+        self.allowlists.iter().any(|a| a.allows(c))
+    }
+}
+
+/// Findings of pattern rules (built-in, custom, generic detection): what
+/// gitleaks settings may allow. gsec's own checks are never theirs.
+fn pattern_rule(r: RuleRef) -> bool {
+    matches!(r, RuleRef::Pack(_) | RuleRef::Generic)
 }
 
 /// What is scanned: decides how the scanner is built, so that no caller
@@ -157,6 +197,16 @@ pub struct Setup {
     /// Report findings allowed only by old, unkeyed fingerprints (with
     /// [`Finding::legacy`]) so that `--migrate-ignores` can rewrite them.
     pub migrate: bool,
+    /// `--gitleaks-config FILE`: read this instead of the root's
+    /// `.gitleaks.toml` (which must then exist).
+    pub gitleaks_config: Option<PathBuf>,
+}
+
+/// A custom rule for the lifetime of the process. Rules are referenced as
+/// `&'static` throughout (findings name their rule by `&'static str`);
+/// custom ones are built once per scanner, a handful per process.
+fn leak(rule: rules::Rule) -> &'static rules::Rule {
+    Box::leak(Box::new(rule))
 }
 
 impl Scanner {
@@ -169,6 +219,10 @@ impl Scanner {
         let mut managed = None;
         let mut vault_files = HashSet::new();
         let mut warnings = Vec::new();
+        let config_rel = setup
+            .project
+            .as_ref()
+            .map(|p| p.rel(&p.config_path).replace('\\', "/"));
         if let Some(p) = &setup.project {
             for env in p.config.environments.keys() {
                 vault_files.insert(p.rel(&p.env_file(env)).replace('\\', "/"));
@@ -179,20 +233,111 @@ impl Scanner {
                 managed = c.managed.map(Arc::new);
             }
         }
+        let config_error = |what: String| match &setup.project {
+            Some(p) => Error::file(&p.config_path, what),
+            None => Error::msg(what),
+        };
+        // Custom rules of `.gsec.yaml`: one that cannot run is an error
+        // (exit 2), as a rule pack that does not load is.
+        let mut custom: Vec<rules::Rule> = Vec::with_capacity(cfg.rules.len());
+        for (i, r) in cfg.rules.iter().enumerate() {
+            r.check()
+                .map_err(|e| config_error(format!("scan.rules[{i}] ({}): {e}", r.id)))?;
+            custom.push(r.clone());
+        }
+        let mut notes = Vec::new();
+        let mut disabled = cfg.disabled_rules.clone();
+        let mut gl: Option<Gitleaks> = None;
+        let gl_path = match (&setup.gitleaks_config, &setup.root) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(r)) => Some(r.join(gitleaks::CONFIG_FILE)),
+            (None, None) => None,
+        };
+        let import = match &gl_path {
+            Some(p) => match gitleaks::Import::load(p)? {
+                Some(i) => Some(i),
+                None if setup.gitleaks_config.is_some() => {
+                    return Err(Error::io(
+                        p,
+                        std::io::Error::from(std::io::ErrorKind::NotFound),
+                    ));
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let pack = rules::builtin().map_err(|e| config_error(e.to_string()))?;
+        if let (Some(mut import), Some(path)) = (import, gl_path) {
+            // `.gsec.yaml` is gsec's own configuration: its rule wins.
+            import.rules.retain(|r| {
+                let dup = custom.iter().any(|c| c.id == r.id);
+                if dup {
+                    import.not_understood.push(format!(
+                        "rules ({}: scan.rules in .gsec.yaml defines this id, and wins)",
+                        r.id
+                    ));
+                }
+                !dup
+            });
+            let imported: HashSet<String> = import.rules.iter().map(|r| r.id.clone()).collect();
+            let have = |id: &str| {
+                id == RuleRef::Generic.id()
+                    || pack.iter().any(|r| r.id == id)
+                    || custom.iter().any(|r| r.id == id)
+                    || imported.contains(id)
+            };
+            for d in gitleaks::resolve_disabled(&mut import, &have) {
+                if !disabled.contains(&d) {
+                    disabled.push(d);
+                }
+            }
+            let replaced: Vec<&str> = import
+                .rules
+                .iter()
+                .filter(|r| pack.iter().any(|p| p.id == r.id))
+                .map(|r| r.id.as_str())
+                .collect();
+            let shown = shown_path(setup.root.as_deref(), &path);
+            notes.push(format!("{shown}: {}", import.summary(&replaced)));
+            let config_rel = setup
+                .root
+                .as_deref()
+                .and_then(|r| path.strip_prefix(r).ok())
+                .map(|p| p.to_string_lossy().replace('\\', "/"));
+            custom.append(&mut import.rules);
+            gl = Some(Gitleaks {
+                allowlists: import.allowlists,
+                ignore: None,
+                config_rel,
+            });
+        }
+        let custom: Vec<&'static rules::Rule> = custom.into_iter().map(leak).collect();
+        if let Some(root) = &setup.root {
+            let have = |id: &str| {
+                id == RuleRef::Generic.id()
+                    || pack.iter().any(|r| r.id == id)
+                    || custom.iter().any(|r| r.id == id)
+            };
+            let path = root.join(gitleaks::IGNORE_FILE);
+            if let Some(ignore) = gitleaks::Ignore::load(&path, &have)? {
+                notes.push(format!("{}: {}", gitleaks::IGNORE_FILE, ignore.summary()));
+                gl.get_or_insert_with(Gitleaks::default).ignore = Some(ignore);
+            }
+        }
+        let path_rules: Vec<&'static rules::Rule> = custom
+            .iter()
+            .copied()
+            .filter(|r| r.path_only() && !disabled.contains(&r.id))
+            .collect();
         let engine = Engine::new(engine::Options {
             decode_depth: cfg.decode_depth.unwrap_or(DEFAULT_DECODE_DEPTH),
-            generic: !cfg
-                .disabled_rules
-                .iter()
-                .any(|d| d == RuleRef::Generic.id()),
-            disabled: cfg.disabled_rules.clone(),
+            generic: !disabled.iter().any(|d| d == RuleRef::Generic.id()),
+            disabled,
+            custom,
             managed,
             bulk: setup.bulk,
         })
-        .map_err(|e| match &setup.project {
-            Some(p) => Error::file(&p.config_path, e.to_string()),
-            None => Error::msg(e.to_string()),
-        })?;
+        .map_err(|e| config_error(e.to_string()))?;
         let ignore = setup.root.as_ref().map(|r| r.join(allow::IGNORE_FILE));
         let mut files: Vec<&Path> = Vec::new();
         if let Some(i) = &ignore {
@@ -219,7 +364,24 @@ impl Scanner {
             vault_files,
             warnings,
             migrate: setup.migrate,
+            path_rules,
+            gitleaks: gl,
+            notes,
+            config_rel,
+            samples: cfg
+                .rules
+                .iter()
+                .flat_map(|r| r.tp.iter().chain(&r.fp))
+                .cloned()
+                .collect(),
         })
+    }
+
+    /// What the set-up read besides `.gsec.yaml` (a `.gitleaks.toml`, a
+    /// `.gitleaksignore`), one line each: what was imported and what was
+    /// not understood.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Checks that could not be set up; every report carries them.
@@ -251,7 +413,7 @@ impl Scanner {
             Lines::Only(mask) => Some(mask),
             Lines::All | Lines::Changed(_) => None,
         };
-        let Some(mut located) = self.locate(f.rel, f.content, only) else {
+        let Some(mut located) = self.locate(f.rel, f.content, only, f.commit) else {
             return Ok(None);
         };
         if let Lines::Changed(changed) = f.lines
@@ -269,7 +431,40 @@ impl Scanner {
     /// in `only` (when given): policy checks see the whole file, the engine
     /// only those lines, and line numbers refer to the whole file. `None`
     /// when the file is skipped.
-    fn locate(&self, rel: &str, content: &[u8], only: Option<&[bool]>) -> Option<Vec<Located>> {
+    fn locate(
+        &self,
+        rel: &str,
+        content: &[u8],
+        only: Option<&[bool]>,
+        commit: Option<&str>,
+    ) -> Option<Vec<Located>> {
+        let mut out = self.locate_content(rel, content, only, commit)?;
+        // Custom rules about file names: the file is the finding.
+        for r in self.path_rules.iter().filter(|r| r.applies_to(rel)) {
+            let allowed = self.gitleaks.as_ref().is_some_and(|g| {
+                g.allows(&gitleaks::Candidate {
+                    rule: &r.id,
+                    path: rel,
+                    commit,
+                    secret: b"",
+                    matched: b"",
+                    line: b"",
+                })
+            });
+            if !allowed {
+                out.push(whole_file(RuleRef::Pack(r), rel));
+            }
+        }
+        Some(out)
+    }
+
+    fn locate_content(
+        &self,
+        rel: &str,
+        content: &[u8],
+        only: Option<&[bool]>,
+        commit: Option<&str>,
+    ) -> Option<Vec<Located>> {
         if !self.wants_path(rel) || content.len() as u64 > self.max_file_size {
             return None;
         }
@@ -289,7 +484,19 @@ impl Scanner {
         }
         // gsec's own fingerprint lists (which look like `name:value` pairs
         // but hold only hashes).
-        if name == allow::IGNORE_FILE || content.starts_with(allow::BASELINE_HEADER.as_bytes()) {
+        if name == allow::IGNORE_FILE
+            || name == gitleaks::IGNORE_FILE
+            || content.starts_with(allow::BASELINE_HEADER.as_bytes())
+        {
+            return Some(vec![]);
+        }
+        // The gitleaks configuration in use is made of patterns (gitleaks
+        // skips its own, too).
+        if self
+            .gitleaks
+            .as_ref()
+            .is_some_and(|g| g.config_rel.as_deref() == Some(rel))
+        {
             return Some(vec![]);
         }
         // An encrypted file: its ciphertext and metadata are blanked, and
@@ -330,6 +537,7 @@ impl Scanner {
                         rule: RuleRef::UnencryptedValue,
                         start,
                         end,
+                        whole: (start, end),
                         secret: zeroize::Zeroizing::new(content[start..end].to_vec()),
                     }),
             );
@@ -350,17 +558,57 @@ impl Scanner {
                 continue;
             }
             let (line, ls, le) = lines.line_of(h.start);
-            let line = if only.is_some() {
-                map.get(line - 1).copied().unwrap_or(line)
-            } else {
-                line
+            let (match_line, ms, _) = lines.line_of(h.whole.0);
+            let (_, _, me) = lines.line_of(h.whole.1.saturating_sub(1).max(h.whole.0));
+            let mapped = |l: usize| {
+                if only.is_some() {
+                    map.get(l - 1).copied().unwrap_or(l)
+                } else {
+                    l
+                }
             };
+            let (line, match_line) = (mapped(line), mapped(match_line));
             let text = &content[ls..le];
             if text
                 .windows(allow::INLINE.len())
                 .any(|w| w == allow::INLINE)
             {
                 continue;
+            }
+            if pattern_rule(h.rule)
+                && !self.samples.is_empty()
+                && self.config_rel.as_deref() == Some(rel)
+                && self.samples.iter().any(|s| {
+                    s.as_bytes()
+                        .windows(h.secret.len().max(1))
+                        .any(|w| w == &h.secret[..])
+                })
+            {
+                continue;
+            }
+            if pattern_rule(h.rule) {
+                // gitleaks' marker, on the line(s) of the match: code
+                // written for gitleaks carries it, with or without a
+                // `.gitleaks.toml`.
+                let around = &content[ms..me];
+                if around
+                    .windows(gitleaks::INLINE.len())
+                    .any(|w| w == gitleaks::INLINE)
+                {
+                    continue;
+                }
+                if let Some(g) = &self.gitleaks
+                    && g.allows(&gitleaks::Candidate {
+                        rule: h.rule.id(),
+                        path: rel,
+                        commit,
+                        secret: &h.secret,
+                        matched: &content[h.whole.0..h.whole.1],
+                        line: around,
+                    })
+                {
+                    continue;
+                }
             }
             let column = String::from_utf8_lossy(&content[ls..h.start])
                 .chars()
@@ -372,6 +620,7 @@ impl Scanner {
             out.push(Located {
                 rule: h.rule,
                 line,
+                match_line,
                 column,
                 redacted: if managed_overlap {
                     String::new()
@@ -395,6 +644,15 @@ impl Scanner {
         located
             .into_iter()
             .filter_map(|l| {
+                if pattern_rule(l.rule)
+                    && let Some(ig) = self.gitleaks.as_ref().and_then(|g| g.ignore.as_ref())
+                {
+                    let path_only = matches!(l.rule, RuleRef::Pack(r) if r.path_only());
+                    let lines: &[usize] = if path_only { &[0, 1] } else { &[l.match_line] };
+                    if ig.allows(l.rule.id(), rel, lines, commit) {
+                        return None;
+                    }
+                }
                 let (fingerprint, verdict) = self.allow.check(l.rule.id(), rel, &l.hash_input);
                 let legacy = match verdict {
                     allow::Verdict::Report => None,
@@ -427,6 +685,7 @@ fn whole_file(rule: RuleRef, rel: &str) -> Located {
     Located {
         rule,
         line: 1,
+        match_line: 1,
         column: 1,
         hash_input: zeroize::Zeroizing::new(rel.as_bytes().to_vec()),
         redacted: String::new(),
@@ -435,7 +694,20 @@ fn whole_file(rule: RuleRef, rel: &str) -> Located {
 
 /// Rules about the file as a whole, reported whatever lines changed.
 fn whole_file_rule(r: RuleRef) -> bool {
-    matches!(r, RuleRef::PlaintextVault | RuleRef::LocalOverride)
+    match r {
+        RuleRef::PlaintextVault | RuleRef::LocalOverride => true,
+        RuleRef::Pack(rule) => rule.path_only(),
+        _ => false,
+    }
+}
+
+/// A file the set-up read, as the notes name it: relative to the root
+/// when inside it.
+fn shown_path(root: Option<&Path>, p: &Path) -> String {
+    root.and_then(|r| p.strip_prefix(r).ok())
+        .unwrap_or(p)
+        .display()
+        .to_string()
 }
 
 fn redact(h: &Hit) -> String {
@@ -528,6 +800,85 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// Outcome of `gsec scan --check-rules`.
+#[derive(Debug, Default)]
+pub struct RuleCheck {
+    /// Rules that cannot run (a pattern that does not compile, ...).
+    pub broken: Vec<String>,
+    /// Samples that did not do what they say, naming rule and sample.
+    pub failures: Vec<String>,
+}
+
+/// Run each custom rule's samples through the engine, as the rule-pack
+/// tests run the built-in ones: every `tp` must yield a finding of that
+/// rule and no `fp` may (keyword prefilter, regex, secret group, entropy,
+/// validator and placeholder filter all apply; the `path` condition does
+/// not, samples having no path). For a rule about file names (`path` and
+/// no pattern) the samples are paths.
+pub fn check_rules(custom: &[rules::Rule]) -> RuleCheck {
+    let mut out = RuleCheck::default();
+    let mut ok: Vec<(usize, &'static rules::Rule)> = Vec::new();
+    for (i, r) in custom.iter().enumerate() {
+        match r.check() {
+            Ok(()) => ok.push((i, leak(r.clone()))),
+            Err(e) => out.broken.push(format!("scan.rules[{i}] ({}): {e}", r.id)),
+        }
+    }
+    if !out.broken.is_empty() {
+        return out;
+    }
+    let engine = match Engine::new(engine::Options {
+        decode_depth: 0,
+        generic: false,
+        custom: ok.iter().map(|(_, r)| *r).collect(),
+        ..engine::Options::default()
+    }) {
+        Ok(e) => e,
+        Err(e) => {
+            out.broken.push(e.to_string());
+            return out;
+        }
+    };
+    let shown = |sample: &str| {
+        let mut s: String = sample.chars().take(80).collect();
+        if s.len() < sample.len() {
+            s.push('…');
+        }
+        format!("{s:?}")
+    };
+    for (i, r) in ok {
+        let found = |sample: &str| {
+            if r.path_only() {
+                !sample.is_empty() && r.applies_to(sample)
+            } else {
+                engine
+                    .scan(sample.as_bytes())
+                    .iter()
+                    .any(|h| h.rule.id() == r.id)
+            }
+        };
+        for (j, tp) in r.tp.iter().enumerate() {
+            if !found(tp) {
+                out.failures.push(format!(
+                    "scan.rules[{i}] ({}): tp[{j}] yields no finding: {}",
+                    r.id,
+                    shown(tp)
+                ));
+            }
+        }
+        for (j, fp) in r.fp.iter().enumerate() {
+            if found(fp) {
+                out.failures.push(format!(
+                    "scan.rules[{i}] ({}): fp[{j}] yields a finding: {}",
+                    r.id,
+                    shown(fp)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The one scan set-up, for every caller (`gsec scan`, the GitHub Action):
 /// `.gsec.yaml`'s scan settings and `.gsecignore` of the project or
 /// repository containing `dir`, managed-value detection on (turn it off
@@ -542,6 +893,11 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Se
         Some(p) => Some(p.root.clone()),
         None => git_root(dir),
     };
+    // `scan.baseline`, relative to the project root: every scan built
+    // here honours it (the pre-commit hook and the Action included).
+    let baseline = project
+        .as_ref()
+        .and_then(|p| p.config.scan.baseline.as_ref().map(|b| p.root.join(b)));
     Ok(Setup {
         config: project
             .as_ref()
@@ -549,10 +905,11 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Se
             .unwrap_or_default(),
         project,
         root,
-        baseline: None,
+        baseline,
         managed: true,
         bulk: kind.bulk(),
         migrate: false,
+        gitleaks_config: None,
     })
 }
 

@@ -9,7 +9,8 @@
 use std::sync::OnceLock;
 
 use regex::bytes::Regex;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::validate::Validator;
 
@@ -32,35 +33,84 @@ pub const FILES: &[(&str, &str)] = &[
     ("vcs.toml", include_str!("rules/vcs.toml")),
 ];
 
-/// One credential format.
-#[derive(Debug, Deserialize)]
+/// One credential format: a rule of the built-in pack (`rules/*.toml`) or
+/// a custom rule (`scan.rules` in `.gsec.yaml`, or imported from
+/// `.gitleaks.toml`). Both kinds have this one schema and run through the
+/// same engine path: keyword prefilter, path condition, regex, secret
+/// group, entropy, validator, placeholder filter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Stable kebab-case id: the SARIF `ruleId` and part of fingerprints.
+    /// A custom rule with the id of a built-in one replaces it.
     pub id: String,
+    /// Who issues the credential (e.g. `GitHub`); optional for custom rules.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub provider: String,
+    /// What the finding is, as reports show it.
     pub description: String,
-    /// Lowercase literals; the regex runs only when one occurs.
+    /// Literals (matched ASCII case-insensitively); the regex runs only
+    /// when one occurs in the content. A custom rule without keywords runs
+    /// on every file (slower; the built-in pack always has them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
+    /// The regex (Rust `regex` syntax, which is RE2's: no lookaround, no
+    /// backreferences). The secret is the group named `secret`, else group
+    /// `secret_group`, else the first group that matched, else the whole
+    /// match. A custom rule with `path` and no pattern reports every file
+    /// whose path matches.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pattern: String,
+    /// Capture group (1-based) that holds the secret, when not the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub secret_group: Option<usize>,
     /// Minimum Shannon entropy (bits per character) of the secret.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy: Option<f64>,
-    #[serde(default)]
+    /// Regex on the root-relative path (`/` separators): the rule applies
+    /// only to files whose path it matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A checksum or structure check the secret must pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<Validator>,
     /// A format any provider may use (an `Authorization: Bearer` header):
     /// reported only where no provider's own rule matched the same secret,
     /// which names it better.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback: bool,
-    /// Samples that must yield a finding of this rule (checked by tests).
-    #[serde(default)]
+    /// Samples that must yield a finding of this rule (checked by tests,
+    /// and by `gsec scan --check-rules` for custom rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tp: Vec<String>,
     /// Samples that must not.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fp: Vec<String>,
     #[serde(skip)]
+    #[schemars(skip)]
     compiled: OnceLock<Option<Regex>>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    compiled_path: OnceLock<Option<Regex>>,
+}
+
+/// Equal definitions (the compiled regexes are a cache).
+impl PartialEq for Rule {
+    fn eq(&self, o: &Rule) -> bool {
+        self.id == o.id
+            && self.provider == o.provider
+            && self.description == o.description
+            && self.keywords == o.keywords
+            && self.pattern == o.pattern
+            && self.secret_group == o.secret_group
+            && self.entropy == o.entropy
+            && self.path == o.path
+            && self.validator == o.validator
+            && self.fallback == o.fallback
+            && self.tp == o.tp
+            && self.fp == o.fp
+    }
 }
 
 #[derive(Deserialize)]
@@ -70,23 +120,145 @@ struct PackFile {
 }
 
 impl Rule {
+    /// A custom rule with only an id and a description (the rest to fill).
+    pub fn custom(id: &str, description: &str) -> Rule {
+        Rule {
+            id: id.to_string(),
+            description: description.to_string(),
+            ..Rule::default()
+        }
+    }
+
     /// The compiled pattern, built on first use. `None` when the pattern
-    /// does not compile (the rule-pack test makes that a build failure, so
-    /// at run time a bad rule is inert rather than fatal).
+    /// does not compile (the rule-pack test makes that a build failure, and
+    /// custom rules are compiled by [`Rule::check`] before a scan, so at
+    /// run time a bad rule is inert rather than fatal) or is empty.
     pub fn regex(&self) -> Option<&Regex> {
         self.compiled
-            .get_or_init(|| compile(&self.pattern))
+            .get_or_init(|| {
+                (!self.pattern.is_empty())
+                    .then(|| compile(&self.pattern))
+                    .flatten()
+            })
             .as_ref()
     }
 
-    /// Where in a match the secret is: the group named `secret`, else
-    /// group 1, else the whole match.
+    /// The compiled path condition (`None` when the rule has none).
+    pub fn path_regex(&self) -> Option<&Regex> {
+        self.compiled_path
+            .get_or_init(|| self.path.as_deref().and_then(compile))
+            .as_ref()
+    }
+
+    /// Does the rule apply to this root-relative path? An empty path (a
+    /// sample, or a buffer scanned without a name) passes any condition.
+    pub fn applies_to(&self, path: &str) -> bool {
+        path.is_empty()
+            || self
+                .path_regex()
+                .is_none_or(|re| re.is_match(path.as_bytes()))
+    }
+
+    /// A rule about files by name alone (`path` and no pattern).
+    pub fn path_only(&self) -> bool {
+        self.pattern.is_empty() && self.path.is_some()
+    }
+
+    /// Where in a match the secret is: the group named `secret`, else group
+    /// `secret_group`, else the first group that matched something, else
+    /// the whole match (gitleaks' choice too, so imported rules agree).
     pub fn secret_span(&self, caps: &regex::bytes::Captures<'_>) -> Option<(usize, usize)> {
-        let m = caps
-            .name("secret")
-            .or_else(|| caps.get(1))
-            .or_else(|| caps.get(0))?;
+        let m = match (caps.name("secret"), self.secret_group) {
+            (Some(m), _) => Some(m),
+            (None, Some(g)) => caps.get(g),
+            (None, None) => caps
+                .iter()
+                .skip(1)
+                .flatten()
+                .find(|m| !m.is_empty())
+                .or_else(|| caps.get(0)),
+        }?;
         Some((m.start(), m.end()))
+    }
+
+    /// Is this custom rule usable? Errors say which part is wrong: an
+    /// empty id, no pattern and no path, a regex that does not parse (with
+    /// the reason), a secret group the pattern does not have. Patterns are
+    /// parsed, not compiled (compiling hundreds of imported rules would
+    /// cost the pre-commit hook seconds): like built-in ones they compile
+    /// when their keyword first fires.
+    pub fn check(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("id is empty".into());
+        }
+        if self.pattern.is_empty() && self.path.is_none() {
+            return Err("needs a pattern (or a path, for a rule about file names)".into());
+        }
+        if !self.pattern.is_empty() {
+            if let Some(why) = syntax_error(&self.pattern) {
+                return Err(format!("pattern does not compile: {why}"));
+            }
+            if let Some(g) = self.secret_group {
+                let re = self.regex().ok_or("pattern does not compile: too large")?;
+                if g == 0 || g >= re.captures_len() {
+                    return Err(format!(
+                        "secret_group {g}: the pattern has {} group(s)",
+                        re.captures_len() - 1
+                    ));
+                }
+            }
+        }
+        if let Some(p) = &self.path
+            && let Some(why) = syntax_error(p)
+        {
+            return Err(format!("path does not compile: {why}"));
+        }
+        if let Some(k) = self.keywords.iter().find(|k| k.is_empty()) {
+            return Err(format!("keyword {k:?} is empty"));
+        }
+        Ok(())
+    }
+}
+
+/// Does `pattern` parse? `None` when it does, else why not. Cheap: a size
+/// limit of one byte stops the compiler right after parsing.
+pub fn syntax_error(pattern: &str) -> Option<String> {
+    match regex::bytes::RegexBuilder::new(pattern)
+        .size_limit(1)
+        .build()
+    {
+        Ok(_) | Err(regex::Error::CompiledTooBig(_)) => None,
+        Err(_) => Some(regex_error(pattern)),
+    }
+}
+
+/// Why a pattern does not compile, in a few words: the constructs RE2 and
+/// Rust's regex leave out by name, else the first line of the parser's
+/// message.
+pub fn regex_error(pattern: &str) -> String {
+    let why = |needle: &[&str]| needle.iter().any(|n| pattern.contains(n));
+    if why(&["(?=", "(?!"]) {
+        return "lookahead is not supported".into();
+    }
+    if why(&["(?<=", "(?<!"]) {
+        return "lookbehind is not supported".into();
+    }
+    match regex::bytes::RegexBuilder::new(pattern)
+        .size_limit(64 << 20)
+        .build()
+    {
+        Ok(_) => "too large".into(),
+        Err(regex::Error::Syntax(s)) => {
+            if (1..10).any(|d| pattern.contains(&format!("\\{d}"))) {
+                return "backreferences are not supported".into();
+            }
+            s.lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .map(|l| l.trim_start_matches("error:").trim().to_string())
+                .unwrap_or_else(|| "syntax error".into())
+        }
+        Err(e) => e.to_string(),
     }
 }
 
@@ -207,8 +379,17 @@ mod tests {
                         r.id
                     ));
                 }
+                if r.provider.is_empty() {
+                    errors.push(format!("{}: needs a provider", r.id));
+                }
                 if r.regex().is_none() {
                     errors.push(format!("{}: pattern does not compile", r.id));
+                }
+                if r.path.is_some() || r.secret_group.is_some() {
+                    errors.push(format!(
+                        "{}: built-in rules name the secret with (?P<secret>...) or group 1, and apply to every path",
+                        r.id
+                    ));
                 }
                 if r.tp.is_empty() || r.fp.is_empty() {
                     errors.push(format!("{}: needs tp and fp samples", r.id));
@@ -333,6 +514,95 @@ mod tests {
         ));
         assert_eq!(load("[]").unwrap_err(), RulesError::Empty);
         assert!(!builtin().unwrap().is_empty());
+    }
+
+    /// Custom rules take the built-in path, plus what only they use: no
+    /// keywords (always run), a path condition, a numbered secret group,
+    /// replacing a built-in rule by id.
+    #[test]
+    fn custom_rules_through_the_engine() {
+        let custom: Vec<&'static Rule> = parse(
+            "custom",
+            r#"
+[[rules]]
+id = "zq-token"
+description = "no keywords"
+pattern = '''zq_([a-z]{10})'''
+
+[[rules]]
+id = "cfg-pass"
+description = "path condition, second group"
+keywords = ["pass"]
+pattern = '''(pass)=([A-Za-z0-9]{12})'''
+secret_group = 2
+path = '''\.cfg$'''
+
+[[rules]]
+id = "github-pat-classic"
+description = "replaces the built-in rule"
+keywords = ["ghp_"]
+pattern = '''ghp_(mine[a-z]{8})'''
+"#,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            r.check().unwrap();
+            &*Box::leak(Box::new(r))
+        })
+        .collect();
+        let engine = Engine::new(Options {
+            custom: custom.clone(),
+            ..Options::default()
+        })
+        .unwrap();
+        let hits = |name: &str, text: &str| -> Vec<(String, String)> {
+            engine
+                .scan_named(name, text.as_bytes())
+                .iter()
+                .map(|h| {
+                    (
+                        h.rule.id().to_string(),
+                        String::from_utf8_lossy(&h.secret).into_owned(),
+                    )
+                })
+                .collect()
+        };
+        let one = |id: &str, secret: &str| vec![(id.to_string(), secret.to_string())];
+        assert_eq!(
+            hits("a.txt", "v zq_abcdefghij"),
+            one("zq-token", "abcdefghij")
+        );
+        assert_eq!(
+            hits("a.cfg", "pass=Q7vK2mX9pL4w"),
+            one("cfg-pass", "Q7vK2mX9pL4w")
+        );
+        assert!(hits("a.txt", "pass=Q7vK2mX9pL4w").is_empty());
+        assert_eq!(
+            hits("", "pass=Q7vK2mX9pL4w").len(),
+            1,
+            "no path: no condition"
+        );
+        assert_eq!(
+            hits("a.txt", "t = ghp_minekwzrtyqp"),
+            one("github-pat-classic", "minekwzrtyqp")
+        );
+        assert_eq!(
+            engine
+                .rules()
+                .iter()
+                .filter(|r| r.id == "github-pat-classic")
+                .count(),
+            1,
+            "the built-in rule of that id is replaced"
+        );
+        let engine = Engine::new(Options {
+            custom,
+            disabled: vec!["zq-token".into()],
+            ..Options::default()
+        })
+        .unwrap();
+        assert!(engine.scan(b"v zq_abcdefghij").is_empty());
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! placeholder filter. Shared by the rule engine and generic detection.
 
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Format validators a rule can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Validator {
     /// GitHub `gh[pousr]_` tokens: CRC32 of the 30 random characters,

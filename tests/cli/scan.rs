@@ -11,12 +11,12 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
 }
 
-fn json(out: &[u8]) -> serde_json::Value {
+pub(crate) fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
-fn findings(v: &serde_json::Value) -> Vec<serde_json::Value> {
+pub(crate) fn findings(v: &serde_json::Value) -> Vec<serde_json::Value> {
     v["findings"].as_array().expect("findings array").clone()
 }
 
@@ -36,7 +36,7 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
 }
 
 /// A scratch git repository (no gsec project) with a private HOME.
-fn repo() -> Env {
+pub(crate) fn repo() -> Env {
     let e = Env::new();
     e.git(&["init", "-q", "-b", "main"]);
     e
@@ -44,13 +44,13 @@ fn repo() -> Env {
 
 /// `.gsec.yaml` with `settings` (indented lines) added to its `scan:`
 /// section (which `gsec init` writes, with the fingerprint key).
-fn with_scan(e: &Env, settings: &str) -> String {
+pub(crate) fn with_scan(e: &Env, settings: &str) -> String {
     let cfg = e.read(".gsec.yaml");
     assert!(cfg.contains("\nscan:\n"), "{cfg}");
     cfg.replace("\nscan:\n", &format!("\nscan:\n{settings}"))
 }
 
-fn scan_json(e: &Env, args: &[&str]) -> (i32, serde_json::Value, String) {
+pub(crate) fn scan_json(e: &Env, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut a = vec!["scan", "--format", "json"];
     a.extend_from_slice(args);
     let out = e.run_in(&a, b"");
