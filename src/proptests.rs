@@ -64,7 +64,7 @@ fn keys() -> Keys {
 }
 
 fn encrypt(k: &Keys, data: &[(String, Node)]) -> String {
-    let mut v = Vault::create("p.yaml", vec![k.recipient.clone()]);
+    let mut v = Vault::create("p.yaml", vec![k.recipient.clone()]).unwrap();
     for (n, node) in data {
         v.set_node(n, node.clone()).unwrap();
     }
@@ -86,8 +86,11 @@ proptest! {
 
     #[test]
     fn parsers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = format::parse(&bytes);
-        let _ = Summary::of(&bytes);
+        for f in [format::Format::Yaml, format::Format::Json, format::Format::Dotenv] {
+            let _ = f.parse(&bytes);
+        }
+        let _ = Summary::of(std::path::Path::new("p.yaml"), &bytes);
+        let _ = Summary::of(std::path::Path::new("p"), &bytes);
         if let Ok(text) = std::str::from_utf8(&bytes) {
             let _ = crate::dotenv::parse(text);
             let _ = crate::render::placeholders(text);
@@ -102,7 +105,7 @@ proptest! {
         prop_assert!(same(&v, &data));
         // Nothing to rewrite: a save would change no byte.
         prop_assert!(!v.is_dirty());
-        prop_assert_eq!(Summary::of(text.as_bytes()).unwrap().entries.is_empty(), data.is_empty());
+        prop_assert_eq!(Summary::of(std::path::Path::new("p.yaml"), text.as_bytes()).unwrap().entries.is_empty(), data.is_empty());
     }
 
     #[test]

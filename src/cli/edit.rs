@@ -183,7 +183,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
     let before = std::fs::read(&path).ok();
     let vault = match &before {
         Some(_) => project.open(&a.env)?.expect("file exists"),
-        None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?),
+        None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?)?,
     };
     let original = plaintext(&a.env, &rel, &vault);
     drop(vault);
@@ -255,7 +255,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
                 ".{}.gsec-recovered.yaml",
                 path.file_stem().unwrap_or_default().to_string_lossy()
             ));
-            let mut v = Vault::create(keep.clone(), project.config.recipients_for(&a.env)?);
+            let mut v = Vault::create(keep.clone(), project.config.recipients_for(&a.env)?)?;
             v.replace_all(recovery)?;
             v.save()?;
             return Err(Error::msg(format!(
