@@ -18,6 +18,7 @@ use super::{Ctx, Exit, output};
 use crate::config::check_name;
 use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
+use crate::vault::format::Format;
 use crate::vault::{Node, OpenOptions, Vault};
 
 #[derive(Debug, Args)]
@@ -66,7 +67,9 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
     text
 }
 
-fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
+/// The edited text as entries the environment file's format can hold (a
+/// dotenv file: flat values only), so a mistake re-opens the editor.
+fn parse(text: &str, format: Format) -> std::result::Result<Vec<(String, Node)>, String> {
     let v: Value = crate::yaml::parse_value(text.as_bytes())?;
     let map = match v {
         Value::Null => return Ok(vec![]),
@@ -82,7 +85,11 @@ fn parse(text: &str) -> std::result::Result<Vec<(String, Node)>, String> {
         if let Some((other, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(&k)) {
             return Err(format!("'{k}' and '{other}' differ only in case"));
         }
-        out.push((k, crate::vault::node_from_yaml(v)));
+        let node = crate::vault::node_from_yaml(v);
+        if let Some(why) = format.refuse_entry(&k, node.collection()) {
+            return Err(why);
+        }
+        out.push((k, node));
     }
     Ok(out)
 }
@@ -186,6 +193,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
         None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?)?,
     };
     let original = plaintext(&a.env, &rel, &vault);
+    let format = vault.format();
     drop(vault);
     let dir = private_dir();
     let mut scratch = Scratch(
@@ -218,7 +226,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
             output::info(&format!("no changes; {rel} left untouched"));
             return Ok(Exit::Ok);
         }
-        match parse(&edited) {
+        match parse(&edited, format) {
             Ok(entries) => break entries,
             Err(e) if attempts < MAX_ATTEMPTS => {
                 output::warn(&format!(

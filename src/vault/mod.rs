@@ -309,12 +309,7 @@ impl Vault {
         if self.format != Format::Dotenv {
             return Ok(node);
         }
-        let shape = match &node {
-            Node::Map(_) => Some("a map"),
-            Node::List(_) => Some("a list"),
-            Node::Leaf(_) => None,
-        };
-        if let Some(why) = self.format.refuse_entry(name, shape) {
+        if let Some(why) = self.format.refuse_entry(name, node.collection()) {
             return Err(Error::file(&self.path, why));
         }
         Ok(match node {

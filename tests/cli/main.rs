@@ -9,6 +9,7 @@ mod common;
 mod distribution;
 mod envs;
 mod fake_github;
+mod formats;
 mod gitnative;
 mod hardening;
 mod hook;

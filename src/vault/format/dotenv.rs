@@ -200,7 +200,11 @@ fn to_value(f: Flat, at: &str) -> Result<Value, String> {
         Flat::Map(m) => Value::Mapping(
             m.into_iter()
                 .map(|(k, v)| {
-                    let at = format!("{at}{MAP}{k}");
+                    let at = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}{MAP}{k}")
+                    };
                     Ok((Value::String(k), to_value(v, &at)?))
                 })
                 .collect::<Result<_, String>>()?,
