@@ -415,6 +415,15 @@ impl Vault {
         }
         let old_names: Vec<String> = self.data.iter().map(|(k, _)| k.clone()).collect();
         let new_names: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
+        let kept: std::collections::HashSet<&str> = new_names.iter().map(String::as_str).collect();
+        for (i, k) in old_names.iter().enumerate() {
+            if !kept.contains(k.as_str()) {
+                let next = old_names[i + 1..]
+                    .iter()
+                    .find(|n| kept.contains(n.as_str()));
+                self.meta.reanchor_comments(k, next.map(String::as_str));
+            }
+        }
         let mut old = std::mem::take(&mut self.data);
         let mut changed = old_names != new_names;
         for (k, n) in new {
@@ -459,6 +468,8 @@ impl Vault {
     pub fn remove(&mut self, name: &str) -> Option<String> {
         let i = self.position(name)?;
         let (k, _) = self.data.remove(i);
+        let next = self.data.get(i).map(|(n, _)| n.as_str());
+        self.meta.reanchor_comments(&k, next);
         self.dirty = true;
         Some(k)
     }

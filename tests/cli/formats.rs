@@ -175,16 +175,20 @@ fn gsec_reads_and_edits_dotenv_sops_wrote() {
         plain.contains("# about the last one\nLAST=zulu\nNEW=added by gsec\n"),
         "{plain}"
     );
-    e.ok(&["rm", "MULTI", "--env", "production"]);
+    // Removing a value keeps the comments above it where they were (sops
+    // does the same).
+    for k in ["MULTI", "DB_PASSWORD", "LAST"] {
+        e.ok(&["rm", k, "--env", "production"]);
+    }
     let plain = String::from_utf8(sops_ok(&e, &e.key, &["decrypt", DOTENV])).unwrap();
-    assert!(
-        !plain.contains("MULTI") && plain.contains("LAST=zulu"),
-        "{plain}"
+    assert_eq!(
+        plain,
+        "# owner: platform team\nEMPTY=\nPUBLIC_unencrypted=visible\nWITH_EQUALS=a=b \"c\" 'd' $HOME\n# about the last one\nNEW=added by gsec\n"
     );
     // sops edits it again after gsec, and gsec reads sops' edit.
-    sops_ok(&e, &e.key, &["set", DOTENV, "[\"LAST\"]", "\"zulu-2\""]);
-    assert_eq!(e.get("LAST", "production"), "zulu-2");
-    assert_eq!(e.get("NEW", "production"), "added by gsec");
+    sops_ok(&e, &e.key, &["set", DOTENV, "[\"NEW\"]", "\"zulu-2\""]);
+    assert_eq!(e.get("NEW", "production"), "zulu-2");
+    assert_eq!(e.get("EMPTY", "production"), "");
 }
 
 /// Lines of `after` that are not in `before`, and lines of `before` gone
@@ -561,4 +565,23 @@ fn nulls_sops_leaves_in_clear_are_read_in_every_format() {
         let v: serde_json::Value = serde_norway::from_slice(&out).unwrap();
         assert!(v["a"].is_null() && v["c"] == "charlie-value", "{file}: {v}");
     }
+}
+
+#[test]
+fn removing_a_yaml_value_keeps_the_comments_above_it() {
+    let e = Env::project();
+    sops_encrypt(
+        &e,
+        "plain.yaml",
+        "# c1\nA: alpha\n# c2\nB: bravo\n# c3\nC: charlie\n",
+        "secrets/production.yaml",
+    );
+    e.ok(&["rm", "A", "--env", "production"]);
+    e.ok(&["rm", "C", "--env", "production"]);
+    let plain = sops_ok(&e, &e.key, &["decrypt", "secrets/production.yaml"]);
+    // As after `sops unset`: the comments stay, in order.
+    assert_eq!(
+        String::from_utf8(plain).unwrap(),
+        "# c1\n# c2\nB: bravo\n# c3\n"
+    );
 }

@@ -89,7 +89,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
         }
     }
     if !pending.is_empty() {
-        comments.push((Vec::new(), pending));
+        comments.push((vec!["sops".to_string()], pending));
     }
     if flat.is_empty() {
         return Err("not a sops-encrypted file (no `sops_*` metadata lines)".into());
@@ -273,7 +273,7 @@ pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> Result<String, S
         comments_for(&mut out, std::slice::from_ref(k));
         line(&mut out, k, value);
     }
-    comments_for(&mut out, &[]);
+    comments_for(&mut out, &["sops".to_string()]);
     let tree = metadata_tree(md);
     let mut flat = Vec::new();
     for (k, v) in &tree {
@@ -336,7 +336,7 @@ mod tests {
             version: "3.11.0".into(),
             comments: vec![
                 (vec!["B".into()], vec!["#ENC[c,type:comment]".into()]),
-                (vec![], vec!["#ENC[end,type:comment]".into()]),
+                (vec!["sops".into()], vec!["#ENC[end,type:comment]".into()]),
             ],
             ..Default::default()
         }

@@ -99,9 +99,39 @@ pub struct Metadata {
     /// only and never writes them.
     pub key_groups: bool,
     /// sops' encrypted comment lines (`#ENC[…,type:comment]`), each run
-    /// anchored to the key path of the line that follows it (empty: the end
-    /// of the data), so a rewrite puts them back where they were.
+    /// anchored to the key path of the line that follows it (`["sops"]`:
+    /// after the last value), so a rewrite puts them back where they were.
     pub comments: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl Metadata {
+    /// A top-level key was deleted: the comments above it stay where they
+    /// were, now above `next` (the key that followed it; `None`: the end
+    /// of the data), as sops keeps them; comments inside its value go with
+    /// it.
+    pub fn reanchor_comments(&mut self, removed: &str, next: Option<&str>) {
+        let mut moved = Vec::new();
+        self.comments.retain_mut(|(p, lines)| {
+            if p.first().map(String::as_str) != Some(removed) {
+                return true;
+            }
+            if p.len() == 1 {
+                moved.append(lines);
+            }
+            false
+        });
+        if moved.is_empty() {
+            return;
+        }
+        let to = vec![next.unwrap_or("sops").to_string()];
+        match self.comments.iter_mut().find(|(p, _)| *p == to) {
+            Some((_, lines)) => {
+                moved.append(lines);
+                *lines = moved;
+            }
+            None => self.comments.push((to, moved)),
+        }
+    }
 }
 
 /// Metadata key of gsec's structure MAC.
