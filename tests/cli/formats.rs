@@ -62,6 +62,12 @@ fn sops_extract(e: &Env, key: &Path, file: &str, name: &str) -> String {
     String::from_utf8(sops_ok(e, key, &["decrypt", "--extract", &path, file])).unwrap()
 }
 
+/// `secrets/.NAME.lock` for `secrets/NAME`.
+fn lock_of(file: &str) -> String {
+    let (dir, name) = file.rsplit_once('/').unwrap();
+    format!("{dir}/.{name}.lock")
+}
+
 const VALUES: &[(&str, &str)] = &[
     ("DB_PASSWORD", "correct horse <&> battery"),
     (
@@ -102,6 +108,10 @@ fn sops_decrypts_every_json_and_dotenv_file_gsec_writes() {
             }
             sops_ok(&e, key, &["decrypt", file]);
         }
+        // The lock file beside it is git-ignored like a YAML file's.
+        assert!(e.path(&lock_of(file)).exists());
+        let status = e.git(&["status", "--porcelain", "-uall"]);
+        assert!(!status.contains(".lock"), "{status}");
         // And gsec reads back what it wrote.
         for (k, v) in VALUES {
             assert_eq!(e.get(k, "production"), *v, "{file} {k}");
