@@ -140,14 +140,15 @@ pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
 
 /// The metadata tree as sops writes it in YAML: `version: 3.11.0` is a
 /// string left unquoted (go-yaml quotes only what would read as another
-/// type).
+/// type; a version string always reads back as a string field).
 fn yaml_metadata(md: &Metadata) -> Vec<(String, Emit)> {
     let mut m = metadata_tree(md);
     for (k, v) in &mut m {
         if k == "version"
             && let Emit::Str(s) = v
-            && s.contains('.')
-            && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && s.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
         {
             *v = Emit::Raw(std::mem::take(s));
         }
