@@ -595,3 +595,34 @@ fn removing_a_yaml_value_keeps_the_comments_above_it() {
         "# c1\n# c2\nB: bravo\n# c3\n"
     );
 }
+
+#[test]
+fn a_json_indent_set_in_sops_config_is_kept() {
+    let e = project_with(JSON);
+    e.write(".sops.yaml", "stores:\n  json:\n    indent: 2\n");
+    sops_encrypt(
+        &e,
+        "plain.json",
+        "{\"A\": \"alpha-value\", \"n\": {\"l\": [\"x\", \"y\"]}}",
+        JSON,
+    );
+    let before = e.read(JSON);
+    assert!(before.starts_with("{\n  \"A\": \"ENC["), "{before}");
+    e.set("A", "production", "alpha-2");
+    let after = e.read(JSON);
+    let (added, gone) = changed_lines(&before, &after);
+    let may_change = [
+        "\"A\": ",
+        "\"lastmodified\"",
+        "\"mac\"",
+        "gsec_structure_mac",
+    ];
+    for l in added.iter().chain(&gone) {
+        assert!(is_any(l, &may_change), "unexpected change {l:?}");
+    }
+    assert!(
+        after.contains("\n  \"n\": {\n    \"l\": [\n      \"ENC["),
+        "{after}"
+    );
+    assert_eq!(sops_extract(&e, &e.key, JSON, "A"), "alpha-2");
+}

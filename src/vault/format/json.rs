@@ -30,7 +30,22 @@ pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
     let Value::Mapping(map) = doc else {
         return Err("top level is not an object (sops JSON files are objects)".into());
     };
-    split_document(map, "\"sops\"")
+    let (data, mut meta) = split_document(map, "\"sops\"")?;
+    meta.indent = indent_of(text);
+    Ok((data, meta))
+}
+
+/// One level's indentation in a file laid out as sops lays it out: what
+/// precedes the first key, when the object opens alone on the first line.
+fn indent_of(text: &str) -> Option<String> {
+    let mut lines = text.lines();
+    if lines.next()?.trim_end() != "{" {
+        return None;
+    }
+    let second = lines.next()?;
+    let unit = &second[..second.len() - second.trim_start_matches([' ', '\t']).len()];
+    let uniform = unit.bytes().all(|b| b == b'\t') || unit.bytes().all(|b| b == b' ');
+    (uniform && second[unit.len()..].starts_with('"')).then(|| unit.to_string())
 }
 
 fn line_of(bytes: &[u8], at: usize) -> usize {
@@ -143,56 +158,68 @@ pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
     let mut out = String::with_capacity(4096);
     let mut all: Vec<(String, Emit)> = data.to_vec();
     all.push(("sops".into(), Emit::Map(metadata_tree(md))));
-    emit_map(&mut out, &all, 0);
+    let unit = md.indent.as_deref().unwrap_or("\t");
+    Writer {
+        out: &mut out,
+        unit,
+    }
+    .map(&all, 0);
     out.push('\n');
     out
 }
 
-fn tabs(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n('\t', n));
+/// Go's `json.Indent` layout with `unit` per level.
+struct Writer<'a> {
+    out: &'a mut String,
+    unit: &'a str,
 }
 
-fn emit_map(out: &mut String, entries: &[(String, Emit)], depth: usize) {
-    if entries.is_empty() {
-        out.push_str("{}");
-        return;
-    }
-    out.push('{');
-    for (i, (k, v)) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+impl Writer<'_> {
+    fn newline(&mut self, depth: usize) {
+        self.out.push('\n');
+        for _ in 0..depth {
+            self.out.push_str(self.unit);
         }
-        out.push('\n');
-        tabs(out, depth + 1);
-        string(out, k);
-        out.push_str(": ");
-        emit(out, v, depth + 1);
     }
-    out.push('\n');
-    tabs(out, depth);
-    out.push('}');
-}
 
-fn emit(out: &mut String, e: &Emit, depth: usize) {
-    match e {
-        Emit::Map(m) => emit_map(out, m, depth),
-        Emit::List(items) if items.is_empty() => out.push_str("[]"),
-        Emit::List(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('\n');
-                tabs(out, depth + 1);
-                emit(out, v, depth + 1);
+    fn map(&mut self, entries: &[(String, Emit)], depth: usize) {
+        if entries.is_empty() {
+            self.out.push_str("{}");
+            return;
+        }
+        self.out.push('{');
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
             }
-            out.push('\n');
-            tabs(out, depth);
-            out.push(']');
+            self.newline(depth + 1);
+            string(self.out, k);
+            self.out.push_str(": ");
+            self.value(v, depth + 1);
         }
-        Emit::Str(s) | Emit::Block(s) => string(out, s),
-        Emit::Raw(s) => literal(out, s),
+        self.newline(depth);
+        self.out.push('}');
+    }
+
+    fn value(&mut self, e: &Emit, depth: usize) {
+        match e {
+            Emit::Map(m) => self.map(m, depth),
+            Emit::List(items) if items.is_empty() => self.out.push_str("[]"),
+            Emit::List(items) => {
+                self.out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.newline(depth + 1);
+                    self.value(v, depth + 1);
+                }
+                self.newline(depth);
+                self.out.push(']');
+            }
+            Emit::Str(s) | Emit::Block(s) => string(self.out, s),
+            Emit::Raw(s) => literal(self.out, s),
+        }
     }
 }
 
@@ -297,6 +324,30 @@ mod tests {
         assert_eq!(d[0].1, Value::String("x<y>&z\u{8}\u{1}é".into()));
         assert_eq!(m.age, md.age);
         assert_eq!(m.version, "3.11.0");
+    }
+
+    #[test]
+    fn the_indentation_read_is_the_indentation_written() {
+        for unit in ["  ", "    ", "", "\t"] {
+            let md = Metadata {
+                mac: "m".into(),
+                lastmodified: "l".into(),
+                indent: Some(unit.to_string()),
+                ..Default::default()
+            };
+            let data = vec![("a".to_string(), Emit::List(vec![Emit::Str("x".into())]))];
+            let text = emit_document(&data, &md);
+            assert!(
+                text.starts_with(&format!("{{\n{unit}\"a\": [\n{unit}{unit}\"x\"")),
+                "{text:?}"
+            );
+            let (_, back) = Format::Json.parse(text.as_bytes()).unwrap();
+            assert_eq!(back.indent.as_deref(), Some(unit));
+        }
+        let (_, compact) = Format::Json
+            .parse(b"{\"sops\": {\"mac\": \"m\", \"lastmodified\": \"l\"}}")
+            .unwrap();
+        assert_eq!(compact.indent, None);
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub struct Metadata {
     /// anchored to the key path of the line that follows it (`["sops"]`:
     /// after the last value), so a rewrite puts them back where they were.
     pub comments: Vec<(Vec<String>, Vec<String>)>,
+    /// JSON: the indentation of one level as read (sops writes a tab, or
+    /// `stores.json.indent` spaces when `.sops.yaml` sets it), kept on
+    /// rewrite so the file's lines stay as they were.
+    pub indent: Option<String>,
 }
 
 impl Metadata {
