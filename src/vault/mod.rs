@@ -3,11 +3,10 @@
 //!
 //! `format` moves text to and from trees (one module per wire format, so
 //! nothing here depends on which one a file is in), `crypto` holds the
-//! primitives, and
-//! this module is the protocol between them: unwrap the data key, decrypt
-//! and verify every value and the MAC, and on save re-encrypt only what
-//! changed. A save that changes nothing writes nothing, so history stays
-//! free of noise (sops #939, #931).
+//! primitives, and this module is the protocol between them: unwrap the
+//! data key, decrypt and verify every value and the MAC, and on save
+//! re-encrypt only what changed. A save that changes nothing writes
+//! nothing, so history stays free of noise (sops #939, #931).
 
 pub mod crypto;
 pub mod format;
