@@ -71,7 +71,9 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherit: Option<String>,
     /// Encrypted file, relative to the project root. Default
-    /// `secrets/<environment>.yaml`.
+    /// `secrets/<environment>.yaml`. Its name gives its sops format, as
+    /// for sops: `.yaml`/`.yml`, `.json` or `.env` (dotenv: flat values
+    /// only); other names are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }

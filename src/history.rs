@@ -103,7 +103,7 @@ impl<'p> Versions<'p> {
     fn summary(&mut self, id: ObjectId, path: &str) -> Result<Option<&Summary>> {
         if !self.summaries.contains_key(&id) {
             let bytes = git::blob(&self.repo, id)?;
-            let s = match Summary::of(&bytes) {
+            let s = match Summary::of(std::path::Path::new(path), &bytes) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     self.unreadable
@@ -354,7 +354,7 @@ pub fn exposure(project: &Project, envs: &[String]) -> Result<ExposureReport> {
         };
         let now_recips = current.recipients();
         let now_summary = match project.read_file(current.path())? {
-            Some(b) => Summary::of(&b).unwrap_or_default(),
+            Some(b) => Summary::of(current.path(), &b).unwrap_or_default(),
             None => Summary::default(),
         };
         // Each distinct version once, with the newest commit holding it.

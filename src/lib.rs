@@ -4,8 +4,9 @@
 //! `cli` parses flags and dispatches to one command module, which loads the
 //! `project` (`config` + identities from `keys`), then
 //! - reads and writes environment files through `vault` (sops format:
-//!   `vault::format` for the YAML wire format, `vault::crypto` for the
-//!   primitives), resolving inheritance and local overrides in `envs`;
+//!   `vault::format` for the YAML, JSON and dotenv wire formats,
+//!   `vault::crypto` for the primitives), resolving inheritance and local
+//!   overrides in `envs`;
 //! - scans for leaks with `scan` (rules, engine, sources from `git`);
 //! - rotates credentials with `rotate`, running WASM `plugin`s.
 #![deny(unsafe_code)]

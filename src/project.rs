@@ -340,7 +340,7 @@ impl Project {
         let mut vault = if path.exists() {
             self.open_path(path, opts)?
         } else {
-            Vault::create(path, self.config.recipients_for(env)?)
+            Vault::create(path, self.config.recipients_for(env)?)?
         };
         let out = f(&mut vault)?;
         let written = vault.save()?;

@@ -64,7 +64,12 @@ fn keys() -> Keys {
 }
 
 fn encrypt(k: &Keys, data: &[(String, Node)]) -> String {
-    let mut v = Vault::create("p.yaml", vec![k.recipient.clone()]);
+    encrypt_as("p.yaml", k, data)
+}
+
+/// Encrypted into a file named `path` (its name gives the format).
+fn encrypt_as(path: &str, k: &Keys, data: &[(String, Node)]) -> String {
+    let mut v = Vault::create(path, vec![k.recipient.clone()]).unwrap();
     for (n, node) in data {
         v.set_node(n, node.clone()).unwrap();
     }
@@ -72,7 +77,24 @@ fn encrypt(k: &Keys, data: &[(String, Node)]) -> String {
 }
 
 fn open(k: &Keys, text: &str) -> Vault {
-    Vault::from_bytes("p.yaml".into(), text.as_bytes(), &k.ids, Default::default()).unwrap()
+    open_as("p.yaml", k, text)
+}
+
+fn open_as(path: &str, k: &Keys, text: &str) -> Vault {
+    Vault::from_bytes(path.into(), text.as_bytes(), &k.ids, Default::default()).unwrap()
+}
+
+/// Top-level string values only, under names a dotenv file can hold.
+fn flat_tree() -> impl Strategy<Value = Vec<(String, Node)>> {
+    tree().prop_map(|m| {
+        m.into_iter()
+            .filter(|(k, _)| !k.starts_with("sops_"))
+            .map(|(k, n)| match n {
+                Node::Leaf(_) => (k, n),
+                _ => (k, Node::Leaf(crate::vault::Leaf::string("was a map"))),
+            })
+            .collect()
+    })
 }
 
 fn same(a: &Vault, b: &[(String, Node)]) -> bool {
@@ -86,8 +108,11 @@ proptest! {
 
     #[test]
     fn parsers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = format::parse(&bytes);
-        let _ = Summary::of(&bytes);
+        for f in [format::Format::Yaml, format::Format::Json, format::Format::Dotenv] {
+            let _ = f.parse(&bytes);
+        }
+        let _ = Summary::of(std::path::Path::new("p.yaml"), &bytes);
+        let _ = Summary::of(std::path::Path::new("p"), &bytes);
         if let Ok(text) = std::str::from_utf8(&bytes) {
             let _ = crate::dotenv::parse(text);
             let _ = crate::render::placeholders(text);
@@ -102,7 +127,31 @@ proptest! {
         prop_assert!(same(&v, &data));
         // Nothing to rewrite: a save would change no byte.
         prop_assert!(!v.is_dirty());
-        prop_assert_eq!(Summary::of(text.as_bytes()).unwrap().entries.is_empty(), data.is_empty());
+        prop_assert_eq!(Summary::of(std::path::Path::new("p.yaml"), text.as_bytes()).unwrap().entries.is_empty(), data.is_empty());
+    }
+
+    #[test]
+    fn json_and_dotenv_round_trip_arbitrary_values(data in tree(), flat in flat_tree()) {
+        let k = keys();
+        for (path, data) in [("p.json", &data), ("p.env", &flat)] {
+            let text = encrypt_as(path, &k, data);
+            let v = open_as(path, &k, &text);
+            prop_assert!(same(&v, data), "{}", path);
+            prop_assert!(!v.is_dirty());
+            let s = Summary::of(std::path::Path::new(path), text.as_bytes()).unwrap();
+            prop_assert_eq!(s.entries.is_empty(), data.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_mutated_json_or_dotenv_file_is_refused_or_decrypts_never_panics(data in tree(), flat in flat_tree(), at in any::<prop::sample::Index>(), b in any::<u8>()) {
+        let k = keys();
+        for (path, data) in [("p.json", &data), ("p.env", &flat)] {
+            let mut bytes = encrypt_as(path, &k, data).into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+            let _ = Vault::from_bytes(path.into(), &bytes, &k.ids, Default::default());
+        }
     }
 
     #[test]

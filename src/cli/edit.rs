@@ -18,6 +18,7 @@ use super::{Ctx, Exit, output};
 use crate::config::check_name;
 use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
+use crate::vault::format::Format;
 use crate::vault::{Node, OpenOptions, Vault};
 
 #[derive(Debug, Args)]
@@ -66,8 +67,12 @@ fn plaintext(env: &str, file: &str, vault: &Vault) -> Zeroizing<String> {
     text
 }
 
+/// The edited text as entries the environment file's format can hold (a
+/// dotenv file: flat values only) and the project's naming policy allows,
+/// so a mistake re-opens the editor.
 fn parse(
     text: &str,
+    format: Format,
     naming: crate::config::Naming,
 ) -> std::result::Result<Vec<(String, Node)>, String> {
     let v: Value = crate::yaml::parse_value(text.as_bytes())?;
@@ -85,7 +90,11 @@ fn parse(
         if let Some((other, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(&k)) {
             return Err(format!("'{k}' and '{other}' differ only in case"));
         }
-        out.push((k, crate::vault::node_from_yaml(v)));
+        let node = crate::vault::node_from_yaml(v);
+        if let Some(why) = format.refuse_entry(&k, node.collection()) {
+            return Err(why);
+        }
+        out.push((k, node));
     }
     Ok(out)
 }
@@ -186,9 +195,10 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
     let before = std::fs::read(&path).ok();
     let vault = match &before {
         Some(_) => project.open(&a.env)?.expect("file exists"),
-        None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?),
+        None => Vault::create(path.clone(), project.config.recipients_for(&a.env)?)?,
     };
     let original = plaintext(&a.env, &rel, &vault);
+    let format = vault.format();
     drop(vault);
     let dir = private_dir();
     let mut scratch = Scratch(
@@ -221,7 +231,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
             output::info(&format!("no changes; {rel} left untouched"));
             return Ok(Exit::Ok);
         }
-        match parse(&edited, project.config.naming) {
+        match parse(&edited, format, project.config.naming) {
             Ok(entries) => break entries,
             Err(e) if attempts < MAX_ATTEMPTS => {
                 output::warn(&format!(
@@ -258,7 +268,7 @@ pub fn run(ctx: &Ctx, a: EditArgs) -> Result<Exit> {
                 ".{}.gsec-recovered.yaml",
                 path.file_stem().unwrap_or_default().to_string_lossy()
             ));
-            let mut v = Vault::create(keep.clone(), project.config.recipients_for(&a.env)?);
+            let mut v = Vault::create(keep.clone(), project.config.recipients_for(&a.env)?)?;
             v.replace_all(recovery)?;
             v.save()?;
             return Err(Error::msg(format!(

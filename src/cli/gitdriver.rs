@@ -171,7 +171,7 @@ pub fn textconv(_ctx: &Ctx, a: TextconvArgs) -> Result<Exit> {
         output::stdout(&bytes)?;
         return Ok(Exit::Ok);
     }
-    match Summary::of(&bytes) {
+    match Summary::of(&a.file, &bytes) {
         Ok(s) => output::stdout(s.render().as_bytes())?,
         Err(e) => {
             // A diff must still show something: the raw text, and why.

@@ -182,8 +182,9 @@ fn adopt_sops(
 }
 
 /// Make sure `.gsec.local.yaml` (plaintext local overrides) and the lock
-/// files gsec keeps beside each file it writes (`.NAME.yaml.lock`, see
-/// `fsutil::lock`) are git-ignored, so `git add -A` commits neither.
+/// files gsec keeps beside each file it writes (`.NAME.yaml.lock`,
+/// `.NAME.json.lock`, …, see `fsutil::lock`) are git-ignored, so `git add
+/// -A` commits neither.
 fn ignore_local_file(root: &Path) -> Result<()> {
     let gi = root.join(".gitignore");
     let existing = match crate::fsutil::read_regular(&gi, crate::fsutil::MAX_CONFIG_FILE)? {
@@ -196,8 +197,10 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     if !has(&[&local, config::LOCAL_FILE_NAME]) {
         add.push(local.as_str());
     }
-    if !has(&[LOCK_PATTERN]) {
-        add.push(LOCK_PATTERN);
+    for pattern in LOCK_PATTERNS {
+        if !has(&[pattern]) {
+            add.push(pattern);
+        }
     }
     if !has(&[RECOVERED_PATTERN]) {
         add.push(RECOVERED_PATTERN);
@@ -219,8 +222,9 @@ fn ignore_local_file(root: &Path) -> Result<()> {
     fsutil::write_atomic(&gi, text.as_bytes(), None)
 }
 
-/// Matches every lock file `fsutil::lock_path` names.
-const LOCK_PATTERN: &str = ".*.yaml.lock";
+/// Match every lock file `fsutil::lock_path` names, whatever the format of
+/// the file it locks (`vault::format`).
+const LOCK_PATTERNS: [&str; 4] = [".*.yaml.lock", ".*.yml.lock", ".*.json.lock", ".*.env.lock"];
 /// What `gsec edit` keeps (encrypted) when an edit could not be applied:
 /// personal, not for the repository.
 const RECOVERED_PATTERN: &str = ".*.gsec-recovered.yaml";

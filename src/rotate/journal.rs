@@ -198,7 +198,7 @@ impl Journal {
             v.set_recipients(recipients);
             v
         } else {
-            Vault::create(p, recipients)
+            Vault::create(p, recipients)?
         };
         Ok(Journal { vault, _lock: lock })
     }

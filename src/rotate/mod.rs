@@ -614,7 +614,8 @@ fn names_in(path: &std::path::Path) -> Result<Vec<String>> {
     let Some(bytes) = crate::fsutil::read_regular(path, crate::fsutil::MAX_SECRETS_FILE)? else {
         return Ok(vec![]);
     };
-    let (data, _) = crate::vault::format::parse(&bytes).map_err(|e| Error::file(path, e))?;
+    let (data, _) =
+        crate::vault::format::parse_path(path, &bytes).map_err(|e| Error::file(path, e))?;
     Ok(data.into_iter().map(|(k, _)| k).collect())
 }
 

@@ -530,17 +530,15 @@ impl Scanner {
         };
         let mut hits = self.engine.scan_named(rel, content);
         if sops && self.vault_files.contains(rel) {
-            hits.extend(
-                sopsfile::unencrypted_values(content)
-                    .into_iter()
-                    .map(|(start, end)| Hit {
-                        rule: RuleRef::UnencryptedValue,
-                        start,
-                        end,
-                        whole: (start, end),
-                        secret: zeroize::Zeroizing::new(content[start..end].to_vec()),
-                    }),
-            );
+            hits.extend(sopsfile::unencrypted_values(rel, content).into_iter().map(
+                |(start, end)| Hit {
+                    rule: RuleRef::UnencryptedValue,
+                    start,
+                    end,
+                    whole: (start, end),
+                    secret: zeroize::Zeroizing::new(content[start..end].to_vec()),
+                },
+            ));
         }
         if hits.is_empty() {
             return Some(vec![]);

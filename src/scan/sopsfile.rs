@@ -117,10 +117,96 @@ fn line_spans(buf: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Byte spans of the values left in a masked YAML environment file: after
-/// [`mask`], an encrypted value is blank, so any `key: value` or `- value`
-/// still holding text was stored unencrypted.
-pub fn unencrypted_values(masked: &[u8]) -> Vec<(usize, usize)> {
+/// Byte spans of the values left in a masked environment file (`rel`
+/// names it, for its format): after [`mask`], an encrypted value is blank,
+/// so any value still holding text was stored unencrypted.
+pub fn unencrypted_values(rel: &str, masked: &[u8]) -> Vec<(usize, usize)> {
+    use crate::vault::format::Format;
+    match Format::detect(std::path::Path::new(rel), masked) {
+        Format::Yaml => yaml_values(masked),
+        Format::Json => json_values(masked),
+        Format::Dotenv => dotenv_values(masked),
+    }
+}
+
+/// `NAME=value` lines: the value, unless blank (encrypted or empty).
+fn dotenv_values(masked: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (s, e) in line_spans(masked) {
+        let line = &masked[s..e];
+        if line.starts_with(b"#") {
+            continue;
+        }
+        let Some(eq) = line.iter().position(|b| *b == b'=') else {
+            continue;
+        };
+        let v = &line[eq + 1..];
+        let len = v.len() - v.iter().rev().take_while(|b| **b == b' ').count();
+        if len > 0 {
+            out.push((s + eq + 1, s + eq + 1 + len));
+        }
+    }
+    out
+}
+
+/// One value per line in the layout sops writes (`"key": value,` or a
+/// list item): the value, unless it is a masked ciphertext (`"   "`), an
+/// empty string, `null` or a bracket.
+fn json_values(masked: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (s, e) in line_spans(masked) {
+        let line = &masked[s..e];
+        let lead = line.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let mut body = &line[lead..];
+        while let Some(b' ' | b'\t' | b'\r' | b',') = body.last() {
+            body = &body[..body.len() - 1];
+        }
+        let mut at = s + lead;
+        // After a quoted key followed by `: `, the value; else the line is
+        // a list item.
+        if body.first() == Some(&b'"')
+            && let Some(close) = string_end(body)
+            && body[close..].starts_with(b": ")
+        {
+            at += close + 2;
+            body = &body[close + 2..];
+        }
+        let skip = body.is_empty()
+            || matches!(body, b"null" | b"\"\"" | b"{}" | b"[]")
+            || matches!(body.first(), Some(b'{' | b'[' | b'}' | b']'))
+            || (body.len() >= 2
+                && body[0] == b'"'
+                && body[body.len() - 1] == b'"'
+                && body[1..body.len() - 1].iter().all(|b| *b == b' '));
+        if skip {
+            continue;
+        }
+        let (from, len) = if body.len() >= 2 && body[0] == b'"' && body.ends_with(b"\"") {
+            (at + 1, body.len() - 2)
+        } else {
+            (at, body.len())
+        };
+        out.push((from, from + len));
+    }
+    out
+}
+
+/// The index just past the closing quote of the string `b` starts with.
+fn string_end(b: &[u8]) -> Option<usize> {
+    let mut esc = false;
+    for (i, &c) in b.iter().enumerate().skip(1) {
+        match c {
+            _ if esc => esc = false,
+            b'\\' => esc = true,
+            b'"' => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `key: value` and `- value` lines of a YAML file.
+fn yaml_values(masked: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (s, e) in line_spans(masked) {
         let line = &masked[s..e];
@@ -176,7 +262,7 @@ mod tests {
         assert!(
             !text.contains("ENC[") && !text.contains("age1xyz") && !text.contains("lastmodified")
         );
-        let vals: Vec<String> = unencrypted_values(&m)
+        let vals: Vec<String> = unencrypted_values("s.yaml", &m)
             .into_iter()
             .map(|(s, e)| String::from_utf8_lossy(&m[s..e]).into_owned())
             .collect();
@@ -192,5 +278,20 @@ mod tests {
             b"A=ENC[AES256_GCM,data:a]\nsops_mac=ENC[x]\nsops_age__list_0__map_recipient=age1k\n";
         let t = String::from_utf8(mask(d)).unwrap();
         assert!(!t.contains("age1k") && t.starts_with("A="));
+    }
+
+    #[test]
+    fn plain_values_are_found_in_json_and_dotenv() {
+        let vals = |rel: &str, f: &[u8]| -> Vec<String> {
+            let m = mask(f);
+            unencrypted_values(rel, &m)
+                .into_iter()
+                .map(|(s, e)| String::from_utf8_lossy(&m[s..e]).into_owned())
+                .collect()
+        };
+        let j = b"{\n\t\"A\": \"ENC[AES256_GCM,data:a]\",\n\t\"B_unencrypted\": \"plain: b\",\n\t\"n\": {\n\t\t\"l\": [\n\t\t\t\"ENC[AES256_GCM,data:q]\",\n\t\t\t\"item\",\n\t\t\t3\n\t\t],\n\t\t\"e\": \"\",\n\t\t\"z\": null\n\t},\n\t\"sops\": {\n\t\t\"mac\": \"ENC[x]\"\n\t}\n}\n";
+        assert_eq!(vals("s/p.json", j), ["plain: b", "item", "3"]);
+        let d = b"#ENC[AES256_GCM,data:c]\nA=ENC[AES256_GCM,data:a]\nEMPTY=\nB_unencrypted=plain=b\nsops_mac=ENC[x]\nsops_version=3.11.0\n";
+        assert_eq!(vals("s/p.env", d), ["plain=b"]);
     }
 }

@@ -1,10 +1,12 @@
-//! The vault: one sops-compatible encrypted YAML file, decrypted into memory.
+//! The vault: one sops-compatible encrypted file (YAML, JSON or dotenv,
+//! by its name), decrypted into memory.
 //!
-//! `format` moves text to and from trees, `crypto` holds the primitives, and
-//! this module is the protocol between them: unwrap the data key, decrypt
-//! and verify every value and the MAC, and on save re-encrypt only what
-//! changed. A save that changes nothing writes nothing, so history stays
-//! free of noise (sops #939, #931).
+//! `format` moves text to and from trees (one module per wire format, so
+//! nothing here depends on which one a file is in), `crypto` holds the
+//! primitives, and this module is the protocol between them: unwrap the
+//! data key, decrypt and verify every value and the MAC, and on save
+//! re-encrypt only what changed. A save that changes nothing writes
+//! nothing, so history stays free of noise (sops #939, #931).
 
 pub mod crypto;
 pub mod format;
@@ -21,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::keys::{Identities, Recipient};
 use crate::keys::{same_recipient, short_recipient};
 use crypto::{CryptoError, DataKey, MacHasher, ValueType};
-use format::{AgeStanza, Emit, Metadata, Rules};
+use format::{AgeStanza, Emit, Format, Metadata, Rules};
 pub use tree::{Leaf, Node, node_from_yaml};
 use tree::{clear_cache, merge, plain_leaf};
 
@@ -103,7 +105,7 @@ impl Peek {
     /// Parse bytes read elsewhere (a blob at a revision); `path` names the
     /// file in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Peek> {
-        let (data, meta) = format::parse(bytes).map_err(|e| Error::file(path, e))?;
+        let (data, meta) = format::parse_path(path, bytes).map_err(|e| Error::file(path, e))?;
         Ok(Peek { data, meta })
     }
 }
@@ -133,6 +135,8 @@ impl RecipientChange {
 /// dirty flag (and so the MAC and `lastmodified`) right.
 pub struct Vault {
     path: PathBuf,
+    /// The wire format, from the file's name.
+    format: Format,
     data: Vec<(String, Node)>,
     meta: Metadata,
     key: DataKey,
@@ -155,10 +159,14 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// A new, empty file for `recipients` (not written until `save`).
-    pub fn create(path: impl Into<PathBuf>, recipients: Vec<Recipient>) -> Self {
-        Vault {
-            path: path.into(),
+    /// A new, empty file for `recipients` (not written until `save`), in
+    /// the format its name says; a name gsec cannot write is refused.
+    pub fn create(path: impl Into<PathBuf>, recipients: Vec<Recipient>) -> Result<Self> {
+        let path = path.into();
+        let format = Format::of_path(&path).map_err(|e| Error::file(&path, e))?;
+        Ok(Vault {
+            path,
+            format,
             data: Vec::new(),
             meta: Metadata {
                 rules: Rules {
@@ -173,7 +181,7 @@ impl Vault {
             dirty: true,
             rekey: false,
             exists: false,
-        }
+        })
     }
 
     /// Read, unwrap, decrypt and verify a file.
@@ -189,7 +197,8 @@ impl Vault {
         ids: &Identities,
         opts: OpenOptions,
     ) -> Result<Self> {
-        let (raw, meta) = format::parse(bytes).map_err(|e| Error::file(&path, e))?;
+        let format = Format::of_path(&path).map_err(|e| Error::file(&path, e))?;
+        let (raw, meta) = format.parse(bytes).map_err(|e| Error::file(&path, e))?;
         if meta.age.is_empty() {
             return Err(Error::file(
                 &path,
@@ -205,6 +214,7 @@ impl Vault {
             .collect();
         let v = Vault {
             path,
+            format,
             data,
             meta,
             key,
@@ -317,6 +327,28 @@ impl Vault {
         &self.path
     }
 
+    /// The file's wire format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// `node` as the file's format can hold it under `name`: in a dotenv
+    /// file, a flat string (numbers and booleans become their text, as
+    /// sops reads them back) under a name sops does not take for metadata;
+    /// maps and lists are refused there.
+    fn fit(&self, name: &str, node: Node) -> Result<Node> {
+        if self.format != Format::Dotenv {
+            return Ok(node);
+        }
+        if let Some(why) = self.format.refuse_entry(name, node.collection()) {
+            return Err(Error::file(&self.path, why));
+        }
+        Ok(match node {
+            Node::Leaf(l) if l.ty != Some(ValueType::Str) => Node::Leaf(Leaf::string(&l.text())),
+            other => other,
+        })
+    }
+
     /// Top-level entries, in file order (read-only: change them with
     /// `set`, `set_node`, `replace_all` or `remove`).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
@@ -373,6 +405,7 @@ impl Vault {
     /// Set a top-level value of any shape. Parts equal to what is stored
     /// keep their ciphertext, so only changed values produce diff lines.
     pub fn set_node(&mut self, name: &str, node: Node) -> Result<bool> {
+        let node = self.fit(name, node)?;
         let old = self.position(name).map(|i| &self.data[i].1);
         self.refuse_clear(name, old, &node)?;
         match self.position(name) {
@@ -400,12 +433,28 @@ impl Vault {
     /// anything changed; a new or changed value the file's rules would leave
     /// unencrypted is refused (see [`Vault::set_node`]).
     pub fn replace_all(&mut self, new: Vec<(String, Node)>) -> Result<bool> {
+        let new = new
+            .into_iter()
+            .map(|(k, n)| {
+                let n = self.fit(&k, n)?;
+                Ok((k, n))
+            })
+            .collect::<Result<Vec<_>>>()?;
         for (k, n) in &new {
             let old = self.data.iter().find(|(ok, _)| ok == k).map(|(_, o)| o);
             self.refuse_clear(k, old, n)?;
         }
         let old_names: Vec<String> = self.data.iter().map(|(k, _)| k.clone()).collect();
         let new_names: Vec<String> = new.iter().map(|(k, _)| k.clone()).collect();
+        let kept: std::collections::HashSet<&str> = new_names.iter().map(String::as_str).collect();
+        for (i, k) in old_names.iter().enumerate() {
+            if !kept.contains(k.as_str()) {
+                let next = old_names[i + 1..]
+                    .iter()
+                    .find(|n| kept.contains(n.as_str()));
+                self.meta.reanchor_comments(k, next.map(String::as_str));
+            }
+        }
         let mut old = std::mem::take(&mut self.data);
         let mut changed = old_names != new_names;
         for (k, n) in new {
@@ -450,6 +499,8 @@ impl Vault {
     pub fn remove(&mut self, name: &str) -> Option<String> {
         let i = self.position(name)?;
         let (k, _) = self.data.remove(i);
+        let next = self.data.get(i).map(|(n, _)| n.as_str());
+        self.meta.reanchor_comments(&k, next);
         self.dirty = true;
         Some(k)
     }
@@ -540,7 +591,7 @@ impl Vault {
                 ),
             )
         };
-        let (raw, meta) = format::parse(bytes).map_err(unreadable)?;
+        let (raw, meta) = self.format.parse(bytes).map_err(unreadable)?;
         if meta.age.len() != self.recipients.len() {
             return Err(unreadable("recipient blocks are missing".into()));
         }
@@ -548,6 +599,7 @@ impl Vault {
             decode(&self.path, &self.key, &meta.rules, raw).map_err(|e| unreadable(what(e)))?;
         let back = Vault {
             path: self.path.clone(),
+            format: self.format,
             data,
             meta,
             key: self.key.clone(),
@@ -636,7 +688,9 @@ impl Vault {
             out.push((k.clone(), encrypt_node(&self.key, &rules, n, &mut stack)));
             stack.pop();
         }
-        Ok(format::emit_document(&out, &self.meta))
+        self.format
+            .emit(&out, &self.meta)
+            .map_err(|e| Error::file(&self.path, e))
     }
 }
 
@@ -848,6 +902,8 @@ fn decrypt_node(
                 .map(|v| decrypt_node(path, key, rules, v, stack))
                 .collect::<Result<_>>()?,
         ),
+        // sops leaves null unencrypted in every format.
+        Value::Null => Node::Leaf(plain_leaf(Value::Null)),
         scalar => {
             if rules.encrypts(stack) {
                 let Value::String(enc) = scalar else {

@@ -36,10 +36,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Parse a sops file (YAML) without decrypting. `Err` says why it is
-    /// not one (phrased for the user; no values).
-    pub fn of(bytes: &[u8]) -> Result<Summary, String> {
-        let (data, meta) = format::parse(bytes)?;
+    /// Parse a sops file without decrypting, in the format its name says
+    /// (or, for a temporary copy without the name, its content). `Err` says
+    /// why it is not one (phrased for the user; no values).
+    pub fn of(path: &std::path::Path, bytes: &[u8]) -> Result<Summary, String> {
+        let (data, meta) = format::Format::detect(path, bytes).parse(bytes)?;
         Ok(Self::from_parts(&data, &meta))
     }
 

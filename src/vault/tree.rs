@@ -78,6 +78,16 @@ impl Node {
         }
     }
 
+    /// What kind of collection this is (`"a map"`, `"a list"`), for
+    /// messages; `None` for a single value.
+    pub fn collection(&self) -> Option<&'static str> {
+        match self {
+            Node::Map(_) => Some("a map"),
+            Node::List(_) => Some("a list"),
+            Node::Leaf(_) => None,
+        }
+    }
+
     /// The same plaintext value and shape (ciphertext not compared).
     pub fn same(&self, other: &Node) -> bool {
         match (self, other) {

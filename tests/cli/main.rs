@@ -9,6 +9,7 @@ mod common;
 mod distribution;
 mod envs;
 mod fake_github;
+mod formats;
 mod gitleaks;
 mod gitnative;
 mod hardening;

@@ -7,103 +7,11 @@
 
 use serde_norway::Value;
 
-/// A YAML tree ready to emit. Scalars are already final text (`Raw`) or a
-/// string to be quoted as needed (`Str`). It may hold plaintext (`gsec
-/// edit`, `get` of a map, `export --format yaml`), so its scalars are
-/// zeroized on drop and `Debug` shows only the shape.
-#[derive(Clone, PartialEq)]
-pub enum Emit {
-    Map(Vec<(String, Emit)>),
-    List(Vec<Emit>),
-    Str(String),
-    Raw(String),
-    /// A literal block scalar (`|`), used for armored age files.
-    Block(String),
-}
+use super::{Data, Emit, Metadata, metadata_tree, split_document};
 
-impl Drop for Emit {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        if let Emit::Str(s) | Emit::Raw(s) | Emit::Block(s) = self {
-            s.zeroize();
-        }
-    }
-}
-
-impl std::fmt::Debug for Emit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Emit::Map(m) => f
-                .debug_map()
-                .entries(m.iter().map(|(k, v)| (k, v)))
-                .finish(),
-            Emit::List(l) => f.debug_list().entries(l).finish(),
-            Emit::Str(_) => f.write_str("Str(..)"),
-            Emit::Raw(_) => f.write_str("Raw(..)"),
-            Emit::Block(_) => f.write_str("Block(..)"),
-        }
-    }
-}
-
-/// One `sops.age[]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgeStanza {
-    pub recipient: String,
-    pub enc: String,
-}
-
-/// Which values are encrypted: sops' partial-encryption settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rules {
-    pub unencrypted_suffix: Option<String>,
-    pub encrypted_suffix: Option<String>,
-    pub unencrypted_regex: Option<String>,
-    pub encrypted_regex: Option<String>,
-    pub mac_only_encrypted: bool,
-}
-
-/// The `sops:` block.
-#[derive(Debug, Clone, Default)]
-pub struct Metadata {
-    pub age: Vec<AgeStanza>,
-    pub lastmodified: String,
-    pub mac: String,
-    pub rules: Rules,
-    pub version: String,
-    /// Key sources gsec cannot use itself (pgp, kms, …), kept as read so a
-    /// write that keeps the data key keeps them too.
-    pub foreign: Vec<(String, Value)>,
-    /// Unknown metadata keys, kept as read.
-    pub extra: Vec<(String, Value)>,
-    /// gsec's structure MAC ([`STRUCTURE_MAC_KEY`]): binds the shape of the
-    /// tree, which the sops MAC does not. sops ignores it (and drops it
-    /// when it rewrites the file).
-    pub structure_mac: Option<String>,
-    /// The file uses `key_groups` (Shamir); gsec reads single-group files
-    /// only and never writes them.
-    pub key_groups: bool,
-    /// sops' encrypted comment lines (`#ENC[…,type:comment]`), each run
-    /// anchored to the key path of the line that follows it, so a rewrite
-    /// puts them back where they were (YAML parsers drop comments).
-    pub comments: Vec<(Vec<String>, Vec<String>)>,
-}
-
-/// Metadata key of gsec's structure MAC.
-pub const STRUCTURE_MAC_KEY: &str = "gsec_structure_mac";
-
-pub const FOREIGN_SOURCES: &[&str] = &["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
-
-/// Parse a sops YAML file. Errors are phrased for the user (no values).
-pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
-    if bytes.is_empty() || bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err("file is empty (truncated?)".into());
-    }
-    if bytes.len() as u64 > crate::fsutil::MAX_SECRETS_FILE {
-        return Err(format!(
-            "larger than the {} MiB limit for secrets files",
-            crate::fsutil::MAX_SECRETS_FILE >> 20
-        ));
-    }
+/// Parse a sops YAML file (size and emptiness already checked). Errors
+/// are phrased for the user (no values).
+pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
     let doc = crate::yaml::parse_value(bytes).map_err(|e| {
         if e.contains("duplicate entry with key \"sops\"") {
             format!(
@@ -116,26 +24,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<(String, Value)>, Metadata), String> {
     let Value::Mapping(map) = doc else {
         return Err("top level is not a map (sops files are YAML maps)".into());
     };
-    let mut data: Vec<(String, Value)> = Vec::with_capacity(map.len());
-    let mut meta = None;
-    let mut seen = std::collections::HashSet::with_capacity(map.len());
-    for (k, v) in map {
-        let k = key_string(&k)?;
-        if k != "sops" {
-            check_key(&k, "")?;
-        }
-        // `1:` and `"1":` are different YAML keys but the same sops path.
-        if !seen.insert(k.clone()) {
-            return Err(format!("duplicate key `{k}` at the top level"));
-        }
-        if k == "sops" {
-            meta = Some(parse_metadata(v)?);
-        } else {
-            check_value(&v, &k)?;
-            data.push((k, v));
-        }
-    }
-    let mut meta: Metadata = meta.ok_or("not a sops-encrypted file (no `sops:` metadata)")?;
+    let (data, mut meta) = split_document(map, "`sops:`")?;
     if bytes.windows(13).any(|w| w == b"type:comment]") {
         meta.comments = comments_of(&String::from_utf8_lossy(bytes));
     }
@@ -240,227 +129,31 @@ fn insert_comments(text: String, comments: &[(Vec<String>, Vec<String>)]) -> Str
     out
 }
 
-fn key_string(k: &Value) -> Result<String, String> {
-    match k {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err("a map key is not a string".into()),
-    }
-}
-
-/// A key may not contain `:`: sops binds each value to its key path joined
-/// with `:`, so `"a:b": …` and `a: {b: …}` would be bound alike and one
-/// could be rewritten into the other undetected.
-fn check_key(k: &str, parent: &str) -> Result<(), String> {
-    if !k.contains(':') {
-        return Ok(());
-    }
-    let at = if parent.is_empty() {
-        String::new()
-    } else {
-        format!(" under `{parent}`")
-    };
-    Err(format!(
-        "key `{}`{at} contains ':', which sops joins key paths with (`a:b` and `a: {{b: …}}` are bound alike): rename it",
-        k
-    ))
-}
-
-fn check_value(v: &Value, path: &str) -> Result<(), String> {
-    match v {
-        Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
-        Value::Mapping(m) => {
-            let mut seen = std::collections::HashSet::with_capacity(m.len());
-            for (k, v) in m {
-                let k = key_string(k)?;
-                check_key(&k, path)?;
-                check_value(v, &format!("{path}.{k}"))?;
-                if !seen.insert(k.clone()) {
-                    return Err(format!("duplicate key `{path}.{k}`"));
-                }
-            }
-            Ok(())
-        }
-        Value::Sequence(s) => s.iter().try_for_each(|v| check_value(v, path)),
-        _ => Ok(()),
-    }
-}
-
-fn str_field(v: &Value, name: &str) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(format!("sops.{name} is not a string")),
-    }
-}
-
-fn parse_metadata(v: Value) -> Result<Metadata, String> {
-    let Value::Mapping(m) = v else {
-        return Err("`sops:` metadata is not a map".into());
-    };
-    let mut md = Metadata::default();
-    for (k, v) in m {
-        let k = key_string(&k)?;
-        match k.as_str() {
-            "age" => md.age = parse_age(&v, "sops.age")?,
-            "lastmodified" => md.lastmodified = str_field(&v, "lastmodified")?,
-            "mac" => md.mac = str_field(&v, "mac")?,
-            "version" => md.version = str_field(&v, "version")?,
-            "unencrypted_suffix" => md.rules.unencrypted_suffix = opt_str(&v, &k)?,
-            "encrypted_suffix" => md.rules.encrypted_suffix = opt_str(&v, &k)?,
-            "unencrypted_regex" => md.rules.unencrypted_regex = opt_str(&v, &k)?,
-            "encrypted_regex" => md.rules.encrypted_regex = opt_str(&v, &k)?,
-            "mac_only_encrypted" => md.rules.mac_only_encrypted = matches!(v, Value::Bool(true)),
-            "key_groups" => {
-                let Value::Sequence(groups) = &v else {
-                    return Err("sops.key_groups is not a list".into());
-                };
-                match groups.len() {
-                    0 => {}
-                    1 => {
-                        md.key_groups = true;
-                        if let Value::Mapping(g) = &groups[0]
-                            && let Some(a) = g.get("age")
-                        {
-                            md.age = parse_age(a, "sops.key_groups[0].age")?;
-                        }
-                    }
-                    n => {
-                        return Err(format!(
-                            "uses {n} key groups (Shamir secret sharing), which gsec does not support"
-                        ));
-                    }
-                }
-            }
-            "shamir_threshold" => {}
-            STRUCTURE_MAC_KEY => md.structure_mac = opt_str(&v, &k)?,
-            _ if FOREIGN_SOURCES.contains(&k.as_str()) => {
-                let empty =
-                    matches!(&v, Value::Null) || matches!(&v, Value::Sequence(s) if s.is_empty());
-                if !empty {
-                    md.foreign.push((k, v));
-                }
-            }
-            _ => md.extra.push((k, v)),
-        }
-    }
-    if md.mac.is_empty() {
-        return Err("sops metadata has no `mac`".into());
-    }
-    if md.lastmodified.is_empty() {
-        return Err("sops metadata has no `lastmodified`".into());
-    }
-    Ok(md)
-}
-
-fn opt_str(v: &Value, name: &str) -> Result<Option<String>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        _ => str_field(v, name).map(Some),
-    }
-}
-
-fn parse_age(v: &Value, at: &str) -> Result<Vec<AgeStanza>, String> {
-    match v {
-        Value::Null => Ok(vec![]),
-        Value::Sequence(items) => items
-            .iter()
-            .map(|it| {
-                let get = |f: &str| match it.get(f) {
-                    Some(Value::String(s)) => Ok(s.clone()),
-                    _ => Err(format!("{at}[] entry has no `{f}`")),
-                };
-                Ok(AgeStanza {
-                    recipient: get("recipient")?,
-                    enc: get("enc")?,
-                })
-            })
-            .collect(),
-        _ => Err(format!("{at} is not a list")),
-    }
-}
-
-/// A serde value as an emit tree (used for data gsec keeps as read).
-pub fn emit_value(v: &Value) -> Emit {
-    match v {
-        Value::Null => Emit::Raw("null".into()),
-        Value::Bool(b) => Emit::Raw(b.to_string()),
-        Value::Number(n) => Emit::Raw(n.to_string()),
-        Value::String(s) => Emit::Str(s.clone()),
-        Value::Sequence(s) => Emit::List(s.iter().map(emit_value).collect()),
-        Value::Mapping(m) => Emit::Map(
-            m.iter()
-                .map(|(k, v)| (key_string(k).unwrap_or_default(), emit_value(v)))
-                .collect(),
-        ),
-        Value::Tagged(t) => emit_value(&t.value),
-    }
-}
-
-/// The `sops:` block as an emit tree, in sops' field order.
-pub fn emit_metadata(md: &Metadata) -> Emit {
-    let mut m = Vec::new();
-    for (k, v) in &md.foreign {
-        if k != "pgp" {
-            m.push((k.clone(), emit_value(v)));
-        }
-    }
-    if !md.age.is_empty() {
-        m.push((
-            "age".into(),
-            Emit::List(
-                md.age
-                    .iter()
-                    .map(|s| {
-                        Emit::Map(vec![
-                            ("recipient".into(), Emit::Str(s.recipient.clone())),
-                            ("enc".into(), Emit::Block(s.enc.clone())),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ));
-    }
-    m.push(("lastmodified".into(), Emit::Str(md.lastmodified.clone())));
-    m.push(("mac".into(), Emit::Str(md.mac.clone())));
-    for (k, v) in &md.foreign {
-        if k == "pgp" {
-            m.push((k.clone(), emit_value(v)));
-        }
-    }
-    let r = &md.rules;
-    for (name, val) in [
-        ("unencrypted_suffix", &r.unencrypted_suffix),
-        ("encrypted_suffix", &r.encrypted_suffix),
-        ("unencrypted_regex", &r.unencrypted_regex),
-        ("encrypted_regex", &r.encrypted_regex),
-    ] {
-        if let Some(v) = val {
-            m.push((name.into(), Emit::Str(v.clone())));
-        }
-    }
-    if r.mac_only_encrypted {
-        m.push(("mac_only_encrypted".into(), Emit::Raw("true".into())));
-    }
-    for (k, v) in &md.extra {
-        m.push((k.clone(), emit_value(v)));
-    }
-    if let Some(smac) = &md.structure_mac {
-        m.push((STRUCTURE_MAC_KEY.into(), Emit::Str(smac.clone())));
-    }
-    m.push(("version".into(), Emit::Raw(md.version.clone())));
-    Emit::Map(m)
-}
-
 /// Emit a whole document: data entries, then `sops:`.
 pub fn emit_document(data: &[(String, Emit)], md: &Metadata) -> String {
     let mut out = String::with_capacity(4096);
     let mut all: Vec<(String, Emit)> = data.to_vec();
-    all.push(("sops".into(), emit_metadata(md)));
+    all.push(("sops".into(), Emit::Map(yaml_metadata(md))));
     emit_map(&mut out, &all, 0);
     insert_comments(out, &md.comments)
+}
+
+/// The metadata tree as sops writes it in YAML: `version: 3.11.0` is a
+/// string left unquoted (go-yaml quotes only what would read as another
+/// type; a version string always reads back as a string field).
+fn yaml_metadata(md: &Metadata) -> Vec<(String, Emit)> {
+    let mut m = metadata_tree(md);
+    for (k, v) in &mut m {
+        if k == "version"
+            && let Emit::Str(s) = v
+            && s.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        {
+            *v = Emit::Raw(std::mem::take(s));
+        }
+    }
+    m
 }
 
 /// Emit any tree on its own (a map, list or scalar document).
@@ -659,6 +352,7 @@ mod tests {
         assert_eq!(key_of("€:"), Some("€".into()));
     }
 
+    use super::super::{AgeStanza, Format, Rules};
     use super::*;
 
     #[test]
@@ -738,7 +432,7 @@ mod tests {
             text,
             "a: v\nlist:\n    - x\n    - k: w\n      j: 1\nsops:\n    age:\n        - recipient: age1abc\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            AAAA\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n    unencrypted_suffix: _unencrypted\n    version: 3.11.0\n"
         );
-        let (d, m) = parse(text.as_bytes()).unwrap();
+        let (d, m) = Format::Yaml.parse(text.as_bytes()).unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(m.age, md.age);
         assert_eq!(m.lastmodified, md.lastmodified);
@@ -747,10 +441,29 @@ mod tests {
 
     #[test]
     fn rejects_bad_documents() {
-        assert!(parse(b"").unwrap_err().contains("empty"));
-        assert!(parse(b"- a\n- b\n").unwrap_err().contains("not a map"));
-        assert!(parse(b"a: [\n").unwrap_err().contains("invalid YAML"));
-        assert!(parse(b"a: b\n").unwrap_err().contains("no `sops:`"));
-        assert!(parse(b"a: !vault aGk=\nsops: {mac: x, lastmodified: y}\n").is_err());
+        assert!(Format::Yaml.parse(b"").unwrap_err().contains("empty"));
+        assert!(
+            Format::Yaml
+                .parse(b"- a\n- b\n")
+                .unwrap_err()
+                .contains("not a map")
+        );
+        assert!(
+            Format::Yaml
+                .parse(b"a: [\n")
+                .unwrap_err()
+                .contains("invalid YAML")
+        );
+        assert!(
+            Format::Yaml
+                .parse(b"a: b\n")
+                .unwrap_err()
+                .contains("no `sops:`")
+        );
+        assert!(
+            Format::Yaml
+                .parse(b"a: !vault aGk=\nsops: {mac: x, lastmodified: y}\n")
+                .is_err()
+        );
     }
 }
