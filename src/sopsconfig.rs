@@ -290,10 +290,8 @@ pub fn adopt(root: &Path, cfg: &SopsConfig) -> Result<Adoption> {
     found.sort();
     let mut out = Adoption::default();
     for rel in found {
-        if !(rel.ends_with(".yaml") || rel.ends_with(".yml")) {
-            out.skipped.push(format!(
-                "{rel}: not adopted: gsec reads and writes sops YAML files"
-            ));
+        if let Err(why) = crate::vault::format::Format::of_path(Path::new(&rel)) {
+            out.skipped.push(format!("{rel}: not adopted: {why}"));
             continue;
         }
         let Some(rule) = cfg.rule_for(&rel) else {
@@ -330,7 +328,9 @@ fn name_environments(envs: &mut [AdoptedEnv]) {
     fn stem(file: &str) -> String {
         let base = file.rsplit('/').next().unwrap_or(file);
         let mut s = base;
-        for ext in [".yaml", ".yml", ".enc", ".sops", ".secrets", ".secret"] {
+        for ext in [
+            ".yaml", ".yml", ".json", ".env", ".enc", ".sops", ".secrets", ".secret",
+        ] {
             if let Some(x) = s.strip_suffix(ext) {
                 s = x;
             }

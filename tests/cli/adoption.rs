@@ -250,7 +250,7 @@ fn a_sops_repository_is_adopted_in_place_and_stays_in_step() {
     e.write(
         ".sops.yaml",
         &format!(
-            "# team rules\ncreation_rules:\n  - path_regex: secrets/prod/.*\\.yaml$\n    age: >-\n      {me},\n      {bob}\n  - path_regex: secrets/.*\\.yaml$\n    age: {me}\n"
+            "# team rules\ncreation_rules:\n  - path_regex: secrets/prod/.*\\.yaml$\n    age: >-\n      {me},\n      {bob}\n  - path_regex: secrets/.*\\.(yaml|json|env)$\n    age: {me}\n"
         ),
     );
     e.write(
@@ -258,8 +258,15 @@ fn a_sops_repository_is_adopted_in_place_and_stays_in_step() {
         "DB_PASSWORD: prod-pass-123\nAPI:\n    key: nested-val\n",
     );
     e.write("secrets/dev.yaml", "DB_PASSWORD: dev-pass-456\n");
+    e.write("secrets/api.json", "{\"TOKEN\": \"api-token-789\"}\n");
+    e.write("secrets/worker.env", "QUEUE_PASS=queue-pass-012\n");
     e.write("notes/plain.yaml", "not: encrypted\n");
-    for f in ["secrets/prod/app.yaml", "secrets/dev.yaml"] {
+    for f in [
+        "secrets/prod/app.yaml",
+        "secrets/dev.yaml",
+        "secrets/api.json",
+        "secrets/worker.env",
+    ] {
         let out = sops(&e, &e.key, &["encrypt", "-i", f]);
         assert!(
             out.status.success(),
@@ -278,6 +285,9 @@ fn a_sops_repository_is_adopted_in_place_and_stays_in_step() {
         "{cfg}"
     );
     assert_eq!(e.get("DB_PASSWORD", "app"), "prod-pass-123");
+    // Every format sops writes, each in its own format.
+    assert_eq!(e.get("TOKEN", "api"), "api-token-789");
+    assert_eq!(e.get("QUEUE_PASS", "worker"), "queue-pass-012");
     assert_eq!(
         e.ok(&["get", "DB_PASSWORD"]).trim(),
         "dev-pass-456",
