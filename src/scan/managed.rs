@@ -21,7 +21,18 @@ pub const MIN_LEN: usize = 8;
 /// Values shorter than this are not searched for at all.
 pub const MIN_ASSIGNED_LEN: usize = 4;
 
+/// Where a managed value lives: the secret's (top-level) name and its
+/// environment (`local` for `.gsec.local.yaml`). Names are not secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    pub env: String,
+    pub name: String,
+}
+
 pub struct Managed {
+    /// Secret and environment of each value in `values` and `short`
+    /// (sorted, deduplicated), looked up by value.
+    origins: Vec<(Zeroizing<Vec<u8>>, Vec<Origin>)>,
     ac: Option<AhoCorasick>,
     /// Automaton pattern -> index into `values`.
     owner: Vec<usize>,
@@ -35,7 +46,21 @@ pub struct Managed {
 
 impl Managed {
     /// Build from plaintext values (duplicates and short values dropped).
-    pub fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Option<Managed> {
+    pub fn new(values: Vec<(Zeroizing<Vec<u8>>, Origin)>) -> Option<Managed> {
+        let mut origins: Vec<(Zeroizing<Vec<u8>>, Vec<Origin>)> = Vec::new();
+        let mut sorted = values;
+        sorted.sort_by(|a, b| (a.0.as_slice(), &a.1).cmp(&(b.0.as_slice(), &b.1)));
+        for (v, o) in &sorted {
+            match origins.last_mut() {
+                Some((last, os)) if last.as_slice() == v.as_slice() => {
+                    if !os.contains(o) {
+                        os.push(o.clone());
+                    }
+                }
+                _ => origins.push((v.clone(), vec![o.clone()])),
+            }
+        }
+        let values: Vec<Zeroizing<Vec<u8>>> = sorted.into_iter().map(|(v, _)| v).collect();
         let (mut values, mut short): (Vec<_>, Vec<_>) = values
             .into_iter()
             .filter(|v| v.len() >= MIN_ASSIGNED_LEN)
@@ -77,6 +102,7 @@ impl Managed {
             )
         };
         Some(Managed {
+            origins,
             ac,
             owner,
             values,
@@ -87,6 +113,17 @@ impl Managed {
 
     pub fn len(&self) -> usize {
         self.values.len() + self.short.len()
+    }
+
+    /// The secrets (and environments) holding this value.
+    pub fn origins(&self, value: &[u8]) -> &[Origin] {
+        match self
+            .origins
+            .binary_search_by(|(v, _)| v.as_slice().cmp(value))
+        {
+            Ok(i) => &self.origins[i].1,
+            Err(_) => &[],
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -210,7 +247,7 @@ pub struct Collected {
 /// value's tag did not verify), apart from a file no identity can open.
 pub fn collect(project: &Project) -> Collected {
     let mut warnings = Vec::new();
-    let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let mut values: Vec<(Zeroizing<Vec<u8>>, Origin)> = Vec::new();
     let have_files: Vec<String> = project
         .config
         .environments
@@ -223,7 +260,7 @@ pub fn collect(project: &Project) -> Collected {
             Ok(ids) if !ids.is_empty() => {
                 for env in &have_files {
                     match project.open(env) {
-                        Ok(Some(vault)) => vault_values(&vault, &mut values),
+                        Ok(Some(vault)) => vault_values(env, &vault, &mut values),
                         Ok(None) => {}
                         Err(e) => warnings.push(skipped_env(env, &e)),
                     }
@@ -241,9 +278,13 @@ pub fn collect(project: &Project) -> Collected {
     let local = project.root.join(crate::config::LOCAL_FILE_NAME);
     match crate::envs::load_local(&local) {
         Ok(Some(entries)) => {
-            for (_, node) in &entries {
+            for (name, node) in &entries {
                 for (_, text) in crate::envs::flatten(node) {
-                    values.push(Zeroizing::new(text.as_bytes().to_vec()));
+                    let origin = Origin {
+                        env: crate::envs::LOCAL_ENV.to_string(),
+                        name: name.clone(),
+                    };
+                    values.push((Zeroizing::new(text.as_bytes().to_vec()), origin));
                 }
             }
         }
@@ -260,10 +301,18 @@ pub fn collect(project: &Project) -> Collected {
 
 /// Every value of an opened environment. The one place this module reads
 /// the vault's tree.
-fn vault_values(vault: &crate::vault::Vault, out: &mut Vec<Zeroizing<Vec<u8>>>) {
-    for (_, node) in vault.entries() {
+fn vault_values(
+    env: &str,
+    vault: &crate::vault::Vault,
+    out: &mut Vec<(Zeroizing<Vec<u8>>, Origin)>,
+) {
+    for (name, node) in vault.entries() {
         for (_, text) in crate::envs::flatten(node) {
-            out.push(Zeroizing::new(text.as_bytes().to_vec()));
+            let origin = Origin {
+                env: env.to_string(),
+                name: name.to_string(),
+            };
+            out.push((Zeroizing::new(text.as_bytes().to_vec()), origin));
         }
     }
 }
@@ -313,14 +362,22 @@ mod tests {
 
     #[test]
     fn finds_plain_and_encoded_forms() {
+        let o = |n: &str| Origin {
+            env: "production".into(),
+            name: n.into(),
+        };
         let m = Managed::new(vec![
-            Zeroizing::new(b"p@ss w0rd!".to_vec()),
-            Zeroizing::new(b"short".to_vec()),
-            Zeroizing::new(b"abc".to_vec()),
+            (Zeroizing::new(b"p@ss w0rd!".to_vec()), o("DB")),
+            (Zeroizing::new(b"p@ss w0rd!".to_vec()), o("DB_COPY")),
+            (Zeroizing::new(b"short".to_vec()), o("PIN")),
+            (Zeroizing::new(b"abc".to_vec()), o("X")),
         ])
         .unwrap();
         // "short" is searched for only where assigned; "abc" not at all.
         assert_eq!(m.len(), 2);
+        assert_eq!(m.origins(b"p@ss w0rd!"), [o("DB"), o("DB_COPY")]);
+        assert_eq!(m.origins(b"short"), [o("PIN")]);
+        assert!(m.origins(b"nope").is_empty());
         for text in [
             "db: p@ss w0rd!".to_string(),
             format!(

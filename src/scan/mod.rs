@@ -80,9 +80,20 @@ pub struct Finding {
     /// `--migrate-ignores`: the old, unkeyed fingerprint that allows this
     /// finding (to be replaced by [`Finding::fingerprint`]).
     pub legacy: Option<String>,
+    /// A managed secret's value: which secret, where, and what to do.
+    pub managed: Option<ManagedSecret>,
     /// That commit's author (`Name <email>`) and author date (RFC 3339).
     pub author: Option<String>,
     pub date: Option<String>,
+}
+
+/// The secret a managed-value finding is the value of (names only).
+#[derive(Debug, Clone)]
+pub struct ManagedSecret {
+    pub name: String,
+    pub environments: Vec<String>,
+    /// What to do, as a command: rotate it, or change it and `gsec set` it.
+    pub remedy: String,
 }
 
 /// Outcome of a scan: findings, counts for the summary line, and what
@@ -135,6 +146,10 @@ pub struct Scanner {
     /// custom rules: a sample there is test data, not a finding.
     config_rel: Option<String>,
     samples: Vec<String>,
+    /// Managed values (to name the secret a finding is the value of) and
+    /// the secrets that have a rotation plugin (lower case).
+    managed: Option<Arc<managed::Managed>>,
+    rotatable: HashSet<String>,
 }
 
 /// gitleaks settings in force (see [`gitleaks`]): they apply to pattern
@@ -233,6 +248,18 @@ impl Scanner {
                 managed = c.managed.map(Arc::new);
             }
         }
+        let rotatable: HashSet<String> = setup
+            .project
+            .as_ref()
+            .map(|p| {
+                p.config
+                    .secrets
+                    .iter()
+                    .filter(|(_, d)| d.rotation.is_some())
+                    .map(|(n, _)| n.to_ascii_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
         let config_error = |what: String| match &setup.project {
             Some(p) => Error::file(&p.config_path, what),
             None => Error::msg(what),
@@ -334,7 +361,7 @@ impl Scanner {
             generic: !disabled.iter().any(|d| d == RuleRef::Generic.id()),
             disabled,
             custom,
-            managed,
+            managed: managed.clone(),
             bulk: setup.bulk,
         })
         .map_err(|e| config_error(e.to_string()))?;
@@ -374,6 +401,8 @@ impl Scanner {
                 .flat_map(|r| r.tp.iter().chain(&r.fp))
                 .cloned()
                 .collect(),
+            managed,
+            rotatable,
         })
     }
 
@@ -631,6 +660,42 @@ impl Scanner {
         Some(out)
     }
 
+    /// For a managed-value finding: the secret it is the value of, and the
+    /// command that makes the leak harmless.
+    fn managed_secret(&self, rule: RuleRef, value: &[u8]) -> Option<ManagedSecret> {
+        if !matches!(rule, RuleRef::Managed) {
+            return None;
+        }
+        let origins = self.managed.as_ref()?.origins(value);
+        let first = origins.first()?;
+        let mut environments: Vec<String> = origins
+            .iter()
+            .filter(|o| o.name == first.name)
+            .map(|o| o.env.clone())
+            .collect();
+        environments.dedup();
+        let name = &first.name;
+        let env = &environments[0];
+        let remedy = if env == crate::envs::LOCAL_ENV {
+            format!("it is {name} in .gsec.local.yaml: change it at its provider and in that file")
+        } else if self.rotatable.contains(&name.to_ascii_lowercase()) {
+            format!(
+                "it is {name} ({}): rotate it now: gsec rotate {name} --env {env}",
+                environments.join(", ")
+            )
+        } else {
+            format!(
+                "it is {name} ({}): change it at its provider, then store the new value: gsec set {name} --env {env}",
+                environments.join(", ")
+            )
+        };
+        Some(ManagedSecret {
+            name: name.clone(),
+            environments,
+            remedy,
+        })
+    }
+
     fn finish(
         &self,
         rel: &str,
@@ -671,6 +736,7 @@ impl Scanner {
                     redacted: l.redacted,
                     commit: commit.map(str::to_string),
                     legacy,
+                    managed: self.managed_secret(l.rule, &l.hash_input),
                     author: None,
                     date: None,
                 })

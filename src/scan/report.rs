@@ -53,6 +53,9 @@ fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(c) = &f.commit {
             write!(w, "  commit {}", c.get(..12).unwrap_or(c))?;
         }
+        if let Some(m) = &f.managed {
+            write!(w, "  ({})", m.remedy)?;
+        }
         writeln!(w)?;
     }
     Ok(())
@@ -124,6 +127,11 @@ pub fn json_value(report: &Report) -> Value {
                 o["author"] = json!(a);
                 o["date"] = json!(d);
             }
+            if let Some(m) = &f.managed {
+                o["secret"] = json!(m.name);
+                o["environments"] = json!(m.environments);
+                o["remedy"] = json!(m.remedy);
+            }
             o
         })
         .collect();
@@ -174,7 +182,10 @@ pub fn sarif(report: &Report) -> Value {
                 "ruleId": f.rule,
                 "ruleIndex": ids.binary_search(&f.rule).unwrap_or(0),
                 "level": "error",
-                "message": { "text": format!("{} ({})", f.description, f.rule) },
+                "message": { "text": match &f.managed {
+                    Some(m) => format!("{} ({}): {}", f.description, f.rule, m.remedy),
+                    None => format!("{} ({})", f.description, f.rule),
+                } },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": uri(&f.file) },
@@ -246,10 +257,13 @@ fn github(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             f.line,
             f.column,
             escape_prop(&format!("gsec: {}", f.rule)),
-            escape_data(&format!(
-                "{} (fingerprint {})",
-                f.description, f.fingerprint
-            )),
+            escape_data(&match &f.managed {
+                Some(m) => format!(
+                    "{}: {} (fingerprint {})",
+                    f.description, m.remedy, f.fingerprint
+                ),
+                None => format!("{} (fingerprint {})", f.description, f.fingerprint),
+            }),
         )?;
     }
     for m in &report.warnings {

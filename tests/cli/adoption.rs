@@ -347,3 +347,54 @@ fn a_sops_repository_is_adopted_in_place_and_stays_in_step() {
     let err = other.fails(&["init", "--from-sops"], b"", 2);
     assert!(err.contains(".sops.yaml"), "{err}");
 }
+
+#[test]
+fn a_leaked_managed_value_names_its_secret_and_how_to_fix_it() {
+    let e = Env::project();
+    let cfg = e.read(".gsec.yaml");
+    let sha = "0".repeat(64);
+    e.write(
+        ".gsec.yaml",
+        &format!(
+            "{cfg}plugins:\n  random:\n    path: plugins/random.wasm\n    sha256: {sha}\nsecrets:\n  API_TOKEN:\n    rotation:\n      plugin: random\n"
+        ),
+    );
+    e.set("DB_PASSWORD", "development", "db-pass-value-1");
+    e.set("DB_PASSWORD", "production", "db-pass-value-1");
+    e.set("API_TOKEN", "production", "api-token-value-2");
+    e.write("leak.txt", "db-pass-value-1\nand api-token-value-2\n");
+    let out = e.run_in(&["scan", "--format", "json", "leak.txt"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_no_secret(&text, "db-pass-value-1");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    let db = f.iter().find(|f| f["line"] == 1).unwrap();
+    assert_eq!(db["secret"], "DB_PASSWORD");
+    assert_eq!(
+        db["environments"],
+        serde_json::json!(["development", "production"])
+    );
+    assert!(
+        db["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("gsec set DB_PASSWORD --env development"),
+        "{db}"
+    );
+    let api = f.iter().find(|f| f["line"] == 2).unwrap();
+    assert!(
+        api["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("gsec rotate API_TOKEN --env production"),
+        "{api}"
+    );
+    // The human line and the annotations say the same.
+    let human = e.run_in(&["scan", "leak.txt"], b"");
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("gsec rotate API_TOKEN --env production")
+    );
+    let gh = e.run_in(&["scan", "--format", "github", "leak.txt"], b"");
+    assert!(String::from_utf8_lossy(&gh.stdout).contains("gsec set DB_PASSWORD"));
+}
