@@ -165,11 +165,11 @@ fn adopt_sops(
             .groups
             .values()
             .flatten()
-            .any(|k| keys::same_recipient(k, &mine.to_string()))
+            .any(|k| keys::same_recipient(k, mine))
     {
         output::warn(&format!(
             "your key {} is in no creation rule: ask a recipient to run `gsec recipients add` for you",
-            keys::short_recipient(&mine.to_string())
+            keys::short_recipient(mine)
         ));
     }
     output::info(&format!(
