@@ -23,9 +23,15 @@ REG=$(ls -d "$HOME"/.cargo/registry/src/*/ | head -1)
 need() { command -v "$1" >/dev/null 2>&1; }
 for t in hyperfine git python3; do need "$t" || { echo "benchmark needs $t" >&2; exit 2; }; done
 
-echo "== building release binary"
-cargo build --release --quiet
-GSEC=$ROOT/target/release/gsec
+# GSEC_BIN measures a given binary (e.g. target/dist/gsec) instead of a
+# fresh release build. (common.sh is not sourced: its `need` exits, while
+# this script treats ripsecrets and kingfisher as optional.)
+if [ -z "${GSEC_BIN:-}" ]; then
+  echo "== building release binary"
+  cargo build --release --quiet
+  GSEC_BIN=$ROOT/target/release/gsec
+fi
+GSEC=$(cd "$(dirname "$GSEC_BIN")" && pwd)/$(basename "$GSEC_BIN")
 
 mkdir -p "$DATA"
 if [ ! -d "$DATA/repo/.git" ]; then

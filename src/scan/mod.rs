@@ -502,6 +502,10 @@ impl Scanner {
         // line numbers stay those of the file.
         let text;
         let content = if is_binary(content) {
+            // Compressed or encoded media hold no readable text to leak.
+            if compressed(content) {
+                return None;
+            }
             text = textify(content);
             &text[..]
         } else {
@@ -792,6 +796,30 @@ fn textify(content: &[u8]) -> Vec<u8> {
             _ => b,
         })
         .collect()
+}
+
+/// Formats whose bytes are compressed (images, gzip/bzip2/xz/zstd/7z
+/// archives, fonts, wasm; not zip, whose entries may be stored as is):
+/// regexes cannot see a credential inside them, so they are skipped
+/// rather than read as text. Known by their magic numbers.
+fn compressed(content: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"\x1f\x8b",
+        b"BZh",
+        b"\xfd7zXZ\x00",
+        b"\x28\xb5\x2f\xfd",
+        b"7z\xbc\xaf\x27\x1c",
+        b"\x00asm",
+        b"wOFF",
+        b"wOF2",
+        b"\x00\x00\x01\x00",
+    ];
+    MAGIC.iter().any(|m| content.starts_with(m))
+        || (content.len() >= 12 && &content[..4] == b"RIFF" && &content[8..12] == b"WEBP")
 }
 
 /// NUL in the first 8 KiB, as git decides.

@@ -93,7 +93,7 @@ pub fn summary(report: &Report) -> String {
     }
     if report.skipped > 0 {
         s.push_str(&format!(
-            " ({} skipped: too large or allowlisted)",
+            " ({} skipped: compressed, too large or allowlisted)",
             report.skipped
         ));
     }

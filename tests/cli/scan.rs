@@ -313,6 +313,10 @@ fn binary_text_is_scanned_oversized_files_are_named_lock_files_skipped() {
     let mut bin = b"\x00\x01binary\n".to_vec();
     bin.extend_from_slice(format!("GITHUB_TOKEN={t}\n").as_bytes());
     std::fs::write(e.path("blob.bin"), bin).unwrap();
+    // A compressed image holds no readable text: skipped, not textified.
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00".to_vec();
+    png.extend_from_slice(format!("GITHUB_TOKEN={t}\n").as_bytes());
+    std::fs::write(e.path("logo.png"), png).unwrap();
     e.write(
         "big.txt",
         &format!("{}\nGITHUB_TOKEN={t}\n", "a".repeat(2000)),
