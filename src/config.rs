@@ -627,7 +627,11 @@ impl Config {
 /// place, so it is elided from the message.
 fn without_long_strings(msg: &str) -> String {
     static QUOTED: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r#""[^"]{25,}""#).expect("static regex"));
+        // A quoted string as serde writes it, escaped quotes included (the
+        // fuzzer found `\"` cutting a long value short of the old pattern).
+        std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#""(?:[^"\\]|\\.){25,}""#).expect("static regex")
+        });
     QUOTED.replace_all(msg, "\"…\"").into_owned()
 }
 
@@ -698,6 +702,17 @@ pub fn default_config(recipients: Vec<String>) -> Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_quoted_values_are_elided_from_parser_messages_escaped_quotes_included() {
+        let msg = r#"invalid type: string "inpu Cdtion:!recid YA\"ML:ow_p^tyhanviron Y=", expected struct Config"#;
+        let out = without_long_strings(msg);
+        assert_eq!(out, r#"invalid type: string "…", expected struct Config"#);
+        assert_eq!(
+            without_long_strings(r#"unknown field "bogus""#),
+            r#"unknown field "bogus""#
+        );
+    }
 
     /// The committed schema must be exactly what the types generate. Run
     /// with GSEC_BLESS=1 to rewrite it after changing the types.
