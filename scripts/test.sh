@@ -11,3 +11,9 @@ cargo test --locked "$@"
 bash scripts/adversarial.sh target/debug/gsec
 # Issue 15: the gsec-cli wheel and the language: python pre-commit hook.
 bash scripts/test-wheel.sh
+# Issue 11: the cargo-fuzz targets, when asked (GSEC_FUZZ_SECONDS=60): their
+# instrumented build of gsec and its dependencies takes longer on two cores
+# than the rest of this script, so CI leaves it to scripts/fuzz.sh.
+if [ "${GSEC_FUZZ_SECONDS:-0}" -gt 0 ]; then
+  bash scripts/fuzz.sh "$GSEC_FUZZ_SECONDS"
+fi

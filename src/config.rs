@@ -632,7 +632,11 @@ fn without_long_strings(msg: &str) -> String {
         std::sync::LazyLock::new(|| {
             regex::Regex::new(r#""(?:[^"\\]|\\.){25,}""#).expect("static regex")
         });
-    QUOTED.replace_all(msg, "\"…\"").into_owned()
+    // serde also shows a number it cannot take (`integer `1234…` as u128`).
+    static TICKED: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"`[^`]{25,}`").expect("static regex"));
+    let msg = QUOTED.replace_all(msg, "\"…\"");
+    TICKED.replace_all(&msg, "`…`").into_owned()
 }
 
 /// Best-effort line of the key a validation message is about
@@ -711,6 +715,11 @@ mod tests {
         assert_eq!(
             without_long_strings(r#"unknown field "bogus""#),
             r#"unknown field "bogus""#
+        );
+        let n = "invalid type: integer `1234560000000005588413915666931684` as u128, expected any YAML value";
+        assert_eq!(
+            without_long_strings(n),
+            "invalid type: integer `…` as u128, expected any YAML value"
         );
     }
 

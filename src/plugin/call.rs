@@ -115,6 +115,11 @@ impl Linked {
         {
             secrets.push(c.value);
         }
+        // Whatever text of the plugin's reaches an error is redacted too.
+        let out = out.map_err(|mut e| {
+            e.kind = e.kind.redacted(&secrets);
+            e
+        });
         for line in render_logs(&self.name, logs, dropped, &secrets, host.debug()) {
             host.note(&line);
         }

@@ -76,6 +76,31 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The same error with `secrets` removed from every text the plugin
+    /// could have chosen: a URL's host, a protocol complaint, a trap
+    /// message (a plugin can build any of them from a value it was given;
+    /// the fuzzer sent a secret as a denied request's host name).
+    pub(crate) fn redacted(self, secrets: &[zeroize::Zeroizing<String>]) -> ErrorKind {
+        let r = |s: String| super::log::redact(&s, secrets);
+        match self {
+            ErrorKind::HostDenied { origin, why } => ErrorKind::HostDenied {
+                origin: r(origin),
+                why: r(why),
+            },
+            ErrorKind::ResponseTooLarge { origin, limit_mib } => ErrorKind::ResponseTooLarge {
+                origin: r(origin),
+                limit_mib,
+            },
+            ErrorKind::Protocol(m) => ErrorKind::Protocol(r(m)),
+            ErrorKind::Trap { op, trap } => ErrorKind::Trap { op, trap: r(trap) },
+            ErrorKind::Failed { op, msg } => ErrorKind::Failed { op, msg: r(msg) },
+            ErrorKind::Unavailable { op, msg } => ErrorKind::Unavailable { op, msg: r(msg) },
+            ErrorKind::Abi(m) => ErrorKind::Abi(r(m)),
+            ErrorKind::Config(m) => ErrorKind::Config(r(m)),
+            other => other,
+        }
+    }
+
     /// Did the plugin run and answer *no*? Only then is a failed `verify`
     /// a verdict on the new credential (roll back). Everything else — the
     /// budget ran out, it crashed, it hit a sandbox limit, it could not be
@@ -112,6 +137,29 @@ pub(super) fn root_cause(e: &wasmtime::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_secret_in_a_denied_host_or_a_trap_is_redacted() {
+        use super::ErrorKind;
+        let secrets = [zeroize::Zeroizing::new("s3cr3t-canary-9f2c".to_string())];
+        let e = ErrorKind::HostDenied {
+            origin: "https://s3cr3t-canary-9f2c.evil.example:443".into(),
+            why: "no hosts are granted".into(),
+        }
+        .redacted(&secrets)
+        .to_string();
+        assert!(
+            !e.contains("s3cr3t-canary-9f2c") && e.contains("[REDACTED]"),
+            "{e}"
+        );
+        let t = ErrorKind::Trap {
+            op: "create",
+            trap: "panicked: s3cr3t-canary-9f2c".into(),
+        }
+        .redacted(&secrets)
+        .to_string();
+        assert!(!t.contains("s3cr3t"), "{t}");
+    }
+
     #[test]
     fn json_errors_never_quote_their_input() {
         #[derive(Debug, serde::Deserialize)]

@@ -337,6 +337,35 @@ impl Vault {
     /// sops reads them back) under a name sops does not take for metadata;
     /// maps and lists are refused there.
     fn fit(&self, name: &str, node: Node) -> Result<Node> {
+        // Keys with `:` are refused on read (sops joins key paths with
+        // it), so they must never be written either, at any depth: the
+        // fuzzer saved an edit with a nested `x:y` that could not be opened.
+        fn colon_key(n: &Node, at: &str) -> Option<String> {
+            match n {
+                Node::Map(m) => m.iter().find_map(|(k, v)| {
+                    if k.contains(':') {
+                        Some(format!("key `{k}` under `{at}`"))
+                    } else {
+                        colon_key(v, &format!("{at}.{k}"))
+                    }
+                }),
+                Node::List(l) => l.iter().find_map(|v| colon_key(v, at)),
+                Node::Leaf(_) => None,
+            }
+        }
+        let bad = if name.contains(':') {
+            Some(format!("key `{name}`"))
+        } else {
+            colon_key(&node, name)
+        };
+        if let Some(bad) = bad {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "{bad} contains ':', which sops joins key paths with (`a:b` and `a: {{b: …}}` are bound alike): rename it"
+                ),
+            ));
+        }
         if self.format != Format::Dotenv {
             return Ok(node);
         }

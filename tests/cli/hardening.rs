@@ -915,9 +915,21 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
     e.write(DEV, &colon);
     let err = e.fails(&["list"], b"", 2);
     assert!(err.contains(DEV) && err.contains("contains ':'"), "{err}");
-    // And never written: a name with ':' is not a secret name.
+    // And never written: a name with ':' is not a secret name, and a nested
+    // key with ':' in an edit is refused, the file untouched (found by the
+    // sops_file fuzz target: the edit was saved and could not be opened).
     e.write(DEV, &good);
     e.fails(&["set", "a:b"], b"v", 2);
+    let ed = editor(&e, "colon.sh", r#"printf 'N:\n  "x:y": v\n' >> "$1""#);
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("contains ':'"),
+        "{out:?}"
+    );
+    assert_eq!(e.read(DEV), good);
 
     // A file rewritten by sops loses the structure MAC (sops drops keys it
     // does not know): gsec reads it, and its next write restores it.

@@ -289,9 +289,15 @@ pub fn quote(s: &str) -> std::borrow::Cow<'_, str> {
             '\r' => q.push_str("\\r"),
             '\0' => q.push_str("\\0"),
             c if (c as u32) < 0x20 || c == '\u{7f}' => q.push_str(&format!("\\x{:02x}", c as u32)),
-            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
-                q.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            // YAML allows no C1 control (NEL aside, which it treats as a
+            // line break) nor U+FFFE/U+FFFF unescaped, quoted or not: the
+            // fuzzer exported a value with U+0080 that no YAML reader took.
+            '\u{80}'..='\u{9f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{feff}'
+            | '\u{fffe}'
+            | '\u{ffff}' => q.push_str(&format!("\\u{:04x}", c as u32)),
             c => q.push(c),
         }
     }
@@ -324,6 +330,15 @@ fn plain_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn c1_controls_and_noncharacters_are_escaped() {
+        for v in ["a\u{80}b", "x\u{9f}", "\u{fffe}", "\u{85}\n\u{1}"] {
+            let q = super::quote(v);
+            let back: String = serde_norway::from_str(&q).unwrap_or_else(|e| panic!("{q}: {e}"));
+            assert_eq!(back, v);
+        }
+    }
+
     #[test]
     fn comment_anchors_follow_key_paths_whatever_the_key_text() {
         let text = "#ENC[a,type:comment]\nA: x\n\"q: k\":\n    #ENC[b,type:comment]\n    é€: y\nl:\n    - #ENC[c,type:comment]\n    - k: v\nsops:\n    #ENC[z,type:comment]\n    mac: m\n";
