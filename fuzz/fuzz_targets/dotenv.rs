@@ -69,7 +69,10 @@ fn check_error(e: &dotenv::ParseError, text: &str) {
                     .is_some_and(|r| r.trim_start_matches([' ', '\t']).starts_with('='))
             });
             assert!(bound, "{T}: message names a key no binding has: {msg:?}");
-            assert!(!msg.contains(CANARY) || key.contains(CANARY), "{T}: canary in {msg:?}");
+            assert!(
+                !msg.contains(CANARY) || key.contains(CANARY),
+                "{T}: canary in {msg:?}"
+            );
         }
         // Anything else (`expected '=' after X`, where X is whatever the
         // line starts with: a wrapped PEM line, a token) must not quote
@@ -93,7 +96,10 @@ fn round_trip(entries: &[dotenv::Entry], text: &str) {
         );
         assert!(e.line >= last.max(1), "{T}: line numbers go backwards");
         last = e.line;
-        assert!(e.line <= text.split('\n').count(), "{T}: line beyond the text");
+        assert!(
+            e.line <= text.split('\n').count(),
+            "{T}: line beyond the text"
+        );
     }
     let vars: Vec<Var> = entries
         .iter()
@@ -130,8 +136,8 @@ fn round_trip(entries: &[dotenv::Entry], text: &str) {
         return;
     }
     let json = export::render(Format::Json, &vars);
-    let j: serde_json::Value = serde_json::from_str(&json)
-        .unwrap_or_else(|e| panic!("{T}: JSON export is not JSON: {e}"));
+    let j: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{T}: JSON export is not JSON: {e}"));
     let obj = j.as_object().expect("JSON export is an object");
     assert_eq!(obj.len(), want.len(), "{T}: JSON export lost names");
     for (k, v) in &want {

@@ -151,7 +151,8 @@ fn call(
         token: Some(token),
         ..Default::default()
     };
-    req.inputs.insert("IN".into(), Zeroizing::new(CANARY.to_string()));
+    req.inputs
+        .insert("IN".into(), Zeroizing::new(CANARY.to_string()));
     let result = match step {
         0 => {
             req.current = secret();
@@ -194,7 +195,10 @@ fuzz_target!(|data: &[u8]| {
         let (result, logged) = call(mode, step, level, payload);
         let created = result.as_ref().ok().cloned().flatten();
         for l in &logged {
-            assert!(!shows_canary(l, false), "{T}: a diagnostic line shows a secret: {l:?}");
+            assert!(
+                !shows_canary(l, false),
+                "{T}: a diagnostic line shows a secret: {l:?}"
+            );
             assert!(
                 !l.chars().any(char::is_control),
                 "{T}: a diagnostic line has control characters: {l:?}"
@@ -220,7 +224,10 @@ fuzz_target!(|data: &[u8]| {
         if let Err(e) = result {
             let msg = e.to_string();
             let denied = matches!(e.kind, ErrorKind::HostDenied { .. });
-            assert!(!shows_canary(&msg, denied), "{T}: an error shows a secret: {msg:?}");
+            assert!(
+                !shows_canary(&msg, denied),
+                "{T}: an error shows a secret: {msg:?}"
+            );
             match &e.kind {
                 // The plugin's own words (cut, redacted), and the origin it
                 // was refused: shown by design.

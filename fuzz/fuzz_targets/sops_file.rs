@@ -72,7 +72,10 @@ fn emit(fmt: Format, data: &[(String, Value)], md: &format::Metadata) -> String 
         .map(|(k, v)| (k.clone(), format::emit_value(v)))
         .collect();
     fmt.emit(&tree, md).unwrap_or_else(|e| {
-        panic!("{T}: {} emit refused data its own parser returned: {e}", fmt.name())
+        panic!(
+            "{T}: {} emit refused data its own parser returned: {e}",
+            fmt.name()
+        )
     })
 }
 
@@ -98,17 +101,25 @@ fn parse_and_emit(fmt: Format, text: &[u8], facts: Option<&Facts>) {
         md.lastmodified, m1.lastmodified,
         "{T}: lastmodified changed on write\n{t1}"
     );
-    assert_eq!(md.rules, m1.rules, "{T}: encryption rules changed on write\n{t1}");
+    assert_eq!(
+        md.rules, m1.rules,
+        "{T}: encryption rules changed on write\n{t1}"
+    );
     let t2 = emit(fmt, &d1, &m1);
     assert_eq!(t1, t2, "{T}: a second write differs from the first");
 }
 
 fn snapshot(v: &Vault) -> Vec<(String, Node)> {
-    v.entries().map(|(k, n)| (k.to_string(), n.clone())).collect()
+    v.entries()
+        .map(|(k, n)| (k.to_string(), n.clone()))
+        .collect()
 }
 
 fn same(a: &[(String, Node)], b: &[(String, Node)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|((ka, na), (kb, nb))| ka == kb && na.same(nb))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, na), (kb, nb))| ka == kb && na.same(nb))
 }
 
 /// Open, set, render: the first error's message.
@@ -176,7 +187,12 @@ fn edit_buffer(text: &[u8]) {
     if first.is_empty() {
         return;
     }
-    let tree = Emit::Map(first.iter().map(|(k, n)| (k.clone(), n.plain_emit())).collect());
+    let tree = Emit::Map(
+        first
+            .iter()
+            .map(|(k, n)| (k.clone(), n.plain_emit()))
+            .collect(),
+    );
     let buffer = format::emit_tree(&tree);
     let back = match gsec::yaml::parse_value(buffer.as_bytes()) {
         Ok(Value::Mapping(m)) => m,
@@ -203,7 +219,9 @@ fn edit_buffer(text: &[u8]) {
 
     // Save: a new file for the fuzz identity, written and opened again.
     let ids = identities();
-    let (r, _) = ids.first_recipient().expect("fuzz identity has a recipient");
+    let (r, _) = ids
+        .first_recipient()
+        .expect("fuzz identity has a recipient");
     let r = gsec::keys::Recipient::parse(r).expect("fuzz recipient parses");
     let path = PathBuf::from("fuzz.yaml");
     let mut v = Vault::create(path.clone(), vec![r]).expect("a .yaml vault");
@@ -216,7 +234,10 @@ fn edit_buffer(text: &[u8]) {
         .unwrap_or_else(|e| panic!("{T}: saving an edit buffer failed: {e}\n{}", &*buffer));
     let reopened = Vault::from_bytes(path, written.as_bytes(), ids, OpenOptions::default())
         .unwrap_or_else(|e| {
-            panic!("{T}: a saved edit buffer does not open again: {e}\n--- buffer ---\n{}", &*buffer)
+            panic!(
+                "{T}: a saved edit buffer does not open again: {e}\n--- buffer ---\n{}",
+                &*buffer
+            )
         });
     assert!(
         same(&before, &snapshot(&reopened)),

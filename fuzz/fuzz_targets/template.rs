@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
         let ps = placeholders(text);
         let mut end = 0;
         for p in &ps {
-            assert!(p.range.start >= end, "{T}: placeholders overlap or go backwards");
+            assert!(
+                p.range.start >= end,
+                "{T}: placeholders overlap or go backwards"
+            );
             assert!(p.range.start < p.range.end && p.range.end <= text.len());
             assert!(
                 text.is_char_boundary(p.range.start) && text.is_char_boundary(p.range.end),
@@ -73,7 +76,10 @@ fuzz_target!(|data: &[u8]| {
         })
         .unwrap_or_else(|e| panic!("{T}: render failed with every name known: {e}"));
         assert_eq!(asked, ps.len(), "{T}: lookups != placeholders");
-        assert!(*out == expected, "{T}: rendered text differs from the expected splice");
+        assert!(
+            *out == expected,
+            "{T}: rendered text differs from the expected splice"
+        );
 
         // Names starting with a letter in the upper half of the alphabet are
         // unknown.
@@ -90,7 +96,10 @@ fuzz_target!(|data: &[u8]| {
                     format!("t.tmpl:{}: unknown secret '{}'", p.line, p.name),
                     "{T}: unexpected error"
                 );
-                assert!(!msg.contains(&format!("<{CANARY}>")), "{T}: error carries a value");
+                assert!(
+                    !msg.contains(&format!("<{CANARY}>")),
+                    "{T}: error carries a value"
+                );
             }
         }
     })

@@ -24,7 +24,11 @@ pub const MAX_ECHO: usize = 24;
 /// The first run of more than `max` characters of `msg` that occurs in
 /// `input`, if any (characters, as gsec's own rule counts them).
 pub fn echoed<'m>(msg: &'m str, input: &[u8], max: usize) -> Option<&'m str> {
-    let starts: Vec<usize> = msg.char_indices().map(|(i, _)| i).chain([msg.len()]).collect();
+    let starts: Vec<usize> = msg
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([msg.len()])
+        .collect();
     if starts.len() <= max + 1 {
         return None;
     }
@@ -50,7 +54,7 @@ pub fn guess_keys(input: &[u8]) -> Vec<String> {
         }
         if let Some(i) = l.rfind(':') {
             let k = l[..i].trim().trim_matches(['"', '\'']);
-            if k.chars().count() > MAX_ECHO {
+            if !k.is_empty() {
                 keys.push(k.to_string());
             }
         }
@@ -128,7 +132,10 @@ pub fn strip_serde_path(msg: &str) -> String {
     while let Some(i) = rest.find(" field `") {
         let from = i + " field `".len();
         out.push_str(&rest[..from]);
-        match rest[from..].find("`, expected").or_else(|| rest[from..].rfind('`')) {
+        match rest[from..]
+            .find("`, expected")
+            .or_else(|| rest[from..].rfind('`'))
+        {
             Some(j) => {
                 out.push('…');
                 rest = &rest[from + j..];
@@ -245,15 +252,17 @@ pub fn identities() -> &'static gsec::keys::Identities {
 }
 
 /// A scratch directory for this process (the identity, the relay plugin
-/// and its compiled-module cache), under the system temp dir. It is left
-/// behind (a fuzzing process ends by exit or abort) and holds nothing
-/// secret.
+/// and its compiled-module cache), under `fuzz/target/scratch/` (ignored,
+/// removed with the build). It is left behind: a fuzzing process ends by
+/// exit or abort. It holds nothing secret.
 pub fn scratch_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scratch");
+        std::fs::create_dir_all(&base).expect("scratch base");
         tempfile::Builder::new()
             .prefix("gsec-fuzz-")
-            .tempdir()
+            .tempdir_in(base)
             .expect("temp dir")
             .keep()
     })
@@ -340,7 +349,8 @@ pub fn yaml_facts(bytes: &[u8], exclude_top: &[&str]) -> Option<Facts> {
         other => walk(other, &mut f, true),
     }
     let keys = f.keys.clone();
-    f.values.retain(|v| !keys.iter().any(|k| k.contains(v.as_str())));
+    f.values
+        .retain(|v| !keys.iter().any(|k| k.contains(v.as_str())));
     Some(f)
 }
 
@@ -380,6 +390,36 @@ pub fn strip_duplicate_key(msg: &str) -> String {
     out
 }
 
+/// `msg` with Rust `Debug` string escapes (`\"`, `\\`, `\n`, `\u{…}`)
+/// undone: how serde quotes a value, back to the value's characters.
+pub fn debug_unescape(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut chars = msg.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('0') => out.push('\0'),
+            Some('u') if chars.peek() == Some(&'{') => {
+                chars.next();
+                let hex: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => out.push('\u{fffd}'),
+                }
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// The text inside `format!("{s:?}")`: how serde and Rust's `Debug` quote
 /// a string in a message.
 pub fn debug_inner(s: &str) -> String {
@@ -400,16 +440,20 @@ pub fn assert_no_value_echo(
     canary: bool,
     reparse: Reparse<'_>,
 ) {
-    if canary
-        && msg.contains(CANARY)
-        && !facts.is_some_and(|f| f.keys.iter().any(|k| k.contains(CANARY)))
-    {
+    let in_key = match facts {
+        Some(f) => f.keys.iter().any(|k| k.contains(CANARY)),
+        None => guess_keys(input).iter().any(|k| k.contains(CANARY)),
+    };
+    if canary && msg.contains(CANARY) && !in_key {
         panic!("{target}: error message contains the canary secret: {msg:?}");
     }
     let mut m = strip_serde_path(&strip_duplicate_key(msg));
     match facts {
         None => {
-            for k in guess_keys(input) {
+            for k in guess_keys(input)
+                .into_iter()
+                .filter(|k| k.chars().count() > MAX_ECHO)
+            {
                 m = m.replace(&k, "…").replace(&debug_inner(&k), "…");
             }
             if let Some(run) = echoed(&m, input, MAX_ECHO)
@@ -431,14 +475,19 @@ pub fn assert_no_value_echo(
             for k in keys {
                 m = m.replace(k.as_str(), "…").replace(&debug_inner(k), "…");
             }
+            // Values are quoted raw or escaped (`Debug`): compare them with
+            // the message unescaped, so a run is counted in characters of the
+            // value.
+            let plain = debug_unescape(&m);
             for v in &f.values {
-                for form in [v.clone(), debug_inner(v)] {
-                    if let Some(run) = echoed(&m, form.as_bytes(), MAX_ECHO)
-                        && follows_input(msg, run, input, reparse)
-                    {
+                for shown in [&m, &plain] {
+                    let Some(run) = echoed(shown, v.as_bytes(), MAX_ECHO) else {
+                        continue;
+                    };
+                    if follows_input(msg, run, input, reparse) {
                         panic!(
-                            "{target}: error message quotes {} bytes of a value ({run:?}): {msg:?}",
-                            run.len()
+                            "{target}: error message quotes {} characters of a value ({run:?}): {msg:?}",
+                            run.chars().count()
                         );
                     }
                 }
