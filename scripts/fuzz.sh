@@ -13,6 +13,7 @@
 #   GSEC_FUZZ_BUILD     extra cargo-fuzz build flags, e.g. "--sanitizer none"
 #                       (faster to build and run; the default is ASan)
 #   GSEC_FUZZ_JOBS      parallel fuzzing processes per target (default 1)
+#   GSEC_FUZZ_PARALLEL  targets fuzzed at once (default: the number of cores)
 #   GSEC_FUZZ_IGNORE    |-separated parts of failure messages to ignore, to
 #                       explore past a known finding until it is fixed (never
 #                       in CI)
@@ -43,21 +44,49 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
-failed=()
-for t in "${targets[@]}"; do
-    work="fuzz/target/corpus/$t"
+# Targets run side by side, as many at once as there are cores
+# (GSEC_FUZZ_PARALLEL), each with its own log; a failing target's log is
+# printed at the end.
+parallel="${GSEC_FUZZ_PARALLEL:-$(nproc 2>/dev/null || echo 1)}"
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+run_one() {
+    local t=$1 work="fuzz/target/corpus/$1"
     mkdir -p "$work" "fuzz/corpus/$t"
-    args=(-max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1)
+    local args=(-max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1)
     if [ -f "fuzz/dicts/$t.dict" ]; then
         args+=(-dict="fuzz/dicts/$t.dict")
     fi
     if [ "$jobs" -gt 1 ]; then
         args+=(-fork="$jobs")
     fi
-    echo "== fuzz: $t for ${secs}s"
-    if ! cargo fuzz run "${build_flags[@]}" "$t" "$work" "fuzz/corpus/$t" -- "${args[@]}"; then
+    cargo fuzz run "${build_flags[@]}" "$t" "$work" "fuzz/corpus/$t" -- "${args[@]}" >"$logs/$t.log" 2>&1
+}
+failed=()
+running=()
+wait_one() {
+    local t=${running[0]}
+    running=("${running[@]:1}")
+    if wait "${pids[$t]}"; then
+        echo "== fuzz: $t: no crash ($(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" || echo 'runs unknown'))"
+    else
         failed+=("$t")
+        echo "== fuzz: $t: FAILED" >&2
+        tail -n 60 "$logs/$t.log" >&2
     fi
+}
+declare -A pids
+for t in "${targets[@]}"; do
+    if [ "${#running[@]}" -ge "$parallel" ]; then
+        wait_one
+    fi
+    echo "== fuzz: $t for ${secs}s"
+    run_one "$t" &
+    pids[$t]=$!
+    running+=("$t")
+done
+while [ "${#running[@]}" -gt 0 ]; do
+    wait_one
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then

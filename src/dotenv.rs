@@ -136,7 +136,9 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
             let what = if key.is_empty() {
                 "expected KEY=VALUE (a key is letters, digits, '_', '.' or '-')".to_string()
             } else {
-                format!("expected '=' after {key}")
+                // Not the word itself: a line without '=' may be a bare
+                // value (a wrapped PEM line, a pasted token).
+                "expected '=' after the name that starts the line (lines are KEY=VALUE)".to_string()
             };
             return c.err(line, what);
         }
@@ -333,7 +335,7 @@ mod tests {
     #[test]
     fn malformed_lines_name_the_line() {
         for (text, line, what) in [
-            ("A=1\nnot a binding\n", 2, "expected '=' after not"),
+            ("A=1\nnot a binding\n", 2, "expected '=' after the name"),
             ("A=1\n=value\n", 2, "expected KEY=VALUE"),
             (
                 "A=1\n\nB=\"open\n",
@@ -346,7 +348,7 @@ mod tests {
                 1,
                 "unexpected text after the closing quote of A",
             ),
-            ("A$=1\n", 1, "expected '=' after A"),
+            ("A$=1\n", 1, "expected '=' after the name"),
         ] {
             let e = parse(text).unwrap_err();
             assert_eq!(e.line, line, "{text:?}");
@@ -358,6 +360,11 @@ mod tests {
     fn errors_never_contain_values() {
         let e = parse("A=\"s3cret-never-shown\n").unwrap_err();
         assert!(!e.message.contains("s3cret"));
+        // A bare value on its own line (a wrapped PEM body, a pasted
+        // token) is not a name to quote.
+        let e = parse("A=1\nghp_s3cretTokenOnItsOwnLine0123456789\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(!e.message.contains("s3cret"), "{}", e.message);
     }
 
     #[test]

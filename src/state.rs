@@ -57,7 +57,8 @@ impl State {
             return Ok(State::default());
         }
         let v = crate::yaml::parse_value(&bytes).map_err(|e| Error::file(&p, e))?;
-        serde_norway::from_value(v).map_err(|e| Error::file(&p, e.to_string()))
+        serde_norway::from_value(v)
+            .map_err(|e| Error::file(&p, crate::yaml::elide_values(&e.to_string())))
     }
 
     /// Load, change and save under the state file's lock.

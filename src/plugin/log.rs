@@ -11,15 +11,29 @@ pub(super) const LOG_LINES_MAX: usize = 100;
 
 /// `text` with every secret value replaced by `[REDACTED]`. Short values
 /// would redact ordinary words; 4+ characters is where a credential starts
-/// to look like one.
+/// to look like one. Matching ignores ASCII case: what the host echoes may
+/// have been case-folded on the way (a URL's host is lowercased), and a
+/// lowercased secret is still the secret.
 pub(crate) fn redact(text: &str, secrets: &[Zeroizing<String>]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| s.chars().count() >= 4) {
-        if out.contains(s.as_str()) {
-            let replaced = out.replace(s.as_str(), "[REDACTED]");
-            zeroize::Zeroize::zeroize(&mut out);
-            out = replaced;
+        let needle = Zeroizing::new(s.to_ascii_lowercase());
+        // ASCII case folding keeps every byte offset (and so every char
+        // boundary) of `out`.
+        let hay = Zeroizing::new(out.to_ascii_lowercase());
+        if !hay.contains(needle.as_str()) {
+            continue;
         }
+        let mut replaced = String::with_capacity(out.len());
+        let mut last = 0;
+        for (i, _) in hay.match_indices(needle.as_str()) {
+            replaced.push_str(&out[last..i]);
+            replaced.push_str("[REDACTED]");
+            last = i + needle.len();
+        }
+        replaced.push_str(&out[last..]);
+        zeroize::Zeroize::zeroize(&mut out);
+        out = replaced;
     }
     out
 }
@@ -70,4 +84,24 @@ pub fn one_line(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_ignores_ascii_case_and_keeps_other_text() {
+        let secrets = [Zeroizing::new("s3cr3t-CANARY-9f2c".to_string())];
+        let denied = "https://s3cr3t-canary-9f2c.evil.example:443 is not allowed";
+        assert_eq!(
+            redact(denied, &secrets),
+            "https://[REDACTED].evil.example:443 is not allowed"
+        );
+        assert_eq!(
+            redact("é S3CR3T-CANARY-9F2C é s3cr3t-CANARY-9f2c", &secrets),
+            "é [REDACTED] é [REDACTED]"
+        );
+        assert_eq!(redact("nothing here", &secrets), "nothing here");
+    }
 }

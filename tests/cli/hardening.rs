@@ -950,3 +950,63 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
     assert!(e.read(DEV).contains("gsec_structure_mac: "));
     assert_eq!(e.get("A", "development"), "alpha-value-1");
 }
+
+/// What the fuzz targets found (fuzz/corpus/*/finding-*), through the
+/// binary: a parser's error names where it failed, never the text it
+/// failed on, in every file gsec reads.
+#[test]
+fn parser_errors_never_quote_input_text() {
+    let e = Env::project();
+    e.set("A", "development", "alpha");
+    let token = "ghp_thisIsASecretTokenValue1234567890";
+    // A .env line that is only a value (no `=`): `gsec import`.
+    e.write("in.env", &format!("A=1\n{token}\n"));
+    let err = e.fails(&["import", "in.env"], b"", 2);
+    assert!(err.contains("in.env:2:"), "{err}");
+    assert_no_secret(&err, "thisIsASecret");
+    // A sops dotenv environment file with a pasted URL line: the text
+    // before its `=` is no name to quote.
+    e.write(
+        ".gsec.yaml",
+        &e.read(".gsec.yaml").replacen(
+            "  production:\n",
+            "  production:\n    file: secrets/production.env\n",
+            1,
+        ),
+    );
+    e.set("B", "production", "beta");
+    let file = e.read("secrets/production.env");
+    let url = "postgres://app:hunter2-db-password@db.internal/app?sslmode=require";
+    e.write("secrets/production.env", &format!("{url}\n{file}"));
+    let err = e.fails(&["get", "B", "--env", "production"], b"", 2);
+    assert!(
+        err.contains("secrets/production.env") && err.contains("line 1"),
+        "{err}"
+    );
+    assert_no_secret(&err, "hunter2");
+    e.write("secrets/production.env", &file);
+    // .gsec.yaml: a quote in a key path does not uncover the value.
+    let cfg = e.read(".gsec.yaml");
+    e.write(
+        ".gsec.yaml",
+        &insert_after_line(&cfg, "recipients:\n", &format!("  'te\"am': '{token}'\n")),
+    );
+    let err = e.fails(&["list"], b"", 2);
+    assert!(err.contains(".gsec.yaml"), "{err}");
+    assert_no_secret(&err, "thisIsASecret");
+    e.write(".gsec.yaml", &cfg);
+    // A number too long for the parser, in each YAML file gsec reads.
+    let pin = "1234567890987654321234567890987654321";
+    e.write(".gsec.local.yaml", &format!("PIN: {pin}\n"));
+    let err = e.fails(&["get", "A", "--env", "local"], b"", 2);
+    assert!(err.contains(".gsec.local.yaml"), "{err}");
+    assert_no_secret(&err, "1234567890987");
+    std::fs::remove_file(e.path(".gsec.local.yaml")).unwrap();
+    let dev = e.read(DEV);
+    e.write(DEV, &format!("pin: {pin}\n{dev}"));
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(err.contains(DEV), "{err}");
+    assert_no_secret(&err, "1234567890987");
+    e.write(DEV, &dev);
+    assert_eq!(e.get("A", "development").trim(), "alpha");
+}

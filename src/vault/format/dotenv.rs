@@ -24,7 +24,7 @@
 
 use serde_norway::Value;
 
-use super::{Data, Emit, Metadata, check_key, metadata_tree, parse_metadata};
+use super::{Data, Emit, Metadata, metadata_tree, parse_metadata};
 
 /// What marks a metadata line.
 pub const PREFIX: &str = "sops_";
@@ -47,7 +47,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
         format!("not UTF-8 text (invalid byte on line {line})")
     })?;
     let mut data: Data = Vec::new();
-    let mut flat: Vec<(String, String)> = Vec::new();
+    let mut flat: Vec<(String, String, usize)> = Vec::new();
     let mut comments: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     let mut pending: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -74,13 +74,18 @@ pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
             return Err(format!("line {n} has an empty name before `=`"));
         }
         if !seen.insert(k) {
-            return Err(format!("duplicate key `{k}` (line {n})"));
+            return Err(format!("duplicate key {} (line {n})", named(k, n)));
         }
         let v = v.replace("\\n", "\n");
         match k.strip_prefix(PREFIX) {
-            Some(mk) => flat.push((mk.to_string(), v)),
+            Some(mk) => flat.push((mk.to_string(), v, n)),
             None => {
-                check_key(k, "")?;
+                if k.contains(':') {
+                    return Err(format!(
+                        "{} contains ':', which sops joins key paths with: rename it",
+                        named(k, n)
+                    ));
+                }
                 if !pending.is_empty() {
                     comments.push((vec![k.to_string()], std::mem::take(&mut pending)));
                 }
@@ -99,6 +104,25 @@ pub fn parse(bytes: &[u8]) -> Result<(Data, Metadata), String> {
     Ok((data, meta))
 }
 
+/// A key as an error names it: quoted when it is name-shaped, otherwise by
+/// its line only. The text before the first `=` of a line that is not
+/// really a binding (a pasted URL, a token with `=` padding) may be a
+/// value, and errors never show values.
+fn named(k: &str, line: usize) -> String {
+    if is_name(k) {
+        format!("`{k}`")
+    } else {
+        format!("the key on line {line}")
+    }
+}
+
+fn is_name(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 128
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// A metadata tree being rebuilt from flattened keys.
 enum Flat {
     /// `None` until its line is read.
@@ -113,8 +137,8 @@ enum Step {
 }
 
 /// sops' tokenizer: the first key, then each `__map_KEY` / `__list_N`.
-fn steps(key: &str) -> Result<Vec<Step>, String> {
-    let bad = |why: &str| format!("metadata line `{PREFIX}{key}`: {why}");
+fn steps(key: &str, label: &str) -> Result<Vec<Step>, String> {
+    let bad = |why: &str| format!("metadata {label}: {why}");
     let mut out = Vec::new();
     let mut rest = key;
     let mut kind: Option<bool> = None; // None: first key, Some(true): map, Some(false): list
@@ -194,28 +218,22 @@ fn insert(node: &mut Flat, path: &[Step], value: String) -> Result<(), &'static 
     insert(child, rest, value)
 }
 
-fn to_value(f: Flat, at: &str) -> Result<Value, String> {
+fn to_value(f: Flat) -> Result<Value, String> {
     Ok(match f {
         Flat::Leaf(s) => Value::String(s.unwrap_or_default()),
         Flat::Map(m) => Value::Mapping(
             m.into_iter()
-                .map(|(k, v)| {
-                    let at = if at.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{at}{MAP}{k}")
-                    };
-                    Ok((Value::String(k), to_value(v, &at)?))
-                })
+                .map(|(k, v)| Ok((Value::String(k), to_value(v)?)))
                 .collect::<Result<_, String>>()?,
         ),
         Flat::List(l) => Value::Sequence(
             l.into_iter()
                 .enumerate()
+                // Not named: the path is the file's text, and no line holds
+                // it to check the name against.
                 .map(|(i, v)| {
-                    let at = format!("{at}{LIST}{i}");
-                    v.ok_or_else(|| format!("metadata line `{PREFIX}{at}…` is missing"))
-                        .and_then(|v| to_value(v, &at))
+                    v.ok_or_else(|| format!("a metadata list skips entry {i}"))
+                        .and_then(to_value)
                 })
                 .collect::<Result<_, String>>()?,
         ),
@@ -224,14 +242,14 @@ fn to_value(f: Flat, at: &str) -> Result<Value, String> {
 
 /// The flattened `sops_*` lines back into the metadata tree, with the
 /// non-string fields decoded as sops decodes them.
-fn unflatten(flat: Vec<(String, String)>) -> Result<Value, String> {
+fn unflatten(flat: Vec<(String, String, usize)>) -> Result<Value, String> {
     let mut root = Flat::Map(Vec::new());
-    for (k, v) in flat {
-        let path = steps(&k)?;
-        insert(&mut root, &path, v)
-            .map_err(|why| format!("metadata line `{PREFIX}{k}` is {why}"))?;
+    for (k, v, n) in flat {
+        let label = named(&format!("{PREFIX}{k}"), n);
+        let path = steps(&k, &label)?;
+        insert(&mut root, &path, v).map_err(|why| format!("metadata {label} is {why}"))?;
     }
-    let Value::Mapping(mut m) = to_value(root, "")? else {
+    let Value::Mapping(mut m) = to_value(root)? else {
         unreachable!("the root is a map")
     };
     if let Some(v) = m.get_mut("mac_only_encrypted") {
@@ -405,6 +423,15 @@ mod tests {
         let tail = "sops_mac=x\nsops_lastmodified=y\n";
         assert!(p(format!("A=1\nno equals\n{tail}").as_bytes()).contains("line 2"));
         assert!(p(format!("A=1\nA=2\n{tail}").as_bytes()).contains("duplicate key `A`"));
+        // A line that is not a binding but has a `=` (a pasted URL): its
+        // "key" may be a secret, so it is named by its line only.
+        let url = "postgres://app:hunter2-db-password@db.internal/app?sslmode=require";
+        for text in [format!("{url}\n{tail}"), format!("{url}\n{url}\n{tail}")] {
+            let e = p(text.as_bytes());
+            assert!(!e.contains("hunter2") && e.contains("line 1"), "{e}");
+        }
+        let e = p(format!("sops_hunter2:x=1\nsops_hunter2:x__list_0=2\n{tail}").as_bytes());
+        assert!(!e.contains("hunter2") && e.contains("line"), "{e}");
         assert!(p(b"A=1\n").contains("no `sops_*`"));
         assert!(p(b"A=\xff\n").contains("not UTF-8"));
         assert!(p(format!("=x\n{tail}").as_bytes()).contains("empty name"));
@@ -415,7 +442,9 @@ mod tests {
         );
         let deep = format!("sops_x{}=v\n{tail}", "__map_a".repeat(40));
         assert!(p(deep.as_bytes()).contains("levels deep"));
-        assert!(p(format!("sops_age__list_1__map_enc=x\n{tail}").as_bytes()).contains("missing"));
+        assert!(
+            p(format!("sops_age__list_1__map_enc=x\n{tail}").as_bytes()).contains("skips entry 0")
+        );
         assert!(
             p(format!("sops_age=x\nsops_age__list_0__map_enc=y\n{tail}").as_bytes())
                 .contains("both a value")
