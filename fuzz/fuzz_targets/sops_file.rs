@@ -77,7 +77,9 @@ fn elide_names(msg: &str, text: &[u8]) -> String {
         !k.is_empty()
             && k.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-            && text.split('\n').any(|l| l.strip_prefix(k).is_some_and(|r| r.starts_with('=')))
+            && text
+                .split('\n')
+                .any(|l| l.strip_prefix(k).is_some_and(|r| r.starts_with('=')))
     };
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg;

@@ -938,7 +938,7 @@ fn decrypt_node(
                 let Value::String(enc) = scalar else {
                     return Err(Error::Tampered {
                         path: path.to_path_buf(),
-                        what: format!("value of `{}` is not encrypted", stack.join(".")),
+                        what: format!("value of `{}` is not encrypted", format::shown_path(stack)),
                     });
                 };
                 if enc.is_empty() {
@@ -948,9 +948,9 @@ fn decrypt_node(
                 let (plain, ty) = crypto::decrypt(key, &enc, &aad).map_err(|e| match e {
                     CryptoError::Auth => Error::Tampered {
                         path: path.to_path_buf(),
-                        what: format!("value of `{}` failed authentication (changed, or moved from another key)", stack.join(".")),
+                        what: format!("value of `{}` failed authentication (changed, or moved from another key)", format::shown_path(stack)),
                     },
-                    other => Error::file(path, format!("value of `{}`: {other}", stack.join("."))),
+                    other => Error::file(path, format!("value of `{}`: {other}", format::shown_path(stack))),
                 })?;
                 Node::Leaf(Leaf {
                     plain,

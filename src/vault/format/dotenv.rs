@@ -24,7 +24,7 @@
 
 use serde_norway::Value;
 
-use super::{Data, Emit, Metadata, metadata_tree, parse_metadata};
+use super::{Data, Emit, Metadata, is_name, metadata_tree, parse_metadata};
 
 /// What marks a metadata line.
 pub const PREFIX: &str = "sops_";
@@ -114,13 +114,6 @@ fn named(k: &str, line: usize) -> String {
     } else {
         format!("the key on line {line}")
     }
-}
-
-fn is_name(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 128
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// A metadata tree being rebuilt from flattened keys.

@@ -317,6 +317,26 @@ pub(super) fn key_string(k: &Value) -> Result<String, String> {
 /// A key may not contain `:`: sops binds each value to its key path joined
 /// with `:`, so `"a:b": …` and `a: {b: …}` would be bound alike and one
 /// could be rewritten into the other undetected.
+/// Is `k` name-shaped (letters, digits, `_`, `.`, `-`; at most 128 bytes)?
+/// Only such keys are quoted in error messages: in a dotenv file the text
+/// before a line's first `=` is whatever the line holds (a pasted URL, a
+/// base64 value with `=` padding), and errors never show values.
+pub(crate) fn is_name(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 128
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A key path as errors show it: name-shaped keys joined with `.`, any
+/// other key as `…` (see [`is_name`]).
+pub(crate) fn shown_path(path: &[String]) -> String {
+    path.iter()
+        .map(|k| if is_name(k) { k.as_str() } else { "…" })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 pub(super) fn check_key(k: &str, parent: &str) -> Result<(), String> {
     if !k.contains(':') {
         return Ok(());
