@@ -67,9 +67,22 @@ impl Node {
     pub fn plain_emit(&self) -> Emit {
         match self {
             Node::Leaf(l) => match l.ty {
-                Some(ValueType::Int | ValueType::Float | ValueType::Bool) => {
-                    Emit::Raw(l.text().to_string())
+                // A float's text is Go's/Rust's (`inf`, `NaN`); YAML spells
+                // the non-finite ones `.inf`, `-.inf`, `.nan` (a fuzz
+                // finding: `.inf` came back from the edit buffer a string).
+                Some(ValueType::Float) => {
+                    let t = l.text();
+                    Emit::Raw(
+                        match t.to_ascii_lowercase().as_str() {
+                            "inf" | "+inf" => ".inf",
+                            "-inf" => "-.inf",
+                            "nan" | "+nan" | "-nan" => ".nan",
+                            _ => t.as_str(),
+                        }
+                        .to_string(),
+                    )
                 }
+                Some(ValueType::Int | ValueType::Bool) => Emit::Raw(l.text().to_string()),
                 None => Emit::Raw("null".into()),
                 _ => Emit::Str(l.text().to_string()),
             },
