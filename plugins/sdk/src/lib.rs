@@ -496,10 +496,7 @@ pub mod http {
         if let Some(e) = resp.error {
             // A transport failure (refused, DNS, timeout): no answer, so
             // "retry later" rather than "no".
-            return Err(Error::retry(format!(
-                "{method} {}: {e}",
-                strip_query(url)
-            )));
+            return Err(Error::retry(format!("{method} {}: {e}", strip_query(url))));
         }
         let body = STANDARD
             .decode(resp.body.as_bytes())

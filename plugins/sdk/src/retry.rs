@@ -87,7 +87,10 @@ impl Policy {
             if classify(&r) == Verdict::Done {
                 return r;
             }
-            let asked = r.as_ref().ok().and_then(|resp| retry_after_ms(resp, crate::now_ms()));
+            let asked = r
+                .as_ref()
+                .ok()
+                .and_then(|resp| retry_after_ms(resp, crate::now_ms()));
             if attempt >= self.attempts {
                 return Err(exhausted(r, attempt));
             }
@@ -100,7 +103,9 @@ impl Policy {
                     ms.div_ceil(1000)
                 )));
             }
-            let wait = asked.unwrap_or_else(|| jitter(backoff)).min(self.max_wait_ms);
+            let wait = asked
+                .unwrap_or_else(|| jitter(backoff))
+                .min(self.max_wait_ms);
             crate::log::debug(&format!(
                 "attempt {attempt} of {}: {}; retrying in {wait} ms",
                 self.attempts,
@@ -126,11 +131,7 @@ fn exhausted(r: Result<Response>, attempts: u32) -> Error {
 
 /// Half to all of `ms`, at random (spreads clients that failed together).
 fn jitter(ms: u64) -> u64 {
-    let r = u16::from_le_bytes(
-        crate::random_bytes(2)
-            .try_into()
-            .unwrap_or([0xff, 0xff]),
-    ) as u64;
+    let r = u16::from_le_bytes(crate::random_bytes(2).try_into().unwrap_or([0xff, 0xff])) as u64;
     ms / 2 + (ms / 2) * r / 65_535
 }
 
@@ -157,7 +158,10 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let m = MONTHS.iter().position(|x| x == mon)? as u32 + 1;
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, mi, se] = t.as_slice() else {
         return None;
     };
@@ -195,7 +199,9 @@ mod tests {
     #[test]
     fn gives_up_as_retry_later() {
         let h = Harness::new().respond(|_| reply(500, ""));
-        let e = h.run(|| Policy::default().attempts(3).run(get)).unwrap_err();
+        let e = h
+            .run(|| Policy::default().attempts(3).run(get))
+            .unwrap_err();
         assert!(e.is_retry());
         assert_eq!(e.message(), "HTTP 500 (after 3 attempts)");
         assert_eq!(h.requests().len(), 3);
@@ -213,7 +219,10 @@ mod tests {
     #[test]
     fn retry_after_as_http_date() {
         let now = 784_111_777_000; // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(now / 1000));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(now / 1000)
+        );
         let r = reply(429, "").header("Retry-After", "Sun, 06 Nov 1994 08:49:47 GMT");
         assert_eq!(retry_after_ms(&r.into_response(), now), Some(10_000));
         assert_eq!(parse_http_date("yesterday"), None);

@@ -351,7 +351,9 @@ impl UrlParts {
             None => (before_query, ""),
         };
         if authority.is_empty() || authority.contains('@') {
-            return Err(Error::new("sigv4: the URL needs a host (and no user:password@)"));
+            return Err(Error::new(
+                "sigv4: the URL needs a host (and no user:password@)",
+            ));
         }
         let default_port = match scheme.to_ascii_lowercase().as_str() {
             "https" => ":443",
@@ -402,7 +404,10 @@ mod tests {
             "iam",
             "GET",
             "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
-            &[("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            &[(
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )],
             b"",
             AT,
         )
@@ -486,13 +491,45 @@ mod tests {
         assert_eq!(h, "host:x\nmy-header:a b,c\n");
         assert_eq!(names, "host;my-header");
         let creds = Credentials::new(KEY_ID, SECRET).session_token("tok");
-        let s = sign(&creds, "r", "s", "GET", "http://127.0.0.1:8080/x", &[], b"", AT).unwrap();
+        let s = sign(
+            &creds,
+            "r",
+            "s",
+            "GET",
+            "http://127.0.0.1:8080/x",
+            &[],
+            b"",
+            AT,
+        )
+        .unwrap();
         assert!(s.canonical_request.contains("host:127.0.0.1:8080\n"));
         assert!(s.canonical_request.contains("x-amz-security-token:tok\n"));
-        let s = sign(&creds, "r", "s", "GET", "https://H.example:443", &[], b"", AT).unwrap();
+        let s = sign(
+            &creds,
+            "r",
+            "s",
+            "GET",
+            "https://H.example:443",
+            &[],
+            b"",
+            AT,
+        )
+        .unwrap();
         assert!(s.canonical_request.contains("host:h.example\n"));
         assert!(sign(&creds, "r", "s", "GET", "x", &[], b"", AT).is_err());
-        assert!(sign(&creds, "r", "s", "GET", "https://h/", &[("Host", "y")], b"", AT).is_err());
+        assert!(
+            sign(
+                &creds,
+                "r",
+                "s",
+                "GET",
+                "https://h/",
+                &[("Host", "y")],
+                b"",
+                AT
+            )
+            .is_err()
+        );
         assert!(!format!("{creds:?}").contains(SECRET));
     }
 

@@ -40,7 +40,9 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -183,7 +185,10 @@ impl HostRef<'_> {
                     // The handler may itself look at the harness: call it
                     // without holding the borrow.
                     let mut h = s.handler.take().unwrap_or_else(|| {
-                        panic!("unexpected request {} (nothing recorded is left)", req.line())
+                        panic!(
+                            "unexpected request {} (nothing recorded is left)",
+                            req.line()
+                        )
                     });
                     drop(s);
                     let r = h(&req);

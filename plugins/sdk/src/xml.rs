@@ -127,7 +127,10 @@ mod tests {
 
     #[test]
     fn entities() {
-        assert_eq!(unescape("a&lt;b&amp;c&#65;&#x42;&bogus;&"), "a<b&cAB&bogus;&");
+        assert_eq!(
+            unescape("a&lt;b&amp;c&#65;&#x42;&bogus;&"),
+            "a<b&cAB&bogus;&"
+        );
         assert_eq!(unescape(&escape("<'&\">")), "<'&\">");
     }
 }
