@@ -78,7 +78,11 @@ fn assert_one_live_key_matching_vault(env: &Env, aws: &FakeAws) -> Key {
     assert!(keys[0].active);
     let (id, secret) = vault_pair(env);
     assert_eq!((id, secret), (keys[0].id.clone(), keys[0].secret.clone()));
-    assert!(aws.problems().is_empty(), "fake AWS refused something: {:?}", aws.problems());
+    assert!(
+        aws.problems().is_empty(),
+        "fake AWS refused something: {:?}",
+        aws.problems()
+    );
     keys[0].clone()
 }
 
@@ -106,7 +110,10 @@ fn self_managed_rotation_makes_the_second_key_verifies_it_and_deletes_the_old() 
     assert_ne!(new.id, first.id);
     assert_no_secret(&err, &new.secret);
     assert_no_secret(&err, &first.secret);
-    assert!(err.contains(&format!("created access key {}", new.id)), "{err}");
+    assert!(
+        err.contains(&format!("created access key {}", new.id)),
+        "{err}"
+    );
     let k0 = &first.id;
     assert_eq!(
         calls(&aws),
@@ -145,11 +152,17 @@ fn admin_managed_rotation_deactivates_then_deletes_the_old_key() {
             ),
             "iam CreateAccessKey UserName=app by gsec-admin".to_string(),
             "sts GetCallerIdentity by app".to_string(),
-            format!("iam UpdateAccessKey AccessKeyId={k0} Status=Inactive UserName=app by gsec-admin"),
+            format!(
+                "iam UpdateAccessKey AccessKeyId={k0} Status=Inactive UserName=app by gsec-admin"
+            ),
             format!("iam DeleteAccessKey AccessKeyId={k0} UserName=app by gsec-admin"),
         ]
     );
-    assert_eq!(aws.active_keys(ADMIN).len(), 1, "the admin key is untouched");
+    assert_eq!(
+        aws.active_keys(ADMIN).len(),
+        1,
+        "the admin key is untouched"
+    );
     assert_ne!(new.id, first.id);
 }
 
@@ -161,7 +174,11 @@ fn grace_period_keeps_both_keys_live_until_it_ends() {
     let live: Vec<String> = aws.active_keys(USER).into_iter().map(|k| k.id).collect();
     assert_eq!(live.len(), 2, "the documented two during the grace period");
     assert!(live.contains(&first.id));
-    assert_eq!(vault_pair(&env).0, live[1], "the vault already holds the new key");
+    assert_eq!(
+        vault_pair(&env).0,
+        live[1],
+        "the vault already holds the new key"
+    );
     ok_later(&env, Duration::from_secs(3600 - 60), &["rotate", "--due"]);
     assert_eq!(aws.active_keys(USER).len(), 2, "a minute early still waits");
     ok_later(&env, Duration::from_secs(3600 + 60), &["rotate", "--due"]);
@@ -172,12 +189,17 @@ fn grace_period_keeps_both_keys_live_until_it_ends() {
 #[test]
 fn deactivate_mode_keeps_the_old_key_inactive_until_the_next_rotation() {
     let (env, aws, first) = aws_project(Mode::SelfManaged, "");
-    let cfg = env.read(".gsec.yaml").replace("sts_endpoint", "on_revoke: deactivate, sts_endpoint");
+    let cfg = env
+        .read(".gsec.yaml")
+        .replace("sts_endpoint", "on_revoke: deactivate, sts_endpoint");
     env.write(".gsec.yaml", &cfg);
     rotate(&env);
     let keys = aws.keys(USER);
     assert_eq!(keys.len(), 2);
-    assert!(!keys[0].active && keys[0].id == first.id, "old key inactive: {keys:?}");
+    assert!(
+        !keys[0].active && keys[0].id == first.id,
+        "old key inactive: {keys:?}"
+    );
     assert_eq!(aws.active_keys(USER)[0].id, vault_pair(&env).0);
     // The next rotation deletes the inactive key before creating, so the
     // user never needs a third key.
@@ -205,12 +227,21 @@ fn a_key_gsec_does_not_hold_is_never_touched_and_the_limit_is_explained() {
     assert_eq!(aws.keys(USER), vec![first.clone(), human.clone()]);
     assert_eq!(aws.count("iam CreateAccessKey"), 0);
     // The fake itself refuses a third key, as IAM does.
-    let (status, body) = aws.call_as(&first, &[("Action", "CreateAccessKey"), ("Version", "2010-05-08")]);
+    let (status, body) = aws.call_as(
+        &first,
+        &[("Action", "CreateAccessKey"), ("Version", "2010-05-08")],
+    );
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("<Code>LimitExceeded</Code>"), "{body}");
     // A wrong signature is refused too.
-    let forged = Key { secret: "not-the-secret".into(), ..first.clone() };
-    let (status, body) = aws.call_as(&forged, &[("Action", "ListAccessKeys"), ("Version", "2010-05-08")]);
+    let forged = Key {
+        secret: "not-the-secret".into(),
+        ..first.clone()
+    };
+    let (status, body) = aws.call_as(
+        &forged,
+        &[("Action", "ListAccessKeys"), ("Version", "2010-05-08")],
+    );
     assert_eq!(status, 403);
     assert!(body.contains("SignatureDoesNotMatch"), "{body}");
 }
@@ -221,7 +252,10 @@ fn rejected_verification_deletes_the_new_key_and_leaves_the_vault_alone() {
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     aws.fail("GetCallerIdentity", 403, "AccessDenied");
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
-    assert!(err.contains("failed verification") && err.contains("AccessDenied"), "{err}");
+    assert!(
+        err.contains("failed verification") && err.contains("AccessDenied"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     aws.clear_fail();
     let k = assert_one_live_key_matching_vault(&env, &aws);
@@ -236,7 +270,11 @@ fn verification_that_gets_no_answer_stays_pending_and_resumes() {
     aws.fail("GetCallerIdentity", 503, "ServiceUnavailable");
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
     assert!(err.contains("--resume"), "{err}");
-    assert_eq!(aws.active_keys(USER).len(), 2, "the new key is kept, pending");
+    assert_eq!(
+        aws.active_keys(USER).len(),
+        2,
+        "the new key is kept, pending"
+    );
     assert_eq!(vault_pair(&env).0, first.id);
     aws.clear_fail();
     env.ok(&["rotate", "--resume"]);
@@ -247,9 +285,10 @@ fn verification_that_gets_no_answer_stays_pending_and_resumes() {
 #[test]
 fn aws_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
     let (env, aws, _) = aws_project(Mode::SelfManaged, "");
-    let cfg = env
-        .read(".gsec.yaml")
-        .replace(&format!("hosts: ['{}']", aws.url), "hosts: ['http://127.0.0.1:9']");
+    let cfg = env.read(".gsec.yaml").replace(
+        &format!("hosts: ['{}']", aws.url),
+        "hosts: ['http://127.0.0.1:9']",
+    );
     env.write(".gsec.yaml", &cfg);
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
@@ -267,9 +306,16 @@ fn aws_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
 fn crash_and_resume(mode: Mode, point: &str, live_at_kill: usize) {
     let (env, aws, first) = aws_project(mode, "");
     kill_at(&env, &["rotate", NAME, "--env", ENV], point);
-    assert_eq!(aws.keys(USER).len(), live_at_kill, "keys when killed after '{point}'");
+    assert_eq!(
+        aws.keys(USER).len(),
+        live_at_kill,
+        "keys when killed after '{point}'"
+    );
     let pending = env.ok(&["rotate", "--resume", "--dry-run"]);
-    assert!(pending.contains(&format!("would resume {NAME} in production")), "{pending}");
+    assert!(
+        pending.contains(&format!("would resume {NAME} in production")),
+        "{pending}"
+    );
     let err = env.ok(&["rotate", "--resume"]);
     assert!(err.is_empty(), "{err}");
     let new = assert_one_live_key_matching_vault(&env, &aws);

@@ -85,7 +85,11 @@ impl FakeAws {
                         handle(&st, req.method().as_str(), req.url(), &headers, &body);
                     let resp = tiny_http::Response::from_string(out)
                         .with_status_code(status)
-                        .with_header("Content-Type: text/xml".parse::<tiny_http::Header>().unwrap());
+                        .with_header(
+                            "Content-Type: text/xml"
+                                .parse::<tiny_http::Header>()
+                                .unwrap(),
+                        );
                     let _ = req.respond(resp);
                 }
             }
@@ -129,7 +133,10 @@ impl FakeAws {
 
     /// Calls whose line starts with one of `services` (`"iam CreateAccessKey"`).
     pub fn count(&self, prefix: &str) -> usize {
-        self.calls().iter().filter(|c| c.starts_with(prefix)).count()
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -152,7 +159,10 @@ impl FakeAws {
             .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
         let amz_date = format_amz_date(now);
         let host = self.url.trim_start_matches("http://").to_string();
         let ct = "application/x-www-form-urlencoded; charset=utf-8";
@@ -169,7 +179,16 @@ impl FakeAws {
             signed_headers: vec!["content-type".into(), "host".into(), "x-amz-date".into()],
             signature: String::new(),
         };
-        a.signature = signature(&key.secret, &a, "POST", "/", &headers, body.as_bytes(), &amz_date).unwrap();
+        a.signature = signature(
+            &key.secret,
+            &a,
+            "POST",
+            "/",
+            &headers,
+            body.as_bytes(),
+            &amz_date,
+        )
+        .unwrap();
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential={}/{}/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature={}",
             key.id, a.date, a.signature
@@ -210,7 +229,10 @@ fn random_string(n: usize, abc: &[u8]) -> String {
 fn new_key(s: &mut State, user: &str) -> Key {
     let k = Key {
         user: user.into(),
-        id: format!("AKIA{}", random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")),
+        id: format!(
+            "AKIA{}",
+            random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        ),
         // Real secret keys are 40 characters of base64: '/' and '+' included.
         secret: random_string(
             40,
@@ -299,7 +321,8 @@ fn handle(
         .collect();
     let action = params.get("Action").cloned().unwrap_or_default();
     if method != "POST" || !url.starts_with('/') {
-        s.problems.push(format!("{method} {url}: not a Query API POST"));
+        s.problems
+            .push(format!("{method} {url}: not a Query API POST"));
         return error(400, "InvalidAction", "expected POST /");
     }
     if header("content-type").first().map(String::as_str)
@@ -309,26 +332,46 @@ fn handle(
     }
 
     // ---- authentication: SigV4, verified from the spec ----
-    let auth = header("authorization").into_iter().next().unwrap_or_default();
+    let auth = header("authorization")
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     let parsed = match parse_authorization(&auth) {
         Some(p) => p,
         None => {
-            s.problems.push(format!("{action}: no SigV4 Authorization header"));
-            return error(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+            s.problems
+                .push(format!("{action}: no SigV4 Authorization header"));
+            return error(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            );
         }
     };
     let Some(key) = s.keys.iter().find(|k| k.id == parsed.key_id).cloned() else {
-        return error(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+        return error(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        );
     };
     if !key.active {
-        return error(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+        return error(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        );
     }
     let amz_date = header("x-amz-date").into_iter().next().unwrap_or_default();
     let service = match action.as_str() {
         "GetCallerIdentity" => "sts",
         _ => "iam",
     };
-    let want_region = if service == "sts" { REGION } else { "us-east-1" };
+    let want_region = if service == "sts" {
+        REGION
+    } else {
+        "us-east-1"
+    };
     if let Err(e) = check_scope(&parsed, &amz_date, service, want_region) {
         s.problems.push(format!("{action}: {e}"));
         return error(403, "SignatureDoesNotMatch", &e);
@@ -337,7 +380,8 @@ fn handle(
     match expected {
         Ok(sig) if sig == parsed.signature => {}
         Ok(_) => {
-            s.problems.push(format!("{action}: signature does not verify"));
+            s.problems
+                .push(format!("{action}: signature does not verify"));
             return error(
                 403,
                 "SignatureDoesNotMatch",
@@ -359,7 +403,11 @@ fn handle(
     line.push_str(&format!(" by {}", key.user));
     s.calls.push(line);
     let version = params.get("Version").map(String::as_str);
-    let want_version = if service == "sts" { "2011-06-15" } else { "2010-05-08" };
+    let want_version = if service == "sts" {
+        "2011-06-15"
+    } else {
+        "2010-05-08"
+    };
     if version != Some(want_version) {
         s.problems.push(format!("{action}: Version {version:?}"));
         return error(400, "InvalidParameterValue", "bad Version");
@@ -388,7 +436,10 @@ fn handle(
         return error(
             403,
             "AccessDenied",
-            &format!("User: arn:aws:iam::{ACCOUNT}:user/{} is not authorized to perform: iam:{action} on resource: user {user}", key.user),
+            &format!(
+                "User: arn:aws:iam::{ACCOUNT}:user/{} is not authorized to perform: iam:{action} on resource: user {user}",
+                key.user
+            ),
         );
     }
     let owned = |s: &State, id: &str| s.keys.iter().position(|k| k.id == id && k.user == user);
@@ -409,13 +460,20 @@ fn handle(
             ok(
                 "ListAccessKeys",
                 IAM_NS,
-                &format!("<UserName>{user}</UserName><AccessKeyMetadata>{members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>"),
+                &format!(
+                    "<UserName>{user}</UserName><AccessKeyMetadata>{members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>"
+                ),
             )
         }
         "CreateAccessKey" => {
             if s.keys.iter().filter(|k| k.user == user).count() >= 2 {
-                s.problems.push("CreateAccessKey past the two-key limit".into());
-                return error(409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2");
+                s.problems
+                    .push("CreateAccessKey past the two-key limit".into());
+                return error(
+                    409,
+                    "LimitExceeded",
+                    "Cannot exceed quota for AccessKeysPerUser: 2",
+                );
             }
             let k = new_key(&mut s, &user);
             ok(
@@ -440,7 +498,11 @@ fn handle(
                     s.keys[i].active = active;
                     ok("UpdateAccessKey", IAM_NS, "")
                 }
-                None => error(404, "NoSuchEntity", &format!("The Access Key with id {id} cannot be found.")),
+                None => error(
+                    404,
+                    "NoSuchEntity",
+                    &format!("The Access Key with id {id} cannot be found."),
+                ),
             }
         }
         "DeleteAccessKey" => {
@@ -450,17 +512,31 @@ fn handle(
                     s.keys.remove(i);
                     ok("DeleteAccessKey", IAM_NS, "")
                 }
-                None => error(404, "NoSuchEntity", &format!("The Access Key with id {id} cannot be found.")),
+                None => error(
+                    404,
+                    "NoSuchEntity",
+                    &format!("The Access Key with id {id} cannot be found."),
+                ),
             }
         }
         "TagUser" => {
             let mut n = 1;
             while let Some(k) = params.get(&format!("Tags.member.{n}.Key")) {
-                let v = params.get(&format!("Tags.member.{n}.Value")).cloned().unwrap_or_default();
-                let ok_chars = |t: &str| t.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
+                let v = params
+                    .get(&format!("Tags.member.{n}.Value"))
+                    .cloned()
+                    .unwrap_or_default();
+                let ok_chars = |t: &str| {
+                    t.chars()
+                        .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+                };
                 if !ok_chars(k) || !ok_chars(&v) || v.len() > 256 {
                     s.problems.push(format!("TagUser: invalid tag {k}"));
-                    return error(400, "InvalidInput", "tag values may contain letters, digits, spaces and _.:/=+-@");
+                    return error(
+                        400,
+                        "InvalidInput",
+                        "tag values may contain letters, digits, spaces and _.:/=+-@",
+                    );
                 }
                 s.tags.entry(user.clone()).or_default().insert(k.clone(), v);
                 n += 1;
@@ -483,7 +559,11 @@ fn handle(
                 &format!("<Tags>{members}</Tags><IsTruncated>false</IsTruncated>"),
             )
         }
-        _ => error(400, "InvalidAction", &format!("Could not find operation {action}")),
+        _ => error(
+            400,
+            "InvalidAction",
+            &format!("Could not find operation {action}"),
+        ),
     }
 }
 
@@ -526,7 +606,12 @@ pub fn parse_authorization(h: &str) -> Option<Authorization> {
     })
 }
 
-fn check_scope(a: &Authorization, amz_date: &str, service: &str, region: &str) -> Result<(), String> {
+fn check_scope(
+    a: &Authorization,
+    amz_date: &str,
+    service: &str,
+    region: &str,
+) -> Result<(), String> {
     if a.service != service || a.region != region {
         return Err(format!(
             "credential scope {}/{} should be {region}/{service}",
@@ -543,7 +628,10 @@ fn check_scope(a: &Authorization, amz_date: &str, service: &str, region: &str) -
     }
     // AWS refuses requests signed more than 15 minutes away from its clock.
     let t = parse_amz_date(amz_date).ok_or("bad x-amz-date")?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     if (t - now).abs() > 15 * 60 {
         return Err("Signature expired or not yet valid (more than 15 minutes of skew)".into());
     }
@@ -599,7 +687,10 @@ pub fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
     k.resize(64, 0);
     let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
     let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new().chain_update(&ipad).chain_update(msg).finalize();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(msg)
+        .finalize();
     Sha256::new()
         .chain_update(&opad)
         .chain_update(inner)
@@ -633,7 +724,11 @@ fn signature(
     amz_date: &str,
 ) -> Result<String, String> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let uri: String = path.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
+    let uri: String = path
+        .split('/')
+        .map(uri_encode)
+        .collect::<Vec<_>>()
+        .join("/");
     let mut q: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
