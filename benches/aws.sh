@@ -50,5 +50,5 @@ hyperfine -N --warmup 3 --min-runs 30 --export-json "$work/aws.json" \
     -n "sops set (one value)" "sops set $work/sops.yaml '[\"OTHER\"]' '\"v\"'" \
     -n "warm: gsec plugin call random create" "$bin plugin call random create" \
     -n "warm: gsec plugin call aws revoke (2 signed requests)" \
-        "$bin plugin call aws revoke --env production --config $jcfg --input AWS_ADMIN --id AKIAGONE0000000000000" \
+        "$bin plugin call aws revoke --env production --config '$jcfg' --input AWS_ADMIN --id AKIAGONE0000000000000" \
     -n "gsec rotate (aws plugin, full rotation)" "$bin rotate AWS_CREDENTIALS --env production"
