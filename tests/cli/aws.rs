@@ -282,6 +282,19 @@ fn verification_that_gets_no_answer_stays_pending_and_resumes() {
     assert_ne!(k.id, first.id);
 }
 
+/// IAM is eventually consistent: a new key may be refused by STS for a
+/// few seconds. `verify` waits (the SDK's `sleep_ms`, inside the wasm time
+/// budget) and tries again rather than rolling the rotation back.
+#[test]
+fn verify_waits_for_a_new_key_to_propagate() {
+    let (env, aws, first) = aws_project(Mode::SelfManaged, "");
+    aws.propagation_delay(2);
+    rotate(&env);
+    let k = assert_one_live_key_matching_vault(&env, &aws);
+    assert_ne!(k.id, first.id);
+    assert_eq!(aws.count("sts GetCallerIdentity"), 3, "{:?}", aws.calls());
+}
+
 #[test]
 fn aws_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
     let (env, aws, _) = aws_project(Mode::SelfManaged, "");

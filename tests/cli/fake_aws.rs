@@ -49,6 +49,11 @@ struct State {
     problems: Vec<String>,
     /// Answer calls of this action with (status, code).
     fail: Option<(String, u16, String)>,
+    /// Keys made by `CreateAccessKey` that STS does not know yet (IAM is
+    /// eventually consistent): this many more `GetCallerIdentity` calls
+    /// with them get `InvalidClientTokenId`.
+    unpropagated: u32,
+    created: Vec<String>,
 }
 
 pub struct FakeAws {
@@ -66,6 +71,8 @@ impl FakeAws {
             calls: vec![],
             problems: vec![],
             fail: None,
+            unpropagated: 0,
+            created: vec![],
         }));
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -145,6 +152,11 @@ impl FakeAws {
 
     pub fn fail(&self, action: &str, status: u16, code: &str) {
         self.state.lock().unwrap().fail = Some((action.into(), status, code.into()));
+    }
+
+    /// New keys are refused by STS for the next `n` calls.
+    pub fn propagation_delay(&self, n: u32) {
+        self.state.lock().unwrap().unpropagated = n;
     }
 
     pub fn clear_fail(&self) {
@@ -419,6 +431,14 @@ fn handle(
     }
 
     if action == "GetCallerIdentity" {
+        if s.unpropagated > 0 && s.created.contains(&key.id) {
+            s.unpropagated -= 1;
+            return error(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            );
+        }
         return ok(
             "GetCallerIdentity",
             STS_NS,
@@ -476,6 +496,7 @@ fn handle(
                 );
             }
             let k = new_key(&mut s, &user);
+            s.created.push(k.id.clone());
             ok(
                 "CreateAccessKey",
                 IAM_NS,
