@@ -17,5 +17,6 @@ mod hook;
 mod plugin;
 mod rotate;
 mod scan;
+mod validate;
 mod vault;
 mod workflows;
