@@ -273,6 +273,9 @@ fn bearer_live_and_invalid_with_the_exact_request() {
                         .iter()
                         .all(|r| r["properties"]["validationReason"].is_string())
                 );
+                let path = e.tmp.path().join("v.sarif");
+                std::fs::write(&path, &out.stdout).unwrap();
+                crate::common::sarif_errors(&path).unwrap();
             }
             "github" => {
                 assert!(text.contains("validation: live ("), "{text}");
@@ -298,6 +301,8 @@ fn every_validator_family_sends_the_declared_request() {
         slack_token(),
         slack_token(),
     );
+    let cf = random(ALNUM, 40);
+    let c = cf.clone();
     let (a, st, g, sl) = (
         ant.clone(),
         stripe.clone(),
@@ -326,6 +331,14 @@ fn every_validator_family_sends_the_declared_request() {
         ("GET", u) if u == format!("/tokeninfo?access_token={g}") => {
             reply(400, r#"{"error":"invalid_token"}"#)
         }
+        ("GET", "/client/v4/user/tokens/verify")
+            if s.header("Authorization") == Some(format!("Bearer {c}").as_str()) =>
+        {
+            reply(
+                200,
+                r#"{"success":true,"result":{"id":"x","status":"expired"}}"#,
+            )
+        }
         ("POST", "/api/auth.test")
             if s.header("Content-Type") == Some("application/x-www-form-urlencoded")
                 && s.header("Authorization").is_none() =>
@@ -344,6 +357,7 @@ fn every_validator_family_sends_the_declared_request() {
             "api.stripe.com",
             "oauth2.googleapis.com",
             "slack.com",
+            "api.cloudflare.com",
         ],
         &fake.url,
         "",
@@ -353,6 +367,7 @@ fn every_validator_family_sends_the_declared_request() {
     e.write("google.txt", &format!("token = \"{google}\"\n"));
     e.write("slack.env", &format!("SLACK_BOT_TOKEN={slack_live}\n"));
     e.write("slack2.env", &format!("SLACK_BOT_TOKEN={slack_dead}\n"));
+    e.write("cf.env", &format!("CLOUDFLARE_API_TOKEN={cf}\n"));
     let (code, v, err) = scan_json(&e, &["--validate", "--no-managed"]);
     assert_eq!(code, 1, "{err}");
     let fs = findings(&v);
@@ -367,6 +382,8 @@ fn every_validator_family_sends_the_declared_request() {
     assert_eq!(verdict("google.txt"), "invalid", "{fs:?}");
     assert_eq!(verdict("slack.env"), "live", "{fs:?}");
     assert_eq!(verdict("slack2.env"), "invalid", "{fs:?}");
+    // A nested JSON field decides a 200: an expired Cloudflare token.
+    assert_eq!(verdict("cf.env"), "invalid", "{fs:?}");
     assert!(
         finding(&fs, "slack.env")["validation_reason"]
             .as_str()
@@ -374,8 +391,8 @@ fn every_validator_family_sends_the_declared_request() {
             .contains("ok true"),
         "{fs:?}"
     );
-    assert_eq!(fake.seen().len(), 5, "{:?}", fake.seen());
-    for t in [&ant, &stripe, &google, &slack_live, &slack_dead] {
+    assert_eq!(fake.seen().len(), 6, "{:?}", fake.seen());
+    for t in [&ant, &stripe, &google, &slack_live, &slack_dead, &cf] {
         assert_no_secret(&v.to_string(), t);
         assert_no_secret(&err, t);
     }
