@@ -19,5 +19,6 @@ mod hook;
 mod plugin;
 mod rotate;
 mod scan;
+mod validate;
 mod vault;
 mod workflows;
