@@ -4,7 +4,7 @@
 //! Start-up cost matters (the pre-commit hook runs on every commit), so the
 //! pack is parsed once, on first use, and each rule's regex is compiled only
 //! when its keyword prefilter first fires: a typical staged change compiles a
-//! handful of the ~400 patterns.
+//! handful of the ~600 patterns.
 
 use std::sync::OnceLock;
 
