@@ -33,6 +33,7 @@ fn main() {
             let mut rule = rule.as_table().expect("each rule is a table").clone();
             rule.remove("tp");
             rule.remove("fp");
+            check_verify(f, &rule);
             provider_words(&rule, &mut providers);
             rules.push(rule);
         }
@@ -81,5 +82,27 @@ fn provider_words(rule: &toml::Table, out: &mut std::collections::BTreeSet<Strin
         if compact.len() >= 3 && !p.contains('(') {
             out.insert(compact);
         }
+    }
+}
+
+/// A live check must go to the fixed https host its rule names: a rule file
+/// that says otherwise does not build (the `scan::verify` tests check the
+/// rest of the declaration).
+fn check_verify(file: &Path, rule: &toml::Table) {
+    let Some(v) = rule.get("verify") else { return };
+    let id = rule.get("id").and_then(toml::Value::as_str).unwrap_or("?");
+    let url = v
+        .get("url")
+        .and_then(toml::Value::as_str)
+        .unwrap_or_else(|| panic!("{}: {id}: verify.url is missing", file.display()));
+    let host = url
+        .strip_prefix("https://")
+        .map(|r| r.split(['/', '?']).next().unwrap_or(""))
+        .unwrap_or("");
+    if host.is_empty() || url.contains(['{', '}', '#']) || host.contains([':', '@']) {
+        panic!(
+            "{}: {id}: verify.url must be https:// to a fixed host, without placeholder, port or user info",
+            file.display()
+        );
     }
 }

@@ -37,7 +37,11 @@ warnings.simplefilter("error", FutureWarning)
 
 REQUIRED = {"id": str, "provider": str, "description": str, "keywords": list,
             "pattern": str, "tp": list, "fp": list}
-OPTIONAL = {"entropy": (int, float), "validator": str, "fallback": bool}
+OPTIONAL = {"entropy": (int, float), "validator": str, "fallback": bool,
+            "verify": dict}
+VERIFY_KEYS = {"method", "url", "headers", "basic", "query", "form", "live",
+               "invalid", "json"}
+HOST_RE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 VALIDATORS = {"github-checksum", "npm-checksum", "jwt", "secret-value"}
 PLACEHOLDER_WORDS = ("example", "sample", "dummy", "placeholder", "xxxx",
                      "changeme", "test")
@@ -54,6 +58,44 @@ UNSUPPORTED = [
 ]
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def check_verify(v: dict) -> list[str]:
+    """A live check (`[rules.verify]`, see src/scan/verify.rs): https to a
+    fixed host, the candidate ({secret}) only in header, query, form or
+    basic values, final statuses. The Rust unit tests check the same."""
+    out = []
+    extra = set(v) - VERIFY_KEYS
+    if extra:
+        out.append(f"unknown fields {sorted(extra)}")
+    url = v.get("url", "")
+    m = re.match(r"^https://([^/?#]+)(/[^#]*)?$", url) if isinstance(url, str) else None
+    if not m or not HOST_RE.match(m.group(1)):
+        out.append(f"url {url!r} is not https:// to a fixed host (no port, user info or fragment)")
+    if "{" in url or "}" in url:
+        out.append("url may not hold a placeholder")
+    if v.get("method", "GET") not in ("GET", "POST", "HEAD"):
+        out.append("method is GET, POST or HEAD")
+    values = []
+    for k in ("headers", "query", "form"):
+        values += list(v.get(k, {}).values())
+    b = v.get("basic") or {}
+    values += [b.get("user", ""), b.get("password", "")]
+    if not any("{secret}" in x for x in values):
+        out.append("{secret} appears in no header, query, form or basic value")
+    if any(re.search(r"\{(?!secret\})", x) for x in values):
+        out.append("only {secret} is substituted")
+    if v.get("form") and v.get("method") != "POST":
+        out.append("a form needs method = \"POST\"")
+    live, invalid = v.get("live", []), v.get("invalid", [])
+    if not live:
+        out.append("live needs a status")
+    for s in live + invalid:
+        if not isinstance(s, int) or not 100 <= s <= 599 or 300 <= s < 400:
+            out.append(f"status {s!r} is not a final answer")
+    if set(live) & set(invalid):
+        out.append("a status is both live and invalid")
+    return out
 
 
 def shannon(s: str) -> float:
@@ -176,6 +218,9 @@ def main() -> int:
             continue
         if not ID_RE.match(r["id"]):
             errors.append(f"{where}: id is not kebab-case")
+        if isinstance(r.get("verify"), dict):
+            for e in check_verify(r["verify"]):
+                errors.append(f"{where}: verify: {e}")
         if r.get("validator") is not None and r["validator"] not in VALIDATORS:
             errors.append(f"{where}: unknown validator {r['validator']!r}")
         kws = r["keywords"]

@@ -5,7 +5,7 @@
 //! (a test fails when they drift), so editors can validate the file and the
 //! binary and the schema can never disagree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -189,6 +189,40 @@ pub struct ScanConfig {
     /// replaces it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<crate::scan::rules::Rule>,
+    /// Live validation (`gsec scan --validate`).
+    #[serde(default, skip_serializing_if = "ValidateConfig::is_default")]
+    pub validate: ValidateConfig,
+}
+
+/// `scan.validate`: how `gsec scan --validate` checks found credentials at
+/// their providers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// Validate in the pre-commit hook (`gsec scan --staged`) too. Off by
+    /// default: the hook stays offline and fast.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook: bool,
+    /// A provider host mapped to another base URL, e.g. `api.github.com:
+    /// https://ghe.acme.com/api/v3` (GitHub Enterprise) or
+    /// `http://127.0.0.1:8080` (a test double): the only way a check
+    /// reaches another host, plain http or loopback.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, String>,
+    /// Seconds each request may take. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: Option<u64>,
+    /// Requests in flight at most. Default 8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: Option<usize>,
+}
+
+impl ValidateConfig {
+    fn is_default(&self) -> bool {
+        *self == ValidateConfig::default()
+    }
 }
 
 impl ScanConfig {
@@ -484,6 +518,7 @@ impl Config {
         {
             return Err("scan.baseline: is empty".into());
         }
+        crate::scan::verify::Options::from_config(&self.scan.validate)?;
         // Patterns are compiled when a scan starts (`Rule::check`), not on
         // every command that reads the configuration.
         let mut ids = HashSet::new();

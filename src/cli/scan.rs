@@ -12,7 +12,7 @@ use crate::git;
 use crate::scan::report::{self, Format};
 use crate::scan::source::stdin::{self, Stdin};
 use crate::scan::source::{history::History, paths::Paths, staged::Staged};
-use crate::scan::{self, Kind, Scanner, allow};
+use crate::scan::{self, Kind, Scanner, allow, verify};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").args(["staged", "history", "paths"]).multiple(false)))]
@@ -82,6 +82,21 @@ pub struct ScanArgs {
     /// into .gsec.yaml first if the project has none.
     #[arg(long, conflicts_with_all = ["baseline_write", "staged"])]
     pub migrate_ignores: bool,
+
+    /// Check each finding whose rule declares how (GitHub, GitLab, Slack,
+    /// Stripe, OpenAI, ...) at its provider: one side-effect-free request
+    /// per distinct credential, only to the rule's host (or its
+    /// `scan.validate.endpoints` entry), no redirects followed. Each such
+    /// finding says `live`, `invalid` or `unknown` (unreachable, timed out,
+    /// unexpected answer) in every format; exit codes are unchanged. Off by
+    /// default, and in the pre-commit hook unless `scan.validate.hook` is
+    /// true.
+    #[arg(long, conflicts_with_all = ["baseline_write", "check_rules", "migrate_ignores"])]
+    pub validate: bool,
+
+    /// With --validate (implied): report only findings found live.
+    #[arg(long, conflicts_with_all = ["baseline_write", "check_rules", "migrate_ignores"])]
+    pub only_live: bool,
 }
 
 pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
@@ -117,6 +132,21 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     }
     setup.migrate = a.migrate_ignores;
     setup.gitleaks_config = a.gitleaks_config.as_ref().map(|p| dir.join(p));
+    // The hook validates only when the project says so.
+    setup.validate = a.baseline_write.is_none()
+        && (a.validate || a.only_live || (a.staged && setup.config.validate.hook));
+    let validation = if setup.validate {
+        Some(
+            verify::Options::from_config(&setup.config.validate).map_err(|e| {
+                match &setup.project {
+                    Some(p) => Error::file(&p.config_path, e),
+                    None => Error::msg(e),
+                }
+            })?,
+        )
+    } else {
+        None
+    };
     let scanner = Scanner::new(&setup)?;
     for n in scanner.notes() {
         output::info(n);
@@ -166,6 +196,16 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     };
 
     let mut report = report;
+    if let Some(opts) = &validation {
+        verify::run(&mut report, opts);
+        if a.only_live {
+            report.findings.retain(|f| {
+                f.validation
+                    .as_ref()
+                    .is_some_and(|v| v.status == verify::Status::Live)
+            });
+        }
+    }
     if a.migrate_ignores {
         let mut files = vec![root.join(allow::IGNORE_FILE)];
         files.extend(setup.baseline.clone());

@@ -8,6 +8,8 @@
 //! - `source`: files, stdin, the index, history — each turned into
 //!   fragments for one sink that runs the `Scanner` (this module: path and
 //!   content policy, line numbers, fingerprints), with one error policy;
+//! - `verify`: live validation (`--validate`): the request a rule declares,
+//!   to its provider's host only;
 //! - `report`: human, JSON, SARIF and GitHub annotation output.
 //!
 //! Every caller builds its scanner the same way: [`setup_for`] with the
@@ -24,6 +26,7 @@ pub mod rules;
 pub mod sopsfile;
 pub mod source;
 pub mod validate;
+pub mod verify;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -85,6 +88,11 @@ pub struct Finding {
     /// That commit's author (`Name <email>`) and author date (RFC 3339).
     pub author: Option<String>,
     pub date: Option<String>,
+    /// The credential, opaque, until `--validate` has checked it (only when
+    /// the scan validates and the rule declares how).
+    pub candidate: Option<verify::Candidate>,
+    /// What `--validate` concluded (rules that declare a check only).
+    pub validation: Option<verify::Validation>,
 }
 
 /// The secret a managed-value finding is the value of (names only).
@@ -150,6 +158,8 @@ pub struct Scanner {
     /// the secrets that have a rotation plugin (lower case).
     managed: Option<Arc<managed::Managed>>,
     rotatable: HashSet<String>,
+    /// Keep each finding's credential for `--validate`.
+    validate: bool,
 }
 
 /// gitleaks settings in force (see [`gitleaks`]): they apply to pattern
@@ -215,6 +225,9 @@ pub struct Setup {
     /// `--gitleaks-config FILE`: read this instead of the root's
     /// `.gitleaks.toml` (which must then exist).
     pub gitleaks_config: Option<PathBuf>,
+    /// Keep the credential of findings whose rule declares a live check
+    /// (`--validate`), for [`verify::run`].
+    pub validate: bool,
 }
 
 /// A custom rule for the lifetime of the process. Rules are referenced as
@@ -403,6 +416,7 @@ impl Scanner {
                 .collect(),
             managed,
             rotatable,
+            validate: setup.validate,
         })
     }
 
@@ -743,6 +757,13 @@ impl Scanner {
                     managed: self.managed_secret(l.rule, &l.hash_input),
                     author: None,
                     date: None,
+                    candidate: match l.rule {
+                        RuleRef::Pack(r) if self.validate => {
+                            verify::Candidate::new(r, &l.hash_input)
+                        }
+                        _ => None,
+                    },
+                    validation: None,
                 })
             })
             .collect()
@@ -1002,6 +1023,7 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Se
         bulk: kind.bulk(),
         migrate: false,
         gitleaks_config: None,
+        validate: false,
     })
 }
 

@@ -7,6 +7,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::{Value, json};
 
+use super::verify::{self, Status};
 use super::{Finding, Report, rules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -56,6 +57,19 @@ fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         if let Some(m) = &f.managed {
             write!(w, "  ({})", m.remedy)?;
         }
+        if let Some(v) = &f.validation {
+            let style = match v.status {
+                Status::Live => RULE,
+                Status::Invalid => AnsiColor::Green.on_default(),
+                Status::Unknown => AnsiColor::Yellow.on_default(),
+            };
+            write!(
+                w,
+                "  validation: {style}{}{style:#} ({})",
+                v.status.as_str(),
+                v.reason
+            )?;
+        }
         writeln!(w)?;
     }
     Ok(())
@@ -97,13 +111,20 @@ pub fn summary(report: &Report) -> String {
             report.skipped
         ));
     }
+    if report.findings.iter().any(|f| f.validation.is_some()) {
+        let (live, invalid, unknown) = verify::counts(&report.findings);
+        s.push_str(&format!(
+            "; validation: {live} live, {invalid} invalid, {unknown} unknown"
+        ));
+    }
     if !report.errors.is_empty() {
         s.push_str(&format!("; {} could not be read", report.errors.len()));
     }
     s
 }
 
-/// `{"findings":[{"file","line","column","rule","description","fingerprint","commit"?,"author"?,"date"?}],
+/// `{"findings":[{"file","line","column","rule","description","fingerprint","commit"?,"author"?,"date"?,
+/// "validation"?,"validation_reason"?}],
 /// "warnings"?:[text], "errors"?:[text]}`. `warnings` (checks that did not
 /// run fully) and `errors` (items that could not be read) appear only when
 /// there are some, so a complete scan keeps the original one-key shape.
@@ -131,6 +152,10 @@ pub fn json_value(report: &Report) -> Value {
                 o["secret"] = json!(m.name);
                 o["environments"] = json!(m.environments);
                 o["remedy"] = json!(m.remedy);
+            }
+            if let Some(v) = &f.validation {
+                o["validation"] = json!(v.status.as_str());
+                o["validation_reason"] = json!(v.reason);
             }
             o
         })
@@ -184,7 +209,7 @@ pub fn sarif(report: &Report) -> Value {
                 "level": "error",
                 "message": { "text": match &f.managed {
                     Some(m) => format!("{} ({}): {}", f.description, f.rule, m.remedy),
-                    None => format!("{} ({})", f.description, f.rule),
+                    None => format!("{} ({}){}", f.description, f.rule, validation_note(f)),
                 } },
                 "locations": [{
                     "physicalLocation": {
@@ -194,8 +219,16 @@ pub fn sarif(report: &Report) -> Value {
                 }],
                 "partialFingerprints": { "gsecFingerprint/v1": f.fingerprint },
             });
+            let mut props = serde_json::Map::new();
             if let Some(c) = &f.commit {
-                r["properties"] = json!({ "commit": c });
+                props.insert("commit".into(), json!(c));
+            }
+            if let Some(v) = &f.validation {
+                props.insert("validation".into(), json!(v.status.as_str()));
+                props.insert("validationReason".into(), json!(v.reason));
+            }
+            if !props.is_empty() {
+                r["properties"] = Value::Object(props);
             }
             r
         })
@@ -262,7 +295,12 @@ fn github(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                     "{}: {} (fingerprint {})",
                     f.description, m.remedy, f.fingerprint
                 ),
-                None => format!("{} (fingerprint {})", f.description, f.fingerprint),
+                None => format!(
+                    "{}{} (fingerprint {})",
+                    f.description,
+                    validation_note(f),
+                    f.fingerprint
+                ),
             }),
         )?;
     }
@@ -278,6 +316,14 @@ fn github(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `; validation: live (api.github.com answered 200)`, or nothing.
+fn validation_note(f: &Finding) -> String {
+    f.validation
+        .as_ref()
+        .map(|v| format!("; validation: {} ({})", v.status.as_str(), v.reason))
+        .unwrap_or_default()
 }
 
 fn escape_data(s: &str) -> String {

@@ -4,7 +4,7 @@
 //! Start-up cost matters (the pre-commit hook runs on every commit), so the
 //! pack is parsed once, on first use, and each rule's regex is compiled only
 //! when its keyword prefilter first fires: a typical staged change compiles a
-//! handful of the ~400 patterns.
+//! handful of the ~600 patterns.
 
 use std::sync::OnceLock;
 
@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::validate::Validator;
+use super::verify::Verify;
 
 /// The rule files with their samples, for the tests below (`build.rs`
 /// reads the same directory for what `builtin` loads). A unit test checks
@@ -75,6 +76,10 @@ pub struct Rule {
     /// A checksum or structure check the secret must pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<Validator>,
+    /// How `gsec scan --validate` checks a candidate at its provider: one
+    /// side-effect-free HTTP request to the rule's host (see `scan::verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
     /// A format any provider may use (an `Authorization: Bearer` header):
     /// reported only where no provider's own rule matched the same secret,
     /// which names it better.
@@ -107,6 +112,7 @@ impl PartialEq for Rule {
             && self.entropy == o.entropy
             && self.path == o.path
             && self.validator == o.validator
+            && self.verify == o.verify
             && self.fallback == o.fallback
             && self.tp == o.tp
             && self.fp == o.fp
@@ -215,6 +221,12 @@ impl Rule {
         }
         if let Some(k) = self.keywords.iter().find(|k| k.is_empty()) {
             return Err(format!("keyword {k:?} is empty"));
+        }
+        if let Some(v) = &self.verify {
+            if self.pattern.is_empty() {
+                return Err("verify: a rule about file names has no credential to check".into());
+            }
+            v.check()?;
         }
         Ok(())
     }
@@ -448,7 +460,7 @@ mod tests {
             .collect();
         let key = |r: &Rule| {
             format!(
-                "{}|{}|{}|{:?}|{}|{:?}|{:?}|{}",
+                "{}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{}",
                 r.id,
                 r.provider,
                 r.description,
@@ -456,6 +468,7 @@ mod tests {
                 r.pattern,
                 r.entropy,
                 r.validator,
+                r.verify,
                 r.fallback
             )
         };

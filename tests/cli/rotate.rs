@@ -20,7 +20,7 @@ const ENV_FILE: &str = "secrets/production.yaml";
 const JOURNAL: &str = "secrets/.gsec-rotation-production.yaml";
 
 /// Copy a built plugin into the project and return its pin line.
-fn install(env: &Env, plugin: &str) -> String {
+pub(crate) fn install(env: &Env, plugin: &str) -> String {
     let bytes = std::fs::read(crate::plugin::built_plugin(plugin)).unwrap();
     let rel = format!("plugins/{plugin}.wasm");
     std::fs::create_dir_all(env.path("plugins")).unwrap();
@@ -28,7 +28,7 @@ fn install(env: &Env, plugin: &str) -> String {
     hex::encode(Sha256::digest(&bytes))
 }
 
-fn append_config(env: &Env, text: &str) {
+pub(crate) fn append_config(env: &Env, text: &str) {
     let mut cfg = env.read(".gsec.yaml");
     cfg.push_str(text);
     env.write(".gsec.yaml", &cfg);
@@ -280,7 +280,7 @@ fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
 }
 
 /// Run `gsec rotate` until it pauses at `point`, then SIGKILL it.
-fn kill_at(env: &Env, args: &[&str], point: &str) {
+pub(crate) fn kill_at(env: &Env, args: &[&str], point: &str) {
     if !cfg!(debug_assertions) {
         panic!(
             "crash tests need a debug build: GSEC_TEST_CRASH_AFTER is compiled out of release builds"
@@ -423,14 +423,14 @@ fn updatekeys_rewraps_an_in_flight_rotation_journal() {
 
 /// Run gsec as if it were `ahead` later than now (`GSEC_TEST_NOW`, which
 /// debug builds honour), so tests pass grace periods without sleeping.
-fn run_later(env: &Env, ahead: Duration, args: &[&str]) -> std::process::Output {
+pub(crate) fn run_later(env: &Env, ahead: Duration, args: &[&str]) -> std::process::Output {
     let at = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + ahead);
     let mut c = env.cmd(args);
     c.env("GSEC_TEST_NOW", at.to_string());
     env.run_cmd(c, b"")
 }
 
-fn ok_later(env: &Env, ahead: Duration, args: &[&str]) -> String {
+pub(crate) fn ok_later(env: &Env, ahead: Duration, args: &[&str]) -> String {
     let out = run_later(env, ahead, args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "gsec {args:?}: {err}");

@@ -166,36 +166,67 @@ impl Created {
 
 /// A plugin error: one line, shown to the user as
 /// `plugin 'NAME' (PATH): <message>`. Never put secret values in it.
-#[derive(Debug, Clone)]
-pub struct Error(pub String);
+///
+/// [`Error::retry`] marks an error as "could not reach an answer" (provider
+/// unreachable, rate limited, 5xx): gsec then keeps the step for
+/// `gsec rotate --resume` instead of treating it as a no (see the ABI's
+/// `"retry": true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    message: String,
+    retry: bool,
+}
 
 impl Error {
     pub fn new(msg: impl Into<String>) -> Error {
-        Error(msg.into())
+        Error {
+            message: msg.into(),
+            retry: false,
+        }
+    }
+    /// An error meaning "try again later", not "no".
+    pub fn retry(msg: impl Into<String>) -> Error {
+        Error {
+            message: msg.into(),
+            retry: true,
+        }
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn is_retry(&self) -> bool {
+        self.retry
+    }
+    /// The same error with `context: ` in front, keeping the retry flag.
+    pub fn context(self, context: &str) -> Error {
+        Error {
+            message: format!("{context}: {}", self.message),
+            retry: self.retry,
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl From<String> for Error {
     fn from(s: String) -> Error {
-        Error(s)
+        Error::new(s)
     }
 }
 
 impl From<&str> for Error {
     fn from(s: &str) -> Error {
-        Error(s.into())
+        Error::new(s)
     }
 }
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Error {
-        Error(format!("JSON: {e}"))
+        Error::new(format!("JSON: {e}"))
     }
 }
 
@@ -224,37 +255,67 @@ pub trait Plugin {
 mod host {
     #[link(wasm_import_module = "gsec")]
     unsafe extern "C" {
-        pub fn http(req_ptr: *const u8, req_len: usize) -> u64;
-        pub fn random(ptr: *mut u8, len: usize);
-        pub fn now() -> i64;
-        pub fn log(level: i32, ptr: *const u8, len: usize);
+        #[link_name = "http"]
+        fn http_raw(req_ptr: *const u8, req_len: usize) -> u64;
+        #[link_name = "random"]
+        fn random_raw(ptr: *mut u8, len: usize);
+        #[link_name = "now"]
+        fn now_raw() -> i64;
+        #[link_name = "log"]
+        fn log_raw(level: i32, ptr: *const u8, len: usize);
+    }
+
+    pub fn http(req: &[u8]) -> Vec<u8> {
+        // SAFETY: the host reads `len` bytes at `ptr` and returns a buffer
+        // it allocated in our memory with `gsec_alloc`.
+        let packed = unsafe { http_raw(req.as_ptr(), req.len()) };
+        let ptr = (packed >> 32) as usize as *mut u8;
+        let len = (packed & 0xffff_ffff) as usize;
+        // SAFETY: the host allocated this buffer with `gsec_alloc(len)` and
+        // filled all of it.
+        unsafe { super::__rt::take(ptr, len) }
+    }
+    pub fn random(buf: &mut [u8]) {
+        // SAFETY: the host writes exactly `len` bytes at `ptr`, inside our memory.
+        unsafe { random_raw(buf.as_mut_ptr(), buf.len()) }
+    }
+    pub fn now() -> i64 {
+        // SAFETY: no arguments.
+        unsafe { now_raw() }
+    }
+    pub fn log(level: i32, msg: &str) {
+        // SAFETY: the host reads `len` bytes at `ptr`.
+        unsafe { log_raw(level, msg.as_ptr(), msg.len()) }
+    }
+    /// There is no sleep import: wait by watching the clock (the call's
+    /// time budget still bounds it).
+    pub fn sleep(ms: u64) {
+        let end = now().saturating_add(ms as i64);
+        while now() < end {
+            std::hint::spin_loop();
+        }
     }
 }
 
-/// Stand-ins so plugin logic can be unit-tested natively; they refuse.
+/// Natively (unit tests), host functions go to the [`testing::Harness`]
+/// running the plugin; outside one they refuse.
 #[cfg(not(target_arch = "wasm32"))]
-#[allow(clippy::missing_safety_doc)]
 mod host {
-    pub unsafe fn http(_: *const u8, _: usize) -> u64 {
-        panic!("gsec host functions exist only inside gsec")
+    pub fn http(req: &[u8]) -> Vec<u8> {
+        crate::testing::with_host(|h| h.http(req))
     }
-    pub unsafe fn random(_: *mut u8, _: usize) {
-        panic!("gsec host functions exist only inside gsec")
+    pub fn random(buf: &mut [u8]) {
+        crate::testing::with_host(|h| h.random(buf))
     }
-    pub unsafe fn now() -> i64 {
-        panic!("gsec host functions exist only inside gsec")
+    pub fn now() -> i64 {
+        crate::testing::with_host(|h| h.now())
     }
-    pub unsafe fn log(_: i32, _: *const u8, _: usize) {}
-}
-
-/// Read a host-allocated (ptr<<32 | len) buffer back as bytes, taking
-/// ownership: the host wrote it into memory from our `gsec_alloc`.
-fn take_packed(packed: u64) -> Vec<u8> {
-    let ptr = (packed >> 32) as usize as *mut u8;
-    let len = (packed & 0xffff_ffff) as usize;
-    // SAFETY: the host allocated this buffer with `gsec_alloc(len)` and
-    // filled all of it.
-    unsafe { __rt::take(ptr, len) }
+    pub fn log(level: i32, msg: &str) {
+        crate::testing::try_with_host(|h| h.log(level, msg));
+    }
+    pub fn sleep(ms: u64) {
+        crate::testing::with_host(|h| h.sleep(ms))
+    }
 }
 
 /// Random bytes from the host's CSPRNG.
@@ -266,8 +327,7 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 
 fn fill_random(buf: &mut [u8]) {
     if !buf.is_empty() {
-        // SAFETY: the host writes exactly `len` bytes at `ptr`, inside our memory.
-        unsafe { host::random(buf.as_mut_ptr(), buf.len()) }
+        host::random(buf)
     }
 }
 
@@ -305,8 +365,15 @@ impl rand_core::CryptoRng for HostRng {}
 
 /// Milliseconds since the Unix epoch, from the host.
 pub fn now_ms() -> i64 {
-    // SAFETY: no arguments.
-    unsafe { host::now() }
+    host::now()
+}
+
+/// Wait `ms` milliseconds. The ABI has no sleep, so inside gsec this watches
+/// the clock (the call's time budget bounds it like any work); keep waits
+/// short and prefer [`Error::retry`] for long ones. Under
+/// [`testing::Harness`] it advances the harness's clock at once.
+pub fn sleep_ms(ms: u64) {
+    host::sleep(ms)
 }
 
 /// Log lines go to the user's terminal, prefixed with the plugin's name.
@@ -314,8 +381,7 @@ pub fn now_ms() -> i64 {
 /// in or got back; still, never log a secret.
 pub mod log {
     fn emit(level: i32, msg: &str) {
-        // SAFETY: the host reads `len` bytes at `ptr`.
-        unsafe { super::host::log(level, msg.as_ptr(), msg.len()) }
+        super::host::log(level, msg)
     }
     pub fn error(msg: &str) {
         emit(0, msg)
@@ -365,13 +431,27 @@ pub mod http {
             })
         }
         /// `Ok(self)` for 2xx, else an error with the status (and no body:
-        /// bodies can echo credentials).
+        /// bodies can echo credentials). 429 and 5xx are [`Error::retry`]
+        /// errors: the provider gave no answer about the credential.
         pub fn error_for_status(self) -> Result<Response> {
             if (200..300).contains(&self.status) {
                 Ok(self)
+            } else if self.is_transient() {
+                Err(Error::retry(format!("HTTP {}", self.status)))
             } else {
                 Err(Error::new(format!("HTTP {}", self.status)))
             }
+        }
+        /// 429 (rate limited) or a 5xx: worth retrying later.
+        pub fn is_transient(&self) -> bool {
+            self.status == 429 || (500..600).contains(&self.status)
+        }
+        /// A header's value (names are matched case-insensitively).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         }
     }
 
@@ -411,13 +491,12 @@ pub mod http {
             body: body.map(|b| STANDARD.encode(b)),
         };
         let bytes = serde_json::to_vec(&req)?;
-        // SAFETY: the host reads `len` bytes at `ptr` and returns a buffer it
-        // allocated in our memory with `gsec_alloc`.
-        let packed = unsafe { super::host::http(bytes.as_ptr(), bytes.len()) };
-        let out = super::take_packed(packed);
+        let out = super::host::http(&bytes);
         let resp: WireResponse = serde_json::from_slice(&out)?;
         if let Some(e) = resp.error {
-            return Err(Error::new(format!("{method} {}: {e}", strip_query(url))));
+            // A transport failure (refused, DNS, timeout): no answer, so
+            // "retry later" rather than "no".
+            return Err(Error::retry(format!("{method} {}: {e}", strip_query(url))));
         }
         let body = STANDARD
             .decode(resp.body.as_bytes())
@@ -451,6 +530,15 @@ pub mod http {
     }
 }
 
+pub mod jsonpath;
+pub mod retry;
+pub mod sigv4;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+pub mod xml;
+
+pub use jsonpath::json_path;
+
 /// Implementation detail of [`export_plugin!`]: one JSON request in, one
 /// JSON response out.
 #[doc(hidden)]
@@ -479,7 +567,7 @@ pub mod __rt {
         rest: Value,
     }
 
-    pub(crate) fn dispatch<P: Plugin>(input: &[u8]) -> Value {
+    pub fn dispatch<P: Plugin>(input: &[u8]) -> Value {
         let env: Envelope = match serde_json::from_slice(input) {
             Ok(e) => e,
             Err(e) => return json!({"error": format!("bad request from host: {e}")}),
@@ -500,7 +588,8 @@ pub mod __rt {
         };
         match res {
             Ok(v) => v,
-            Err(e) => json!({"error": e.0}),
+            Err(e) if e.retry => json!({"error": e.message, "retry": true}),
+            Err(e) => json!({"error": e.message}),
         }
     }
 
@@ -621,7 +710,7 @@ mod tests {
         assert_eq!(r.input("KEY").unwrap(), "secret");
         let e = r.input("OTHER").unwrap_err();
         assert_eq!(
-            e.0,
+            e.message(),
             "input secret 'OTHER' is required (list it in rotation.inputs)"
         );
     }
