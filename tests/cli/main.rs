@@ -17,5 +17,6 @@ mod hook;
 mod plugin;
 mod rotate;
 mod scan;
+mod services;
 mod vault;
 mod workflows;

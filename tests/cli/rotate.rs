@@ -280,7 +280,7 @@ fn actions_secret_sync_pushes_a_sealed_box_of_the_source_secret() {
 }
 
 /// Run `gsec rotate` until it pauses at `point`, then SIGKILL it.
-fn kill_at(env: &Env, args: &[&str], point: &str) {
+pub(crate) fn kill_at(env: &Env, args: &[&str], point: &str) {
     if !cfg!(debug_assertions) {
         panic!(
             "crash tests need a debug build: GSEC_TEST_CRASH_AFTER is compiled out of release builds"
