@@ -554,9 +554,7 @@ impl Config {
                 }
                 let l = s.to_ascii_lowercase();
                 if lower.contains(&l) {
-                    return Err(format!(
-                        "services.{name}.secrets: '{s}' is granted twice"
-                    ));
+                    return Err(format!("services.{name}.secrets: '{s}' is granted twice"));
                 }
                 lower.push(l);
             }

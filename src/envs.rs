@@ -86,8 +86,7 @@ impl<'p> Resolver<'p> {
             return Ok(Some(None));
         };
         let ids = self.project.identities()?;
-        Vault::from_bytes(path, &bytes, ids, Default::default())
-            .map(|v| Some(Some(v)))
+        Vault::from_bytes(path, &bytes, ids, Default::default()).map(|v| Some(Some(v)))
     }
 
     /// The decrypted file of one environment (not its parents).

@@ -140,11 +140,7 @@ pub const LENIENT_ENVS: &[&str] = &["local", "development", "preview"];
 /// developers work (`local`, `development`, `preview`), a refusal anywhere
 /// else, so nothing runs or deploys half-configured. Shared by `run`,
 /// `export` and the Action's `load`.
-pub fn checked_variables(
-    project: &Project,
-    env: &str,
-    service: Option<&str>,
-) -> Result<Vec<Var>> {
+pub fn checked_variables(project: &Project, env: &str, service: Option<&str>) -> Result<Vec<Var>> {
     checked_variables_allowing(project, env, service, false)
 }
 

@@ -257,7 +257,10 @@ pub fn write_all_atomic(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<
             Some(n) if dir_of(p) == dir => Ok(n.to_string_lossy().into_owned()),
             _ => Err(Error::file(
                 p,
-                format!("not in {}, so it cannot be committed with it", dir.display()),
+                format!(
+                    "not in {}, so it cannot be committed with it",
+                    dir.display()
+                ),
             )),
         }
     };
@@ -307,7 +310,10 @@ fn finish(journal: &Path) -> Result<()> {
     for (i, (tmp, target)) in j.renames.iter().enumerate() {
         let plain = |n: &str| !n.is_empty() && !n.contains(['/', '\\']) && n != "." && n != "..";
         if !plain(tmp) || !plain(target) {
-            return Err(Error::file(journal, "commit journal names a path outside its directory"));
+            return Err(Error::file(
+                journal,
+                "commit journal names a path outside its directory",
+            ));
         }
         let (from, to) = (dir.join(tmp), dir.join(target));
         match fs::rename(&from, &to) {

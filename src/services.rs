@@ -127,22 +127,21 @@ pub fn derive(project: &Project, env: &str, source: &Vault) -> Result<Vec<Vault>
     for (name, svc) in derived_services(cfg, env) {
         let path = derived_file(project, env, name);
         let recipients = derived_recipients(cfg, svc, source.wanted_recipients())?;
-        let mut v = if crate::fsutil::read_regular(&path, crate::fsutil::MAX_SECRETS_FILE)?
-            .is_some()
-        {
-            match Vault::open(path.clone(), project.identities()?, OpenOptions::default()) {
-                Ok(v) => v,
-                Err(e) => {
-                    project.warnings.warn(&format!(
-                        "{}: rebuilding the derived file of service {name} ({e})",
-                        project.rel(&path)
-                    ));
-                    Vault::create(path, recipients.clone())?
+        let mut v =
+            if crate::fsutil::read_regular(&path, crate::fsutil::MAX_SECRETS_FILE)?.is_some() {
+                match Vault::open(path.clone(), project.identities()?, OpenOptions::default()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        project.warnings.warn(&format!(
+                            "{}: rebuilding the derived file of service {name} ({e})",
+                            project.rel(&path)
+                        ));
+                        Vault::create(path, recipients.clone())?
+                    }
                 }
-            }
-        } else {
-            Vault::create(path, recipients.clone())?
-        };
+            } else {
+                Vault::create(path, recipients.clone())?
+            };
         v.set_recipients(recipients);
         v.replace_all(granted_entries(svc, source))?;
         out.push(v);
@@ -230,7 +229,9 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
         let source = project.peek(env).ok().flatten();
         // Values are compared when this identity can read the environment.
         let opened = match &source {
-            Some(_) if project.can_decrypt(env).unwrap_or(false) => project.open(env).ok().flatten(),
+            Some(_) if project.can_decrypt(env).unwrap_or(false) => {
+                project.open(env).ok().flatten()
+            }
             _ => None,
         };
         let env_recipients = cfg.recipients_for(env)?;
@@ -314,8 +315,7 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
                 );
             }
             let Some(env_vault) = &opened else { continue };
-            let d = match Vault::open(path.clone(), project.identities()?, OpenOptions::default())
-            {
+            let d = match Vault::open(path.clone(), project.identities()?, OpenOptions::default()) {
                 Ok(d) => d,
                 Err(e) => {
                     stale(

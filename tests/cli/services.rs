@@ -110,7 +110,15 @@ fn a_service_key_decrypts_its_derived_file_and_nothing_else() {
     let out = as_key(
         e,
         &f.api,
-        &["export", "--service", "api", "--env", ENV, "--format", "json"],
+        &[
+            "export",
+            "--service",
+            "api",
+            "--env",
+            ENV,
+            "--format",
+            "json",
+        ],
     );
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
@@ -123,7 +131,17 @@ fn a_service_key_decrypts_its_derived_file_and_nothing_else() {
     let out = as_key(
         e,
         &f.api,
-        &["run", "--service", "api", "--env", ENV, "--", "sh", "-c", "echo \"[$DB_PASSWORD][$OTHER]\""],
+        &[
+            "run",
+            "--service",
+            "api",
+            "--env",
+            ENV,
+            "--",
+            "sh",
+            "-c",
+            "echo \"[$DB_PASSWORD][$OTHER]\"",
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[db-pass-1][]");
@@ -140,7 +158,10 @@ fn a_service_key_decrypts_its_derived_file_and_nothing_else() {
     );
     // With the environment's key, --service filters (worker: no key).
     let out = e.ok(&["export", "--service", "worker", "--env", ENV]);
-    assert!(out.contains("DB_PASSWORD=") && !out.contains("STRIPE"), "{out}");
+    assert!(
+        out.contains("DB_PASSWORD=") && !out.contains("STRIPE"),
+        "{out}"
+    );
     let err = e.fails(&["export", "--service", "nope", "--env", ENV], b"", 2);
     assert!(err.contains("unknown service 'nope'"), "{err}");
     e.ok(&["check"]);
@@ -151,10 +172,19 @@ fn set_keeps_derived_files_in_sync_and_minimal() {
     let f = fixture();
     let before = f.e.read(API);
     f.e.set("STRIPE_KEY", ENV, "sk-live-2");
-    assert_api_has(&f, &[("STRIPE_KEY", "sk-live-2"), ("DB_PASSWORD", "db-pass-1")], &[]);
+    assert_api_has(
+        &f,
+        &[("STRIPE_KEY", "sk-live-2"), ("DB_PASSWORD", "db-pass-1")],
+        &[],
+    );
     assert!(sops_reads(&f.e, &f.billing, BILLING).contains("STRIPE_KEY: sk-live-2"));
     // The unchanged value kept its ciphertext.
-    let line = |t: &str| t.lines().find(|l| l.starts_with("DB_PASSWORD:")).unwrap().to_string();
+    let line = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("DB_PASSWORD:"))
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(line(&before), line(&f.e.read(API)));
     // A change to a secret no service is granted leaves derived files alone.
     let api = f.e.read(API);
@@ -225,7 +255,10 @@ fn updatekeys_rewraps_derived_files_for_a_new_service_key() {
     f.e.write(".gsec.yaml", &cfg.replace(&f.api_r, &api2_r));
     // Stale until rewritten.
     let err = check_finds(&f.e);
-    assert!(err.contains(API) && err.contains("other recipients"), "{err}");
+    assert!(
+        err.contains(API) && err.contains("other recipients"),
+        "{err}"
+    );
     f.e.ok(&["updatekeys", "--env", ENV]);
     assert!(sops_reads(&f.e, &api2, API).contains("DB_PASSWORD: db-pass-1"));
     // The old key was removed: a new data key, so it reads nothing.
@@ -269,7 +302,10 @@ fn check_reports_stale_and_revoked_derived_files_and_the_next_write_repairs_them
         &cfg.replace("[DB_PASSWORD, STRIPE_KEY]", "[DB_PASSWORD]"),
     );
     let err = check_finds(e);
-    assert!(err.contains("holds STRIPE_KEY, which is no longer granted"), "{err}");
+    assert!(
+        err.contains("holds STRIPE_KEY, which is no longer granted"),
+        "{err}"
+    );
     // A missing derived file.
     std::fs::remove_file(e.path(BILLING)).unwrap();
     let err = check_finds(e);
@@ -298,7 +334,11 @@ fn a_service_granted_an_unknown_secret_is_a_one_line_error_naming_file_and_key()
     );
     assert!(err.contains("STRIPE_KEY"), "a did-you-mean: {err}");
     let err = expect_code(
-        &as_key(e, &f.api, &["run", "--service", "api", "--env", ENV, "--", "true"]),
+        &as_key(
+            e,
+            &f.api,
+            &["run", "--service", "api", "--env", ENV, "--", "true"],
+        ),
         &["run"],
         2,
     );
@@ -315,7 +355,8 @@ fn a_service_granted_an_unknown_secret_is_a_one_line_error_naming_file_and_key()
     );
     let err = e.fails(&["list"], b"", 2);
     assert!(
-        err.contains(".gsec.yaml") && err.contains("services.api.secrets: 'db_password' is granted twice"),
+        err.contains(".gsec.yaml")
+            && err.contains("services.api.secrets: 'db_password' is granted twice"),
         "{err}"
     );
 }
@@ -339,7 +380,14 @@ fn crash_set(f: &Fixture, point: &str) {
     f.e.write("value.txt", "sk-live-new");
     crate::rotate::kill_at(
         &f.e,
-        &["set", "STRIPE_KEY", "--env", ENV, "--from-file", "value.txt"],
+        &[
+            "set",
+            "STRIPE_KEY",
+            "--env",
+            ENV,
+            "--from-file",
+            "value.txt",
+        ],
         point,
     );
 }
@@ -351,7 +399,10 @@ fn crash_before_the_journal_leaves_everything_old() {
     crash_set(&f, "commit-prepared");
     assert!(!f.e.path(COMMIT).exists());
     assert_eq!((f.e.read(PROD), f.e.read(API), f.e.read(BILLING)), before);
-    assert_eq!(stripe_everywhere(&f), ("sk-live-1".into(), "sk-live-1".into()));
+    assert_eq!(
+        stripe_everywhere(&f),
+        ("sk-live-1".into(), "sk-live-1".into())
+    );
     f.e.ok(&["check", "--env", ENV]);
 }
 
@@ -395,5 +446,50 @@ fn crash_between_renames_rolls_forward_on_the_next_command() {
     f.e.ok(&["check", "--env", ENV]);
     // And the next write works normally.
     f.e.set("STRIPE_KEY", ENV, "sk-live-3");
-    assert_eq!(stripe_everywhere(&f), ("sk-live-3".into(), "sk-live-3".into()));
+    assert_eq!(
+        stripe_everywhere(&f),
+        ("sk-live-3".into(), "sk-live-3".into())
+    );
+}
+
+#[test]
+fn with_only_the_service_key_inheritance_reads_the_derived_files_along_the_chain() {
+    let e = Env::project();
+    let (api, api_r) = e.other_key("api");
+    let cfg = e
+        .read(".gsec.yaml")
+        .replace("\nscan:\n", "\n  staging: {inherit: production}\nscan:\n");
+    e.write(".gsec.yaml", &cfg);
+    append_config(
+        &e,
+        &format!(
+            "services:\n  api: {{secrets: [DB_PASSWORD, STRIPE_KEY], recipients: [{api_r}]}}\n"
+        ),
+    );
+    e.set("DB_PASSWORD", ENV, "db-prod");
+    e.set("STRIPE_KEY", ENV, "sk-prod");
+    e.set("STRIPE_KEY", "staging", "sk-staging");
+    e.set("OTHER", "staging", "other-staging");
+    assert!(e.path("secrets/staging.api.yaml").exists());
+    let out = as_key(
+        &e,
+        &api,
+        &[
+            "export",
+            "--service",
+            "api",
+            "--env",
+            "staging",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"DB_PASSWORD\": \"db-prod\"")
+            && json.contains("\"STRIPE_KEY\": \"sk-staging\""),
+        "{json}"
+    );
+    assert_no_secret(&json, "other-staging");
 }
