@@ -200,6 +200,8 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
             });
         }
     }
+    // Services: grants that name no secret, stale derived files.
+    out.extend(crate::services::problems(project, envs)?);
     // Template placeholders must name a known secret.
     for t in &cfg.templates {
         let p = project.root.join(t);

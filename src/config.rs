@@ -53,6 +53,42 @@ pub struct Config {
     /// Rotation plugins, by name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub plugins: IndexMap<String, PluginDecl>,
+    /// Services and the secrets each is granted (`gsec run|export
+    /// --service S`). A service with its own `recipients` gets a derived
+    /// file per environment holding only its secrets, encrypted to them.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub services: IndexMap<String, Service>,
+}
+
+/// A service: the secrets it may read, and optionally its own key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Names of the secrets granted to the service (case-insensitive).
+    pub secrets: Vec<String>,
+    /// The service's own recipients (group names or public keys, e.g. its
+    /// deploy key). With them, every environment file has a derived file
+    /// (`secrets/<env>.<service>.yaml`) holding only the granted secrets,
+    /// encrypted to these recipients and the environment's, kept in sync
+    /// by every write. Without them, `--service` only filters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// Environments the service runs in (derived files are kept for these
+    /// only). Default: every environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+}
+
+impl Service {
+    /// Is `name` granted (case-insensitively)?
+    pub fn grants(&self, name: &str) -> bool {
+        self.secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
+    }
+
+    /// Does the service run in `env`?
+    pub fn runs_in(&self, env: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|e| e == env)
+    }
 }
 
 fn one() -> u32 {
@@ -497,6 +533,7 @@ impl Config {
                 }
             }
         }
+        self.validate_services()?;
         for (name, p) in &self.plugins {
             if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("plugins.{name}.sha256: expected 64 hex characters"));
@@ -528,6 +565,61 @@ impl Config {
             }
             if !ids.insert(r.id.as_str()) {
                 return Err(format!("scan.rules[{i}].id: duplicate rule id '{}'", r.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Service names, their grants (valid, unique names), recipients and
+    /// environments; a derived file must not be another environment's file.
+    fn validate_services(&self) -> std::result::Result<(), String> {
+        for (name, svc) in &self.services {
+            if !valid_name(name) {
+                return Err(format!(
+                    "services.{name}: invalid service name (letters, digits, '_' and '-', starting with a letter)"
+                ));
+            }
+            let mut lower: Vec<String> = Vec::new();
+            for s in &svc.secrets {
+                if let Some(rule) = self.naming.violation(s) {
+                    return Err(format!(
+                        "services.{name}.secrets: invalid secret name '{s}' ({rule})"
+                    ));
+                }
+                let l = s.to_ascii_lowercase();
+                if lower.contains(&l) {
+                    return Err(format!("services.{name}.secrets: '{s}' is granted twice"));
+                }
+                lower.push(l);
+            }
+            for r in &svc.recipients {
+                if !self.recipients.contains_key(r) {
+                    Recipient::parse(r).map_err(|_| {
+                        format!("services.{name}.recipients: '{r}' is neither a recipient group nor a public key")
+                    })?;
+                }
+            }
+            for e in &svc.environments {
+                if !self.environments.contains_key(e) {
+                    return Err(format!(
+                        "services.{name}.environments: unknown environment '{e}'"
+                    ));
+                }
+            }
+            if svc.recipients.is_empty() {
+                continue;
+            }
+            for env in self.environments.keys().filter(|e| svc.runs_in(e)) {
+                let derived = crate::services::derived_rel(&self.env_file_rel(env), name);
+                if let Some(other) = self
+                    .environments
+                    .keys()
+                    .find(|o| Path::new(&self.env_file_rel(o)) == Path::new(&derived))
+                {
+                    return Err(format!(
+                        "services.{name}: its derived file for {env}, {derived}, is the file of environment '{other}'; rename the service or that file"
+                    ));
+                }
             }
         }
         Ok(())
@@ -606,20 +698,7 @@ impl Config {
 
     /// Expanded recipients of an environment, without duplicates.
     pub fn recipients_for(&self, env: &str) -> Result<Vec<Recipient>> {
-        let mut out: Vec<Recipient> = Vec::new();
-        for entry in self.recipient_names(env) {
-            let keys = match self.recipients.get(&entry) {
-                Some(keys) => keys.clone(),
-                None => vec![entry.clone()],
-            };
-            for k in keys {
-                let r = Recipient::parse(&k).map_err(Error::msg)?;
-                if !out.contains(&r) {
-                    out.push(r);
-                }
-            }
-        }
-        Ok(out)
+        self.expand_recipients(&self.recipient_names(env))
     }
 
     /// The chain `env`, its parent, … (for value lookup).
@@ -635,6 +714,33 @@ impl Config {
             out.push(e.to_string());
         }
         out
+    }
+
+    /// An environment's file, relative to the project root.
+    pub fn env_file_rel(&self, env: &str) -> String {
+        self.environments
+            .get(env)
+            .and_then(|e| e.file.clone())
+            .unwrap_or_else(|| format!("secrets/{env}.yaml"))
+    }
+
+    /// Expanded recipients of a list of entries (group names or keys),
+    /// without duplicates.
+    pub fn expand_recipients(&self, entries: &[String]) -> Result<Vec<Recipient>> {
+        let mut out: Vec<Recipient> = Vec::new();
+        for entry in entries {
+            let keys = match self.recipients.get(entry) {
+                Some(keys) => keys.clone(),
+                None => vec![entry.clone()],
+            };
+            for k in keys {
+                let r = Recipient::parse(&k).map_err(Error::msg)?;
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Declared secret, by case-insensitive name.

@@ -40,6 +40,10 @@ pub struct Resolver<'p> {
     pub project: &'p Project,
     files: HashMap<String, Option<Vault>>,
     local: Option<Option<Vec<(String, Node)>>>,
+    /// `--service S`: only S's granted secrets are visible, and where S has
+    /// a derived file this identity reads it when it cannot read the
+    /// environment's own file (S's deploy key).
+    service: Option<String>,
 }
 
 impl<'p> Resolver<'p> {
@@ -48,7 +52,41 @@ impl<'p> Resolver<'p> {
             project,
             files: HashMap::new(),
             local: None,
+            service: None,
         }
+    }
+
+    /// A resolver that sees what `service` is granted, and nothing else.
+    pub fn for_service(project: &'p Project, service: &str) -> Result<Self> {
+        crate::services::service(&project.config, service)?;
+        Ok(Resolver {
+            service: Some(service.to_string()),
+            ..Self::new(project)
+        })
+    }
+
+    /// Is `name` visible (granted to the service, when there is one)?
+    fn visible(&self, name: &str) -> bool {
+        visible_to(self.project, self.service.as_deref(), name)
+    }
+
+    /// The service's derived file of `env`, when the service has one and
+    /// this identity cannot read the environment's own file.
+    fn derived(&self, env: &str) -> Result<Option<Option<Vault>>> {
+        let Some(s) = &self.service else {
+            return Ok(None);
+        };
+        if !crate::services::has_derived(&self.project.config, s, env)
+            || self.project.can_decrypt(env)?
+        {
+            return Ok(None);
+        }
+        let path = crate::services::derived_file(self.project, env, s);
+        let Some(bytes) = self.project.read_file(&path)? else {
+            return Ok(Some(None));
+        };
+        let ids = self.project.identities()?;
+        Vault::from_bytes(path, &bytes, ids, Default::default()).map(|v| Some(Some(v)))
     }
 
     /// The decrypted file of one environment (not its parents).
@@ -56,6 +94,10 @@ impl<'p> Resolver<'p> {
     /// change are applied on top, in memory (the newest write wins).
     pub fn file(&mut self, env: &str) -> Result<Option<&Vault>> {
         if !self.files.contains_key(env) {
+            if let Some(d) = self.derived(env)? {
+                self.files.insert(env.to_string(), d);
+                return Ok(self.files.get(env).and_then(Option::as_ref));
+            }
             let mut v = self.project.open(env)?;
             if let Some(vault) = v.as_mut()
                 && self.project.revision().is_none()
@@ -83,6 +125,9 @@ impl<'p> Resolver<'p> {
     /// Look one secret up (case-insensitive).
     pub fn lookup(&mut self, env: &str, name: &str) -> Result<Option<Resolved>> {
         self.project.check_env(env)?;
+        if !self.visible(name) {
+            return Ok(None);
+        }
         if env == LOCAL_ENV {
             let path = self.project.root.join(LOCAL_FILE_NAME);
             if let Some(entries) = self.local()?
@@ -123,7 +168,7 @@ impl<'p> Resolver<'p> {
             let path = self.project.root.join(LOCAL_FILE_NAME);
             if let Some(entries) = self.local()?.cloned() {
                 for (k, v) in entries {
-                    if !seen(&k) {
+                    if self.visible(&k) && !seen(&k) {
                         out.push(Resolved {
                             name: k,
                             value: v,
@@ -133,11 +178,12 @@ impl<'p> Resolver<'p> {
                 }
             }
         }
+        let (project, service) = (self.project, self.service.clone());
         for e in self.project.config.chain(env) {
             let Some(v) = self.file(&e)? else { continue };
             let path = v.path().to_path_buf();
             for (k, n) in v.entries() {
-                if !seen(k) {
+                if visible_to(project, service.as_deref(), k) && !seen(k) {
                     out.push(Resolved {
                         name: k.to_string(),
                         value: n.clone(),
@@ -151,6 +197,17 @@ impl<'p> Resolver<'p> {
         }
         Ok(out)
     }
+}
+
+/// Is `name` visible to `service` (every name is, without one)?
+fn visible_to(project: &Project, service: Option<&str>, name: &str) -> bool {
+    service.is_none_or(|s| {
+        project
+            .config
+            .services
+            .get(s)
+            .is_some_and(|svc| svc.grants(name))
+    })
 }
 
 /// Parse `.gsec.local.yaml`: a plain map of secret names to values.

@@ -68,8 +68,23 @@ pub fn valid_var_name(name: &str) -> bool {
 /// Refuses names that are not portable variable names, two secrets that
 /// would set the same variable, and values holding a NUL byte (which no
 /// process environment can carry), naming the secret each time.
-pub fn variables(project: &Project, env: &str) -> Result<(Vec<Var>, Vec<String>)> {
-    let all = envs::Resolver::new(project).all(env)?;
+///
+/// With `service`, only the secrets granted to it (see `services.rs`), and
+/// only its granted secrets count as missing.
+pub fn variables(
+    project: &Project,
+    env: &str,
+    service: Option<&str>,
+) -> Result<(Vec<Var>, Vec<String>)> {
+    let all = match service {
+        Some(s) => {
+            let r = envs::Resolver::for_service(project, s)?;
+            crate::services::check_grants(project, s)?;
+            r
+        }
+        None => envs::Resolver::new(project),
+    }
+    .all(env)?;
     let mut vars: Vec<Var> = Vec::new();
     for Resolved { name, value, .. } in &all {
         let base = project.config.env_var(name);
@@ -107,7 +122,9 @@ pub fn variables(project: &Project, env: &str) -> Result<(Vec<Var>, Vec<String>)
         .secrets
         .iter()
         .filter(|(n, d)| {
-            d.required.applies_to(env) && !all.iter().any(|r| r.name.eq_ignore_ascii_case(n))
+            d.required.applies_to(env)
+                && !all.iter().any(|r| r.name.eq_ignore_ascii_case(n))
+                && service.is_none_or(|s| project.config.services[s].grants(n))
         })
         .map(|(n, _)| n.clone())
         .collect();
@@ -123,8 +140,8 @@ pub const LENIENT_ENVS: &[&str] = &["local", "development", "preview"];
 /// developers work (`local`, `development`, `preview`), a refusal anywhere
 /// else, so nothing runs or deploys half-configured. Shared by `run`,
 /// `export` and the Action's `load`.
-pub fn checked_variables(project: &Project, env: &str) -> Result<Vec<Var>> {
-    checked_variables_allowing(project, env, false)
+pub fn checked_variables(project: &Project, env: &str, service: Option<&str>) -> Result<Vec<Var>> {
+    checked_variables_allowing(project, env, service, false)
 }
 
 /// [`checked_variables`], where `allow_missing` (`gsec run --allow-missing`)
@@ -132,9 +149,10 @@ pub fn checked_variables(project: &Project, env: &str) -> Result<Vec<Var>> {
 pub fn checked_variables_allowing(
     project: &Project,
     env: &str,
+    service: Option<&str>,
     allow_missing: bool,
 ) -> Result<Vec<Var>> {
-    let (vars, missing) = variables(project, env)?;
+    let (vars, missing) = variables(project, env, service)?;
     if !missing.is_empty() {
         let list = missing.join(", ");
         if allow_missing || LENIENT_ENVS.contains(&env) {

@@ -168,10 +168,30 @@ fn human_size(n: u64) -> String {
 /// Atomically replace `target` with `data`. `mode` applies on Unix (0o600 for
 /// anything holding plaintext); an existing file's mode is kept otherwise.
 pub fn write_atomic(target: &Path, data: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = match target.parent() {
+    let tmp = temp_for(target, data, mode)?;
+    tmp.persist(target)
+        .map_err(|e| Error::io(target, e.error))?;
+    sync_dir(target);
+    Ok(())
+}
+
+fn dir_of(target: &Path) -> PathBuf {
+    match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+fn sync_dir(target: &Path) {
+    if let Ok(d) = File::open(dir_of(target)) {
+        let _ = d.sync_all();
+    }
+}
+
+/// `data` in a new, fsynced temporary file beside `target`, with the mode
+/// `target` will have (`mode`, else the existing file's, else 0644).
+fn temp_for(target: &Path, data: &[u8], mode: Option<u32>) -> Result<tempfile::NamedTempFile> {
+    let dir = dir_of(target);
     fs::create_dir_all(&dir).at(&dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".gsec-tmp-")
@@ -193,14 +213,138 @@ pub fn write_atomic(target: &Path, data: &[u8], mode: Option<u32>) -> Result<()>
             fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).at(tmp.path())?;
         }
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.write_all(data).at(tmp.path())?;
     tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(target)
-        .map_err(|e| Error::io(target, e.error))?;
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    Ok(tmp)
+}
+
+/// The commit journal of a group of files written together with `target`
+/// (an environment file and its derived files): `.<name>.gsec-commit`.
+pub fn commit_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.gsec-commit"))
+}
+
+/// What a commit journal holds: the renames still to do, as file names
+/// inside the journal's directory (never contents: the temporary files
+/// are as encrypted as the files they replace).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CommitJournal {
+    renames: Vec<(String, String)>,
+}
+
+/// Replace several files of one directory so that a crash leaves either
+/// all old or (after [`roll_forward`]) all new: every new content goes to
+/// an fsynced temporary file, then the list of renames is written to the
+/// `journal` (atomically), then the renames run in order, then the journal
+/// is removed. A crash before the journal exists leaves the old files; a
+/// crash after it is finished by [`roll_forward`]. The caller holds the
+/// lock that guards all of them. One file is a plain [`write_atomic`].
+pub fn write_all_atomic(journal: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    match files {
+        [] => return Ok(()),
+        [(target, data)] => return write_atomic(target, data, None),
+        _ => {}
     }
+    let dir = dir_of(journal);
+    let name = |p: &Path| -> Result<String> {
+        match p.file_name() {
+            Some(n) if dir_of(p) == dir => Ok(n.to_string_lossy().into_owned()),
+            _ => Err(Error::file(
+                p,
+                format!(
+                    "not in {}, so it cannot be committed with it",
+                    dir.display()
+                ),
+            )),
+        }
+    };
+    let mut temps = Vec::with_capacity(files.len());
+    let mut renames = Vec::with_capacity(files.len());
+    for (target, data) in files {
+        let tmp = temp_for(target, data, None)?;
+        renames.push((name(tmp.path())?, name(target)?));
+        temps.push(tmp);
+    }
+    crash_point("commit-prepared");
+    let text = serde_json::to_vec(&CommitJournal { renames })
+        .map_err(|e| Error::msg(format!("cannot encode the commit journal: {e}")))?;
+    write_atomic(journal, &text, Some(0o600))?;
+    // From here the journal owns the temporary files.
+    for t in temps {
+        t.into_temp_path()
+            .keep()
+            .map_err(|e| Error::io(journal, e.error))?;
+    }
+    crash_point("commit-journaled");
+    finish(journal)?;
     Ok(())
+}
+
+/// Finish an interrupted [`write_all_atomic`] whose journal is `journal`:
+/// rename every temporary file still there over its target, then remove
+/// the journal. Returns whether there was anything to finish. The caller
+/// holds the lock the writer held.
+pub fn roll_forward(journal: &Path) -> Result<bool> {
+    if fs::symlink_metadata(journal).is_err() {
+        return Ok(false);
+    }
+    finish(journal)?;
+    Ok(true)
+}
+
+fn finish(journal: &Path) -> Result<()> {
+    let dir = dir_of(journal);
+    let bytes = read_regular_required(journal, MAX_LIST_FILE)?;
+    let j: CommitJournal = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::file(
+            journal,
+            format!("unreadable commit journal ({e}); remove it after checking the files it names"),
+        )
+    })?;
+    for (i, (tmp, target)) in j.renames.iter().enumerate() {
+        let plain = |n: &str| !n.is_empty() && !n.contains(['/', '\\']) && n != "." && n != "..";
+        if !plain(tmp) || !plain(target) {
+            return Err(Error::file(
+                journal,
+                "commit journal names a path outside its directory",
+            ));
+        }
+        let (from, to) = (dir.join(tmp), dir.join(target));
+        match fs::rename(&from, &to) {
+            Ok(()) => {}
+            // Renamed before the interruption.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&to, e)),
+        }
+        if i == 0 {
+            crash_point("commit-renamed-first");
+        }
+    }
+    sync_dir(journal);
+    fs::remove_file(journal).at(journal)?;
+    sync_dir(journal);
+    Ok(())
+}
+
+/// Test hook (debug builds only): with `GSEC_TEST_CRASH_AFTER=<point>`,
+/// print a marker on stderr and wait at that point, so a test can SIGKILL
+/// the process there. Compiled out of release builds.
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("GSEC_TEST_CRASH_AFTER").is_ok_and(|p| p == point) {
+        eprintln!("gsec-test: paused after {point}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }
 
 /// Write a new file that must not exist yet (keys, configs): fails rather than

@@ -47,17 +47,23 @@ pub struct Status {
 }
 
 /// Repository-relative paths (`/`-separated) of the project's encrypted
-/// files: every environment's file and its rotation journal.
+/// files: every environment's file, its rotation journal and its
+/// services' derived files.
 pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
     let mut out: Vec<String> = project
         .config
         .environments
         .keys()
         .flat_map(|env| {
+            let derived = crate::services::derived_services(&project.config, env)
+                .into_iter()
+                .map(|(s, _)| crate::services::derived_file(project, env, s));
             [
                 project.env_file(env),
                 crate::rotate::journal::path(project, env),
             ]
+            .into_iter()
+            .chain(derived)
         })
         .filter_map(|p| project.repo_relative(&p, workdir))
         .collect();

@@ -34,6 +34,7 @@ pub mod project;
 pub mod render;
 pub mod rotate;
 pub mod scan;
+pub mod services;
 pub mod sopsconfig;
 pub mod state;
 pub mod suggest;

@@ -74,7 +74,41 @@ impl Project {
         for env in p.config.environments.keys() {
             p.check_contained(env)?;
         }
+        p.finish_interrupted_writes();
         Ok(p)
+    }
+
+    /// Roll forward any write of an environment and its derived files that
+    /// a crash interrupted (see `fsutil::write_all_atomic`), so every gsec
+    /// command sees them all old or all new. Only a stat per environment
+    /// when there is nothing to do; a failure is a warning here and an
+    /// error on the next write (`update` does this under its lock too).
+    fn finish_interrupted_writes(&self) {
+        for env in self.config.environments.keys() {
+            let path = self.env_file(env);
+            if std::fs::symlink_metadata(fsutil::commit_path(&path)).is_err() {
+                continue;
+            }
+            let done = fsutil::lock(&path).and_then(|_lock| self.roll_forward(&path));
+            if let Err(e) = done {
+                self.warnings.warn(&format!(
+                    "could not finish an interrupted write of {}: {e}",
+                    self.rel(&path)
+                ));
+            }
+        }
+    }
+
+    /// [`fsutil::roll_forward`] for `path`'s commit journal, under the
+    /// caller's lock of `path`.
+    fn roll_forward(&self, path: &Path) -> Result<()> {
+        if fsutil::roll_forward(&fsutil::commit_path(path))? {
+            self.warnings.warn(&format!(
+                "finished an interrupted write of {} and its derived files",
+                self.rel(path)
+            ));
+        }
+        Ok(())
     }
 
     /// Refuse an environment file that leaves the project root or enters
@@ -170,7 +204,11 @@ impl Project {
     }
 
     /// Send this project's warnings to `w` (the command line prints them).
+    /// Warnings already held (from loading) are passed on to `w`.
     pub fn with_warnings(mut self, w: Warnings) -> Self {
+        for m in self.warnings.take() {
+            w.warn(&m);
+        }
         self.warnings = w;
         self
     }
@@ -220,13 +258,7 @@ impl Project {
 
     /// The encrypted file of an environment.
     pub fn env_file(&self, env: &str) -> PathBuf {
-        let rel = self
-            .config
-            .environments
-            .get(env)
-            .and_then(|e| e.file.clone())
-            .unwrap_or_else(|| format!("secrets/{env}.yaml"));
-        self.root.join(rel)
+        self.root.join(self.config.env_file_rel(env))
     }
 
     /// Path relative to the root, for messages.
@@ -319,6 +351,11 @@ impl Project {
     /// save if anything changed. Returns `f`'s result and whether the file
     /// was written. The lock is held from before the read to after the
     /// rename, so concurrent writers never lose each other's changes.
+    ///
+    /// The services' derived files of `env` (see `services.rs`) are brought
+    /// in line with the result and committed together with it, atomically
+    /// across files (`fsutil::write_all_atomic`), whether or not `f` changed
+    /// anything: every write also repairs a stale derived file.
     pub fn update<T>(
         &self,
         env: &str,
@@ -337,13 +374,30 @@ impl Project {
         let _lock = fsutil::lock(&path)?;
         // Again under the lock: a symlink may have appeared since `load`.
         self.check_contained(env)?;
+        self.roll_forward(&path)?;
         let mut vault = if path.exists() {
-            self.open_path(path, opts)?
+            self.open_path(path.clone(), opts)?
         } else {
-            Vault::create(path, self.config.recipients_for(env)?)?
+            Vault::create(path.clone(), self.config.recipients_for(env)?)?
         };
         let out = f(&mut vault)?;
-        let written = vault.save()?;
+        let mut derived = crate::services::derive(self, env, &vault)?;
+        // Derived files first and the environment file last: its new
+        // version on disk means the whole commit was done.
+        let mut files = Vec::new();
+        for d in &mut derived {
+            if let Some(text) = d.prepare()? {
+                files.push((d.path().to_path_buf(), text.into_bytes()));
+            }
+        }
+        let main = vault.prepare()?;
+        let written = main.is_some();
+        if let Some(text) = main {
+            files.push((path.clone(), text.into_bytes()));
+        }
+        fsutil::write_all_atomic(&fsutil::commit_path(&path), &files)?;
+        vault.mark_saved();
+        derived.iter_mut().for_each(Vault::mark_saved);
         Ok((out, written))
     }
 

@@ -49,6 +49,11 @@ pub struct LoadArgs {
     /// Only these secrets (names or variable names; commas or newlines).
     #[arg(long, value_name = "NAMES")]
     pub secrets: Option<String>,
+    /// Only the secrets granted to this service (`services:` in
+    /// .gsec.yaml), from its derived files when the job holds the
+    /// service's key.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
     /// Set step outputs ($GITHUB_OUTPUT) instead of environment variables.
     #[arg(long)]
     pub output: bool,
@@ -160,7 +165,7 @@ fn inbox_merge(ctx: &Ctx, a: ActionInboxArgs) -> Result<Exit> {
 
 fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let mut vars = crate::export::checked_variables(&project, &a.env)?;
+    let mut vars = crate::export::checked_variables(&project, &a.env, a.service.as_deref())?;
     let wanted: Vec<String> = a
         .secrets
         .as_deref()

@@ -29,6 +29,10 @@ pub struct ExportArgs {
         conflicts_with = "output"
     )]
     pub output_file: Option<std::path::PathBuf>,
+    /// Only the secrets granted to this service (`services:` in
+    /// .gsec.yaml); read from its derived files with the service's own key.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
     #[command(flatten)]
     pub at: super::AtArg,
 }
@@ -38,7 +42,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
         return Err(Error::usage("--output only applies to --format github"));
     }
     let project = ctx.project_at(&a.at)?;
-    let vars = export::checked_variables(&project, &a.env)?;
+    let vars = export::checked_variables(&project, &a.env, a.service.as_deref())?;
     if a.format == Format::Github {
         return github(&vars, a.output);
     }

@@ -202,8 +202,10 @@ fn ignore_local_file(root: &Path) -> Result<()> {
             add.push(pattern);
         }
     }
-    if !has(&[RECOVERED_PATTERN]) {
-        add.push(RECOVERED_PATTERN);
+    for pattern in [RECOVERED_PATTERN, COMMIT_PATTERN] {
+        if !has(&[pattern]) {
+            add.push(pattern);
+        }
     }
     if add.is_empty() {
         return Ok(());
@@ -228,3 +230,6 @@ const LOCK_PATTERNS: [&str; 4] = [".*.yaml.lock", ".*.yml.lock", ".*.json.lock",
 /// What `gsec edit` keeps (encrypted) when an edit could not be applied:
 /// personal, not for the repository.
 const RECOVERED_PATTERN: &str = ".*.gsec-recovered.yaml";
+/// A commit journal (`fsutil::commit_path`) exists only between a crash and
+/// the next gsec command on this machine: never for the repository.
+const COMMIT_PATTERN: &str = ".*.gsec-commit";

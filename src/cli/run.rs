@@ -13,7 +13,7 @@ use crate::mask::Patterns;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  gsec run -- ./manage.py runserver\n  gsec run --env production --mask -- ./deploy.sh"
+    after_help = "Examples:\n  gsec run -- ./manage.py runserver\n  gsec run --env production --mask -- ./deploy.sh\n  gsec run --env production --service api -- ./api"
 )]
 pub struct RunArgs {
     /// Environment whose secrets to add.
@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// the refusal outside local, development and preview).
     #[arg(long)]
     pub allow_missing: bool,
+    /// Only the secrets granted to this service (`services:` in
+    /// .gsec.yaml); read from its derived files with the service's own key.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(
         required = true,
@@ -54,7 +58,12 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
 
 fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
     let project = ctx.project()?;
-    let vars = crate::export::checked_variables_allowing(&project, &a.env, a.allow_missing)?;
+    let vars = crate::export::checked_variables_allowing(
+        &project,
+        &a.env,
+        a.service.as_deref(),
+        a.allow_missing,
+    )?;
     let mask = if a.mask {
         Patterns::new(vars.iter().map(|v| v.value.as_str())).map_err(Error::msg)?
     } else {

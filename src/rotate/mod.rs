@@ -644,18 +644,8 @@ fn new_token() -> String {
     hex::encode(b)
 }
 
-/// Test hook (debug builds only): with `GSEC_TEST_CRASH_AFTER=<point>`,
-/// print a marker on stderr and wait at that point, so a test can SIGKILL
-/// the process there. Points: started, created, journaled, verified,
-/// promoted, revoked.
+/// Test hook (debug builds only, see [`crate::fsutil::crash_point`]).
+/// Points: started, created, journaled, verified, promoted, revoked.
 fn pause(point: &str) {
-    #[cfg(debug_assertions)]
-    if std::env::var("GSEC_TEST_CRASH_AFTER").is_ok_and(|p| p == point) {
-        eprintln!("gsec-test: paused after {point}");
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        }
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = point;
+    crate::fsutil::crash_point(point);
 }

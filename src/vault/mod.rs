@@ -594,16 +594,36 @@ impl Vault {
     /// Encrypt and write the file atomically, unless nothing changed.
     /// Callers hold the file's lock (see `fsutil::lock`) from before `open`.
     pub fn save(&mut self) -> Result<bool> {
-        if !self.is_dirty() {
+        let Some(text) = self.prepare()? else {
             return Ok(false);
+        };
+        crate::fsutil::write_atomic(&self.path, text.as_bytes(), None)?;
+        self.mark_saved();
+        Ok(true)
+    }
+
+    /// The text `save` would write, already read back and verified, or
+    /// `None` when nothing changed; for writing several files together
+    /// (`fsutil::write_all_atomic`), followed by [`Vault::mark_saved`].
+    pub fn prepare(&mut self) -> Result<Option<String>> {
+        if !self.is_dirty() {
+            return Ok(None);
         }
         let text = self.render()?;
         self.verify_rendered(text.as_bytes())?;
-        crate::fsutil::write_atomic(&self.path, text.as_bytes(), None)?;
+        Ok(Some(text))
+    }
+
+    /// The prepared text is on disk.
+    pub fn mark_saved(&mut self) {
         self.exists = true;
         self.dirty = false;
         self.rekey = false;
-        Ok(true)
+    }
+
+    /// The recipients the file will be encrypted to when saved.
+    pub fn wanted_recipients(&self) -> &[Recipient] {
+        &self.recipients
     }
 
     /// Read the new text back the way `open` would — parse, decrypt every

@@ -283,13 +283,24 @@ pub(super) fn merge(old: &mut Node, new: Node) -> bool {
     }
 }
 
-pub(super) fn clear_cache(nodes: &mut [(String, Node)]) {
-    fn walk(n: &mut Node) {
-        match n {
-            Node::Leaf(l) => l.cached = None,
-            Node::List(items) => items.iter_mut().for_each(walk),
-            Node::Map(m) => m.iter_mut().for_each(|(_, n)| walk(n)),
+impl Node {
+    /// The same value without the ciphertext it was read with: for moving a
+    /// value into another file, whose data key differs.
+    pub fn without_ciphertext(mut self) -> Node {
+        fn walk(n: &mut Node) {
+            match n {
+                Node::Leaf(l) => l.cached = None,
+                Node::List(items) => items.iter_mut().for_each(walk),
+                Node::Map(m) => m.iter_mut().for_each(|(_, n)| walk(n)),
+            }
         }
+        walk(&mut self);
+        self
     }
-    nodes.iter_mut().for_each(|(_, n)| walk(n));
+}
+
+pub(super) fn clear_cache(nodes: &mut [(String, Node)]) {
+    for (_, n) in nodes.iter_mut() {
+        *n = std::mem::replace(n, Node::List(Vec::new())).without_ciphertext();
+    }
 }

@@ -558,3 +558,52 @@ fn inbox_merge_folds_sealed_values_and_says_how_many() {
     );
     assert_eq!(e.get("STRIPE_KEY", "production"), "sk-sealed-value");
 }
+
+/// `load` with `service:` and the service's own key: exactly the secrets
+/// granted to it, read from its derived file (issue 16, item 3).
+#[test]
+fn load_with_a_service_key_sets_only_that_services_secrets() {
+    let e = Env::project();
+    let (api, api_r) = e.other_key("api");
+    let cfg = e.read(".gsec.yaml");
+    e.write(
+        ".gsec.yaml",
+        &format!("{cfg}services:\n  api: {{secrets: [DB_PASSWORD], recipients: [{api_r}]}}\n"),
+    );
+    e.set("DB_PASSWORD", "production", "db-pass-for-api");
+    e.set("OTHER", "production", "not-for-api");
+    let key = std::fs::read_to_string(&api).unwrap();
+    let run = run_action(
+        &e,
+        &[
+            ("command", "load"),
+            ("env", "production"),
+            ("age-key", &key),
+            ("service", "api"),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let vars = parse_runner_file(&run.env_file);
+    assert_eq!(
+        vars.into_iter().collect::<Vec<_>>(),
+        [("DB_PASSWORD".to_string(), "db-pass-for-api".to_string())]
+    );
+    assert!(
+        run.stdout.contains("::add-mask::db-pass-for-api"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not-for-api"), "{}", run.stdout);
+    // Without `service:`, the same key reads nothing else.
+    let run = run_action(
+        &e,
+        &[
+            ("command", "load"),
+            ("env", "production"),
+            ("age-key", &key),
+        ],
+        None,
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+}

@@ -20,5 +20,6 @@ mod plugin;
 mod rotate;
 mod scan;
 mod validate;
+mod services;
 mod vault;
 mod workflows;

@@ -35,6 +35,7 @@ fn init_creates_config_gitignore_and_refuses_overwrite() {
     }
     assert!(cfg.contains(&e.recipient));
     assert!(e.read(".gitignore").contains("/.gsec.local.yaml"));
+    assert!(e.read(".gitignore").contains(".*.gsec-commit"));
     let err = e.fails(&["init"], b"", 2);
     assert!(
         err.contains(".gsec.yaml") && err.contains("already exists"),
