@@ -374,11 +374,13 @@ impl Identities {
                     first_err.get_or_insert(UnwrapError::Plugin {
                         plugin: name.to_string(),
                         missing,
-                        message: format!(
-                            "{} (needed by the identity in {})",
-                            resolve_message(name, &e),
-                            sources.join(", ")
-                        ),
+                        message: match resolve_message(name, &e).strip_suffix(PLUGIN_HINT) {
+                            Some(m) => format!(
+                                "{m}, needed by the identity in {}{PLUGIN_HINT}",
+                                sources.join(", ")
+                            ),
+                            None => resolve_message(name, &e),
+                        },
                     });
                     continue;
                 }
@@ -484,10 +486,12 @@ pub fn find_plugin(name: &str) -> std::result::Result<(), String> {
         .map_err(|e| resolve_message(name, &e))
 }
 
+const PLUGIN_HINT: &str = " (install it, or put its directory on PATH)";
+
 fn resolve_message(name: &str, e: &age::plugin::ResolveError) -> String {
     match e {
         age::plugin::ResolveError::MissingPlugin { binary_name } => {
-            format!("{binary_name} not found on PATH (install it, or put its directory on PATH)")
+            format!("{binary_name} not found on PATH{PLUGIN_HINT}")
         }
         _ => format!("age-plugin-{} is not a valid plugin name", one_line(name)),
     }

@@ -426,3 +426,37 @@ fn the_merge_driver_merges_with_a_plugin_identity() {
         assert_eq!(e.get(k, "production"), v);
     }
 }
+
+#[test]
+fn an_encrypt_only_contributor_seals_through_the_plugin_for_its_holder() {
+    let e = Env::project();
+    let (token, recipient) = plugin_key(&e, "token");
+    e.set("A", "production", "alpha-value");
+    ok(
+        &e,
+        gsec(&e, &e.key, true, &[], &["recipients", "add", &recipient]),
+        "",
+    );
+    let (outsider, _) = e.other_key("outsider");
+    // Sealing needs the plugin too (the value is wrapped to every
+    // recipient, the token among them).
+    let line = fails_one_line(
+        &e,
+        gsec(&e, &outsider, false, &[], &["set", "NEW", "--env", "production"]),
+        "sealed-by-outsider",
+    );
+    assert!(line.contains("age-plugin-gsectest not found on PATH"), "{line}");
+    assert!(!e.path("secrets/production.inbox").exists());
+    ok(
+        &e,
+        gsec(&e, &outsider, true, &[], &["set", "NEW", "--env", "production"]),
+        "sealed-by-outsider",
+    );
+    assert!(e.path("secrets/production.inbox/NEW.yaml").exists());
+    let got = ok(
+        &e,
+        gsec(&e, &token, true, &[], &["get", "-n", "NEW", "--env", "production"]),
+        "",
+    );
+    assert_eq!(got, "sealed-by-outsider");
+}
