@@ -204,9 +204,8 @@ impl identity::IdentityPluginV1 for Unwrap {
             let key = ours.iter().find_map(|s| {
                 self.0.iter().find_map(|sk| {
                     let plain = zeroize::Zeroizing::new(sk.unseal(&s.body).ok()?);
-                    (plain.len() == FILE_KEY_BYTES).then(|| {
-                        FileKey::init_with_mut(|k| k.copy_from_slice(&plain))
-                    })
+                    (plain.len() == FILE_KEY_BYTES)
+                        .then(|| FileKey::init_with_mut(|k| k.copy_from_slice(&plain)))
                 })
             });
             if let Some(k) = key {

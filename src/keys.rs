@@ -134,8 +134,8 @@ pub fn encrypt_armored(to: &[Recipient], data: &[u8]) -> Result<String> {
     }
     native.extend(wrappers.iter().map(|(_, _, p)| p as &dyn age::Recipient));
     let enc = age::Encryptor::with_recipients(native.into_iter()).map_err(|e| {
-        // Plugins run in order; the last one that was asked anything, or
-        // the first, is the one that failed.
+        // The plugin that wanted a prompt, else the first (plugin errors
+        // name their plugin themselves: see `plugin_errors`).
         let (name, ui) = wrappers
             .iter()
             .find(|(_, ui, _)| ui.refused.lock().is_ok_and(|r| r.is_some()))
@@ -219,8 +219,12 @@ pub struct Identities {
     /// What plugin identities answered per age block (keyed by the block's
     /// SHA-256), so a command that opens a file twice (can I decrypt? then
     /// open) runs a plugin, and asks for a touch or a PIN, only once.
-    plugin_cache: std::sync::Mutex<Vec<([u8; 32], Option<Zeroizing<Vec<u8>>>)>>,
+    plugin_cache: std::sync::Mutex<Vec<PluginAnswer>>,
 }
+
+/// An age block's SHA-256, and what the plugins unwrapped from it (`None`:
+/// not theirs).
+type PluginAnswer = ([u8; 32], Option<Zeroizing<Vec<u8>>>);
 
 /// One attempt to open a file's age blocks: the first that opened, and what
 /// went wrong with the others.
@@ -280,7 +284,12 @@ impl Identities {
         let mut errors = Vec::new();
         for (i, (_, armored)) in blocks.iter().enumerate() {
             match self.unwrap_native(armored) {
-                Ok(Some(k)) => return Opened { key: Some((i, k)), errors },
+                Ok(Some(k)) => {
+                    return Opened {
+                        key: Some((i, k)),
+                        errors,
+                    };
+                }
                 Ok(None) => {}
                 Err(e) => errors.push((i, e)),
             }
@@ -301,7 +310,12 @@ impl Identities {
                 continue;
             }
             match self.unwrap_plugins(blocks[i].1) {
-                Ok(Some(k)) => return Opened { key: Some((i, k)), errors },
+                Ok(Some(k)) => {
+                    return Opened {
+                        key: Some((i, k)),
+                        errors,
+                    };
+                }
                 Ok(None) => {}
                 Err(e) => errors.push((i, e)),
             }
@@ -339,9 +353,8 @@ impl Identities {
             use sha2::Digest;
             sha2::Sha256::digest(armored.as_bytes()).into()
         };
-        let cached = |c: &Vec<([u8; 32], Option<Zeroizing<Vec<u8>>>)>| {
-            c.iter().find(|(d, _)| *d == digest).map(|(_, k)| k.clone())
-        };
+        let cached =
+            |c: &Vec<PluginAnswer>| c.iter().find(|(d, _)| *d == digest).map(|(_, k)| k.clone());
         if let Some(hit) = cached(&self.plugin_cache.lock().unwrap_or_else(|p| p.into_inner())) {
             return Ok(hit);
         }
@@ -449,8 +462,8 @@ fn decrypt_with<'a>(
     armored: &str,
     ids: impl Iterator<Item = &'a dyn age::Identity>,
 ) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
-    let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
-        .map_err(UnwrapError::Header)?;
+    let dec =
+        age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).map_err(UnwrapError::Header)?;
     let mut r = match dec.decrypt(ids) {
         Ok(r) => r,
         Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
@@ -501,17 +514,28 @@ fn resolve_message(name: &str, e: &age::plugin::ResolveError) -> String {
 /// nameable outside age, so its text is used: `'age-plugin-X' couldn't use
 /// an identity: MESSAGE`, whose prefix this line already says.)
 fn plugin_errors<E: std::fmt::Display>(name: &str, errs: &[E]) -> String {
+    let mut binary = format!("age-plugin-{name}");
     let parts: Vec<String> = errs
         .iter()
         .map(|e| {
             let text = one_line(&e.to_string());
-            match (text.starts_with("'age-plugin-"), text.split_once(": ")) {
-                (true, Some((_, message))) => message.to_string(),
-                _ => text,
+            // `'age-plugin-X' couldn't use …: MESSAGE` names the plugin that
+            // failed, which matters when a file has recipients of two.
+            match text
+                .strip_prefix('\'')
+                .and_then(|t| t.split_once('\''))
+                .filter(|(b, _)| b.starts_with("age-plugin-"))
+                .zip(text.split_once(": "))
+            {
+                Some(((b, _), (_, message))) => {
+                    binary = b.to_string();
+                    message.to_string()
+                }
+                None => text,
             }
         })
         .collect();
-    format!("age-plugin-{name} failed: {}", parts.join("; "))
+    format!("{binary} failed: {}", parts.join("; "))
 }
 
 fn plugin_io_error(name: &str, e: &std::io::Error) -> String {

@@ -115,7 +115,13 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
     // (updatekeys).
     ok(
         &e,
-        gsec(&e, &e.key, true, &logged, &["recipients", "add", &recipient]),
+        gsec(
+            &e,
+            &e.key,
+            true,
+            &logged,
+            &["recipients", "add", &recipient],
+        ),
         "",
     );
     assert_eq!(log(&calls), "wrap\n", "the plugin wrapped the data key");
@@ -125,7 +131,13 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
     // The plugin identity alone reads it: get, run.
     let got = ok(
         &e,
-        gsec(&e, &token, true, &logged, &["get", "-n", "DB_PASSWORD", "--env", "production"]),
+        gsec(
+            &e,
+            &token,
+            true,
+            &logged,
+            &["get", "-n", "DB_PASSWORD", "--env", "production"],
+        ),
         "",
     );
     assert_eq!(got, "correct horse battery");
@@ -137,7 +149,15 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
             &token,
             true,
             &[],
-            &["run", "--env", "production", "--", "sh", "-c", "printf %s \"$DB_PASSWORD\""],
+            &[
+                "run",
+                "--env",
+                "production",
+                "--",
+                "sh",
+                "-c",
+                "printf %s \"$DB_PASSWORD\"",
+            ],
         ),
         "",
     );
@@ -149,11 +169,20 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
     std::fs::write(&calls, "").unwrap();
     ok(
         &e,
-        gsec(&e, &token, true, &logged, &["set", "API_TOKEN", "--env", "production"]),
+        gsec(
+            &e,
+            &token,
+            true,
+            &logged,
+            &["set", "API_TOKEN", "--env", "production"],
+        ),
         "tok-from-the-token-holder",
     );
     assert_eq!(log(&calls), "unwrap\n");
-    assert_eq!(e.get("API_TOKEN", "production"), "tok-from-the-token-holder");
+    assert_eq!(
+        e.get("API_TOKEN", "production"),
+        "tok-from-the-token-holder"
+    );
 
     // A new environment file is wrapped to the plugin recipient at once.
     std::fs::write(&calls, "").unwrap();
@@ -173,8 +202,14 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
         String::from_utf8_lossy(&out.stderr)
     );
     let plain = String::from_utf8_lossy(&out.stdout);
-    assert!(plain.contains("DB_PASSWORD: correct horse battery"), "{plain}");
-    assert!(plain.contains("API_TOKEN: tok-from-the-token-holder"), "{plain}");
+    assert!(
+        plain.contains("DB_PASSWORD: correct horse battery"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("API_TOKEN: tok-from-the-token-holder"),
+        "{plain}"
+    );
     // ... and not without the plugin: the key really is in the plugin.
     let mut c = Command::new(tool("sops"));
     c.args(["decrypt", PROD]).current_dir(&e.dir);
@@ -187,12 +222,16 @@ fn a_plugin_recipient_reads_writes_and_runs_and_sops_reads_it_through_the_plugin
     let out = e.run_cmd(gsec(&e, &token, true, &[], &["doctor"]), b"");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("(age plugin: age-plugin-gsectest)") && text.contains("age-plugin-gsectest found"),
+        text.contains("(age plugin: age-plugin-gsectest)")
+            && text.contains("age-plugin-gsectest found"),
         "{text}"
     );
     let out = e.run_cmd(gsec(&e, &token, false, &[], &["doctor"]), b"");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("age-plugin-gsectest not found on PATH"), "{text}");
+    assert!(
+        text.contains("age-plugin-gsectest not found on PATH"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -210,7 +249,13 @@ fn gsec_reads_and_updates_a_file_sops_encrypted_to_a_plugin_recipient() {
     std::fs::remove_file(e.path("plain.yaml")).unwrap();
     let got = ok(
         &e,
-        gsec(&e, &token, true, &[], &["get", "-n", "DB_PASSWORD", "--env", "production"]),
+        gsec(
+            &e,
+            &token,
+            true,
+            &[],
+            &["get", "-n", "DB_PASSWORD", "--env", "production"],
+        ),
         "",
     );
     assert_eq!(got, "from-sops");
@@ -247,8 +292,14 @@ fn a_missing_or_failing_plugin_is_one_line_naming_it_and_nothing_is_lost() {
 
     // Decrypting.
     let line = fails_one_line(&e, gsec(&e, &token, false, &[], &get), "");
-    assert!(line.contains("age-plugin-gsectest not found on PATH"), "{line}");
-    assert!(line.contains(&*token.to_string_lossy()), "names the identity: {line}");
+    assert!(
+        line.contains("age-plugin-gsectest not found on PATH"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&*token.to_string_lossy()),
+        "names the identity: {line}"
+    );
     let line = fails_one_line(
         &e,
         gsec(&e, &token, true, &[("GSECTEST_FAIL", "unwrap")], &get),
@@ -302,7 +353,10 @@ fn a_missing_or_failing_plugin_is_one_line_naming_it_and_nothing_is_lost() {
         gsec(&e, &e.key, false, &[], &["set", "X", "--env", "preview"]),
         "v",
     );
-    assert!(line.contains("age-plugin-gsectest not found on PATH"), "{line}");
+    assert!(
+        line.contains("age-plugin-gsectest not found on PATH"),
+        "{line}"
+    );
     assert!(!e.path("secrets/preview.yaml").exists());
     let line = fails_one_line(
         &e,
@@ -342,11 +396,20 @@ fn a_missing_or_failing_plugin_is_one_line_naming_it_and_nothing_is_lost() {
         gsec(&e, &e.key, false, &[], &["recipients", "add", &second]),
         "",
     );
-    assert!(line.contains("age-plugin-gsectest not found on PATH"), "{line}");
+    assert!(
+        line.contains("age-plugin-gsectest not found on PATH"),
+        "{line}"
+    );
     assert_eq!(e.read(".gsec.yaml"), cfg, "recipients add checks first");
     ok(
         &e,
-        gsec(&e, &e.key, false, &[], &["recipients", "add", &second, "--no-update"]),
+        gsec(
+            &e,
+            &e.key,
+            false,
+            &[],
+            &["recipients", "add", &second, "--no-update"],
+        ),
         "",
     );
     let line = fails_one_line(&e, gsec(&e, &e.key, false, &[], &["updatekeys"]), "");
@@ -362,7 +425,13 @@ fn a_missing_or_failing_plugin_is_one_line_naming_it_and_nothing_is_lost() {
     e2.set("A", "production", "alpha-value");
     let (token2, _) = plugin_key(&e2, "other");
     let out = e2.run_cmd(
-        gsec(&e2, &token2, false, &[], &["get", "A", "--env", "production"]),
+        gsec(
+            &e2,
+            &token2,
+            false,
+            &[],
+            &["get", "A", "--env", "production"],
+        ),
         b"",
     );
     let err = expect_code(&out, &[], 2);
@@ -442,20 +511,41 @@ fn an_encrypt_only_contributor_seals_through_the_plugin_for_its_holder() {
     // recipient, the token among them).
     let line = fails_one_line(
         &e,
-        gsec(&e, &outsider, false, &[], &["set", "NEW", "--env", "production"]),
+        gsec(
+            &e,
+            &outsider,
+            false,
+            &[],
+            &["set", "NEW", "--env", "production"],
+        ),
         "sealed-by-outsider",
     );
-    assert!(line.contains("age-plugin-gsectest not found on PATH"), "{line}");
+    assert!(
+        line.contains("age-plugin-gsectest not found on PATH"),
+        "{line}"
+    );
     assert!(!e.path("secrets/production.inbox").exists());
     ok(
         &e,
-        gsec(&e, &outsider, true, &[], &["set", "NEW", "--env", "production"]),
+        gsec(
+            &e,
+            &outsider,
+            true,
+            &[],
+            &["set", "NEW", "--env", "production"],
+        ),
         "sealed-by-outsider",
     );
     assert!(e.path("secrets/production.inbox/NEW.yaml").exists());
     let got = ok(
         &e,
-        gsec(&e, &token, true, &[], &["get", "-n", "NEW", "--env", "production"]),
+        gsec(
+            &e,
+            &token,
+            true,
+            &[],
+            &["get", "-n", "NEW", "--env", "production"],
+        ),
         "",
     );
     assert_eq!(got, "sealed-by-outsider");
