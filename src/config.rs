@@ -25,8 +25,10 @@ pub struct Config {
     /// Configuration format version. Always 1.
     #[serde(default = "one")]
     pub version: u32,
-    /// Named recipient groups. Each member is an `age1…` public key or an
-    /// `ssh-ed25519`/`ssh-rsa` public key.
+    /// Named recipient groups. Each member is an `age1…` public key, an
+    /// `age1NAME1…` age-plugin recipient (a hardware token or KMS key,
+    /// wrapped by `age-plugin-NAME` on PATH) or an `ssh-ed25519`/`ssh-rsa`
+    /// public key.
     #[serde(default)]
     pub recipients: IndexMap<String, Vec<String>>,
     /// Environments, each with its own encrypted file and recipients.

@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 pub enum Recipient {
     X25519(age::x25519::Recipient),
     Ssh(Box<age::ssh::Recipient>),
+    /// `age1NAME1…`: wrapped by the `age-plugin-NAME` binary on PATH (a
+    /// hardware token, a TPM, a cloud KMS), as age and sops do.
+    Plugin(age::plugin::Recipient),
 }
 
 impl std::fmt::Debug for Recipient {
@@ -32,6 +35,7 @@ impl std::fmt::Display for Recipient {
         match self {
             Recipient::X25519(r) => write!(f, "{r}"),
             Recipient::Ssh(r) => write!(f, "{r}"),
+            Recipient::Plugin(r) => write!(f, "{r}"),
         }
     }
 }
@@ -43,8 +47,9 @@ impl PartialEq for Recipient {
 }
 
 impl Recipient {
-    /// Parse an `age1…` key or an `ssh-ed25519`/`ssh-rsa` public key (a
-    /// trailing comment is allowed and dropped).
+    /// Parse an `age1…` key, an `age1NAME1…` plugin recipient or an
+    /// `ssh-ed25519`/`ssh-rsa` public key (a trailing comment is allowed
+    /// and dropped).
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         let s = s.trim();
         if s.starts_with("age1pq1") {
@@ -53,7 +58,9 @@ impl Recipient {
         if s.starts_with("age1") {
             // Bech32 data never contains '1': a second one means `age1NAME1…`.
             if s.matches('1').count() > 1 {
-                return Err("age plugin recipients are not supported".into());
+                return age::plugin::Recipient::from_str(s)
+                    .map(Recipient::Plugin)
+                    .map_err(|e| format!("invalid age plugin recipient: {e}"));
             }
             return age::x25519::Recipient::from_str(s)
                 .map(Recipient::X25519)
@@ -79,10 +86,11 @@ impl Recipient {
         self.to_string()
     }
 
-    fn as_age(&self) -> &dyn age::Recipient {
+    /// The plugin that wraps for this recipient (`age1NAME1…` → `NAME`).
+    pub fn plugin(&self) -> Option<&str> {
         match self {
-            Recipient::X25519(r) => r,
-            Recipient::Ssh(r) => r.as_ref(),
+            Recipient::Plugin(r) => Some(r.plugin()),
+            _ => None,
         }
     }
 
@@ -103,8 +111,47 @@ pub fn encrypt_armored(to: &[Recipient], data: &[u8]) -> Result<String> {
         },
         source: e,
     };
-    let enc = age::Encryptor::with_recipients(to.iter().map(Recipient::as_age))
-        .map_err(|e| fail(Box::new(e)))?;
+    // Native recipients wrap in-process; plugin recipients are grouped by
+    // plugin, one `age-plugin-NAME` run wrapping for all of that plugin's.
+    let mut native: Vec<&dyn age::Recipient> = Vec::with_capacity(to.len());
+    let mut plugins: Vec<(String, Vec<age::plugin::Recipient>)> = Vec::new();
+    for r in to {
+        match r {
+            Recipient::X25519(x) => native.push(x),
+            Recipient::Ssh(x) => native.push(x.as_ref()),
+            Recipient::Plugin(p) => match plugins.iter_mut().find(|(n, _)| n == p.plugin()) {
+                Some((_, list)) => list.push(p.clone()),
+                None => plugins.push((p.plugin().to_string(), vec![p.clone()])),
+            },
+        }
+    }
+    let mut wrappers = Vec::with_capacity(plugins.len());
+    for (name, list) in &plugins {
+        let ui = PluginUi::new(name);
+        let p = age::plugin::RecipientPluginV1::new(name, list, &[], ui.clone())
+            .map_err(|e| fail(resolve_message(name, &e).into()))?;
+        wrappers.push((name.as_str(), ui, p));
+    }
+    native.extend(wrappers.iter().map(|(_, _, p)| p as &dyn age::Recipient));
+    let enc = age::Encryptor::with_recipients(native.into_iter()).map_err(|e| {
+        // The plugin that wanted a prompt, else the first (plugin errors
+        // name their plugin themselves: see `plugin_errors`).
+        let (name, ui) = wrappers
+            .iter()
+            .find(|(_, ui, _)| ui.refused.lock().is_ok_and(|r| r.is_some()))
+            .or(wrappers.first())
+            .map(|(n, ui, _)| (*n, ui.refused()))
+            .unwrap_or_default();
+        match e {
+            age::EncryptError::Plugin(errs) => {
+                fail(ui.unwrap_or_else(|| plugin_errors(name, &errs)).into())
+            }
+            age::EncryptError::Io(e) if !wrappers.is_empty() => {
+                fail(ui.unwrap_or_else(|| plugin_io_error(name, &e)).into())
+            }
+            e => fail(Box::new(e)),
+        }
+    })?;
     let mut buf = Vec::new();
     let io = |e: std::io::Error| fail(Box::new(e));
     let armor = ArmoredWriter::wrap_output(&mut buf, Format::AsciiArmor).map_err(io)?;
@@ -124,6 +171,15 @@ pub enum UnwrapError {
     /// The header unwrapped but the payload did not decrypt.
     #[error("corrupt age payload: {0}")]
     Payload(#[source] std::io::Error),
+    /// An age plugin an identity needs is missing, failed or wanted a
+    /// prompt gsec cannot show. One line, naming `age-plugin-NAME`.
+    #[error("{message}")]
+    Plugin {
+        plugin: String,
+        /// The binary is not on PATH (as opposed to: it ran and failed).
+        missing: bool,
+        message: String,
+    },
 }
 
 /// One identity and where it came from.
@@ -132,7 +188,24 @@ pub struct Identity {
     /// The matching recipient, when it can be derived (X25519, or an SSH key
     /// with its `.pub` next to it).
     pub recipient: Option<String>,
-    inner: Box<dyn age::Identity + Send + Sync>,
+    inner: Inner,
+}
+
+enum Inner {
+    Native(Box<dyn age::Identity + Send + Sync>),
+    /// `AGE-PLUGIN-NAME-1…`: the key stays in the plugin's device or
+    /// service; `age-plugin-NAME` is looked up on PATH when it is used.
+    Plugin(age::plugin::Identity),
+}
+
+impl Identity {
+    /// The plugin that holds this identity's key, if it is a plugin identity.
+    pub fn plugin(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Plugin(p) => Some(p.plugin()),
+            Inner::Native(_) => None,
+        }
+    }
 }
 
 /// All identities found, and every place that was searched.
@@ -143,6 +216,44 @@ pub struct Identities {
     /// Default identity files that exist but could not be used, one line
     /// each: the library does not print; commands show these as warnings.
     pub skipped: Vec<String>,
+    /// What plugin identities answered per age block (keyed by the block's
+    /// SHA-256), so a command that opens a file twice (can I decrypt? then
+    /// open) runs a plugin, and asks for a touch or a PIN, only once.
+    plugin_cache: std::sync::Mutex<Vec<PluginAnswer>>,
+}
+
+/// An age block's SHA-256, and what the plugins unwrapped from it (`None`:
+/// not theirs).
+type PluginAnswer = ([u8; 32], Option<Zeroizing<Vec<u8>>>);
+
+/// One attempt to open a file's age blocks: the first that opened, and what
+/// went wrong with the others.
+pub struct Opened {
+    /// Index of the block that opened, and its plaintext (the data key).
+    pub key: Option<(usize, Zeroizing<Vec<u8>>)>,
+    /// Blocks that could not be tried or were corrupt, by index.
+    pub errors: Vec<(usize, UnwrapError)>,
+}
+
+impl Opened {
+    /// When nothing opened, the plugin failure that explains it: a plugin
+    /// that ran and failed (or wanted a prompt), or a missing one when a
+    /// block is for one of its recipients. A missing plugin whose
+    /// recipients are not in `blocks` is no reason: the file was simply
+    /// not encrypted to that identity.
+    pub fn plugin_failure(&self, blocks: &[(&str, &str)]) -> Option<&UnwrapError> {
+        if self.key.is_some() {
+            return None;
+        }
+        let theirs = |name: &str| {
+            blocks
+                .iter()
+                .any(|(r, _)| Recipient::parse(r).is_ok_and(|r| r.plugin() == Some(name)))
+        };
+        self.errors.iter().map(|(_, e)| e).find(|e| {
+            matches!(e, UnwrapError::Plugin { plugin, missing, .. } if !missing || theirs(plugin))
+        })
+    }
 }
 
 impl Identities {
@@ -150,30 +261,188 @@ impl Identities {
         self.list.is_empty()
     }
 
-    /// Unwrap an armored age file with the first identity that can.
+    /// Unwrap an armored age file with the first identity that can: key
+    /// files first, then plugins (which may ask for a touch).
     /// `Ok(None)`: none of ours is among its recipients; `Err`: the armor,
-    /// header or payload is corrupt (not the same thing as "not yours").
+    /// header or payload is corrupt (not the same thing as "not yours"), or
+    /// a plugin we need is missing or failed.
     pub fn unwrap(
         &self,
         armored: &str,
     ) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
-        if self.list.is_empty() {
+        match self.unwrap_native(armored)? {
+            Some(k) => Ok(Some(k)),
+            None => self.unwrap_plugins(armored),
+        }
+    }
+
+    /// Open the first of several age blocks (a sops file's one block per
+    /// recipient, given as `(recipient, armored)`) that any identity opens.
+    /// Every block is tried with key files before any plugin runs, and
+    /// plugins try first the blocks of recipients that are theirs.
+    pub fn unwrap_first(&self, blocks: &[(&str, &str)]) -> Opened {
+        let mut errors = Vec::new();
+        for (i, (_, armored)) in blocks.iter().enumerate() {
+            match self.unwrap_native(armored) {
+                Ok(Some(k)) => {
+                    return Opened {
+                        key: Some((i, k)),
+                        errors,
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => errors.push((i, e)),
+            }
+        }
+        if !self.list.iter().any(|i| i.plugin().is_some()) {
+            return Opened { key: None, errors };
+        }
+        let ours = |r: &str| {
+            Recipient::parse(r)
+                .ok()
+                .and_then(|r| r.plugin().map(str::to_string))
+                .is_some_and(|p| self.list.iter().any(|i| i.plugin() == Some(p.as_str())))
+        };
+        let mut order: Vec<usize> = (0..blocks.len()).collect();
+        order.sort_by_key(|&i| !ours(blocks[i].0));
+        for i in order {
+            if errors.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            match self.unwrap_plugins(blocks[i].1) {
+                Ok(Some(k)) => {
+                    return Opened {
+                        key: Some((i, k)),
+                        errors,
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => errors.push((i, e)),
+            }
+        }
+        Opened { key: None, errors }
+    }
+
+    fn unwrap_native(
+        &self,
+        armored: &str,
+    ) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
+        let native: Vec<&dyn age::Identity> = self
+            .list
+            .iter()
+            .filter_map(|i| match &i.inner {
+                Inner::Native(n) => Some(n.as_ref() as &dyn age::Identity),
+                Inner::Plugin(_) => None,
+            })
+            .collect();
+        if native.is_empty() {
             return Ok(None);
         }
-        let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))
-            .map_err(UnwrapError::Header)?;
-        let mut r = match dec.decrypt(
-            self.list
-                .iter()
-                .map(|i| i.inner.as_ref() as &dyn age::Identity),
-        ) {
-            Ok(r) => r,
-            Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
-            Err(e) => return Err(UnwrapError::Header(e)),
+        decrypt_with(armored, native.into_iter())
+    }
+
+    fn unwrap_plugins(
+        &self,
+        armored: &str,
+    ) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
+        let names: Vec<&str> = self.list.iter().filter_map(Identity::plugin).collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(armored.as_bytes()).into()
         };
-        let mut out = Zeroizing::new(Vec::with_capacity(32));
-        r.read_to_end(&mut out).map_err(UnwrapError::Payload)?;
-        Ok(Some(out))
+        let cached =
+            |c: &Vec<PluginAnswer>| c.iter().find(|(d, _)| *d == digest).map(|(_, k)| k.clone());
+        if let Some(hit) = cached(&self.plugin_cache.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(hit);
+        }
+        let mut first_err = None;
+        let mut seen = Vec::new();
+        for name in names {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let ids: Vec<age::plugin::Identity> = self
+                .list
+                .iter()
+                .filter_map(|i| match &i.inner {
+                    Inner::Plugin(p) if p.plugin() == name => Some(p.clone()),
+                    _ => None,
+                })
+                .collect();
+            let sources: Vec<&str> = self
+                .list
+                .iter()
+                .filter(|i| i.plugin() == Some(name))
+                .map(|i| i.source.as_str())
+                .collect();
+            let ui = PluginUi::new(name);
+            let plugin = match age::plugin::IdentityPluginV1::new(name, &ids, ui.clone()) {
+                Ok(p) => p,
+                Err(e) => {
+                    let missing = matches!(e, age::plugin::ResolveError::MissingPlugin { .. });
+                    first_err.get_or_insert(UnwrapError::Plugin {
+                        plugin: name.to_string(),
+                        missing,
+                        message: match resolve_message(name, &e).strip_suffix(PLUGIN_HINT) {
+                            Some(m) => format!(
+                                "{m}, needed by the identity in {}{PLUGIN_HINT}",
+                                sources.join(", ")
+                            ),
+                            None => resolve_message(name, &e),
+                        },
+                    });
+                    continue;
+                }
+            };
+            match decrypt_with(armored, std::iter::once(&plugin as &dyn age::Identity)) {
+                Ok(Some(k)) => {
+                    self.remember(digest, Some(k.clone()));
+                    return Ok(Some(k));
+                }
+                Ok(None) => {
+                    if let Some(asked) = ui.refused() {
+                        first_err.get_or_insert(UnwrapError::Plugin {
+                            plugin: name.to_string(),
+                            missing: false,
+                            message: asked,
+                        });
+                    }
+                }
+                Err(UnwrapError::Header(age::DecryptError::Plugin(errs))) => {
+                    first_err.get_or_insert(UnwrapError::Plugin {
+                        plugin: name.to_string(),
+                        missing: false,
+                        message: ui.refused().unwrap_or_else(|| plugin_errors(name, &errs)),
+                    });
+                }
+                Err(UnwrapError::Header(age::DecryptError::Io(e))) => {
+                    first_err.get_or_insert(UnwrapError::Plugin {
+                        plugin: name.to_string(),
+                        missing: false,
+                        message: ui.refused().unwrap_or_else(|| plugin_io_error(name, &e)),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => {
+                self.remember(digest, None);
+                Ok(None)
+            }
+        }
+    }
+
+    fn remember(&self, digest: [u8; 32], key: Option<Zeroizing<Vec<u8>>>) {
+        let mut c = self.plugin_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if !c.iter().any(|(d, _)| *d == digest) {
+            c.push((digest, key));
+        }
     }
 
     /// The recipient of the first identity (used by `gsec init`).
@@ -186,6 +455,179 @@ impl Identities {
     /// Human list of places searched, for "no identity" errors.
     pub fn looked_in(&self) -> String {
         self.looked.join(", ")
+    }
+}
+
+fn decrypt_with<'a>(
+    armored: &str,
+    ids: impl Iterator<Item = &'a dyn age::Identity>,
+) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError> {
+    let dec =
+        age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).map_err(UnwrapError::Header)?;
+    let mut r = match dec.decrypt(ids) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
+        Err(e) => return Err(UnwrapError::Header(e)),
+    };
+    let mut out = Zeroizing::new(Vec::with_capacity(32));
+    r.read_to_end(&mut out).map_err(UnwrapError::Payload)?;
+    Ok(Some(out))
+}
+
+/// Text from a plugin, made safe for one line of a terminal: control
+/// characters become spaces, bidi controls go, and it is cut at 200
+/// characters.
+fn one_line(s: &str) -> String {
+    let flat: String = s
+        .trim()
+        .chars()
+        // Bidi controls too: age's messages wrap names in U+2068…U+2069.
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > 200 {
+        format!("{}…", flat.chars().take(200).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// Is `age-plugin-NAME` on PATH? `Err` is one line naming it.
+pub fn find_plugin(name: &str) -> std::result::Result<(), String> {
+    age::plugin::RecipientPluginV1::new(name, &[], &[], age::NoCallbacks)
+        .map(drop)
+        .map_err(|e| resolve_message(name, &e))
+}
+
+const PLUGIN_HINT: &str = " (install it, or put its directory on PATH)";
+
+fn resolve_message(name: &str, e: &age::plugin::ResolveError) -> String {
+    match e {
+        age::plugin::ResolveError::MissingPlugin { binary_name } => {
+            format!("{binary_name} not found on PATH{PLUGIN_HINT}")
+        }
+        _ => format!("age-plugin-{} is not a valid plugin name", one_line(name)),
+    }
+}
+
+/// age's errors from a plugin, as one line. (`age::PluginError` is not
+/// nameable outside age, so its text is used: `'age-plugin-X' couldn't use
+/// an identity: MESSAGE`, whose prefix this line already says.)
+fn plugin_errors<E: std::fmt::Display>(name: &str, errs: &[E]) -> String {
+    let mut binary = format!("age-plugin-{name}");
+    let parts: Vec<String> = errs
+        .iter()
+        .map(|e| {
+            let text = one_line(&e.to_string());
+            // `'age-plugin-X' couldn't use …: MESSAGE` names the plugin that
+            // failed, which matters when a file has recipients of two.
+            match text
+                .strip_prefix('\'')
+                .and_then(|t| t.split_once('\''))
+                .filter(|(b, _)| b.starts_with("age-plugin-"))
+                .zip(text.split_once(": "))
+            {
+                Some(((b, _), (_, message))) => {
+                    binary = b.to_string();
+                    message.to_string()
+                }
+                None => text,
+            }
+        })
+        .collect();
+    format!("{binary} failed: {}", parts.join("; "))
+}
+
+fn plugin_io_error(name: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::ConnectionAborted {
+        format!("age-plugin-{name} failed: it exited before answering")
+    } else {
+        format!("age-plugin-{name} failed: {}", one_line(&e.to_string()))
+    }
+}
+
+/// What gsec does when a plugin wants the user: messages ("touch your
+/// key") go to stderr as they come, since the plugin waits on them and
+/// the library's deferred warnings would show them too late; a prompt
+/// (PIN, confirmation, a value) is asked on the terminal, and without one
+/// (CI) it is refused and remembered, so that the error says what the
+/// plugin wanted instead of only "it failed".
+#[derive(Clone)]
+struct PluginUi {
+    binary: String,
+    refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl PluginUi {
+    fn new(name: &str) -> Self {
+        PluginUi {
+            binary: format!("age-plugin-{name}"),
+            refused: Default::default(),
+        }
+    }
+
+    fn refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn interactive() -> bool {
+        use std::io::IsTerminal;
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    fn refuse(&self, what: &str, message: &str) {
+        let mut r = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert_with(|| {
+            format!(
+                "{} asked for {what} (\"{}\"), and gsec cannot prompt without a terminal",
+                self.binary,
+                one_line(message)
+            )
+        });
+    }
+
+    fn read_line(&self, prompt: &str) -> Option<String> {
+        eprint!("{}: {} ", self.binary, one_line(prompt));
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok()?;
+        Some(line.trim().to_string())
+    }
+}
+
+impl age::Callbacks for PluginUi {
+    fn display_message(&self, message: &str) {
+        eprintln!("{}: {}", self.binary, one_line(message));
+    }
+
+    fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        if !Self::interactive() {
+            self.refuse("a confirmation", message);
+            return None;
+        }
+        let no = no.unwrap_or("no");
+        let answer = self.read_line(&format!("{message} [{yes}/{no}]"))?;
+        Some(answer.eq_ignore_ascii_case(yes) || answer.eq_ignore_ascii_case("y"))
+    }
+
+    fn request_public_string(&self, description: &str) -> Option<String> {
+        if !Self::interactive() {
+            self.refuse("a value", description);
+            return None;
+        }
+        self.read_line(description)
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<age::secrecy::SecretString> {
+        if !Self::interactive() {
+            self.refuse("a secret", description);
+            return None;
+        }
+        rpassword::prompt_password(format!("{}: {} ", self.binary, one_line(description)))
+            .ok()
+            .map(age::secrecy::SecretString::from)
     }
 }
 
@@ -317,7 +759,7 @@ fn load_buffer(
         ids.list.push(Identity {
             source: source.to_string(),
             recipient,
-            inner: Box::new(id),
+            inner: Inner::Native(Box::new(id)),
         });
         return Ok(());
     }
@@ -328,17 +770,22 @@ fn load_buffer(
             continue;
         }
         if line.starts_with("AGE-PLUGIN-") {
-            return Err(format!(
-                "line {}: age plugin identities are not supported",
-                n + 1
-            ));
+            let id = age::plugin::Identity::from_str(line)
+                .map_err(|e| format!("line {}: not an AGE-PLUGIN-… identity ({e})", n + 1))?;
+            ids.list.push(Identity {
+                source: source.to_string(),
+                recipient: None,
+                inner: Inner::Plugin(id),
+            });
+            found += 1;
+            continue;
         }
         let id = age::x25519::Identity::from_str(line)
             .map_err(|_| format!("line {}: not an AGE-SECRET-KEY-1… identity", n + 1))?;
         ids.list.push(Identity {
             source: source.to_string(),
             recipient: Some(id.to_public().to_string()),
-            inner: Box::new(id),
+            inner: Inner::Native(Box::new(id)),
         });
         found += 1;
     }
@@ -389,6 +836,34 @@ mod tests {
         let mut ids2 = Identities::default();
         load_buffer(&mut ids2, other.as_bytes(), "other", None).unwrap();
         assert!(ids2.unwrap(&armored).unwrap().is_none());
+    }
+
+    #[test]
+    fn plugin_recipients_and_identities_parse_and_a_missing_plugin_is_named() {
+        assert!(Recipient::parse("age1foo1notbech32").is_err());
+        let id = age::plugin::Identity::default_for_plugin("gsecnosuchplugin")
+            .unwrap()
+            .to_string();
+        let ids = identities_from_text(&format!("# a token\n{id}\n"));
+        assert_eq!(ids.list[0].plugin(), Some("gsecnosuchplugin"));
+        let (_, public) = generate();
+        let armored = Recipient::parse(&public).unwrap().wrap(b"k").unwrap();
+        match ids.unwrap(&armored) {
+            Err(UnwrapError::Plugin {
+                plugin,
+                missing,
+                message,
+            }) => {
+                assert_eq!(plugin, "gsecnosuchplugin");
+                assert!(missing);
+                assert!(message.contains("age-plugin-gsecnosuchplugin not found on PATH"));
+                assert!(!message.contains('\n'));
+            }
+            _ => panic!("expected a missing-plugin error"),
+        }
+        // Not this plugin's file: a missing plugin is no reason to fail.
+        let opened = ids.unwrap_first(&[(public.as_str(), armored.as_str())]);
+        assert!(opened.key.is_none() && opened.plugin_failure(&[(&public, &armored)]).is_none());
     }
 
     #[test]

@@ -290,12 +290,19 @@ impl Project {
             return Ok(true);
         };
         let ids = self.identities()?;
-        for s in &p.meta.age {
-            if let Ok(Some(_)) = ids.unwrap(&s.enc) {
-                return Ok(true);
-            }
+        let blocks: Vec<(&str, &str)> = p
+            .meta
+            .age
+            .iter()
+            .map(|s| (s.recipient.as_str(), s.enc.as_str()))
+            .collect();
+        let opened = ids.unwrap_first(&blocks);
+        // A plugin that failed (an unplugged token, a refused PIN) must not
+        // turn a recipient into an encrypt-only contributor.
+        if let Some(e) = opened.plugin_failure(&blocks) {
+            return Err(Error::file(self.env_file(env), e.to_string()));
         }
-        Ok(false)
+        Ok(opened.key.is_some())
     }
 
     /// An environment's file read without decrypting (names, recipients,

@@ -46,12 +46,25 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<Exit> {
             let found: Vec<String> = ids
                 .list
                 .iter()
-                .map(|i| match &i.recipient {
-                    Some(r) => format!("{} ({})", i.source, crate::keys::short_recipient(r)),
-                    None => i.source.clone(),
+                .map(|i| match (&i.recipient, i.plugin()) {
+                    (_, Some(p)) => format!("{} (age plugin: age-plugin-{p})", i.source),
+                    (Some(r), None) => {
+                        format!("{} ({})", i.source, crate::keys::short_recipient(r))
+                    }
+                    (None, None) => i.source.clone(),
                 })
                 .collect();
             items.push(item("identity", true, found.join("; ")));
+            // A plugin identity is only as good as its binary on PATH.
+            let mut plugins: Vec<&str> = ids.list.iter().filter_map(|i| i.plugin()).collect();
+            plugins.sort_unstable();
+            plugins.dedup();
+            for p in plugins {
+                match crate::keys::find_plugin(p) {
+                    Ok(()) => items.push(item("age plugin", true, format!("age-plugin-{p} found"))),
+                    Err(e) => items.push(item("age plugin", false, e)),
+                }
+            }
         }
         Ok(ids) => items.push(item(
             "identity",

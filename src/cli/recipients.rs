@@ -16,7 +16,8 @@ use crate::vault::OpenOptions;
 pub enum RecipientsCmd {
     /// Add a recipient to a group, then re-wrap the files that group covers.
     Add {
-        /// age1… key or ssh-ed25519/ssh-rsa public key.
+        /// age1… key, age1NAME1… age-plugin recipient (wrapped by
+        /// age-plugin-NAME on PATH), or ssh-ed25519/ssh-rsa public key.
         key: String,
         /// Recipient group (default: the first group in .gsec.yaml).
         #[arg(long, short = 'g')]
@@ -61,6 +62,12 @@ pub fn run(ctx: &Ctx, cmd: RecipientsCmd) -> Result<Exit> {
             no_update,
         } => {
             let r = Recipient::parse(&key).map_err(|e| Error::usage(format!("{key}: {e}")))?;
+            if let (Some(name), false) = (r.plugin(), no_update) {
+                // Re-wrapping needs the plugin: say so before .gsec.yaml changes.
+                crate::keys::find_plugin(name).map_err(|e| {
+                    Error::msg(format!("cannot add {}: {e}", short_recipient(&key)))
+                })?;
+            }
             let ((group, added), _) = project.update_config(|cfg| {
                 let group = match group {
                     Some(g) => g,

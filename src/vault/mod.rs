@@ -20,7 +20,7 @@ use regex::Regex;
 use serde_norway::Value;
 
 use crate::error::{Error, Result};
-use crate::keys::{Identities, Recipient};
+use crate::keys::{Identities, Recipient, UnwrapError};
 use crate::keys::{same_recipient, short_recipient};
 use crypto::{CryptoError, DataKey, MacHasher, ValueType};
 use format::{AgeStanza, Emit, Format, Metadata, Rules};
@@ -752,27 +752,33 @@ fn mac_aad(lastmodified: &str) -> String {
 }
 
 fn unwrap_key(path: &Path, meta: &Metadata, ids: &Identities) -> Result<DataKey> {
+    let blocks: Vec<(&str, &str)> = meta
+        .age
+        .iter()
+        .map(|s| (s.recipient.as_str(), s.enc.as_str()))
+        .collect();
+    let opened = ids.unwrap_first(&blocks);
+    if let Some((i, k)) = opened.key {
+        return DataKey::from_slice(&k).ok_or_else(|| Error::Tampered {
+            path: path.to_path_buf(),
+            what: format!(
+                "the data key in the age block for {} is not 32 bytes",
+                short_recipient(&meta.age[i].recipient)
+            ),
+        });
+    }
+    // A plugin that is missing or failed says more than "not a recipient".
+    if let Some(e) = opened.plugin_failure(&blocks) {
+        return Err(Error::file(path, e.to_string()));
+    }
     // A corrupt stanza is reported as such, but only when no other stanza
     // opens: one recipient's broken block must not lock out the others.
-    let mut corrupt = None;
-    for s in &meta.age {
-        match ids.unwrap(&s.enc) {
-            Ok(Some(k)) => {
-                return DataKey::from_slice(&k).ok_or_else(|| Error::Tampered {
-                    path: path.to_path_buf(),
-                    what: format!(
-                        "the data key in the age block for {} is not 32 bytes",
-                        short_recipient(&s.recipient)
-                    ),
-                });
-            }
-            Ok(None) => {}
-            Err(e) => {
-                corrupt.get_or_insert((short_recipient(&s.recipient), e));
-            }
-        }
-    }
-    if let Some((who, e)) = corrupt {
+    if let Some((i, e)) = opened
+        .errors
+        .iter()
+        .find(|(_, e)| !matches!(e, UnwrapError::Plugin { .. }))
+    {
+        let who = short_recipient(&meta.age[*i].recipient);
         return Err(Error::file(
             path,
             format!(

@@ -4,6 +4,7 @@
 mod access;
 mod action;
 mod adoption;
+mod ageplugin;
 mod architecture;
 mod aws;
 mod common;
