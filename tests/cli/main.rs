@@ -20,7 +20,7 @@ mod hook;
 mod plugin;
 mod rotate;
 mod scan;
-mod validate;
 mod services;
+mod validate;
 mod vault;
 mod workflows;
