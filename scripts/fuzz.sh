@@ -21,6 +21,9 @@
 #   GSEC_FUZZ_ASAN      1: the cargo-fuzz/AddressSanitizer build
 #   GSEC_FUZZ_JOBS      parallel fuzzing processes per target (default 1)
 #   GSEC_FUZZ_PARALLEL  targets fuzzed at once (default: the number of cores)
+#   GSEC_FUZZ_SEED      libFuzzer's random seed (default: a new one each run);
+#                       the test command fixes it, so that what CI runs is
+#                       what a developer reruns, and a red CI is reproducible
 #   GSEC_FUZZ_IGNORE    |-separated parts of failure messages to ignore, to
 #                       explore past a known finding until it is fixed (never
 #                       in CI)
@@ -82,6 +85,9 @@ run_one() {
     fi
     if [ "$jobs" -gt 1 ]; then
         args+=(-fork="$jobs")
+    fi
+    if [ -n "${GSEC_FUZZ_SEED:-}" ]; then
+        args+=(-seed="$GSEC_FUZZ_SEED")
     fi
     "$bin_dir/$t" "${args[@]}" "$work" "fuzz/corpus/$t" >"$logs/$t.log" 2>&1
 }

@@ -55,6 +55,55 @@ pub fn derived_file(project: &Project, env: &str, service: &str) -> PathBuf {
         .join(derived_rel(&project.config.env_file_rel(env), service))
 }
 
+/// Derived files of `env` (`<env file stem>.<service><ext>`, a sops file)
+/// whose service has none for `env` any more, as (service, relative path).
+/// Files of configured environments are never counted.
+fn orphans(project: &Project, env: &str) -> Vec<(String, String)> {
+    let cfg = &project.config;
+    let env_rel = cfg.env_file_rel(env);
+    let p = Path::new(&env_rel);
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let dir = project.root.join(p.parent().unwrap_or(Path::new("")));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let env_files: std::collections::HashSet<String> = cfg
+        .environments
+        .keys()
+        .map(|e| cfg.env_file_rel(e))
+        .collect();
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(f) = file_name.to_str() else {
+            continue;
+        };
+        let Some(service) = f
+            .strip_prefix(stem)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.strip_suffix(ext))
+        else {
+            continue;
+        };
+        if service.is_empty() || service.contains('.') || has_derived(cfg, service, env) {
+            continue;
+        }
+        let rel = derived_rel(&env_rel, service);
+        if env_files.contains(&rel) || !matches!(crate::vault::peek(&entry.path()), Ok(Some(_))) {
+            continue;
+        }
+        out.push((service.to_string(), rel));
+    }
+    out.sort();
+    out
+}
+
 /// A configured service, or a usage error naming the configured ones.
 pub fn service<'c>(cfg: &'c Config, name: &str) -> Result<&'c Service> {
     cfg.services.get(name).ok_or_else(|| {
@@ -222,6 +271,21 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
         });
     }
     for env in envs {
+        // Derived files no configured service owns any more (the service
+        // removed, its key dropped, the environment taken from it): they
+        // still hold what was granted.
+        for (orphan, rel) in orphans(project, env) {
+            out.push(Problem {
+                environment: Some(env.clone()),
+                kind: "service-revoked",
+                secret: None,
+                file: Some(rel.clone()),
+                line: None,
+                message: format!(
+                    "{rel}: derived file of service {orphan}, which no longer has one for {env}: `git rm` it, and rotate what it held (its key still reads it in history)"
+                ),
+            });
+        }
         let derived = derived_services(cfg, env);
         if derived.is_empty() {
             continue;

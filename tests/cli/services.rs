@@ -318,6 +318,33 @@ fn check_reports_stale_and_revoked_derived_files_and_the_next_write_repairs_them
 }
 
 #[test]
+fn check_reports_the_derived_file_of_a_removed_service() {
+    let f = fixture();
+    let e = &f.e;
+    assert!(e.path(BILLING).exists());
+    // billing taken out of .gsec.yaml: its derived file still holds
+    // STRIPE_KEY for billing's key.
+    let cfg = e.read(".gsec.yaml");
+    let without: String = cfg
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("billing:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(cfg, without);
+    e.write(".gsec.yaml", &without);
+    let err = check_finds(e);
+    assert!(
+        err.contains(BILLING)
+            && err.contains("derived file of service billing, which no longer has one"),
+        "{err}"
+    );
+    assert_no_secret(&err, "sk-live");
+    // Removing the file (as the message says) settles it.
+    std::fs::remove_file(e.path(BILLING)).unwrap();
+    e.ok(&["check", "--env", ENV]);
+}
+
+#[test]
 fn a_service_granted_an_unknown_secret_is_a_one_line_error_naming_file_and_key() {
     let f = fixture();
     let e = &f.e;
