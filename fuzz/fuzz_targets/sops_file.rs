@@ -95,6 +95,29 @@ fn elide_names(msg: &str, text: &[u8]) -> String {
         }
     }
     out.push_str(rest);
+    elide_metadata(&out, &text)
+}
+
+/// The values of the file's `sops_*` metadata lines (recipients, dates,
+/// versions) are public: a message may name them, whole or cut short
+/// (`the age block for <recipient> … is corrupt`). Their longest prefix in
+/// the message becomes `…`.
+fn elide_metadata(msg: &str, text: &str) -> String {
+    let mut out = msg.to_string();
+    for line in text.split('\n').filter(|l| l.starts_with("sops_")) {
+        let Some((_, value)) = line.split_once('=') else {
+            continue;
+        };
+        let cuts: Vec<usize> = value
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([value.len()])
+            .filter(|&i| i >= 8)
+            .collect();
+        if let Some(&n) = cuts.iter().rev().find(|&&n| out.contains(&value[..n])) {
+            out = out.replace(&value[..n], "…");
+        }
+    }
     out
 }
 

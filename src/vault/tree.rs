@@ -67,9 +67,11 @@ impl Node {
     pub fn plain_emit(&self) -> Emit {
         match self {
             Node::Leaf(l) => match l.ty {
-                // A float's text is Go's/Rust's (`inf`, `NaN`); YAML spells
-                // the non-finite ones `.inf`, `-.inf`, `.nan` (a fuzz
-                // finding: `.inf` came back from the edit buffer a string).
+                // A float's text is Go's/Rust's (`inf`, `NaN`, `0`); YAML
+                // spells the non-finite ones `.inf`, `-.inf`, `.nan`, and an
+                // integral one needs a point (fuzz findings: `.inf` and `0.`
+                // came back from an unchanged edit buffer as a string and an
+                // integer).
                 Some(ValueType::Float) => {
                     let t = l.text();
                     Emit::Raw(
@@ -77,6 +79,15 @@ impl Node {
                             "inf" | "+inf" => ".inf",
                             "-inf" => "-.inf",
                             "nan" | "+nan" | "-nan" => ".nan",
+                            // An integral float (`0.` is stored as `0`, as
+                            // Go writes it) needs a point to stay a float.
+                            s if {
+                                let digits = s.trim_start_matches(['-', '+']);
+                                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                            } =>
+                            {
+                                return Emit::Raw(format!("{}.0", t.as_str()));
+                            }
                             _ => t.as_str(),
                         }
                         .to_string(),
