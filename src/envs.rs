@@ -228,7 +228,8 @@ pub fn load_local(path: &std::path::Path) -> Result<Option<Vec<(String, Node)>>>
         let Value::String(k) = k else {
             return Err(Error::file(path, "keys must be secret names"));
         };
-        out.push((k, crate::vault::node_from_yaml(v)));
+        let node = crate::vault::node_from_yaml(&k, v).map_err(|e| Error::file(path, e))?;
+        out.push((k, node));
     }
     Ok(Some(out))
 }

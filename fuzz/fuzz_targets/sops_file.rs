@@ -237,7 +237,10 @@ fn edit_buffer(text: &[u8]) {
         {
             return;
         }
-        first.push((k, node_from_yaml(v)));
+        // `gsec edit` refuses what it could not write back (a null key
+        // beside an empty one, tags, `:` in a key).
+        let Ok(node) = node_from_yaml(&k, v) else { return };
+        first.push((k, node));
     }
     if first.is_empty() {
         return;
@@ -263,7 +266,10 @@ fn edit_buffer(text: &[u8]) {
             let Value::String(k) = k else {
                 panic!("{T}: edit buffer key is no longer a string\n{}", &*buffer)
             };
-            (k, node_from_yaml(v))
+            let node = node_from_yaml(&k, v).unwrap_or_else(|e| {
+                panic!("{T}: the edit buffer gsec writes is refused on reading: {e}\n{}", &*buffer)
+            });
+            (k, node)
         })
         .collect();
     assert!(

@@ -90,7 +90,7 @@ fn parse(
         if let Some((other, _)) = out.iter().find(|(o, _)| o.eq_ignore_ascii_case(&k)) {
             return Err(format!("'{k}' and '{other}' differ only in case"));
         }
-        let node = crate::vault::node_from_yaml(v);
+        let node = crate::vault::node_from_yaml(&k, v)?;
         if let Some(why) = format.refuse_entry(&k, node.collection()) {
             return Err(why);
         }

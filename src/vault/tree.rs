@@ -193,8 +193,18 @@ pub fn map_shape(entries: &[(String, Node)], out: &mut Vec<u8>) {
 
 /// A plaintext YAML value as a node (typed leaves), for values that come
 /// from the user rather than from an encrypted file (`gsec edit`, local
-/// overrides).
-pub fn node_from_yaml(v: Value) -> Node {
+/// overrides). `name` is the secret the value belongs to, for errors.
+///
+/// The value gets the checks a value in an encrypted file gets
+/// (`format::check_value`): a key that is null, a map or a list, two keys
+/// that are one sops path (`~` and `""`, `1` and `"1"`), a key with `:`
+/// and YAML tags are refused, so that what gsec writes it can read back.
+pub fn node_from_yaml(name: &str, v: Value) -> Result<Node, String> {
+    format::check_value(&v, name)?;
+    Ok(node_from_checked(v))
+}
+
+fn node_from_checked(v: Value) -> Node {
     match v {
         Value::Mapping(m) => Node::Map(
             m.into_iter()
@@ -203,12 +213,12 @@ pub fn node_from_yaml(v: Value) -> Node {
                         Value::String(s) => s,
                         other => format::emit_value(&other).raw_text(),
                     };
-                    (k, node_from_yaml(v))
+                    (k, node_from_checked(v))
                 })
                 .collect(),
         ),
-        Value::Sequence(s) => Node::List(s.into_iter().map(node_from_yaml).collect()),
-        Value::Tagged(t) => node_from_yaml(t.value),
+        Value::Sequence(s) => Node::List(s.into_iter().map(node_from_checked).collect()),
+        Value::Tagged(t) => node_from_checked(t.value),
         scalar => Node::Leaf(plain_leaf(scalar)),
     }
 }

@@ -930,6 +930,30 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
         "{out:?}"
     );
     assert_eq!(e.read(DEV), good);
+    // Nor keys that are one sops path once read: a null key beside an empty
+    // one (found by the sops_file fuzz target: the edit buffer gsec wrote
+    // did not read back), a number beside its string.
+    for (script, what) in [
+        (r#"printf 'N:\n  ~: a\n  "": b\n' >> "$1""#, "not a string"),
+        (r#"printf 'N:\n  1: a\n  "1": b\n' >> "$1""#, "duplicate key"),
+    ] {
+        let ed = editor(&e, "dup.sh", script);
+        let mut c = e.cmd(&["edit"]);
+        c.env("EDITOR", &ed);
+        let out = e.run_cmd(c, b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(err.contains(what), "{err}");
+        assert_eq!(e.read(DEV), good);
+    }
+    // The same checks for the git-ignored local override file.
+    e.write(".gsec.local.yaml", "N:\n  ~: a\n  \"\": b\n");
+    let err = e.fails(&["run", "--env", "local", "--", "true"], b"", 2);
+    assert!(
+        err.contains(".gsec.local.yaml") && err.contains("not a string"),
+        "{err}"
+    );
+    std::fs::remove_file(e.dir.join(".gsec.local.yaml")).unwrap();
 
     // A file rewritten by sops loses the structure MAC (sops drops keys it
     // does not know): gsec reads it, and its next write restores it.

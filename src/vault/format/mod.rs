@@ -314,9 +314,6 @@ pub(super) fn key_string(k: &Value) -> Result<String, String> {
     }
 }
 
-/// A key may not contain `:`: sops binds each value to its key path joined
-/// with `:`, so `"a:b": …` and `a: {b: …}` would be bound alike and one
-/// could be rewritten into the other undetected.
 /// Is `k` name-shaped (letters, digits, `_`, `.`, `-`; at most 128 bytes)?
 /// Only such keys are quoted in error messages: in a dotenv file the text
 /// before a line's first `=` is whatever the line holds (a pasted URL, a
@@ -337,6 +334,9 @@ pub(crate) fn shown_path(path: &[String]) -> String {
         .join(".")
 }
 
+/// A key may not contain `:`: sops binds each value to its key path joined
+/// with `:`, so `"a:b": …` and `a: {b: …}` would be bound alike and one
+/// could be rewritten into the other undetected.
 pub(super) fn check_key(k: &str, parent: &str) -> Result<(), String> {
     if !k.contains(':') {
         return Ok(());
@@ -352,7 +352,10 @@ pub(super) fn check_key(k: &str, parent: &str) -> Result<(), String> {
     ))
 }
 
-pub(super) fn check_value(v: &Value, path: &str) -> Result<(), String> {
+/// The checks every value under a secret gets, in an encrypted file or
+/// typed by the user: no YAML tags; map keys that are strings, numbers or
+/// booleans, without `:`, and unique once read as sops reads them.
+pub(crate) fn check_value(v: &Value, path: &str) -> Result<(), String> {
     match v {
         Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
         Value::Mapping(m) => {
