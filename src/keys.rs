@@ -282,20 +282,11 @@ impl Identities {
     /// plugins try first the blocks of recipients that are theirs.
     pub fn unwrap_first(&self, blocks: &[(&str, &str)]) -> Opened {
         let mut errors = Vec::new();
-        for (i, (_, armored)) in blocks.iter().enumerate() {
-            match self.unwrap_native(armored) {
-                Ok(Some(k)) => {
-                    return Opened {
-                        key: Some((i, k)),
-                        errors,
-                    };
-                }
-                Ok(None) => {}
-                Err(e) => errors.push((i, e)),
-            }
-        }
-        if !self.list.iter().any(|i| i.plugin().is_some()) {
-            return Opened { key: None, errors };
+        let native = first_unwrapped(0..blocks.len(), &mut errors, |i| {
+            self.unwrap_native(blocks[i].1)
+        });
+        if native.is_some() || !self.list.iter().any(|i| i.plugin().is_some()) {
+            return Opened { key: native, errors };
         }
         let ours = |r: &str| {
             Recipient::parse(r)
@@ -303,24 +294,16 @@ impl Identities {
                 .and_then(|r| r.plugin().map(str::to_string))
                 .is_some_and(|p| self.list.iter().any(|i| i.plugin() == Some(p.as_str())))
         };
-        let mut order: Vec<usize> = (0..blocks.len()).collect();
+        // Blocks for one of our plugins first; a block a key file already
+        // found corrupt is not handed to a plugin.
+        let mut order: Vec<usize> = (0..blocks.len())
+            .filter(|i| !errors.iter().any(|(j, _)| j == i))
+            .collect();
         order.sort_by_key(|&i| !ours(blocks[i].0));
-        for i in order {
-            if errors.iter().any(|(j, _)| *j == i) {
-                continue;
-            }
-            match self.unwrap_plugins(blocks[i].1) {
-                Ok(Some(k)) => {
-                    return Opened {
-                        key: Some((i, k)),
-                        errors,
-                    };
-                }
-                Ok(None) => {}
-                Err(e) => errors.push((i, e)),
-            }
-        }
-        Opened { key: None, errors }
+        let key = first_unwrapped(order.into_iter(), &mut errors, |i| {
+            self.unwrap_plugins(blocks[i].1)
+        });
+        Opened { key, errors }
     }
 
     fn unwrap_native(
@@ -456,6 +439,23 @@ impl Identities {
     pub fn looked_in(&self) -> String {
         self.looked.join(", ")
     }
+}
+
+/// The first block (in `order`) that `unwrap` opens, with its index; the
+/// blocks it fails on are added to `errors`.
+fn first_unwrapped(
+    order: impl Iterator<Item = usize>,
+    errors: &mut Vec<(usize, UnwrapError)>,
+    unwrap: impl Fn(usize) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, UnwrapError>,
+) -> Option<(usize, Zeroizing<Vec<u8>>)> {
+    for i in order {
+        match unwrap(i) {
+            Ok(Some(k)) => return Some((i, k)),
+            Ok(None) => {}
+            Err(e) => errors.push((i, e)),
+        }
+    }
+    None
 }
 
 fn decrypt_with<'a>(
