@@ -235,7 +235,11 @@ pub(super) fn plain_leaf(v: Value) -> Leaf {
             go_float(n.as_f64().unwrap_or_default()),
             Some(ValueType::Float),
         ),
-        Value::Number(n) => (n.to_string(), Some(ValueType::Int)),
+        // sops' `int` is Go's int (64 bits): a larger integer (YAML reads
+        // up to 2^64-1) typed `int` is a file sops, and gsec, refuse to
+        // decrypt. It is kept as text (seeded fuzz finding).
+        Value::Number(n) if n.as_i64().is_some() => (n.to_string(), Some(ValueType::Int)),
+        Value::Number(n) => (n.to_string(), Some(ValueType::Str)),
         Value::String(s) => (s, Some(ValueType::Str)),
         other => (format::emit_value(&other).raw_text(), Some(ValueType::Str)),
     };

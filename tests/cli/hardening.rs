@@ -946,6 +946,22 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
         assert!(err.contains(what), "{err}");
         assert_eq!(e.read(DEV), good);
     }
+    // An integer beyond sops' 64-bit int is kept as text: typed `int` it
+    // made a file neither sops nor gsec decrypts (seeded fuzz finding).
+    let ed = editor(&e, "big.sh", r#"printf 'BIG: 12345677909877654321\n' >> "$1""#);
+    let mut c = e.cmd(&["edit"]);
+    c.env("EDITOR", &ed);
+    let out = e.run_cmd(c, b"");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(e.get("BIG", "development"), "12345677909877654321");
+    let mut c = Command::new(crate::common::tool("sops"));
+    c.args(["decrypt", "--extract", "[\"BIG\"]", DEV]).current_dir(&e.dir);
+    e.clean_env(&mut c);
+    c.env("SOPS_AGE_KEY_FILE", &e.key);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "12345677909877654321");
+
     // The same checks for the git-ignored local override file.
     e.write(".gsec.local.yaml", "N:\n  ~: a\n  \"\": b\n");
     let err = e.fails(&["run", "--env", "local", "--", "true"], b"", 2);
