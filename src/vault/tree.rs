@@ -200,7 +200,7 @@ pub fn map_shape(entries: &[(String, Node)], out: &mut Vec<u8>) {
 /// that are one sops path (`~` and `""`, `1` and `"1"`), a key with `:`
 /// and YAML tags are refused, so that what gsec writes it can read back.
 pub fn node_from_yaml(name: &str, v: Value) -> Result<Node, String> {
-    format::check_value(&v, name)?;
+    format::check_value(&v, format::shown_key(name))?;
     Ok(node_from_checked(v))
 }
 

@@ -145,7 +145,10 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(k) = map.next_key::<String>()? {
             let Strict(v) = map.next_value()?;
             if out.contains_key(k.as_str()) {
-                return Err(de::Error::custom(format_args!("duplicate key `{k}`")));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key `{}`",
+                    super::shown_key(&k)
+                )));
             }
             out.insert(Value::String(k), v);
         }

@@ -292,12 +292,12 @@ pub(super) fn split_document(
         }
         // `1:` and `"1":` are different YAML keys but the same sops path.
         if !seen.insert(k.clone()) {
-            return Err(format!("duplicate key `{k}` at the top level"));
+            return Err(format!("duplicate key `{}` at the top level", shown_key(&k)));
         }
         if k == "sops" {
             meta = Some(parse_metadata(v)?);
         } else {
-            check_value(&v, &k)?;
+            check_value(&v, shown_key(&k))?;
             data.push((k, v));
         }
     }
@@ -329,9 +329,14 @@ pub(crate) fn is_name(k: &str) -> bool {
 /// other key as `…` (see [`is_name`]).
 pub(crate) fn shown_path(path: &[String]) -> String {
     path.iter()
-        .map(|k| if is_name(k) { k.as_str() } else { "…" })
+        .map(|k| shown_key(k))
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// A key as errors show it: itself when name-shaped, else `…`.
+pub(crate) fn shown_key(k: &str) -> &str {
+    if is_name(k) { k } else { "…" }
 }
 
 /// A key may not contain `:`: sops binds each value to its key path joined
@@ -348,13 +353,14 @@ pub(super) fn check_key(k: &str, parent: &str) -> Result<(), String> {
     };
     Err(format!(
         "key `{}`{at} contains ':', which sops joins key paths with (`a:b` and `a: {{b: …}}` are bound alike): rename it",
-        k
+        shown_key(k)
     ))
 }
 
 /// The checks every value under a secret gets, in an encrypted file or
 /// typed by the user: no YAML tags; map keys that are strings, numbers or
 /// booleans, without `:`, and unique once read as sops reads them.
+/// `path` is the key path as errors show it ([`shown_key`]).
 pub(crate) fn check_value(v: &Value, path: &str) -> Result<(), String> {
     match v {
         Value::Tagged(_) => Err(format!("YAML tags are not supported (at `{path}`)")),
@@ -363,9 +369,10 @@ pub(crate) fn check_value(v: &Value, path: &str) -> Result<(), String> {
             for (k, v) in m {
                 let k = key_string(k)?;
                 check_key(&k, path)?;
-                check_value(v, &format!("{path}.{k}"))?;
+                let at = format!("{path}.{}", shown_key(&k));
+                check_value(v, &at)?;
                 if !seen.insert(k.clone()) {
-                    return Err(format!("duplicate key `{path}.{k}`"));
+                    return Err(format!("duplicate key `{at}`"));
                 }
             }
             Ok(())
