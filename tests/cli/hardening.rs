@@ -1048,5 +1048,24 @@ fn parser_errors_never_quote_input_text() {
     assert!(err.contains(DEV), "{err}");
     assert_no_secret(&err, "1234567890987");
     e.write(DEV, &dev);
+    // A duplicate key that is not name-shaped (a pasted base64 value), nested in
+    // YAML and in a key of its own in JSON: named `…`, never quoted.
+    let b64 = "c2VjcmV0LXRva2VuLXZhbHVlLWhlcmU=";
+    e.write(DEV, &format!("N:\n  {b64}: 1\n  {b64}: 2\n{dev}"));
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(err.contains(DEV) && err.contains("duplicate"), "{err}");
+    assert_no_secret(&err, "c2VjcmV0LXRva2Vu");
+    e.write(DEV, &dev);
+    e.write(
+        ".gsec.yaml",
+        &cfg.replacen("  preview:\n", "  preview:\n    file: secrets/preview.json\n", 1),
+    );
+    e.set("C", "preview", "charlie");
+    let json = e.read("secrets/preview.json");
+    let dup = format!("\"N\": {{\"{b64}\": 1, \"{b64}\": 2}},");
+    e.write("secrets/preview.json", &json.replacen("{", &format!("{{{dup}"), 1));
+    let err = e.fails(&["get", "C", "--env", "preview"], b"", 2);
+    assert!(err.contains("preview.json") && err.contains("duplicate key"), "{err}");
+    assert_no_secret(&err, "c2VjcmV0LXRva2Vu");
     assert_eq!(e.get("A", "development").trim(), "alpha");
 }
