@@ -42,7 +42,7 @@ OPTIONAL = {"entropy": (int, float), "validator": str, "fallback": bool,
 VERIFY_KEYS = {"method", "url", "headers", "basic", "query", "form", "live",
                "invalid", "json"}
 HOST_RE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
-VALIDATORS = {"github-checksum", "npm-checksum", "jwt", "secret-value"}
+VALIDATORS = {"github-checksum", "npm-checksum", "packagist-checksum", "jwt", "secret-value"}
 PLACEHOLDER_WORDS = ("example", "sample", "dummy", "placeholder", "xxxx",
                      "changeme", "test")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -138,6 +138,9 @@ def validate(name: str | None, secret: str) -> bool:
         return checksum_ok(secret, r"gh[pousr]_")
     if name == "npm-checksum":
         return checksum_ok(secret, r"npm_")
+    if name == "packagist-checksum":
+        m = re.fullmatch(r"(packagist_[a-z]{3}_[0-9a-f]{60})([0-9a-f]{8})", secret)
+        return bool(m) and f"{zlib.crc32(m.group(1).encode()):08x}" == m.group(2)
     if name == "jwt":
         return jwt_ok(secret)
     if name == "secret-value":

@@ -14,6 +14,9 @@ pub enum Validator {
     GithubChecksum,
     /// npm `npm_` tokens: the same scheme.
     NpmChecksum,
+    /// Private Packagist `packagist_{ort,out,uut,cut}_` tokens: 60 hex
+    /// digits, then the CRC32 of prefix and digits in 8 lowercase hex.
+    PackagistChecksum,
     /// JWT: the header base64url-decodes to a JSON object with `alg`.
     Jwt,
     /// The judgement of generic detection (randomness, stop words,
@@ -36,6 +39,7 @@ impl Validator {
             Validator::NpmChecksum => {
                 secret.len() == 40 && secret.starts_with(b"npm_") && crc_base62_ok(&secret[4..])
             }
+            Validator::PackagistChecksum => packagist_ok(secret),
             Validator::Jwt => jwt_ok(secret),
             Validator::SecretValue => super::generic::token_value(secret),
         }
@@ -57,6 +61,23 @@ fn crc_base62_ok(body: &[u8]) -> bool {
         n /= 62;
     }
     want == check
+}
+
+/// `packagist_xxx_`, 60 lowercase hex, then `%08x` of the CRC32 of all
+/// that precedes it (Private Packagist's documented token format).
+fn packagist_ok(token: &[u8]) -> bool {
+    const PREFIX: usize = "packagist_xxx_".len();
+    if token.len() != PREFIX + 68
+        || !token.starts_with(b"packagist_")
+        || token[PREFIX - 1] != b'_'
+        || !token[PREFIX..]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return false;
+    }
+    let (head, check) = token.split_at(PREFIX + 60);
+    format!("{:08x}", crc32fast::hash(head)).as_bytes() == check
 }
 
 fn jwt_ok(token: &[u8]) -> bool {
@@ -140,6 +161,21 @@ mod tests {
         let mut bad = t.clone().into_bytes();
         bad[39] = if bad[39] == b'a' { b'b' } else { b'a' };
         assert!(!Validator::GithubChecksum.check(&bad));
+    }
+
+    #[test]
+    fn packagist_checksum() {
+        let head = format!(
+            "packagist_uut_{}",
+            "0123456789abcdef".repeat(4).split_at(60).0
+        );
+        let t = format!("{head}{:08x}", crc32fast::hash(head.as_bytes()));
+        assert!(Validator::PackagistChecksum.check(t.as_bytes()), "{t}");
+        let mut bad = t.clone().into_bytes();
+        bad[20] = if bad[20] == b'a' { b'b' } else { b'a' };
+        assert!(!Validator::PackagistChecksum.check(&bad));
+        assert!(!Validator::PackagistChecksum.check(&t.as_bytes()[..t.len() - 1]));
+        assert!(!Validator::PackagistChecksum.check(t.to_uppercase().as_bytes()));
     }
 
     #[test]

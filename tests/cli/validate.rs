@@ -398,6 +398,54 @@ fn every_validator_family_sends_the_declared_request() {
     }
 }
 
+/// Validators added or fixed in the review against the providers' own
+/// documentation (docs/rules.md): Cloudflare's scannable `cfut_` user token
+/// goes to the token-verify endpoint and its `result.status` decides;
+/// Pulumi's check carries the `Accept` header its REST API requires on
+/// every call (without it the fake answers 406, which would be `unknown`).
+#[test]
+fn reviewed_validators_send_what_the_provider_documents() {
+    let cf = format!("cfut_{}", random(ALNUM, 48));
+    let pul = format!("pul-{}", random(b"0123456789abcdef", 40));
+    let (c, p) = (cf.clone(), pul.clone());
+    let fake = Fake::start(move |s| match (s.method.as_str(), s.url.as_str()) {
+        ("GET", "/client/v4/user/tokens/verify")
+            if s.header("Authorization") == Some(format!("Bearer {c}").as_str()) =>
+        {
+            reply(
+                200,
+                r#"{"success":true,"result":{"id":"x","status":"active"}}"#,
+            )
+        }
+        ("GET", "/api/user") if s.header("Accept") != Some("application/vnd.pulumi+8") => {
+            reply(406, "{}")
+        }
+        ("GET", "/api/user")
+            if s.header("Authorization") == Some(format!("token {p}").as_str()) =>
+        {
+            reply(401, r#"{"code":401,"message":"Unauthorized"}"#)
+        }
+        _ => reply(418, "{}"),
+    });
+    let e = project(&["api.cloudflare.com", "api.pulumi.com"], &fake.url, "");
+    e.write("cf.env", &format!("CLOUDFLARE_API_TOKEN={cf}\n"));
+    e.write("pulumi.env", &format!("PULUMI_ACCESS_TOKEN={pul}\n"));
+    let (code, v, err) = scan_json(&e, &["--validate", "--no-managed"]);
+    assert_eq!(code, 1, "{err}");
+    let fs = findings(&v);
+    let cf_finding = finding(&fs, "cf.env");
+    assert_eq!(cf_finding["rule"], "cloudflare-user-api-token", "{fs:?}");
+    assert_eq!(cf_finding["validation"], "live", "{fs:?}");
+    let pulumi = finding(&fs, "pulumi.env");
+    assert_eq!(pulumi["rule"], "pulumi-access-token", "{fs:?}");
+    assert_eq!(pulumi["validation"], "invalid", "{fs:?}");
+    assert_eq!(fake.seen().len(), 2, "{:?}", fake.seen());
+    for t in [&cf, &pul] {
+        assert_no_secret(&v.to_string(), t);
+        assert_no_secret(&err, t);
+    }
+}
+
 /// One request per distinct credential, however often it occurs; a
 /// 500-finding report takes about as long as the slowest answer, not the
 /// sum (16 distinct tokens, each answered after 1 s, 8 at a time).
