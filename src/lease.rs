@@ -262,13 +262,13 @@ fn map_fields(
     lease: &Lease,
     mut values: IndexMap<String, Zeroizing<String>>,
 ) -> Result<Vec<Var>> {
-    let fields = || values.keys().cloned().collect::<Vec<_>>().join(", ");
+    let fields = values.keys().cloned().collect::<Vec<_>>().join(", ");
     let mut vars = Vec::new();
     if lease.env.is_empty() {
         if values.len() != 1 {
             return Err(Error::usage(format!(
                 "the lease of {name} has fields {}: map them to variables with secrets.{name}.lease.env in .gsec.yaml",
-                fields()
+                fields
             )));
         }
         let var = project.config.env_var(name);
@@ -288,7 +288,7 @@ fn map_fields(
             let value = values.shift_remove(field).ok_or_else(|| {
                 Error::msg(format!(
                     "the lease of {name} has no field '{field}' (secrets.{name}.lease.env maps it; the plugin returned {})",
-                    fields()
+                    fields
                 ))
             })?;
             vars.push(Var {
