@@ -131,7 +131,15 @@ pub fn mint_some(
             wanted(&names)
         })
         .map(|(n, _)| n.clone())
-        .filter(|n| service.is_none_or(|s| project.config.services[s].grants(n)))
+        .filter(|n| {
+            service.is_none_or(|s| {
+                project
+                    .config
+                    .services
+                    .get(s)
+                    .is_some_and(|svc| svc.grants(n))
+            })
+        })
         .collect();
     if names.is_empty() {
         return Ok(vec![]);

@@ -266,10 +266,12 @@ fn on_expiry_terminate_stops_a_command_that_outlives_its_lease() {
     let (env, gh) = github_project("      on_expiry: terminate\n      margin: 60s\n");
     gh.token_ttl(61);
     let started = Instant::now();
-    let (out, seen) = run_child(&env, &[], r#"sleep 30; echo survived > "$OUT""#);
+    // `exec`: the command gsec started is the one that sleeps (a shell
+    // waiting for a `sleep` would leave it holding the output pipes).
+    let (out, seen) = run_child(&env, &[], r#"echo started > "$OUT"; exec sleep 30"#);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(128 + 15), "SIGTERM's code: {err}");
-    assert!(seen.is_empty(), "the command was stopped");
+    assert_eq!(seen, "started\n");
     assert!(
         started.elapsed().as_secs() < 25,
         "stopped at the margin, not after the command's own 30 s"
