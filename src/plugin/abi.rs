@@ -316,6 +316,40 @@ mod debug_tests {
     use super::*;
 
     #[test]
+    fn info_without_steps_is_a_rotation_plugin_and_steps_add_lease() {
+        // What plugins built before `steps` existed send.
+        let old: Info = serde_json::from_str(
+            r#"{"name":"random","version":"0.1.0","abi":1,"hosts":[]}"#,
+        )
+        .unwrap();
+        assert!(old.steps.is_empty() && old.check().is_ok());
+        for op in [Op::Info, Op::Create, Op::Verify, Op::Revoke] {
+            assert!(old.supports(op));
+        }
+        assert!(!old.supports(Op::Lease));
+        let new: Info = serde_json::from_str(
+            r#"{"name":"aws","version":"0.2.0","abi":1,"steps":["lease","future-step"]}"#,
+        )
+        .unwrap();
+        assert!(new.supports(Op::Lease) && new.check().is_ok());
+        let bad = Info {
+            steps: vec!["le\u{1b}[2Jase".into()],
+            ..new
+        };
+        assert!(bad.check().is_err(), "steps are shown: printable only");
+    }
+
+    #[test]
+    fn leased_debug_shows_field_names_only() {
+        let l: Leased = serde_json::from_str(
+            r#"{"values":{"token":"ghs_secretvalue"},"expires_at":"2030-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let shown = format!("{l:?}");
+        assert!(shown.contains("token") && !shown.contains("ghs_secretvalue"), "{shown}");
+    }
+
+    #[test]
     fn http_messages_debug_without_credentials() {
         let mut headers = IndexMap::new();
         headers.insert(
