@@ -232,6 +232,17 @@ fn github_lease_mints_an_installation_token_per_run() {
     assert!(second.starts_with("ghs_") && second != token);
     assert_eq!(gh.minted_installation_tokens(), 2);
     stored_nowhere(&env, &[&second]);
+    // `export` writes values out: it never mints a lease, and says so.
+    let out = env.run_in(&["export", "--env", ENV, "--format", "json"], b"");
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("GH_TOKEN"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("not exported: lease secret(s) GH_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(gh.minted_installation_tokens(), 2);
 }
 
 #[test]
