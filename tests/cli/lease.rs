@@ -7,7 +7,6 @@
 //! plugin cache lives) is searched for the minted values.
 
 use std::path::Path;
-use std::time::Instant;
 
 use crate::action::{parse_runner_file, run_action};
 use crate::common::{Env, assert_no_secret, expect_code};
@@ -276,17 +275,14 @@ fn on_expiry_terminate_stops_a_command_that_outlives_its_lease() {
     // Tokens live 61 s and the margin is 60 s: gsec acts about a second in.
     let (env, gh) = github_project("      on_expiry: terminate\n      margin: 60s\n");
     gh.token_ttl(61);
-    let started = Instant::now();
     // `exec`: the command gsec started is the one that sleeps (a shell
     // waiting for a `sleep` would leave it holding the output pipes).
     let (out, seen) = run_child(&env, &[], r#"echo started > "$OUT"; exec sleep 30"#);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(128 + 15), "SIGTERM's code: {err}");
+    // 143: stopped by SIGTERM, not after its own 30 s (no upper bound on
+    // the wall clock here: on a loaded machine that flakes).
     assert_eq!(seen, "started\n");
-    assert!(
-        started.elapsed().as_secs() < 25,
-        "stopped at the margin, not after the command's own 30 s"
-    );
     assert!(
         err.contains("gsec: error: lease GH_TOKEN (GH_TOKEN) expires at ")
             && err.contains("terminating the command (SIGTERM; on_expiry: terminate)"),
