@@ -32,6 +32,10 @@ use crate::mask::{Masker, Patterns};
 /// Signals gsec passes on to the child.
 pub const FORWARDED: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
+/// Where the lease watch reports: `true` for an error (the command is
+/// being stopped), `false` for a warning.
+pub type LeaseNotes = Arc<dyn Fn(bool, &str) + Send + Sync>;
+
 /// What to run.
 pub struct Spec {
     pub program: OsString,
@@ -44,7 +48,7 @@ pub struct Spec {
     pub leases: Vec<Watch>,
     /// Where the watch reports (`true`: an error, the command is being
     /// stopped; `false`: a warning). The CLI prints on stderr.
-    pub notes: Arc<dyn Fn(bool, &str) + Send + Sync>,
+    pub notes: LeaseNotes,
 }
 
 /// Why the child could not be run.

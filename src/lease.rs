@@ -190,7 +190,10 @@ fn mint_with(
     let pdecl = cfg.plugins.get(&lease.plugin).ok_or_else(|| {
         Error::file(
             &project.config_path,
-            format!("secrets.{name}.lease.plugin: unknown plugin '{}'", lease.plugin),
+            format!(
+                "secrets.{name}.lease.plugin: unknown plugin '{}'",
+                lease.plugin
+            ),
         )
     })?;
     let plugin = host.load(&project.root, &lease.plugin, pdecl)?;
@@ -207,9 +210,9 @@ fn mint_with(
             ..Default::default()
         })
         .map_err(|e| match e.kind {
-            ErrorKind::Failed { .. } | ErrorKind::Unavailable { .. } => Error::msg(format!(
-                "cannot mint lease {name} in {env}: {e}"
-            )),
+            ErrorKind::Failed { .. } | ErrorKind::Unavailable { .. } => {
+                Error::msg(format!("cannot mint lease {name} in {env}: {e}"))
+            }
             _ => Error::from(e),
         })?;
     let expires_at = match leased.expires_at.as_deref() {
@@ -318,7 +321,7 @@ fn map_fields(
 }
 
 /// Add the leases' variables to `vars`, refusing a variable set twice.
-pub fn merge(vars: &mut Vec<Var>, minted: &mut Vec<Minted>) -> Result<()> {
+pub fn merge(vars: &mut Vec<Var>, minted: &mut [Minted]) -> Result<()> {
     for m in minted.iter_mut() {
         for v in m.vars.drain(..) {
             if let Some(other) = vars.iter().find(|o| o.name == v.name) {

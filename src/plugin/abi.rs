@@ -318,10 +318,9 @@ mod debug_tests {
     #[test]
     fn info_without_steps_is_a_rotation_plugin_and_steps_add_lease() {
         // What plugins built before `steps` existed send.
-        let old: Info = serde_json::from_str(
-            r#"{"name":"random","version":"0.1.0","abi":1,"hosts":[]}"#,
-        )
-        .unwrap();
+        let old: Info =
+            serde_json::from_str(r#"{"name":"random","version":"0.1.0","abi":1,"hosts":[]}"#)
+                .unwrap();
         assert!(old.steps.is_empty() && old.check().is_ok());
         for op in [Op::Info, Op::Create, Op::Verify, Op::Revoke] {
             assert!(old.supports(op));
@@ -346,7 +345,10 @@ mod debug_tests {
         )
         .unwrap();
         let shown = format!("{l:?}");
-        assert!(shown.contains("token") && !shown.contains("ghs_secretvalue"), "{shown}");
+        assert!(
+            shown.contains("token") && !shown.contains("ghs_secretvalue"),
+            "{shown}"
+        );
     }
 
     #[test]

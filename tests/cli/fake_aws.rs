@@ -658,7 +658,8 @@ fn assume_role(s: &mut State, params: &BTreeMap<String, String>, key: &Key) -> (
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
     {
-        s.problems.push(format!("AssumeRole: RoleSessionName {name:?}"));
+        s.problems
+            .push(format!("AssumeRole: RoleSessionName {name:?}"));
         return error(400, "ValidationError", "invalid RoleSessionName");
     }
     if !s.roles.get(&arn).is_some_and(|u| u.contains(&key.user)) {

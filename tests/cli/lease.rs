@@ -29,10 +29,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
                 stack.push(p);
             } else if meta.is_file() {
                 let bytes = std::fs::read(&p).unwrap();
-                if bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-                {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     hits.push(p.display().to_string());
                 }
             }
@@ -90,8 +87,7 @@ fn aws_project(lease_extra: &str) -> (Env, FakeAws, Key, String) {
     (env, aws, root, role)
 }
 
-const PRINT_AWS: &str =
-    r#"printf '%s\n%s\n%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" > "$OUT""#;
+const PRINT_AWS: &str = r#"printf '%s\n%s\n%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" > "$OUT""#;
 
 #[test]
 fn aws_lease_gives_the_child_a_fresh_session_that_is_stored_nowhere() {
@@ -159,8 +155,8 @@ fn missing_root_credential_is_a_clear_error_and_a_check_problem() {
     assert!(seen.is_empty(), "the command must not run");
     assert!(aws.calls().is_empty());
     let out = env.run_in(&["check", "--env", ENV], b"");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("lease AWS_SESSION cannot be minted in production: its root credential AWS_ROOT has no value"),
@@ -212,7 +208,11 @@ fn github_project(lease_extra: &str) -> (Env, FakeGithub) {
 fn github_lease_mints_an_installation_token_per_run() {
     let (env, gh) = github_project("");
     let (out, token) = run_child(&env, &[], r#"printf %s "$GH_TOKEN" > "$OUT""#);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A live token, minted with a JWT the fake verified with the App's key,
     // narrowed as configured.
     assert!(token.starts_with("ghs_"), "{token}");
@@ -220,7 +220,9 @@ fn github_lease_mints_an_installation_token_per_run() {
     assert!(gh.problems().is_empty(), "{:?}", gh.problems());
     assert_eq!(
         gh.requests(),
-        vec![format!("POST /app/installations/{INSTALLATION_ID}/access_tokens")]
+        vec![format!(
+            "POST /app/installations/{INSTALLATION_ID}/access_tokens"
+        )]
     );
     assert_eq!(
         gh.token_requests(),
@@ -236,8 +238,7 @@ fn github_lease_mints_an_installation_token_per_run() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("GH_TOKEN"));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("not exported: lease secret(s) GH_TOKEN"),
+        String::from_utf8_lossy(&out.stderr).contains("not exported: lease secret(s) GH_TOKEN"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -253,13 +254,23 @@ fn get_of_a_lease_refuses_unless_asked_to_mint() {
             && err.contains("`gsec get GH_TOKEN --env production --lease`"),
         "{err}"
     );
-    assert_eq!(gh.minted_installation_tokens(), 0, "get alone mints nothing");
+    assert_eq!(
+        gh.minted_installation_tokens(),
+        0,
+        "get alone mints nothing"
+    );
     let out = env.run_in(&["get", "GH_TOKEN", "--env", ENV, "--lease"], b"");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{err}");
     let token = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(vec![token.trim_end().to_string()], gh.live_installation_tokens());
-    assert!(err.contains("minted lease GH_TOKEN in production, valid until "), "{err}");
+    assert_eq!(
+        vec![token.trim_end().to_string()],
+        gh.live_installation_tokens()
+    );
+    assert!(
+        err.contains("minted lease GH_TOKEN in production, valid until "),
+        "{err}"
+    );
     stored_nowhere(&env, &[token.trim_end()]);
     // `--lease` on a stored secret is a usage error.
     let err = env.fails(
@@ -349,10 +360,22 @@ fn action_load_injects_a_lease_masked() {
     assert_eq!(vars.get("GH_TOKEN"), Some(token));
     // Masked before anything else reaches the log; never printed.
     let first = run.stdout.lines().next().unwrap_or_default();
-    assert!(run.stdout.contains(&format!("::add-mask::{token}")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("::add-mask::{token}")),
+        "{}",
+        run.stdout
+    );
     assert!(first.starts_with("::add-mask::"), "{first}");
-    assert_eq!(run.stdout.matches(token.as_str()).count(), 1, "only in the mask command");
+    assert_eq!(
+        run.stdout.matches(token.as_str()).count(),
+        1,
+        "only in the mask command"
+    );
     assert_no_secret(&run.stderr, token);
-    assert!(run.stderr.contains("minted lease GH_TOKEN, valid until "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("minted lease GH_TOKEN, valid until "),
+        "{}",
+        run.stderr
+    );
     stored_nowhere(&env, &[token]);
 }

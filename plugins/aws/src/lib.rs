@@ -616,7 +616,9 @@ impl LeaseCfg {
             && role_arn.contains(":iam::")
             && role_arn.contains(":role/")
             && role_arn.len() <= 2048
-            && !role_arn.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !role_arn
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
         if !ok_arn {
             return Err(Error::new(
                 "config.role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
@@ -707,9 +709,9 @@ fn lease(req: &Request) -> Result<Lease> {
     let body = ok(r, "AssumeRole")?;
     let creds = xml::inner(&body, "Credentials").unwrap_or_default();
     let field = |n: &str| {
-        xml::text(creds, n).filter(|v| !v.is_empty()).ok_or_else(|| {
-            Error::new(format!("AssumeRole: the answer has no Credentials.{n}"))
-        })
+        xml::text(creds, n)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::new(format!("AssumeRole: the answer has no Credentials.{n}")))
     };
     let (id, secret, token, expiration) = (
         field("AccessKeyId")?,
@@ -941,8 +943,12 @@ mod tests {
         );
         // Two inputs and no root_input: which one is the root is not guessed.
         let h = Harness::new();
-        let out = h.call::<Aws>(json!({"op": "lease", "config": cfg, "inputs": {"A": OLD, "B": OLD}}));
-        assert!(out["error"].as_str().unwrap().contains("config.root_input"), "{out}");
+        let out =
+            h.call::<Aws>(json!({"op": "lease", "config": cfg, "inputs": {"A": OLD, "B": OLD}}));
+        assert!(
+            out["error"].as_str().unwrap().contains("config.root_input"),
+            "{out}"
+        );
         assert_eq!(Aws::info().steps, vec!["lease".to_string()]);
     }
 
