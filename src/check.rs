@@ -101,6 +101,42 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
+    // Leases have no stored value: ready when their plugin is there (file
+    // present, pin matching) and their root credentials are set.
+    for (name, lease) in crate::lease::declared(project) {
+        let Some(decl) = cfg.plugins.get(&lease.plugin) else {
+            continue; // refused when the configuration was loaded
+        };
+        let problem = match crate::plugin::file_sha256(&project.root.join(&decl.path)) {
+            Err(e) => Some(format!("cannot read {}: {e}", decl.path)),
+            Ok(sha) if !sha.eq_ignore_ascii_case(&decl.sha256) => Some(format!(
+                "{} does not match its pin plugins.{}.sha256",
+                decl.path, lease.plugin
+            )),
+            Ok(_) => None,
+        };
+        if let Some(p) = problem {
+            out.push(Problem {
+                environment: None,
+                kind: "lease",
+                secret: Some(name.clone()),
+                file: Some(decl.path.clone()),
+                line: None,
+                message: format!(
+                    "lease {name} cannot be minted: its plugin '{}': {p}",
+                    lease.plugin
+                ),
+            });
+        }
+    }
+    let present = |env: &str, name: &str| {
+        let has = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        (env == LOCAL_ENV && has(&local))
+            || cfg
+                .chain(env)
+                .iter()
+                .any(|e| names_in.get(e).is_some_and(|n| has(n)))
+    };
     for env in envs {
         let path = project.env_file(env);
         let rel = project.rel(&path).into_owned();
@@ -109,12 +145,22 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
             if !decl.required.applies_to(env) {
                 continue;
             }
-            let has = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
-            let found = (env == LOCAL_ENV && has(&local))
-                || cfg
-                    .chain(env)
-                    .iter()
-                    .any(|e| names_in.get(e).is_some_and(|n| has(n)));
+            if let Some(lease) = &decl.lease {
+                for root in lease.inputs.iter().filter(|r| !present(env, r)) {
+                    out.push(Problem {
+                        environment: Some(env.clone()),
+                        kind: "lease",
+                        secret: Some(name.clone()),
+                        file: Some(rel.clone()),
+                        line: None,
+                        message: format!(
+                            "lease {name} cannot be minted in {env}: its root credential {root} has no value; set it with `gsec set {root} --env {env}`"
+                        ),
+                    });
+                }
+                continue;
+            }
+            let found = present(env, name);
             if !found {
                 out.push(Problem {
                     environment: Some(env.clone()),

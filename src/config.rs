@@ -168,6 +168,73 @@ pub struct SecretDecl {
     /// the key); cryptographic for encrypt-only contributors.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub write_only: bool,
+    /// A lease instead of a stored value: `gsec run` and the Action's
+    /// `load` ask the plugin to mint a short-lived credential from the
+    /// root credential(s) in `inputs`, and give it to the command only
+    /// (never stored). See README "Leases".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// `secrets.NAME.lease`: how a short-lived credential is minted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    /// Name of a plugin declared under `plugins` whose `info` lists the
+    /// `lease` step.
+    pub plugin: String,
+    /// The root credential(s): other secrets whose values the plugin mints
+    /// the lease with (an IAM user's key pair, a GitHub App private key).
+    pub inputs: Vec<String>,
+    /// Plugin-specific settings (a role ARN, an installation id…).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// The lease's fields, each mapped to the environment variable it is
+    /// given as, e.g. `AccessKeyId: AWS_ACCESS_KEY_ID`. Fields not listed
+    /// are not given. Without it the lease must have exactly one field,
+    /// given as the secret's own variable.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// What `gsec run` does when the command is still running `margin`
+    /// before the lease expires: `warn` (default; a warning on stderr, and
+    /// another at expiry) or `terminate` (SIGTERM to the command then,
+    /// SIGKILL at expiry). A variable already given cannot be renewed.
+    #[serde(default, skip_serializing_if = "OnExpiry::is_default")]
+    pub on_expiry: OnExpiry,
+    /// How long before the expiry `on_expiry` acts, e.g. `2m`. Default
+    /// `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<String>,
+}
+
+/// `lease.on_expiry`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExpiry {
+    /// Warn on stderr at `margin` before the expiry and at the expiry.
+    #[default]
+    Warn,
+    /// SIGTERM the command at `margin` before the expiry, SIGKILL at it.
+    Terminate,
+}
+
+impl OnExpiry {
+    fn is_default(&self) -> bool {
+        *self == OnExpiry::Warn
+    }
+}
+
+/// Default `lease.margin`.
+pub const DEFAULT_LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Lease {
+    /// `margin`, parsed (validated when the configuration was loaded).
+    pub fn margin(&self) -> std::time::Duration {
+        self.margin
+            .as_deref()
+            .and_then(|m| humantime::parse_duration(m).ok())
+            .unwrap_or(DEFAULT_LEASE_MARGIN)
+    }
 }
 
 /// Rotation settings for one secret.
@@ -535,6 +602,7 @@ impl Config {
                 }
             }
         }
+        self.validate_leases()?;
         self.validate_services()?;
         for (name, p) in &self.plugins {
             if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -567,6 +635,59 @@ impl Config {
             }
             if !ids.insert(r.id.as_str()) {
                 return Err(format!("scan.rules[{i}].id: duplicate rule id '{}'", r.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Lease secrets: a known plugin, inputs that are other declared-able
+    /// names (not the lease itself, not another lease), variable names
+    /// that a process environment can hold, a margin that parses.
+    fn validate_leases(&self) -> std::result::Result<(), String> {
+        for (name, decl) in &self.secrets {
+            let Some(l) = &decl.lease else { continue };
+            let at = format!("secrets.{name}.lease");
+            if decl.rotation.is_some() {
+                return Err(format!(
+                    "secrets.{name}: has both `rotation` and `lease`; a lease is minted on use and has nothing stored to rotate (rotate its root credential instead)"
+                ));
+            }
+            if decl.write_only {
+                return Err(format!(
+                    "secrets.{name}: `write_only` does not apply to a lease (nothing is stored)"
+                ));
+            }
+            if !self.plugins.contains_key(&l.plugin) {
+                return Err(format!("{at}.plugin: unknown plugin '{}'", l.plugin));
+            }
+            if l.inputs.is_empty() {
+                return Err(format!(
+                    "{at}.inputs: name the root credential (another secret) the lease is minted from"
+                ));
+            }
+            for i in &l.inputs {
+                if let Some(rule) = self.naming.violation(i) {
+                    return Err(format!("{at}.inputs: invalid secret name '{i}' ({rule})"));
+                }
+                if i.eq_ignore_ascii_case(name) {
+                    return Err(format!("{at}.inputs: a lease cannot be its own root"));
+                }
+                if self.secret(i).is_some_and(|(_, d)| d.lease.is_some()) {
+                    return Err(format!(
+                        "{at}.inputs: '{i}' is a lease itself; a root credential must be a stored secret"
+                    ));
+                }
+            }
+            for (field, var) in &l.env {
+                if field.is_empty() || !crate::export::valid_var_name(var) {
+                    return Err(format!(
+                        "{at}.env: '{var}' (for field '{field}') is not a valid environment variable name"
+                    ));
+                }
+            }
+            if let Some(m) = &l.margin {
+                humantime::parse_duration(m)
+                    .map_err(|e| format!("{at}.margin: bad duration '{m}': {e}"))?;
             }
         }
         Ok(())

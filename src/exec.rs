@@ -10,8 +10,10 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
@@ -22,11 +24,17 @@ use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
 use zeroize::Zeroizing;
 
+use crate::config::OnExpiry;
 use crate::error::Error;
+use crate::lease::Watch;
 use crate::mask::{Masker, Patterns};
 
 /// Signals gsec passes on to the child.
 pub const FORWARDED: &[i32] = &[SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
+
+/// Where the lease watch reports: `true` for an error (the command is
+/// being stopped), `false` for a warning.
+pub type LeaseNotes = Arc<dyn Fn(bool, &str) + Send + Sync>;
 
 /// What to run.
 pub struct Spec {
@@ -36,6 +44,11 @@ pub struct Spec {
     pub env: Vec<(String, Zeroizing<String>)>,
     /// Mask these in the child's stdout and stderr.
     pub mask: Option<Patterns>,
+    /// Leases given to the child, watched for their expiry.
+    pub leases: Vec<Watch>,
+    /// Where the watch reports (`true`: an error, the command is being
+    /// stopped; `false`: a warning). The CLI prints on stderr.
+    pub notes: LeaseNotes,
 }
 
 /// Why the child could not be run.
@@ -117,6 +130,15 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
         })
     };
 
+    // Lease expiries: warn or stop the child `margin` before each, and
+    // again at it. The channel closes when the child is reaped.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let watcher = (!spec.leases.is_empty()).then(|| {
+        let reaped = Arc::clone(&reaped);
+        let (leases, notes) = (spec.leases, spec.notes);
+        thread::spawn(move || watch_leases(&leases, &*notes, done_rx, pid, &reaped))
+    });
+
     let waited = loop {
         match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
             Err(nix::errno::Errno::EINTR) => continue,
@@ -125,6 +147,10 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
     };
     if let Ok(mut g) = reaped.lock() {
         *g = true;
+    }
+    drop(done_tx);
+    if let Some(w) = watcher {
+        let _ = w.join();
     }
     let status = child.wait();
     handle.close();
@@ -144,6 +170,78 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
         source,
     })?;
     Ok(exit_code(status))
+}
+
+/// Act on each lease's expiry while the child runs: at `act_at`
+/// (`expires_at - margin`) warn or SIGTERM it, at `expires_at` warn again
+/// or SIGKILL it. Returns as soon as `done` closes (the child was reaped).
+/// A variable already in a process's environment cannot be renewed, so
+/// this is all gsec can do for it.
+fn watch_leases(
+    leases: &[Watch],
+    notes: &(dyn Fn(bool, &str) + Send + Sync),
+    done: mpsc::Receiver<()>,
+    pid: Pid,
+    reaped: &Mutex<bool>,
+) {
+    let mut events: Vec<(SystemTime, bool, &Watch)> = leases
+        .iter()
+        .flat_map(|w| [(w.act_at, false, w), (w.expires_at, true, w)])
+        .collect();
+    events.sort_by_key(|e| (e.0, e.1));
+    let signal = |sig: Signal| {
+        let done = reaped.lock().map(|g| *g).unwrap_or(true);
+        if !done {
+            let _ = kill(pid, sig);
+        }
+    };
+    for (at, expired, w) in events {
+        let wait = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        match done.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let vars = w.vars.join(", ");
+        let when = humantime::format_rfc3339_seconds(w.expires_at);
+        match (w.on_expiry, expired) {
+            (OnExpiry::Warn, false) => notes(
+                false,
+                &format!(
+                    "lease {} ({vars}) expires at {when} and the command is still running: a variable already given cannot be renewed, so it will hold an expired credential (run the command again for a new lease, or set secrets.{}.lease.on_expiry: terminate)",
+                    w.secret, w.secret
+                ),
+            ),
+            (OnExpiry::Warn, true) => notes(
+                false,
+                &format!(
+                    "lease {} ({vars}) has expired: the command's credential no longer works",
+                    w.secret
+                ),
+            ),
+            (OnExpiry::Terminate, false) => {
+                notes(
+                    true,
+                    &format!(
+                        "lease {} ({vars}) expires at {when}: terminating the command (SIGTERM; on_expiry: terminate); run it again for a new lease",
+                        w.secret
+                    ),
+                );
+                signal(Signal::SIGTERM);
+            }
+            (OnExpiry::Terminate, true) => {
+                notes(
+                    true,
+                    &format!(
+                        "lease {} has expired and the command is still running: killing it (SIGKILL)",
+                        w.secret
+                    ),
+                );
+                signal(Signal::SIGKILL);
+            }
+        }
+    }
 }
 
 /// The code a shell reports for `status`.

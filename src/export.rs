@@ -87,6 +87,14 @@ pub fn variables(
     .all(env)?;
     let mut vars: Vec<Var> = Vec::new();
     for Resolved { name, value, .. } in &all {
+        // A lease is minted on use (`gsec run`, the Action's `load`), never
+        // read from a file: a stored value under its name is not given.
+        if crate::lease::is_lease(project, name) {
+            project.warnings.warn(&format!(
+                "{name} is declared as a lease; the value stored under that name in {env} is ignored (remove it with `gsec rm {name} --env {env}`)"
+            ));
+            continue;
+        }
         let base = project.config.env_var(name);
         for (suffix, text) in envs::flatten(value) {
             let var = if suffix.is_empty() {
@@ -123,6 +131,7 @@ pub fn variables(
         .iter()
         .filter(|(n, d)| {
             d.required.applies_to(env)
+                && d.lease.is_none()
                 && !all.iter().any(|r| r.name.eq_ignore_ascii_case(n))
                 && service.is_none_or(|s| project.config.services[s].grants(n))
         })

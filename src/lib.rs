@@ -8,7 +8,8 @@
 //!   `vault::crypto` for the primitives), resolving inheritance and local
 //!   overrides in `envs`;
 //! - scans for leaks with `scan` (rules, engine, sources from `git`);
-//! - rotates credentials with `rotate`, running WASM `plugin`s.
+//! - rotates credentials with `rotate`, running WASM `plugin`s, which also
+//!   mint the short-lived credentials of `lease` secrets for `run`.
 #![deny(unsafe_code)]
 
 pub mod check;
@@ -27,6 +28,7 @@ pub mod gitsetup;
 pub mod history;
 pub mod inbox;
 pub mod keys;
+pub mod lease;
 pub mod mask;
 pub mod plugin;
 pub mod progress;

@@ -175,6 +175,28 @@ fn load(ctx: &Ctx, a: LoadArgs) -> Result<Exit> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    // Leases: minted now for this job, masked like every value, never
+    // stored. The job's later steps cannot be watched: the expiry is said.
+    let mut minted = crate::lease::mint_some(
+        &project,
+        &a.env,
+        a.service.as_deref(),
+        |names| {
+            wanted.is_empty()
+                || names
+                    .iter()
+                    .any(|n| wanted.iter().any(|w| w.eq_ignore_ascii_case(n)))
+        },
+        output::info,
+    )?;
+    for m in &minted {
+        output::info(&format!(
+            "minted lease {}, valid until {}: steps that run after that get an expired credential",
+            m.secret,
+            m.expiry_text()
+        ));
+    }
+    crate::lease::merge(&mut vars, &mut minted)?;
     if !wanted.is_empty() {
         for w in &wanted {
             if !vars

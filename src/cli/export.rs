@@ -43,6 +43,16 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
     }
     let project = ctx.project_at(&a.at)?;
     let vars = export::checked_variables(&project, &a.env, a.service.as_deref())?;
+    // Leases are minted for a command, never written out.
+    let leases: Vec<&str> = crate::lease::declared(&project)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !leases.is_empty() {
+        output::info(&format!(
+            "not exported: lease secret(s) {} (minted only for `gsec run` and the Action's load)",
+            leases.join(", ")
+        ));
+    }
     if a.format == Format::Github {
         return github(&vars, a.output);
     }

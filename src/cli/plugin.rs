@@ -222,6 +222,9 @@ fn print_inspected(i: &Inspected, format: ListFormat) -> Result<()> {
         outln!("about:    {}", plugin::one_line(&info.description, 200));
     }
     outln!("hosts:    {hosts}");
+    if !info.steps.is_empty() {
+        outln!("steps:    {}", info.steps.join(", "));
+    }
     outln!("sha256:   {}", i.sha256);
     let schema = serde_json::to_string_pretty(&info.config_schema)
         .map_err(|e| Error::msg(format!("cannot encode JSON output: {e}")))?;
@@ -281,7 +284,7 @@ pub struct CallArgs {
 fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
     let op = Op::parse(op).ok_or_else(|| {
         Error::usage(format!(
-            "unknown op '{op}': use info, create, verify or revoke"
+            "unknown op '{op}': use info, create, verify, revoke or lease"
         ))
     })?;
     let config = parse_json_obj("config", a.config)?.unwrap_or_default();
@@ -347,6 +350,15 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
         }
         Op::Verify => p.verify(&req).map(|()| Called::Done { ok: true })?,
         Op::Revoke => p.revoke(&req).map(|()| Called::Done { ok: true })?,
+        Op::Lease => {
+            let l = p.lease(&req)?;
+            Called::Leased {
+                fields: l.values.keys().cloned().collect(),
+                values: "[REDACTED]",
+                expires_at: l.expires_at,
+                id: l.id,
+            }
+        }
     };
     print_json(&resp)?;
     Ok(Exit::Ok)
@@ -366,5 +378,11 @@ enum Called<'a> {
     },
     Done {
         ok: bool,
+    },
+    Leased {
+        fields: Vec<String>,
+        values: &'static str,
+        expires_at: Option<String>,
+        id: Option<String>,
     },
 }

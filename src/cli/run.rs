@@ -1,7 +1,8 @@
 //! `gsec run`: run a command with an environment's secrets in its
-//! environment.
+//! environment, and the leases it declares minted for it (see `lease.rs`).
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -9,6 +10,7 @@ use super::{Ctx, Exit, output};
 use crate::envs::DEFAULT_ENV;
 use crate::error::{Error, Result};
 use crate::exec::{self, Failure, Spec};
+use crate::lease::{self, Watch};
 use crate::mask::Patterns;
 
 #[derive(Debug, Args)]
@@ -58,12 +60,28 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
 
 fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
     let project = ctx.project()?;
-    let vars = crate::export::checked_variables_allowing(
+    let mut vars = crate::export::checked_variables_allowing(
         &project,
         &a.env,
         a.service.as_deref(),
         a.allow_missing,
     )?;
+    // Leases: minted now, for this command only, never stored.
+    let mut minted = lease::mint_all(&project, &a.env, a.service.as_deref(), output::info)?;
+    let leases: Vec<Watch> = minted.iter().filter_map(Watch::of).collect();
+    for m in &minted {
+        output::info(&format!(
+            "minted lease {} ({}), valid until {}",
+            m.secret,
+            m.vars
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            m.expiry_text()
+        ));
+    }
+    lease::merge(&mut vars, &mut minted)?;
     let mask = if a.mask {
         Patterns::new(vars.iter().map(|v| v.value.as_str())).map_err(Error::msg)?
     } else {
@@ -78,5 +96,13 @@ fn prepare(ctx: &Ctx, a: RunArgs) -> Result<Spec> {
         args: command.collect(),
         env: vars.into_iter().map(|v| (v.name, v.value)).collect(),
         mask,
+        leases,
+        notes: Arc::new(|error, msg| {
+            if error {
+                output::error_line(msg)
+            } else {
+                output::warn(msg)
+            }
+        }),
     })
 }

@@ -45,6 +45,12 @@ pub struct GetArgs {
     /// Do not print a newline after the value.
     #[arg(short = 'n', long)]
     pub no_newline: bool,
+    /// For a lease secret: mint a new short-lived credential and print it
+    /// (its one value, or `VAR=value` lines for several fields). Nothing
+    /// is stored; its expiry goes to stderr. Without it, `get` of a lease
+    /// refuses.
+    #[arg(long)]
+    pub lease: bool,
     #[command(flatten)]
     pub at: super::AtArg,
 }
@@ -210,6 +216,15 @@ pub(crate) fn refuse_write_only(project: &crate::project::Project, name: &str) -
 pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     let project = ctx.project_at(&a.at)?;
     refuse_write_only(&project, &a.name)?;
+    if crate::lease::is_lease(&project, &a.name) {
+        return get_lease(&project, &a);
+    }
+    if a.lease {
+        return Err(Error::usage(format!(
+            "--lease: {} is not a lease secret (no `lease:` for it in .gsec.yaml)",
+            a.name
+        )));
+    }
     let mut r = Resolver::new(&project);
     let Some(found) = r.lookup(&a.env, &a.name)? else {
         let known: Vec<String> = r
@@ -243,6 +258,42 @@ pub fn get(ctx: &Ctx, a: GetArgs) -> Result<Exit> {
     if nl {
         output::stdout(b"\n")?;
     }
+    Ok(Exit::Ok)
+}
+
+/// `get` of a lease secret: it has no stored value. Minting one is a
+/// request to the provider and hands out a live credential, so it happens
+/// only when asked for with `--lease` (as `fnox lease create` or
+/// `aws sts assume-role` would print one), never as a side effect of `get`.
+fn get_lease(project: &crate::project::Project, a: &GetArgs) -> Result<Exit> {
+    let (name, _) = project.config.secret(&a.name).expect("a declared lease");
+    if !a.lease {
+        return Err(Error::usage(format!(
+            "{name} is a lease: it is minted on use and never stored, so there is no value to get; `gsec run --env {} -- CMD` gives a fresh one to a command, and `gsec get {name} --env {} --lease` mints one and prints it",
+            a.env, a.env
+        )));
+    }
+    let m = crate::lease::mint(project, &a.env, name, output::info)?;
+    output::info(&format!(
+        "minted lease {name} in {}, valid until {} (not stored; a new `get --lease` mints another)",
+        a.env,
+        m.expiry_text()
+    ));
+    let mut text = Zeroizing::new(String::new());
+    if let [v] = m.vars.as_slice() {
+        text.push_str(&v.value);
+        if !a.no_newline {
+            text.push('\n');
+        }
+    } else {
+        for v in &m.vars {
+            text.push_str(&v.name);
+            text.push('=');
+            text.push_str(&crate::dotenv::quote(&v.value));
+            text.push('\n');
+        }
+    }
+    output::stdout(text.as_bytes())?;
     Ok(Exit::Ok)
 }
 

@@ -36,6 +36,11 @@ pub struct Info {
     /// JSON Schema of `rotation.config`.
     #[serde(default = "object_schema")]
     pub config_schema: Value,
+    /// Optional steps the plugin implements beyond rotation's `create`,
+    /// `verify` and `revoke` (which every plugin has), e.g. `["lease"]`.
+    /// Absent in plugins built before the list existed: rotation only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 impl Info {
@@ -64,7 +69,22 @@ impl Info {
         for h in &self.hosts {
             field("hosts", h, 255)?;
         }
+        if self.steps.len() > 16 {
+            return Err("info.steps: at most 16 entries".into());
+        }
+        for s in &self.steps {
+            field("steps", s, 32)?;
+        }
         Ok(())
+    }
+
+    /// Does the plugin implement `op`? Rotation's steps and `info` always;
+    /// optional steps only when `info.steps` lists them.
+    pub fn supports(&self, op: Op) -> bool {
+        match op {
+            Op::Info | Op::Create | Op::Verify | Op::Revoke => true,
+            other => self.steps.iter().any(|s| s == other.as_str()),
+        }
     }
 }
 
@@ -178,6 +198,8 @@ pub enum Op {
     Create,
     Verify,
     Revoke,
+    /// Optional (`info.steps` lists it): mint a short-lived credential.
+    Lease,
 }
 
 impl Op {
@@ -187,14 +209,55 @@ impl Op {
             Op::Create => "create",
             Op::Verify => "verify",
             Op::Revoke => "revoke",
+            Op::Lease => "lease",
         }
     }
 
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Info, Op::Create, Op::Verify, Op::Revoke]
+        [Op::Info, Op::Create, Op::Verify, Op::Revoke, Op::Lease]
             .into_iter()
             .find(|o| o.as_str() == s)
     }
+}
+
+// ---- the optional `lease` step ---------------------------------------------
+//
+// Request: a [`StepRequest`] with `config` (`lease.config`) and `inputs`
+// (the values of `lease.inputs`, the root credentials). Response:
+// [`Leased`]. Nothing of a lease is ever stored by gsec.
+
+/// What `lease` returns: a short-lived credential as named fields (an AWS
+/// session is three: `AccessKeyId`, `SecretAccessKey`, `SessionToken`),
+/// when it expires, and the provider's id for it. Every field value is a
+/// secret: zeroized on drop, never shown by `Debug`.
+#[derive(Clone, Deserialize)]
+pub struct Leased {
+    /// Field name → secret value; at least one.
+    #[serde(deserialize_with = "de_secret_map")]
+    pub values: IndexMap<String, Zeroizing<String>>,
+    /// RFC 3339 time after which the provider refuses the credential.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// The provider's identifier of the lease (for messages only).
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+impl std::fmt::Debug for Leased {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leased")
+            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("expires_at", &self.expires_at)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+fn de_secret_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, Zeroizing<String>>, D::Error> {
+    let m = IndexMap::<String, String>::deserialize(d)?;
+    Ok(m.into_iter().map(|(k, v)| (k, Zeroizing::new(v))).collect())
 }
 
 /// The `http` import's request, as the guest sends it. Headers and body
@@ -251,6 +314,42 @@ impl std::fmt::Debug for HttpResponse {
 #[cfg(test)]
 mod debug_tests {
     use super::*;
+
+    #[test]
+    fn info_without_steps_is_a_rotation_plugin_and_steps_add_lease() {
+        // What plugins built before `steps` existed send.
+        let old: Info =
+            serde_json::from_str(r#"{"name":"random","version":"0.1.0","abi":1,"hosts":[]}"#)
+                .unwrap();
+        assert!(old.steps.is_empty() && old.check().is_ok());
+        for op in [Op::Info, Op::Create, Op::Verify, Op::Revoke] {
+            assert!(old.supports(op));
+        }
+        assert!(!old.supports(Op::Lease));
+        let new: Info = serde_json::from_str(
+            r#"{"name":"aws","version":"0.2.0","abi":1,"steps":["lease","future-step"]}"#,
+        )
+        .unwrap();
+        assert!(new.supports(Op::Lease) && new.check().is_ok());
+        let bad = Info {
+            steps: vec!["le\u{1b}[2Jase".into()],
+            ..new
+        };
+        assert!(bad.check().is_err(), "steps are shown: printable only");
+    }
+
+    #[test]
+    fn leased_debug_shows_field_names_only() {
+        let l: Leased = serde_json::from_str(
+            r#"{"values":{"token":"ghs_secretvalue"},"expires_at":"2030-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let shown = format!("{l:?}");
+        assert!(
+            shown.contains("token") && !shown.contains("ghs_secretvalue"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn http_messages_debug_without_credentials() {

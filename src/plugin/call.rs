@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{InstancePre, Store, Trap};
 use zeroize::Zeroizing;
 
-use super::abi::{ABI_VERSION, Created, Op};
+use super::abi::{ABI_VERSION, Created, Leased, Op};
 use super::error::{ErrorKind, PluginError, json_error, root_cause};
 use super::limits::{Limiter, Limits};
 use super::log::{one_line, redact, render_logs};
@@ -114,6 +114,11 @@ impl Linked {
             && let Ok(c) = serde_json::from_slice::<Created>(out)
         {
             secrets.push(c.value);
+        }
+        if let (Op::Lease, Ok(out)) = (op, &out)
+            && let Ok(l) = serde_json::from_slice::<Leased>(out)
+        {
+            secrets.extend(l.values.into_values());
         }
         // Whatever text of the plugin's reaches an error is redacted too.
         let out = out.map_err(|mut e| {

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use wasmtime::{Engine, Linker};
 use zeroize::Zeroizing;
 
-pub use abi::{ABI_VERSION, Created, Info, Op, StepRequest};
+pub use abi::{ABI_VERSION, Created, Info, Leased, Op, StepRequest};
 pub use error::{ErrorKind, PluginError};
 pub use limits::{DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS};
 pub use loader::{file_sha256, read_wasm};
@@ -254,6 +254,28 @@ impl Plugin {
     /// Retire the old credential (`req.value`, `req.id`).
     pub fn revoke(&self, req: &StepRequest) -> Result<(), PluginError> {
         self.step(Op::Revoke, req).map(drop)
+    }
+
+    /// Mint a short-lived credential (the optional `lease` step) from the
+    /// root credentials in `req.inputs`. A plugin whose `info.steps` does
+    /// not list `lease` is refused before it is called.
+    pub fn lease(&self, req: &StepRequest) -> Result<Leased, PluginError> {
+        if !self.info.supports(Op::Lease) {
+            return Err(self.linked.fail(ErrorKind::Unsupported { op: "lease" }));
+        }
+        let out = self.step(Op::Lease, req)?;
+        let l = serde_json::from_slice::<Leased>(&out).map_err(|e| {
+            self.linked.fail(ErrorKind::Protocol(format!(
+                "bad 'lease' response: {}",
+                json_error(&e)
+            )))
+        })?;
+        if l.values.is_empty() || l.values.values().any(|v| v.is_empty()) {
+            return Err(self.linked.fail(ErrorKind::Protocol(
+                "'lease' returned no value, or an empty one".into(),
+            )));
+        }
+        Ok(l)
     }
 
     fn step(&self, op: Op, req: &StepRequest) -> Result<Zeroizing<Vec<u8>>, PluginError> {

@@ -11,18 +11,18 @@ use crate::common::{BIN, Env, fake_github_token, sarif_errors, tool};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    env_file: String,
-    outputs: BTreeMap<String, String>,
-    summary: String,
+pub(crate) struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub env_file: String,
+    pub outputs: BTreeMap<String, String>,
+    pub summary: String,
 }
 
 /// Parse a runner file (`GITHUB_ENV`/`GITHUB_OUTPUT`) exactly as the runner
 /// does: `NAME=VALUE` lines and `NAME<<DELIM` … `DELIM` blocks.
-fn parse_runner_file(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_runner_file(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut lines = text.split('\n');
     while let Some(line) = lines.next() {
@@ -48,7 +48,7 @@ fn parse_runner_file(text: &str) -> BTreeMap<String, String> {
 }
 
 /// Run the composite action's steps with `inputs`.
-fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) -> Run {
+pub(crate) fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) -> Run {
     let action: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(Path::new(ROOT).join("action.yml")).unwrap(),
     )

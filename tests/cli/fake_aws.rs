@@ -7,7 +7,9 @@
 //! request" independently of the plugin SDK's signer; the credential
 //! scope's date, region and service; the clock skew (15 minutes); that a
 //! key is active; that a user's key manages only its own user; and IAM's
-//! limit of two access keys per user (`LimitExceeded`). It keeps the keys
+//! limit of two access keys per user (`LimitExceeded`); and `sts:AssumeRole`
+//! for leases (trust policy, session name and duration rules, temporary
+//! credentials with an Expiration). It keeps the keys
 //! with their status so tests can assert "exactly one live credential",
 //! records every call, and every problem it saw in `problems()`.
 #![allow(dead_code)]
@@ -42,7 +44,27 @@ impl Key {
     }
 }
 
+/// Temporary credentials `AssumeRole` handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub role_arn: String,
+    pub session_name: String,
+    pub duration: u64,
+    /// Who signed the AssumeRole (the root key's user).
+    pub by: String,
+    pub access_key_id: String,
+    pub secret: String,
+    pub token: String,
+    pub expiration: String,
+}
+
 struct State {
+    /// Roles that may be assumed: ARN → the users their trust policy names.
+    roles: BTreeMap<String, Vec<String>>,
+    sessions: Vec<Session>,
+    /// Report sessions as expiring this many seconds from now instead of
+    /// after their DurationSeconds (tests of gsec's expiry handling).
+    session_ttl: Option<u64>,
     keys: Vec<Key>,
     tags: BTreeMap<String, BTreeMap<String, String>>,
     calls: Vec<String>,
@@ -66,6 +88,9 @@ pub struct FakeAws {
 impl FakeAws {
     pub fn start() -> FakeAws {
         let state = Arc::new(Mutex::new(State {
+            roles: BTreeMap::new(),
+            sessions: vec![],
+            session_ttl: None,
             keys: vec![],
             tags: BTreeMap::new(),
             calls: vec![],
@@ -114,6 +139,25 @@ impl FakeAws {
     pub fn add_key(&self, user: &str) -> Key {
         let mut s = self.state.lock().unwrap();
         new_key(&mut s, user)
+    }
+
+    /// A role `user` may assume; returns its ARN.
+    pub fn add_role(&self, name: &str, user: &str) -> String {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+        let mut s = self.state.lock().unwrap();
+        s.roles.entry(arn.clone()).or_default().push(user.into());
+        arn
+    }
+
+    /// Every session `AssumeRole` handed out, oldest first.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.state.lock().unwrap().sessions.clone()
+    }
+
+    /// Sessions expire `secs` from when they are made (whatever their
+    /// DurationSeconds).
+    pub fn session_ttl(&self, secs: u64) {
+        self.state.lock().unwrap().session_ttl = Some(secs);
     }
 
     /// A user's keys, oldest first.
@@ -376,7 +420,7 @@ fn handle(
     }
     let amz_date = header("x-amz-date").into_iter().next().unwrap_or_default();
     let service = match action.as_str() {
-        "GetCallerIdentity" => "sts",
+        "GetCallerIdentity" | "AssumeRole" => "sts",
         _ => "iam",
     };
     let want_region = if service == "sts" {
@@ -448,6 +492,10 @@ fn handle(
                 key.user.len()
             ),
         );
+    }
+
+    if action == "AssumeRole" {
+        return assume_role(&mut s, &params, &key);
     }
 
     // ---- IAM: who may manage whose keys ----
@@ -586,6 +634,90 @@ fn handle(
             &format!("Could not find operation {action}"),
         ),
     }
+}
+
+/// `sts:AssumeRole` as AWS documents it: RoleArn of a role whose trust
+/// policy names the caller, RoleSessionName of 2 to 64 `[\w+=,.@-]`,
+/// DurationSeconds from 900 to 43200 (default 3600); the answer carries
+/// new temporary credentials and their Expiration.
+fn assume_role(s: &mut State, params: &BTreeMap<String, String>, key: &Key) -> (u16, String) {
+    let arn = params.get("RoleArn").cloned().unwrap_or_default();
+    let name = params.get("RoleSessionName").cloned().unwrap_or_default();
+    let duration: u64 = match params.get("DurationSeconds") {
+        None => 3600,
+        Some(d) => match d.parse() {
+            Ok(n) if (900..=43_200).contains(&n) => n,
+            _ => {
+                s.problems.push(format!("AssumeRole: DurationSeconds {d}"));
+                return error(400, "ValidationError", "DurationSeconds out of range");
+            }
+        },
+    };
+    if !(2..=64).contains(&name.len())
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    {
+        s.problems
+            .push(format!("AssumeRole: RoleSessionName {name:?}"));
+        return error(400, "ValidationError", "invalid RoleSessionName");
+    }
+    if !s.roles.get(&arn).is_some_and(|u| u.contains(&key.user)) {
+        return error(
+            403,
+            "AccessDenied",
+            &format!(
+                "User: arn:aws:iam::{ACCOUNT}:user/{} is not authorized to perform: sts:AssumeRole on resource: {arn}",
+                key.user
+            ),
+        );
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ttl = s.session_ttl.unwrap_or(duration) as i64;
+    let d = format_amz_date(now + ttl);
+    let expiration = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &d[0..4],
+        &d[4..6],
+        &d[6..8],
+        &d[9..11],
+        &d[11..13],
+        &d[13..15]
+    );
+    let session = Session {
+        role_arn: arn.clone(),
+        session_name: name.clone(),
+        duration,
+        by: key.user.clone(),
+        access_key_id: format!(
+            "ASIA{}",
+            random_string(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        ),
+        secret: random_string(
+            40,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        ),
+        token: random_string(
+            120,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        ),
+        expiration: expiration.clone(),
+    };
+    s.sessions.push(session.clone());
+    let role = arn.rsplit('/').next().unwrap_or_default();
+    ok(
+        "AssumeRole",
+        STS_NS,
+        &format!(
+            "<AssumedRoleUser><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}</Arn><AssumedRoleId>AROAFAKE:{name}</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{expiration}</Expiration></Credentials><PackedPolicySize>6</PackedPolicySize>",
+            session.access_key_id,
+            xml_escape(&session.secret),
+            xml_escape(&session.token)
+        ),
+    )
 }
 
 pub struct Authorization {

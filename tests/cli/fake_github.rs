@@ -52,6 +52,11 @@ struct State {
     problems: Vec<String>,
     /// Answer requests whose `METHOD /path` starts with this with a status.
     fail: Option<(String, u16)>,
+    /// Installation tokens expire this many seconds after they are made
+    /// (GitHub: one hour; tests of gsec's expiry handling shorten it).
+    token_ttl: i64,
+    /// The JSON bodies of the access-token requests, in order.
+    token_requests: Vec<Value>,
 }
 
 pub struct FakeGithub {
@@ -86,6 +91,8 @@ impl FakeGithub {
             requests: vec![],
             problems: vec![],
             fail: None,
+            token_ttl: 3600,
+            token_requests: vec![],
         }));
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -156,6 +163,16 @@ impl FakeGithub {
 
     pub fn minted_installation_tokens(&self) -> usize {
         self.state.lock().unwrap().installation_tokens.len()
+    }
+
+    /// Installation tokens minted from now on expire `secs` after.
+    pub fn token_ttl(&self, secs: i64) {
+        self.state.lock().unwrap().token_ttl = secs;
+    }
+
+    /// The bodies of every access-token request (`null` when empty).
+    pub fn token_requests(&self) -> Vec<Value> {
+        self.state.lock().unwrap().token_requests.clone()
     }
 
     pub fn hook_secret(&self) -> Option<String> {
@@ -248,9 +265,13 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
             }
             let t = format!("ghs_{}", random_token(36));
             s.installation_tokens.push((t.clone(), true));
+            s.token_requests.push(body.clone());
+            let expires_at = humantime::format_rfc3339_seconds(
+                UNIX_EPOCH + Duration::from_secs((now() + s.token_ttl).max(0) as u64),
+            );
             return (
                 201,
-                json!({"token": t, "expires_at": "2099-01-01T00:00:00Z", "permissions": {"contents": "read"}}),
+                json!({"token": t, "expires_at": expires_at.to_string(), "permissions": {"contents": "read"}}),
             );
         }
         ("GET", ["installation", "repositories"]) => {

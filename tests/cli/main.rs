@@ -17,6 +17,7 @@ mod gitleaks;
 mod gitnative;
 mod hardening;
 mod hook;
+mod lease;
 mod plugin;
 mod rotate;
 mod scan;

@@ -28,7 +28,7 @@ use gsec_plugin_sdk::http::Response;
 use gsec_plugin_sdk::retry::{Policy, Verdict};
 use gsec_plugin_sdk::sigv4::{self, Credentials};
 use gsec_plugin_sdk::{
-    Created, Error, Info, Plugin, Request, Result, export_plugin, http, json, log, now_ms,
+    Created, Error, Info, Lease, Plugin, Request, Result, export_plugin, http, json, log, now_ms,
     serde_json, xml,
 };
 use serde::{Deserialize, Serialize};
@@ -596,16 +596,155 @@ fn revoke(req: &Request) -> Result<()> {
     }
 }
 
+// ---- lease: STS AssumeRole ------------------------------------------------
+
+/// Settings of the `lease` step, from `lease.config`.
+struct LeaseCfg {
+    role_arn: String,
+    session_name: String,
+    duration: u64,
+    external_id: Option<String>,
+    region: String,
+    sts: String,
+}
+
+impl LeaseCfg {
+    fn new(req: &Request) -> Result<LeaseCfg> {
+        let role_arn = req.config_str("role_arn")?.to_string();
+        // arn:PARTITION:iam::ACCOUNT:role/PATH/NAME
+        let ok_arn = role_arn.starts_with("arn:")
+            && role_arn.contains(":iam::")
+            && role_arn.contains(":role/")
+            && role_arn.len() <= 2048
+            && !role_arn
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
+        if !ok_arn {
+            return Err(Error::new(
+                "config.role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+            ));
+        }
+        // AWS: 2 to 64 characters of [\w+=,.@-].
+        let session_name = match req.config_str_opt("session_name")? {
+            Some(n) => n.to_string(),
+            None => format!("gsec-{}", now_ms()),
+        };
+        if !(2..=64).contains(&session_name.len())
+            || !session_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+        {
+            return Err(Error::new(
+                "config.session_name must be 2 to 64 letters, digits or _+=,.@-",
+            ));
+        }
+        let duration = req.config_u64("duration_secs")?.unwrap_or(3600);
+        if !(900..=43_200).contains(&duration) {
+            return Err(Error::new(
+                "config.duration_secs must be between 900 (15 minutes) and 43200 (12 hours)",
+            ));
+        }
+        let external_id = req.config_str_opt("external_id")?.map(str::to_string);
+        let region = req
+            .config_str_opt("region")?
+            .unwrap_or("us-east-1")
+            .to_string();
+        if !region_ok(&region) {
+            return Err(Error::new("config.region must be an AWS region name"));
+        }
+        Ok(LeaseCfg {
+            role_arn,
+            session_name,
+            duration,
+            external_id,
+            sts: endpoint(
+                req,
+                "sts_endpoint",
+                &format!("https://sts.{region}.amazonaws.com"),
+            )?,
+            region,
+        })
+    }
+}
+
+/// The root credential: the input named by `config.root_input`, or the
+/// only input given.
+fn lease_root(req: &Request) -> Result<KeyPair> {
+    let name = match req.config_str_opt("root_input")? {
+        Some(n) => n.to_string(),
+        None => {
+            let mut names = req.inputs.keys();
+            match (names.next(), names.next()) {
+                (Some(n), None) => n.clone(),
+                _ => {
+                    return Err(Error::new(
+                        "name the root key pair with config.root_input (lease.inputs has several, or none)",
+                    ));
+                }
+            }
+        }
+    };
+    KeyPair::parse(req.input(&name)?, &format!("root credential '{name}'"))
+}
+
+/// `sts:AssumeRole` signed with the root key pair: the role's temporary
+/// credentials (AccessKeyId, SecretAccessKey, SessionToken) until their
+/// Expiration. AWS deletes nothing at expiry; the credentials just stop
+/// working, so there is nothing to revoke.
+fn lease(req: &Request) -> Result<Lease> {
+    let cfg = LeaseCfg::new(req)?;
+    let root = lease_root(req)?;
+    let duration = cfg.duration.to_string();
+    let mut params = vec![
+        ("Action", "AssumeRole"),
+        ("Version", STS_VERSION),
+        ("RoleArn", cfg.role_arn.as_str()),
+        ("RoleSessionName", cfg.session_name.as_str()),
+        ("DurationSeconds", duration.as_str()),
+    ];
+    if let Some(x) = &cfg.external_id {
+        params.push(("ExternalId", x));
+    }
+    let r = query(&root.creds(), &cfg.sts, &cfg.region, "sts", &params)?;
+    let body = ok(r, "AssumeRole")?;
+    let creds = xml::inner(&body, "Credentials").unwrap_or_default();
+    let field = |n: &str| {
+        xml::text(creds, n)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::new(format!("AssumeRole: the answer has no Credentials.{n}")))
+    };
+    let (id, secret, token, expiration) = (
+        field("AccessKeyId")?,
+        field("SecretAccessKey")?,
+        field("SessionToken")?,
+        field("Expiration")?,
+    );
+    let arn = xml::inner(&body, "AssumedRoleUser")
+        .and_then(|u| xml::text(u, "Arn"))
+        .unwrap_or_default();
+    log::info(&format!(
+        "assumed {} as {arn} (key {id}) until {expiration}",
+        cfg.role_arn
+    ));
+    Ok(Lease::new("AccessKeyId", id)
+        .field("SecretAccessKey", secret)
+        .field("SessionToken", token)
+        .expires_at(expiration)
+        .id(arn))
+}
+
 impl Plugin for Aws {
     fn info() -> Info {
         Info::new("aws", env!("CARGO_PKG_VERSION"))
-            .description("AWS IAM access keys: create the second key, verify it with STS, retire the old one")
+            .description("AWS IAM access keys: create the second key, verify it with STS, retire the old one; leases: STS AssumeRole sessions")
+            .steps(&["lease"])
             // `*`: STS is regional and both endpoints are configurable; the
             // user grants the hosts in `.gsec.yaml`.
             .hosts(&["iam.amazonaws.com", "sts.amazonaws.com", "*"])
             .config_schema(json!({
                 "type": "object",
-                "required": ["user_name"],
+                // rotation.config needs user_name, lease.config role_arn.
+                "anyOf": [{"required": ["user_name"]}, {"required": ["role_arn"]}],
                 "additionalProperties": false,
                 "properties": {
                     "user_name": {"type": "string", "description": "the IAM user whose access key the secret holds"},
@@ -614,7 +753,12 @@ impl Plugin for Aws {
                     "iam_region": {"type": "string", "default": "us-east-1", "description": "IAM's signing region (us-east-1; cn-north-1 or us-gov-west-1 in other partitions)"},
                     "iam_endpoint": {"type": "string", "default": DEFAULT_IAM},
                     "sts_endpoint": {"type": "string", "default": "https://sts.<region>.amazonaws.com"},
-                    "on_revoke": {"enum": ["delete", "deactivate"], "default": "delete", "description": "deactivate: keep the old key inactive until the next rotation deletes it"}
+                    "on_revoke": {"enum": ["delete", "deactivate"], "default": "delete", "description": "deactivate: keep the old key inactive until the next rotation deletes it"},
+                    "role_arn": {"type": "string", "description": "lease: the IAM role to assume"},
+                    "session_name": {"type": "string", "description": "lease: RoleSessionName (default gsec-<unix ms>)"},
+                    "duration_secs": {"type": "integer", "minimum": 900, "maximum": 43200, "default": 3600, "description": "lease: DurationSeconds"},
+                    "external_id": {"type": "string", "description": "lease: ExternalId, when the role's trust policy requires one"},
+                    "root_input": {"type": "string", "description": "lease: the input holding the root key pair (default: the only input)"}
                 }
             }))
     }
@@ -629,6 +773,10 @@ impl Plugin for Aws {
 
     fn revoke(req: &Request) -> Result<()> {
         revoke(req)
+    }
+
+    fn lease(req: &Request) -> Result<Lease> {
+        lease(req)
     }
 }
 
@@ -769,6 +917,39 @@ mod tests {
                     .contains("not to IAM user app"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn lease_assumes_the_role_signed_by_the_root_key() {
+        let answer = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/deploy/ci</Arn><AssumedRoleId>AROA:ci</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>t/s+e&amp;c</SecretAccessKey><SessionToken>FwoGZX</SessionToken><Expiration>2026-01-01T01:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
+        let h = Harness::new().expect_with(
+            STS,
+            |r| {
+                signed(r, "AKIAOLD0000000000000", "sts", "AssumeRole");
+                assert_eq!(
+                    r.text(),
+                    "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdeploy&RoleSessionName=ci&DurationSeconds=900"
+                );
+            },
+            reply(200, answer),
+        );
+        let cfg = json!({"role_arn": "arn:aws:iam::123456789012:role/deploy", "session_name": "ci", "duration_secs": 900, "region": "eu-west-1"});
+        let out = h.call::<Aws>(json!({"op": "lease", "config": cfg, "inputs": {"AWS_ROOT": OLD}}));
+        h.finish();
+        assert_eq!(
+            out,
+            json!({"values": {"AccessKeyId": "ASIATEMP", "SecretAccessKey": "t/s+e&c", "SessionToken": "FwoGZX"},
+                   "expires_at": "2026-01-01T01:00:00Z", "id": "arn:aws:sts::123456789012:assumed-role/deploy/ci"})
+        );
+        // Two inputs and no root_input: which one is the root is not guessed.
+        let h = Harness::new();
+        let out =
+            h.call::<Aws>(json!({"op": "lease", "config": cfg, "inputs": {"A": OLD, "B": OLD}}));
+        assert!(
+            out["error"].as_str().unwrap().contains("config.root_input"),
+            "{out}"
+        );
+        assert_eq!(Aws::info().steps, vec!["lease".to_string()]);
     }
 
     #[test]

@@ -28,8 +28,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use gsec_plugin_sdk::http::{self, Response};
 use gsec_plugin_sdk::{
-    Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, log, now_ms,
-    random_bytes, rng,
+    Created, Error, Info, Lease, Plugin, Request, Result, Value, export_plugin, json, log, now_ms,
+    random_bytes, rng, serde_json,
 };
 use serde::Deserialize;
 
@@ -314,28 +314,79 @@ fn webhook_verify(api: &Api, req: &Request) -> Result<()> {
 
 // ---- App installation tokens ------------------------------------------------
 
-fn installation_create(api: &Api, req: &Request) -> Result<Created> {
+#[derive(Deserialize)]
+struct Minted {
+    token: String,
+    #[serde(default)]
+    expires_at: String,
+}
+
+/// A new installation token: a JWT signed (RS256) with the App's private
+/// key (input `config.private_key_input`), then `POST
+/// /app/installations/{id}/access_tokens`, with `body` (narrower
+/// repositories or permissions) when given.
+fn mint_installation_token(api: &Api, req: &Request, body: Option<&Value>) -> Result<Minted> {
     let app_id = config_id(req, "app_id")?;
     let inst = config_id(req, "installation_id")?;
     let key_input = req
         .config_str_opt("private_key_input")?
         .unwrap_or("GITHUB_APP_PRIVATE_KEY");
     let jwt = jwt::app_jwt(req.input(key_input)?, &app_id, now_ms() / 1000).map_err(Error::new)?;
-    #[derive(Deserialize)]
-    struct Minted {
-        token: String,
-        #[serde(default)]
-        expires_at: String,
-    }
-    let m: Minted = api
-        .ok(
-            "POST",
-            &format!("/app/installations/{inst}/access_tokens"),
-            &bearer(&jwt),
-            None,
-        )?
-        .json()?;
+    api.ok(
+        "POST",
+        &format!("/app/installations/{inst}/access_tokens"),
+        &bearer(&jwt),
+        body,
+    )?
+    .json()
+}
+
+fn installation_create(api: &Api, req: &Request) -> Result<Created> {
+    let m = mint_installation_token(api, req, None)?;
     Ok(Created::new(m.token).state(json!({"expires_at": m.expires_at})))
+}
+
+/// The `lease` step: a fresh installation token (GitHub makes them valid
+/// for one hour), optionally narrowed to `config.repositories` and
+/// `config.permissions` (the request body GitHub documents for this
+/// endpoint). Nothing to clean up: it expires by itself.
+fn installation_lease(api: &Api, req: &Request) -> Result<Lease> {
+    let mut body = serde_json::Map::new();
+    match req.config.get("repositories") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+            body.insert("repositories".into(), Value::Array(a.clone()));
+        }
+        Some(_) => return Err(Error::new("config.repositories must be a list of names")),
+    }
+    match req.config.get("permissions") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) if o.values().all(Value::is_string) => {
+            body.insert("permissions".into(), Value::Object(o.clone()));
+        }
+        Some(_) => {
+            return Err(Error::new(
+                "config.permissions must map permission names to read or write",
+            ));
+        }
+    }
+    let body = Value::Object(body);
+    let m = mint_installation_token(
+        api,
+        req,
+        (!body.as_object().is_some_and(|o| o.is_empty())).then_some(&body),
+    )?;
+    log::info(&format!(
+        "minted an installation token for installation {} valid until {}",
+        config_id(req, "installation_id")?,
+        m.expires_at
+    ));
+    let lease = Lease::new("token", m.token);
+    Ok(if m.expires_at.is_empty() {
+        lease
+    } else {
+        lease.expires_at(m.expires_at)
+    })
 }
 
 fn installation_verify(api: &Api, req: &Request) -> Result<()> {
@@ -456,13 +507,14 @@ fn kind(req: &Request) -> Result<Kind> {
 impl Plugin for Github {
     fn info() -> Info {
         Info::new("github", env!("CARGO_PKG_VERSION"))
-            .description("GitHub deploy keys, webhook secrets, App installation tokens, Actions secrets")
+            .description("GitHub deploy keys, webhook secrets, App installation tokens, Actions secrets; leases: App installation tokens")
+            .steps(&["lease"])
             // `*`: the host of `config.api_url` (GitHub Enterprise Server),
             // which the user must grant in `.gsec.yaml` like any host.
             .hosts(&["api.github.com", "*"])
             .config_schema(json!({
                 "type": "object",
-                "required": ["kind"],
+                // `kind` picks a rotation; a lease is always an installation token.
                 "additionalProperties": false,
                 "properties": {
                     "kind": {"enum": ["deploy-key", "webhook-secret", "app-installation-token", "actions-secret"]},
@@ -476,7 +528,9 @@ impl Plugin for Github {
                     "installation_id": {"type": ["integer", "string"]},
                     "private_key_input": {"type": "string", "default": "GITHUB_APP_PRIVATE_KEY"},
                     "secret_name": {"type": "string"},
-                    "source": {"type": "string", "description": "input secret whose value is pushed (default: a new random value)"}
+                    "source": {"type": "string", "description": "input secret whose value is pushed (default: a new random value)"},
+                    "repositories": {"type": "array", "items": {"type": "string"}, "description": "lease: only these repositories of the installation"},
+                    "permissions": {"type": "object", "additionalProperties": {"type": "string"}, "description": "lease: narrower permissions, e.g. {contents: read}"}
                 }
             }))
     }
@@ -498,6 +552,16 @@ impl Plugin for Github {
             Kind::Webhook => webhook_verify(&api, req),
             Kind::Installation => installation_verify(&api, req),
             Kind::Actions => actions_verify(&api, req),
+        }
+    }
+
+    fn lease(req: &Request) -> Result<Lease> {
+        let api = Api::new(req)?;
+        match req.config_str_opt("kind")? {
+            None | Some("app-installation-token") => installation_lease(&api, req),
+            Some(other) => Err(Error::new(format!(
+                "config.kind '{other}' cannot be leased: only app-installation-token can"
+            ))),
         }
     }
 

@@ -43,6 +43,10 @@ pub struct Info {
     pub hosts: Vec<String>,
     /// JSON Schema of the plugin's `config` object.
     pub config_schema: Value,
+    /// Optional steps beyond rotation's, e.g. `["lease"]` (see
+    /// [`Info::steps`]). Empty: rotation only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 impl Info {
@@ -54,7 +58,14 @@ impl Info {
             description: String::new(),
             hosts: vec![],
             config_schema: json!({"type": "object"}),
+            steps: vec![],
         }
+    }
+    /// Declare optional steps the plugin implements (`"lease"`: it
+    /// overrides [`Plugin::lease`]). gsec calls no step that is not listed.
+    pub fn steps(mut self, steps: &[&str]) -> Info {
+        self.steps = steps.iter().map(|s| s.to_string()).collect();
+        self
     }
     pub fn description(mut self, d: &str) -> Info {
         self.description = d.into();
@@ -164,6 +175,46 @@ impl Created {
     }
 }
 
+/// What the optional `lease` step returns: a short-lived credential as
+/// named fields (`.gsec.yaml`'s `lease.env` maps them to environment
+/// variables), and when it expires. gsec never stores it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lease {
+    /// Field name → secret value, in order.
+    pub values: BTreeMap<String, String>,
+    /// RFC 3339 time after which the provider refuses it (`gsec run`
+    /// warns or stops the command before then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The provider's identifier of the lease (shown, never secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl Lease {
+    /// A lease of one field.
+    pub fn new(field: &str, value: impl Into<String>) -> Lease {
+        Lease {
+            values: BTreeMap::from([(field.to_string(), value.into())]),
+            expires_at: None,
+            id: None,
+        }
+    }
+    /// Add a field.
+    pub fn field(mut self, field: &str, value: impl Into<String>) -> Lease {
+        self.values.insert(field.to_string(), value.into());
+        self
+    }
+    pub fn expires_at(mut self, rfc3339: impl Into<String>) -> Lease {
+        self.expires_at = Some(rfc3339.into());
+        self
+    }
+    pub fn id(mut self, id: impl Into<String>) -> Lease {
+        self.id = Some(id.into());
+        self
+    }
+}
+
 /// A plugin error: one line, shown to the user as
 /// `plugin 'NAME' (PATH): <message>`. Never put secret values in it.
 ///
@@ -246,6 +297,12 @@ pub trait Plugin {
     /// it is already gone.
     fn revoke(_req: &Request) -> Result<()> {
         Ok(())
+    }
+    /// Optional: mint a short-lived credential from the root credential(s)
+    /// in `req.inputs` (`lease.inputs`), configured by `req.config`
+    /// (`lease.config`). Declare it with `Info::steps(&["lease"])`.
+    fn lease(_req: &Request) -> Result<Lease> {
+        Err(Error::new("this plugin does not mint leases"))
     }
 }
 
@@ -584,6 +641,9 @@ pub mod __rt {
             "revoke" => req()
                 .and_then(|r| P::revoke(&r))
                 .map(|()| json!({"ok": true})),
+            "lease" => req()
+                .and_then(|r| P::lease(&r))
+                .and_then(|l| Ok(serde_json::to_value(l)?)),
             other => Err(Error::new(format!("unknown op '{other}'"))),
         };
         match res {
@@ -694,6 +754,37 @@ mod tests {
         assert_eq!(
             call(r#"{"op":"verify","future_field":true}"#),
             json!({"ok": true})
+        );
+    }
+
+    struct Leaser;
+    impl Plugin for Leaser {
+        fn info() -> Info {
+            Info::new("l", "1.0.0").steps(&["lease"])
+        }
+        fn create(_: &Request) -> Result<Created> {
+            Err("rotation is not supported".into())
+        }
+        fn lease(req: &Request) -> Result<Lease> {
+            Ok(Lease::new("token", format!("t-{}", req.input("ROOT")?))
+                .field("user", "u")
+                .expires_at("2030-01-01T00:00:00Z"))
+        }
+    }
+
+    #[test]
+    fn lease_is_an_optional_step_listed_in_info() {
+        // Without it: not listed, and a call says so.
+        assert!(call(r#"{"op":"info"}"#).get("steps").is_none());
+        assert_eq!(
+            call(r#"{"op":"lease"}"#),
+            json!({"error": "this plugin does not mint leases"})
+        );
+        let call = |r: &str| __rt::dispatch::<Leaser>(r.as_bytes());
+        assert_eq!(call(r#"{"op":"info"}"#)["steps"], json!(["lease"]));
+        assert_eq!(
+            call(r#"{"op":"lease","config":{},"inputs":{"ROOT":"r"}}"#),
+            json!({"values": {"token": "t-r", "user": "u"}, "expires_at": "2030-01-01T00:00:00Z"})
         );
     }
 
