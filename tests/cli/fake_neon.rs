@@ -136,8 +136,8 @@ impl FakeNeon {
                         .find(|h| h.field.to_string().eq_ignore_ascii_case(n))
                         .map(|h| h.value.to_string())
                 };
-                let headers = ["authorization", "neon-connection-string", "content-type"]
-                    .map(|n| header(n));
+                let headers =
+                    ["authorization", "neon-connection-string", "content-type"].map(|n| header(n));
                 let method = req.method().as_str().to_string();
                 let url = req.url().to_string();
                 let (status, out, extra) = handle(&st, &method, &url, &headers, &body);
@@ -150,7 +150,9 @@ impl FakeNeon {
                     );
                 if let Some(ra) = extra {
                     resp.add_header(
-                        format!("Retry-After: {ra}").parse::<tiny_http::Header>().unwrap(),
+                        format!("Retry-After: {ra}")
+                            .parse::<tiny_http::Header>()
+                            .unwrap(),
                     );
                 }
                 let _ = req.respond(resp);
@@ -191,7 +193,10 @@ impl FakeNeon {
     }
 
     pub fn count(&self, prefix: &str) -> usize {
-        self.calls().iter().filter(|c| c.starts_with(prefix)).count()
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -251,7 +256,8 @@ fn handle(
     let mut s = st.lock().unwrap();
     if url == "/sql" {
         let Some((role, pw, host, db)) = conn.as_deref().and_then(parse_url) else {
-            s.problems.push("sql: no parsable Neon-Connection-String".into());
+            s.problems
+                .push("sql: no parsable Neon-Connection-String".into());
             return error(400, "missing connection string");
         };
         let q: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -295,7 +301,9 @@ fn handle(
     }
     let parts: Vec<&str> = path.split('/').collect();
     let (short, role) = match (method, parts.as_slice()) {
-        ("POST", [p, "branches", b, "roles", r, "reset_password"]) if *p == PROJECT && *b == BRANCH => {
+        ("POST", [p, "branches", b, "roles", r, "reset_password"])
+            if *p == PROJECT && *b == BRANCH =>
+        {
             if !body.is_empty() {
                 s.problems.push(format!("reset {r}: unexpected body"));
             }
@@ -304,9 +312,13 @@ fn handle(
         ("GET", [p, "branches", b, "roles", r]) if *p == PROJECT && *b == BRANCH => {
             (format!("get {r}"), r.to_string())
         }
-        ("GET", [p, "operations", id]) if *p == PROJECT => ("operation".to_string(), id.to_string()),
+        ("GET", [p, "operations", id]) if *p == PROJECT => {
+            ("operation".to_string(), id.to_string())
+        }
         _ => {
-            s.problems.push(format!("{method} {url}: not an API call the plugin should make"));
+            s.problems.push(format!(
+                "{method} {url}: not an API call the plugin should make"
+            ));
             return error(404, "not found");
         }
     };
@@ -343,11 +355,19 @@ fn handle(
         return (200, json!({"role": role_json}), None);
     }
     // reset: a newer reset supersedes a running one.
-    for o in s.ops.iter_mut().filter(|o| o.role == role && o.status == "running") {
+    for o in s
+        .ops
+        .iter_mut()
+        .filter(|o| o.role == role && o.status == "running")
+    {
         o.status = "skipped";
     }
     let password = format!("npg_{}", random_string(12));
-    let id = format!("{}-0000-4000-8000-{}", random_string(8).to_lowercase(), s.ops.len());
+    let id = format!(
+        "{}-0000-4000-8000-{}",
+        random_string(8).to_lowercase(),
+        s.ops.len()
+    );
     let failed = std::mem::take(&mut s.fail_next_op);
     let polls_left = s.running_polls;
     s.ops.push(Op {
@@ -373,7 +393,10 @@ fn handle(
 
 /// An injected failure for this call, if one is armed.
 fn injected(s: &mut State, short: &str) -> Option<(u16, Value, Option<String>)> {
-    let f = s.fail.as_mut().filter(|f| f.times > 0 && short.starts_with(&f.what))?;
+    let f = s
+        .fail
+        .as_mut()
+        .filter(|f| f.times > 0 && short.starts_with(&f.what))?;
     f.times -= 1;
     let (status, ra) = (f.status, f.retry_after.clone());
     s.calls.push(format!("{short} -> {status}"));

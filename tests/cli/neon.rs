@@ -52,7 +52,11 @@ fn assert_vault_logs_in_as(env: &Env, neon: &FakeNeon, role: &str) -> String {
     let (r, ..) = fake_neon::parse_url(&v).expect("a postgres:// URL in the vault");
     assert_eq!(r, role, "the vault's role");
     assert!(neon.logs_in(&v), "the vault's connection string works");
-    assert!(neon.problems().is_empty(), "fake Neon: {:?}", neon.problems());
+    assert!(
+        neon.problems().is_empty(),
+        "fake Neon: {:?}",
+        neon.problems()
+    );
     v
 }
 
@@ -65,7 +69,14 @@ fn neon_alternates_roles_and_retires_the_old_password() {
     assert!(!neon.logs_in(&first), "app_a's old password was reset");
     assert_eq!(
         neon.calls(),
-        ["reset app_b", "operation", "get app_b", "sql app_b ok", "reset app_a", "operation"],
+        [
+            "reset app_b",
+            "operation",
+            "get app_b",
+            "sql app_b ok",
+            "reset app_a",
+            "operation"
+        ],
         "the exact requests of one rotation"
     );
     for s in [&first, &second, &neon.password("app_b"), &neon.api_key] {
@@ -87,7 +98,10 @@ fn neon_grace_keeps_the_old_role_working_until_it_ends() {
     let err = rotate(&env);
     assert!(err.contains("stays valid until"), "{err}");
     assert_vault_logs_in_as(&env, &neon, "app_b");
-    assert!(neon.logs_in(&first), "the running app keeps app_a meanwhile");
+    assert!(
+        neon.logs_in(&first),
+        "the running app keeps app_a meanwhile"
+    );
     ok_later(&env, Duration::from_secs(3600 - 60), &["rotate", "--due"]);
     assert!(neon.logs_in(&first), "a minute early still waits");
     ok_later(&env, Duration::from_secs(3600 + 60), &["rotate", "--due"]);
@@ -108,15 +122,20 @@ fn neon_keep_mode_leaves_the_old_role_alone() {
 #[test]
 fn neon_single_strategy_stores_a_bare_password() {
     let (env, neon) = neon_project("", "");
-    let cfg = env
-        .read(".gsec.yaml")
-        .replace("roles: [app_a, app_b]", "strategy: single, role: app, format: password");
+    let cfg = env.read(".gsec.yaml").replace(
+        "roles: [app_a, app_b]",
+        "strategy: single, role: app, format: password",
+    );
     env.write(".gsec.yaml", &cfg);
     env.set(NAME, ENV, &neon.password("app"));
     let old = neon.password("app");
     let err = rotate(&env);
     let new = env.get(NAME, ENV);
-    assert_eq!(new, neon.password("app"), "the vault holds the bare password");
+    assert_eq!(
+        new,
+        neon.password("app"),
+        "the vault holds the bare password"
+    );
     assert_ne!(new, old);
     assert_eq!(
         neon.calls(),
@@ -169,10 +188,20 @@ fn neon_rate_limit_with_a_long_retry_after_leaves_it_to_resume() {
     let (env, neon) = neon_project("", "");
     neon.fail("reset", 429, 1, Some("120"));
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
-    assert!(err.contains("HTTP 429 (the provider asks to wait 120 s)"), "{err}");
-    assert_eq!(neon.calls(), ["reset app_b -> 429"], "no retry before the wait");
+    assert!(
+        err.contains("HTTP 429 (the provider asks to wait 120 s)"),
+        "{err}"
+    );
+    assert_eq!(
+        neon.calls(),
+        ["reset app_b -> 429"],
+        "no retry before the wait"
+    );
     let pending = env.ok(&["rotate", "--resume", "--dry-run"]);
-    assert!(pending.contains(&format!("would resume {NAME}")), "{pending}");
+    assert!(
+        pending.contains(&format!("would resume {NAME}")),
+        "{pending}"
+    );
     env.ok(&["rotate", "--resume"]);
     assert_vault_logs_in_as(&env, &neon, "app_b");
 }
@@ -198,7 +227,11 @@ fn neon_failed_operation_rolls_back_to_the_old_role() {
     );
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     assert_vault_logs_in_as(&env, &neon, "app_a");
-    assert_eq!(neon.count("reset app_b"), 2, "the rejected password is reset again");
+    assert_eq!(
+        neon.count("reset app_b"),
+        2,
+        "the rejected password is reset again"
+    );
     rotate(&env);
     assert_vault_logs_in_as(&env, &neon, "app_b");
 }
@@ -264,7 +297,10 @@ fn crash_and_resume(point: &str, calls_at_kill: usize) {
     let err = env.ok(&["rotate", "--resume"]);
     assert!(err.is_empty(), "{err}");
     assert_vault_logs_in_as(&env, &neon, "app_b");
-    assert!(!neon.logs_in(&first), "app_a's old password is dead after '{point}'");
+    assert!(
+        !neon.logs_in(&first),
+        "app_a's old password is dead after '{point}'"
+    );
     let n = neon.calls().len();
     let out = env.run_in(&["rotate", "--resume"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));

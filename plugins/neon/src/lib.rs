@@ -105,7 +105,8 @@ fn host_ok(s: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn url_setting(req: &Request, key: &str) -> Result<Option<String>> {
@@ -853,17 +854,25 @@ mod tests {
         h.finish();
         assert_eq!(out["value"], url("app_b", "n%2Fw%20p%40ss"), "{out}");
         assert_eq!(out["id"], "app_b");
-        assert_eq!(out["state"], json!({"role": "app_b", "operations": ["op-1"]}));
+        assert_eq!(
+            out["state"],
+            json!({"role": "app_b", "operations": ["op-1"]})
+        );
         // Percent-encoding round-trips.
         let cfg = Cfg::new(&serde_json::from_value(json!({"config": config()})).unwrap()).unwrap();
         let c = Cred::parse(&cfg, out["value"].as_str().unwrap(), "v").unwrap();
-        assert_eq!((c.role.as_str(), c.password.as_str()), ("app_b", "n/w p@ss"));
+        assert_eq!(
+            (c.role.as_str(), c.password.as_str()),
+            ("app_b", "n/w p@ss")
+        );
         // No current value: the first role. A foreign role: refused.
         let h = Harness::new().expect(
             &format!("POST {API}/app_a/reset_password"),
             reply(200, &reset_answer("app_a", "x")),
         );
-        let out = h.call::<Neon>(json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}));
+        let out = h.call::<Neon>(
+            json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}),
+        );
         assert_eq!(out["id"], "app_a", "{out}");
         let h = Harness::new();
         let out = h.call::<Neon>(json!({"op": "create", "config": config(),
@@ -892,10 +901,15 @@ mod tests {
                     );
                     assert_eq!(r.text(), r#"{"params":[],"query":"SELECT 1"}"#);
                 },
-                reply(200, r#"{"command": "SELECT", "rowCount": 1, "fields": [], "rows": [["1"]]}"#),
+                reply(
+                    200,
+                    r#"{"command": "SELECT", "rowCount": 1, "fields": [], "rows": [["1"]]}"#,
+                ),
             );
-        let out = h.call::<Neon>(json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
-            "value": url("app_b", "pw"), "state": {"role": "app_b", "operations": ["op-1"]}}));
+        let out = h.call::<Neon>(
+            json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
+            "value": url("app_b", "pw"), "state": {"role": "app_b", "operations": ["op-1"]}}),
+        );
         assert_eq!(out, json!({"ok": true}));
         h.finish();
         assert_eq!(h.slept_ms(), vec![250]);
@@ -909,19 +923,37 @@ mod tests {
                 SQL,
                 reply(400, r#"{"message": "password authentication failed for user \"app_b\"", "code": "28P01"}"#),
             );
-        let out = h.call::<Neon>(json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
-            "value": url("app_b", "pw")}));
+        let out = h.call::<Neon>(
+            json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
+            "value": url("app_b", "pw")}),
+        );
         assert!(out.get("retry").is_none(), "{out}");
-        assert!(out["error"].as_str().unwrap().contains("Postgres refused the new password (SQLSTATE 28P01"), "{out}");
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .contains("Postgres refused the new password (SQLSTATE 28P01"),
+            "{out}"
+        );
         let h = Harness::new().expect(&format!("GET {OPS}/op-1"), reply(200, &op("failed")));
-        let out = h.call::<Neon>(json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
-            "value": url("app_b", "pw"), "state": {"operations": ["op-1"]}}));
+        let out = h.call::<Neon>(
+            json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
+            "value": url("app_b", "pw"), "state": {"operations": ["op-1"]}}),
+        );
         assert!(out.get("retry").is_none(), "{out}");
-        assert!(out["error"].as_str().unwrap().contains("operation op-1 (apply_config) failed: compute restart failed"), "{out}");
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .contains("operation op-1 (apply_config) failed: compute restart failed"),
+            "{out}"
+        );
         // Never finishing: no answer, retry later.
         let h = Harness::new().respond(|_| reply(200, &op("running")));
-        let out = h.call::<Neon>(json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
-            "value": url("app_b", "pw"), "state": {"operations": ["op-1"]}}));
+        let out = h.call::<Neon>(
+            json!({"op": "verify", "config": config(), "inputs": {"NEON_API_KEY": "k"},
+            "value": url("app_b", "pw"), "state": {"operations": ["op-1"]}}),
+        );
         assert_eq!(out["retry"], true, "{out}");
         assert!(h.slept_ms().iter().sum::<u64>() <= 20_000);
     }
@@ -931,34 +963,62 @@ mod tests {
         let h = Harness::new()
             .expect(
                 &format!("POST {API}/app_a/reset_password"),
-                reply(429, r#"{"code": "", "message": "rate limit exceeded"}"#).header("Retry-After", "2"),
+                reply(429, r#"{"code": "", "message": "rate limit exceeded"}"#)
+                    .header("Retry-After", "2"),
             )
-            .expect(&format!("POST {API}/app_a/reset_password"), reply(200, &reset_answer("app_a", "x")));
-        let out = h.call::<Neon>(json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}));
+            .expect(
+                &format!("POST {API}/app_a/reset_password"),
+                reply(200, &reset_answer("app_a", "x")),
+            );
+        let out = h.call::<Neon>(
+            json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}),
+        );
         assert_eq!(out["id"], "app_a", "{out}");
         assert_eq!(h.slept_ms(), vec![2000], "Retry-After honoured");
-        let h = Harness::new().respond(|_| reply(401, r#"{"code": "", "message": "authentication required"}"#));
-        let out = h.call::<Neon>(json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k3y"}}));
+        let h = Harness::new()
+            .respond(|_| reply(401, r#"{"code": "", "message": "authentication required"}"#));
+        let out = h.call::<Neon>(
+            json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k3y"}}),
+        );
         let e = out["error"].as_str().unwrap();
-        assert!(e.contains("HTTP 401 (the API key in input secret 'NEON_API_KEY' was refused"), "{e}");
+        assert!(
+            e.contains("HTTP 401 (the API key in input secret 'NEON_API_KEY' was refused"),
+            "{e}"
+        );
         assert!(!e.contains("k3y"));
         let h = Harness::new().respond(|_| reply(503, "upstream"));
-        let out = h.call::<Neon>(json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}));
+        let out = h.call::<Neon>(
+            json!({"op": "create", "config": config(), "inputs": {"NEON_API_KEY": "k"}}),
+        );
         assert_eq!(out["retry"], true, "{out}");
-        assert!(out["error"].as_str().unwrap().contains("HTTP 503 (after 4 attempts)"), "{out}");
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .contains("HTTP 503 (after 4 attempts)"),
+            "{out}"
+        );
     }
 
     #[test]
     fn revoke_resets_the_old_role_except_in_single_mode() {
         let h = Harness::new()
-            .expect(&format!("POST {API}/app_a/reset_password"), reply(200, &reset_answer("app_a", "gone")))
+            .expect(
+                &format!("POST {API}/app_a/reset_password"),
+                reply(200, &reset_answer("app_a", "gone")),
+            )
             .expect(&format!("GET {OPS}/op-1"), reply(200, &op("finished")));
-        let out = h.call::<Neon>(json!({"op": "revoke", "config": config(), "inputs": {"NEON_API_KEY": "k"},
-            "value": url("app_a", "old"), "id": "app_a"}));
+        let out = h.call::<Neon>(
+            json!({"op": "revoke", "config": config(), "inputs": {"NEON_API_KEY": "k"},
+            "value": url("app_a", "old"), "id": "app_a"}),
+        );
         assert_eq!(out, json!({"ok": true}));
         h.finish();
         // Already gone.
-        let h = Harness::new().expect(&format!("POST {API}/app_a/reset_password"), reply(404, r#"{"message": "not found"}"#));
+        let h = Harness::new().expect(
+            &format!("POST {API}/app_a/reset_password"),
+            reply(404, r#"{"message": "not found"}"#),
+        );
         let out = h.call::<Neon>(json!({"op": "revoke", "config": config(), "inputs": {"NEON_API_KEY": "k"}, "id": "app_a"}));
         assert_eq!(out, json!({"ok": true}));
         // Single: nothing to do (resetting would end the new password).
@@ -971,7 +1031,14 @@ mod tests {
         // A bare password cannot alternate.
         let mut bad = config();
         bad["format"] = json!("password");
-        let out = Harness::new().call::<Neon>(json!({"op": "create", "config": bad, "inputs": {"NEON_API_KEY": "k"}}));
-        assert!(out["error"].as_str().unwrap().contains("does not fit strategy alternating"), "{out}");
+        let out = Harness::new()
+            .call::<Neon>(json!({"op": "create", "config": bad, "inputs": {"NEON_API_KEY": "k"}}));
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .contains("does not fit strategy alternating"),
+            "{out}"
+        );
     }
 }
