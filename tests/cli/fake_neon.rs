@@ -137,7 +137,7 @@ impl FakeNeon {
                         .map(|h| h.value.to_string())
                 };
                 let headers =
-                    ["authorization", "neon-connection-string", "content-type"].map(|n| header(n));
+                    ["authorization", "neon-connection-string", "content-type"].map(header);
                 let method = req.method().as_str().to_string();
                 let url = req.url().to_string();
                 let (status, out, extra) = handle(&st, &method, &url, &headers, &body);
