@@ -52,6 +52,8 @@ struct State {
     fail: Option<Fail>,
     running_polls: u32,
     fail_next_op: bool,
+    /// The next reset answers with a password other than the one it sets.
+    wrong_next_password: bool,
 }
 
 pub struct FakeNeon {
@@ -118,6 +120,7 @@ impl FakeNeon {
             fail: None,
             running_polls: 0,
             fail_next_op: false,
+            wrong_next_password: false,
         }));
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -215,6 +218,12 @@ impl FakeNeon {
     /// The next reset's operation fails (the password is not applied).
     pub fn fail_next_operation(&self) {
         self.state.lock().unwrap().fail_next_op = true;
+    }
+
+    /// The next reset tells the plugin a password it did not set (so the
+    /// login check refuses it).
+    pub fn wrong_next_password(&self) {
+        self.state.lock().unwrap().wrong_next_password = true;
     }
 
     /// New operations answer `running` to this many GETs first.
@@ -382,7 +391,11 @@ fn handle(
         finish(&mut s, i);
     }
     let mut r = role_json;
-    r["password"] = json!(password);
+    r["password"] = json!(if std::mem::take(&mut s.wrong_next_password) {
+        format!("npg_{}", random_string(12))
+    } else {
+        password
+    });
     (
         200,
         json!({"role": r, "operations": [{"id": id, "project_id": PROJECT, "branch_id": BRANCH,

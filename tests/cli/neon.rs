@@ -237,6 +237,35 @@ fn neon_failed_operation_rolls_back_to_the_old_role() {
 }
 
 #[test]
+fn neon_refused_password_rolls_back_to_the_old_role() {
+    let (env, neon) = neon_project("", "");
+    let first = env.get(NAME, ENV);
+    neon.wrong_next_password();
+    let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
+    assert!(
+        err.contains("failed verification")
+            && err.contains("Postgres refused the new password (SQLSTATE 28P01"),
+        "{err}"
+    );
+    assert_no_secret(&err, &first);
+    assert_no_secret(&err, &neon.password("app_b"));
+    assert_eq!(env.get(NAME, ENV), first);
+    assert_vault_logs_in_as(&env, &neon, "app_a");
+    assert_eq!(
+        neon.calls(),
+        [
+            "reset app_b",
+            "operation",
+            "get app_b",
+            "sql app_b refused",
+            "reset app_b",
+            "operation"
+        ],
+        "rolled back: the refused role is reset again, app_a untouched"
+    );
+}
+
+#[test]
 fn neon_plugin_reaches_only_granted_hosts() {
     let (env, neon) = neon_project("", "");
     let cfg = env.read(".gsec.yaml").replace(
