@@ -30,7 +30,7 @@ use gsec_plugin_sdk::http::{self, Response};
 use gsec_plugin_sdk::retry::Policy;
 use gsec_plugin_sdk::{
     Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, json_path, log,
-    now_ms, sigv4,
+    now_ms, serde_json, sigv4,
 };
 
 const DEFAULT_API: &str = "https://api.cloudflare.com/client/v4";
@@ -121,7 +121,13 @@ fn admin(req: &Request) -> Result<Option<&str>> {
 
 /// One API call, retried on 429 (honouring `Retry-After`), 5xx and
 /// transport failures. Errors name `what`, never a token.
-fn call(method: &str, url: &str, token: &str, body: Option<&Value>, what: &str) -> Result<Response> {
+fn call(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+    what: &str,
+) -> Result<Response> {
     let auth = format!("Bearer {token}");
     let bytes = body.map(|b| b.to_string().into_bytes());
     let mut headers = vec![("authorization", auth.as_str())];
@@ -149,7 +155,10 @@ fn cf_error(r: &Response) -> String {
     let code = json_path(&v, "errors[0].code").map(|c| c.to_string());
     let msg = json_path(&v, "errors[0].message").and_then(Value::as_str);
     match (code, msg) {
-        (Some(c), Some(m)) => format!(" (Cloudflare error {c}: {})", m.chars().take(200).collect::<String>()),
+        (Some(c), Some(m)) => format!(
+            " (Cloudflare error {c}: {})",
+            m.chars().take(200).collect::<String>()
+        ),
         (Some(c), None) => format!(" (Cloudflare error {c})"),
         _ => String::new(),
     }
@@ -170,11 +179,19 @@ fn result(r: Response, what: &str) -> Result<Value> {
     if (200..300).contains(&r.status) {
         let v: Value = r.json().map_err(|e| context(e, what))?;
         if v.get("success") == Some(&Value::Bool(false)) {
-            return Err(Error::new(format!("{what}: Cloudflare answered success: false{}", cf_error(&r))));
+            return Err(Error::new(format!(
+                "{what}: Cloudflare answered success: false{}",
+                cf_error(&r)
+            )));
         }
         return Ok(v.get("result").cloned().unwrap_or(Value::Null));
     }
-    let text = format!("{what}: HTTP {}{}{}", r.status, hint(r.status), cf_error(&r));
+    let text = format!(
+        "{what}: HTTP {}{}{}",
+        r.status,
+        hint(r.status),
+        cf_error(&r)
+    );
     if r.is_transient() {
         Err(Error::retry(text))
     } else {
@@ -196,7 +213,11 @@ fn whoami(cfg: &Cfg, token: &str, what: &str) -> Result<Option<(String, String)>
         .and_then(Value::as_str)
         .filter(|i| id_ok(i))
         .ok_or_else(|| Error::new(format!("{what}: the answer has no token id")))?;
-    let status = v.get("status").and_then(Value::as_str).unwrap_or("").to_string();
+    let status = v
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     Ok(Some((id.to_string(), status)))
 }
 
@@ -208,7 +229,13 @@ fn token_ok(t: &str) -> bool {
 /// rotation's suffix, cut (by characters) to fit Cloudflare's limit.
 fn new_name(old: &str, token: &str) -> String {
     let base = match old.rfind(" gsec-") {
-        Some(i) if old[i + 6..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => &old[..i],
+        Some(i)
+            if old[i + 6..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            &old[..i]
+        }
         _ => old,
     };
     let suffix = format!(" gsec-{token}");
@@ -222,7 +249,12 @@ fn expiry(days: u64) -> String {
     let secs = now_ms().div_euclid(1000) + (days as i64) * 86_400;
     let (y, m, d) = sigv4::civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
 }
 
 /// The policies of an existing token as `POST …/tokens` takes them: the
@@ -287,7 +319,10 @@ fn old_id(cfg: &Cfg, req: &Request) -> Result<String> {
 }
 
 fn signer<'a>(req: &'a Request) -> Result<&'a str> {
-    match (admin(req)?, req.current.as_deref().filter(|c| !c.trim().is_empty())) {
+    match (
+        admin(req)?,
+        req.current.as_deref().filter(|c| !c.trim().is_empty()),
+    ) {
         (Some(a), _) => Ok(a),
         (None, Some(c)) => Ok(c),
         (None, None) => Err(Error::new(
@@ -303,7 +338,16 @@ fn create(req: &Request) -> Result<Created> {
     match cfg.mode {
         Mode::Roll => {
             let what = format!("PUT tokens/{id}/value");
-            let v = result(call("PUT", &format!("{}/{id}/value", cfg.tokens), auth, Some(&json!({})), &what)?, &what)?;
+            let v = result(
+                call(
+                    "PUT",
+                    &format!("{}/{id}/value", cfg.tokens),
+                    auth,
+                    Some(&json!({})),
+                    &what,
+                )?,
+                &what,
+            )?;
             let value = v
                 .as_str()
                 .filter(|s| !s.is_empty())
@@ -313,7 +357,10 @@ fn create(req: &Request) -> Result<Created> {
         }
         Mode::Dual => {
             let what = format!("GET tokens/{id}");
-            let old = result(call("GET", &format!("{}/{id}", cfg.tokens), auth, None, &what)?, &what)?;
+            let old = result(
+                call("GET", &format!("{}/{id}", cfg.tokens), auth, None, &what)?,
+                &what,
+            )?;
             let old_name = old.get("name").and_then(Value::as_str).unwrap_or("token");
             let token = req.token.as_deref().filter(|t| token_ok(t));
             let name = match token {
@@ -333,21 +380,35 @@ fn create(req: &Request) -> Result<Created> {
                 }
             }
             let mut body = json!({"name": name, "policies": copy_policies(&old)?});
-            if let Some(c) = old.get("condition").filter(|c| c.as_object().is_some_and(|o| !o.is_empty())) {
+            if let Some(c) = old
+                .get("condition")
+                .filter(|c| c.as_object().is_some_and(|o| !o.is_empty()))
+            {
                 body["condition"] = c.clone();
             }
             if let Some(days) = cfg.expires_in_days {
                 body["expires_on"] = json!(expiry(days));
             }
-            let made = result(call("POST", &cfg.tokens, auth, Some(&body), "POST tokens")?, "POST tokens")?;
+            let made = result(
+                call("POST", &cfg.tokens, auth, Some(&body), "POST tokens")?,
+                "POST tokens",
+            )?;
             let (Some(new_id), Some(value)) = (
                 made.get("id").and_then(Value::as_str).filter(|i| id_ok(i)),
-                made.get("value").and_then(Value::as_str).filter(|v| !v.is_empty()),
+                made.get("value")
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty()),
             ) else {
-                return Err(Error::new("POST tokens: the answer has no token id or value"));
+                return Err(Error::new(
+                    "POST tokens: the answer has no token id or value",
+                ));
             };
-            log::info(&format!("created token {new_id} with the policies of token {id}"));
-            Ok(Created::new(value).id(new_id).state(json!({"mode": "dual"})))
+            log::info(&format!(
+                "created token {new_id} with the policies of token {id}"
+            ));
+            Ok(Created::new(value)
+                .id(new_id)
+                .state(json!({"mode": "dual"})))
         }
     }
 }
@@ -389,23 +450,25 @@ fn delete(cfg: &Cfg, auth: &str, id: &str) -> Result<()> {
 fn verify(req: &Request) -> Result<()> {
     let cfg = Cfg::new(req)?;
     let value = req.value.as_deref().ok_or("verify: no value given")?;
-    let res = (|| {
-        match whoami(&cfg, value, "GET tokens/verify (the new token)")? {
-            None => Err(Error::new("Cloudflare rejects the new token (GET tokens/verify: HTTP 401)")),
-            Some((id, status)) => {
-                if let Some(want) = req.id.as_deref()
-                    && want != id
-                {
-                    return Err(Error::new(format!(
-                        "the new value belongs to token {id}, not to token {want}"
-                    )));
-                }
-                if status != "active" {
-                    return Err(Error::new(format!("the new token {id} is '{status}', not active")));
-                }
-                log::info(&format!("token {id} is active"));
-                Ok(())
+    let res = (|| match whoami(&cfg, value, "GET tokens/verify (the new token)")? {
+        None => Err(Error::new(
+            "Cloudflare rejects the new token (GET tokens/verify: HTTP 401)",
+        )),
+        Some((id, status)) => {
+            if let Some(want) = req.id.as_deref()
+                && want != id
+            {
+                return Err(Error::new(format!(
+                    "the new value belongs to token {id}, not to token {want}"
+                )));
             }
+            if status != "active" {
+                return Err(Error::new(format!(
+                    "the new token {id} is '{status}', not active"
+                )));
+            }
+            log::info(&format!("token {id} is active"));
+            Ok(())
         }
     })();
     match (res, cfg.mode) {
@@ -549,7 +612,9 @@ mod tests {
                 },
                 reply(200, &ok(json!({"id": "new1", "value": "new-token-value"}))),
             );
-        let out = h.call::<Cloudflare>(json!({"op": "create", "config": {}, "current": OLD, "token": "t0k"}));
+        let out = h.call::<Cloudflare>(
+            json!({"op": "create", "config": {}, "current": OLD, "token": "t0k"}),
+        );
         h.finish();
         assert_eq!(out["id"], "new1", "{out}");
         assert_eq!(out["value"], "new-token-value");
@@ -558,26 +623,56 @@ mod tests {
     #[test]
     fn throttling_waits_for_retry_after_and_errors_name_the_request() {
         let h = Harness::new()
-            .expect(&format!("GET {API}/user/tokens/verify"), reply(429, "").header("retry-after", "2"))
-            .expect(&format!("GET {API}/user/tokens/verify"), reply(401, r#"{"success":false,"errors":[{"code":1000,"message":"Invalid API Token"}]}"#));
-        let out = h.call::<Cloudflare>(json!({"op": "revoke", "config": {}, "value": OLD, "id": "old1"}));
-        assert_eq!(out, json!({"ok": true}), "a rejected old value is already dead");
+            .expect(
+                &format!("GET {API}/user/tokens/verify"),
+                reply(429, "").header("retry-after", "2"),
+            )
+            .expect(
+                &format!("GET {API}/user/tokens/verify"),
+                reply(
+                    401,
+                    r#"{"success":false,"errors":[{"code":1000,"message":"Invalid API Token"}]}"#,
+                ),
+            );
+        let out =
+            h.call::<Cloudflare>(json!({"op": "revoke", "config": {}, "value": OLD, "id": "old1"}));
+        assert_eq!(
+            out,
+            json!({"ok": true}),
+            "a rejected old value is already dead"
+        );
         assert_eq!(h.slept_ms(), vec![2000]);
         h.finish();
         let h = Harness::new().respond(|_| reply(403, r#"{"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}"#));
-        let out = h.call::<Cloudflare>(json!({"op": "create", "config": {"mode": "roll", "token_id": "abc"}, "current": OLD}));
+        let out = h.call::<Cloudflare>(
+            json!({"op": "create", "config": {"mode": "roll", "token_id": "abc"}, "current": OLD}),
+        );
         let e = out["error"].as_str().unwrap();
-        assert!(e.starts_with("PUT tokens/abc/value: HTTP 403; the token lacks permission") && e.contains("9109"), "{e}");
+        assert!(
+            e.starts_with("PUT tokens/abc/value: HTTP 403; the token lacks permission")
+                && e.contains("9109"),
+            "{e}"
+        );
         assert!(out.get("retry").is_none());
     }
 
     #[test]
     fn a_roll_that_cannot_be_verified_stays_pending() {
         let h = Harness::new().respond(|_| reply(401, ""));
-        let out = h.call::<Cloudflare>(json!({"op": "verify", "config": {"mode": "roll"}, "value": "v", "id": "t1"}));
+        let out = h.call::<Cloudflare>(
+            json!({"op": "verify", "config": {"mode": "roll"}, "value": "v", "id": "t1"}),
+        );
         assert_eq!(out["retry"], true, "{out}");
         let h = Harness::new().respond(|_| reply(401, ""));
-        let out = h.call::<Cloudflare>(json!({"op": "verify", "config": {}, "value": "v", "id": "t1"}));
-        assert!(out.get("retry").is_none() && out["error"].as_str().unwrap().contains("rejects the new token"), "{out}");
+        let out =
+            h.call::<Cloudflare>(json!({"op": "verify", "config": {}, "value": "v", "id": "t1"}));
+        assert!(
+            out.get("retry").is_none()
+                && out["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rejects the new token"),
+            "{out}"
+        );
     }
 }

@@ -40,7 +40,8 @@
 use gsec_plugin_sdk::http::{self, Response};
 use gsec_plugin_sdk::retry::Policy;
 use gsec_plugin_sdk::{
-    Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, log, now_ms, sigv4,
+    Created, Error, Info, Plugin, Request, Result, Value, export_plugin, json, log, now_ms,
+    serde_json, sigv4,
 };
 
 const DEFAULT_API: &str = "https://gitlab.com/api/v4";
@@ -85,7 +86,9 @@ impl Cfg {
             .trim_end_matches('/')
             .to_string();
         if !(api.starts_with("https://") || api.starts_with("http://")) {
-            return Err(Error::new("config.api_url must be an http(s) URL (…/api/v4)"));
+            return Err(Error::new(
+                "config.api_url must be an http(s) URL (…/api/v4)",
+            ));
         }
         let kind = match req.config_str_opt("kind")?.unwrap_or("personal") {
             "personal" => Kind::Personal,
@@ -100,7 +103,11 @@ impl Cfg {
         let owner = match kind {
             Kind::Personal => None,
             Kind::Project | Kind::Group => {
-                let key = if kind == Kind::Project { "project" } else { "group" };
+                let key = if kind == Kind::Project {
+                    "project"
+                } else {
+                    "group"
+                };
                 let v = match req.config.get(key) {
                     Some(Value::Number(n)) => n.to_string(),
                     Some(Value::String(s)) => s.clone(),
@@ -111,7 +118,9 @@ impl Cfg {
                     }
                 };
                 let p = path_param(&v).ok_or_else(|| {
-                    Error::new(format!("config.{key} must be an id or a path like acme/app"))
+                    Error::new(format!(
+                        "config.{key} must be an id or a path like acme/app"
+                    ))
                 })?;
                 Some(format!("{key}s/{p}"))
             }
@@ -158,7 +167,13 @@ fn admin(req: &Request) -> Result<Option<&str>> {
 /// One API call with `PRIVATE-TOKEN`, retried on 429 (honouring
 /// `Retry-After`), 5xx and transport failures. Errors name the request
 /// (`path` carries ids, never a token).
-fn call(cfg: &Cfg, method: &str, path: &str, token: &str, body: Option<&Value>) -> Result<Response> {
+fn call(
+    cfg: &Cfg,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<Response> {
     let url = format!("{}{path}", cfg.api);
     let bytes = body.map(|b| b.to_string().into_bytes());
     let mut headers = vec![("private-token", token)];
@@ -169,7 +184,11 @@ fn call(cfg: &Cfg, method: &str, path: &str, token: &str, body: Option<&Value>) 
         .run(|| http::request(method, &url, &headers, bytes.as_deref()))
         .map_err(|e| {
             let msg = format!("{method} {}: {}", strip_query(path), e.message());
-            if e.is_retry() { Error::retry(msg) } else { Error::new(msg) }
+            if e.is_retry() {
+                Error::retry(msg)
+            } else {
+                Error::new(msg)
+            }
         })
 }
 
@@ -182,7 +201,9 @@ fn failure(r: &Response, method: &str, path: &str) -> Error {
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     let msg = match v.get("message").or_else(|| v.get("error")) {
         Some(Value::String(s)) => format!(": {}", s.chars().take(200).collect::<String>()),
-        Some(m @ Value::Object(_)) => format!(": {}", m.to_string().chars().take(200).collect::<String>()),
+        Some(m @ Value::Object(_)) => {
+            format!(": {}", m.to_string().chars().take(200).collect::<String>())
+        }
         _ => String::new(),
     };
     let hint = match r.status {
@@ -192,7 +213,11 @@ fn failure(r: &Response, method: &str, path: &str) -> Error {
         400 => " (GitLab refused the request)",
         _ => "",
     };
-    let text = format!("{method} {}: HTTP {}{hint}{msg}", strip_query(path), r.status);
+    let text = format!(
+        "{method} {}: HTTP {}{hint}{msg}",
+        strip_query(path),
+        r.status
+    );
     if r.is_transient() {
         Error::retry(text)
     } else {
@@ -227,7 +252,9 @@ fn num_id(v: &Value, key: &str) -> Option<u64> {
 fn created(v: &Value, what: &str) -> Result<Created> {
     let (Some(id), Some(token)) = (
         num_id(v, "id"),
-        v.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()),
+        v.get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty()),
     ) else {
         return Err(Error::new(format!("{what}: the answer has no token or id")));
     };
@@ -251,7 +278,11 @@ fn rotate_body(cfg: &Cfg) -> Value {
 /// Rotate token `id` with the managing token.
 fn rotate_by_id(cfg: &Cfg, admin: &str, id: u64) -> Result<Created> {
     let path = format!("{}/{id}/rotate", cfg.collection());
-    let v = ok_json(call(cfg, "POST", &path, admin, Some(&rotate_body(cfg)))?, "POST", &path)?;
+    let v = ok_json(
+        call(cfg, "POST", &path, admin, Some(&rotate_body(cfg)))?,
+        "POST",
+        &path,
+    )?;
     created(&v, &format!("POST {path}"))
 }
 
@@ -289,7 +320,12 @@ fn create(req: &Request) -> Result<Created> {
         let path = "/personal_access_tokens/self/rotate";
         let r = call(&cfg, "POST", path, cur, Some(&rotate_body(&cfg)))?;
         if r.status == 401 {
-            return Err(dead_end(&cfg, cur, " and there is no config.admin_input to look for its replacement", true));
+            return Err(dead_end(
+                &cfg,
+                cur,
+                " and there is no config.admin_input to look for its replacement",
+                true,
+            ));
         }
         let v = ok_json(r, "POST", path)?;
         return created(&v, &format!("POST {path}"));
@@ -299,12 +335,18 @@ fn create(req: &Request) -> Result<Created> {
     if let Some(cur) = current
         && let Some(me) = whoami(&cfg, cur)?
     {
-        let id = num_id(&me, "id").ok_or("GET /personal_access_tokens/self: the answer has no id")?;
+        let id =
+            num_id(&me, "id").ok_or("GET /personal_access_tokens/self: the answer has no id")?;
         return rotate_by_id(&cfg, admin, id);
     }
     let Some(old_id) = req.id.as_deref().and_then(|i| i.parse::<u64>().ok()) else {
         return match current {
-            Some(cur) => Err(dead_end(&cfg, cur, ", and gsec does not know its id to look for its replacement", false)),
+            Some(cur) => Err(dead_end(
+                &cfg,
+                cur,
+                ", and gsec does not know its id to look for its replacement",
+                false,
+            )),
             None => Err(Error::new(
                 "no token to rotate: store the current token in the secret first",
             )),
@@ -324,7 +366,11 @@ fn recover(cfg: &Cfg, admin: &str, old_id: u64, current: Option<&str>) -> Result
             "token {old_id} is active but rejects the value in the secret: the secret does not hold it (`gsec set` the right value)"
         )));
     }
-    let name = old.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = old
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let user = num_id(&old, "user_id");
     let list = match cfg.kind {
         Kind::Personal => format!(
@@ -355,12 +401,22 @@ fn recover(cfg: &Cfg, admin: &str, old_id: u64, current: Option<&str>) -> Result
             rotate_by_id(cfg, admin, *id)
         }
         [] => match current {
-            Some(cur) => Err(dead_end(cfg, cur, &format!(" and no active token named '{name}' replaced token {old_id}"), false)),
-            None => Err(Error::new(format!("token {old_id} is revoked and no active token named '{name}' replaced it"))),
+            Some(cur) => Err(dead_end(
+                cfg,
+                cur,
+                &format!(" and no active token named '{name}' replaced token {old_id}"),
+                false,
+            )),
+            None => Err(Error::new(format!(
+                "token {old_id} is revoked and no active token named '{name}' replaced it"
+            ))),
         },
         many => Err(Error::new(format!(
             "token {old_id} is revoked and several active tokens named '{name}' could have replaced it ({}): revoke the wrong ones in GitLab, then `gsec rotate --resume`",
-            many.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -371,16 +427,25 @@ fn verify(req: &Request) -> Result<()> {
     let check = || -> Result<()> {
         let me = whoami(&cfg, value)?
             .ok_or("GitLab rejects the new token (GET /personal_access_tokens/self: HTTP 401)")?;
-        let id = num_id(&me, "id").ok_or("GET /personal_access_tokens/self: the answer has no id")?;
+        let id =
+            num_id(&me, "id").ok_or("GET /personal_access_tokens/self: the answer has no id")?;
         if let Some(want) = req.id.as_deref()
             && want != id.to_string()
         {
-            return Err(Error::new(format!("the new value is token {id}, not token {want}")));
+            return Err(Error::new(format!(
+                "the new value is token {id}, not token {want}"
+            )));
         }
-        if me.get("active") != Some(&Value::Bool(true)) || me.get("revoked") == Some(&Value::Bool(true)) {
+        if me.get("active") != Some(&Value::Bool(true))
+            || me.get("revoked") == Some(&Value::Bool(true))
+        {
             return Err(Error::new(format!("the new token {id} is not active")));
         }
-        let want_exp = req.state.as_ref().and_then(|s| s.get("expires_at")).filter(|e| !e.is_null());
+        let want_exp = req
+            .state
+            .as_ref()
+            .and_then(|s| s.get("expires_at"))
+            .filter(|e| !e.is_null());
         if let Some(w) = want_exp
             && me.get("expires_at") != Some(w)
         {
@@ -403,12 +468,19 @@ fn verify(req: &Request) -> Result<()> {
 fn revoke(req: &Request) -> Result<()> {
     let cfg = Cfg::new(req)?;
     let Some(value) = req.value.as_deref().filter(|v| !v.trim().is_empty()) else {
-        return match (req.id.as_deref().and_then(|i| i.parse::<u64>().ok()), admin(req)?) {
+        return match (
+            req.id.as_deref().and_then(|i| i.parse::<u64>().ok()),
+            admin(req)?,
+        ) {
             (None, _) => Ok(()), // nothing to retire
             (Some(id), Some(a)) => {
                 let path = format!("{}/{id}", cfg.collection());
                 let r = call(&cfg, "DELETE", &path, a, None)?;
-                if matches!(r.status, 200..=299 | 404) { Ok(()) } else { Err(failure(&r, "DELETE", &path)) }
+                if matches!(r.status, 200..=299 | 404) {
+                    Ok(())
+                } else {
+                    Err(failure(&r, "DELETE", &path))
+                }
             }
             (Some(_), None) => Err(Error::new(
                 "revoke: the old token's value was not given and there is no config.admin_input to revoke it by id",
@@ -490,9 +562,14 @@ mod tests {
             },
             reply(200, r#"{"id": 43, "name": "ci", "token": "glpat-new", "expires_at": "2026-01-31", "active": true}"#),
         );
-        let out = h.call::<Gitlab>(json!({"op": "create", "config": {"expires_in_days": 30}, "current": "glpat-old"}));
+        let out = h.call::<Gitlab>(
+            json!({"op": "create", "config": {"expires_in_days": 30}, "current": "glpat-old"}),
+        );
         h.finish();
-        assert_eq!(out, json!({"value": "glpat-new", "id": "43", "state": {"expires_at": "2026-01-31"}}));
+        assert_eq!(
+            out,
+            json!({"value": "glpat-new", "id": "43", "state": {"expires_at": "2026-01-31"}})
+        );
     }
 
     #[test]
@@ -518,14 +595,22 @@ mod tests {
     #[test]
     fn verify_never_rejects_and_errors_are_redacted_lines() {
         let h = Harness::new().respond(|_| reply(401, ""));
-        let out = h.call::<Gitlab>(json!({"op": "verify", "config": {}, "value": "glpat-new", "id": "43"}));
+        let out = h.call::<Gitlab>(
+            json!({"op": "verify", "config": {}, "value": "glpat-new", "id": "43"}),
+        );
         assert_eq!(out["retry"], true, "{out}");
         let h = Harness::new().respond(|_| reply(503, ""));
         let out = h.call::<Gitlab>(json!({"op": "create", "config": {}, "current": "glpat-old"}));
         assert_eq!(out["retry"], true);
-        assert_eq!(out["error"], "POST /personal_access_tokens/self/rotate: HTTP 503 (after 4 attempts)");
+        assert_eq!(
+            out["error"],
+            "POST /personal_access_tokens/self/rotate: HTTP 503 (after 4 attempts)"
+        );
         let h = Harness::new().respond(|_| reply(403, r#"{"message": "403 Forbidden"}"#));
         let out = h.call::<Gitlab>(json!({"op": "create", "config": {}, "current": "glpat-old"}));
-        assert_eq!(out["error"], "POST /personal_access_tokens/self/rotate: HTTP 403 (the token lacks permission or scope): 403 Forbidden");
+        assert_eq!(
+            out["error"],
+            "POST /personal_access_tokens/self/rotate: HTTP 403 (the token lacks permission or scope): 403 Forbidden"
+        );
     }
 }
