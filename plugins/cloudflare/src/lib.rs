@@ -200,11 +200,11 @@ fn result(r: Response, what: &str) -> Result<Value> {
 }
 
 /// What `…/tokens/verify` says about a token value: `Some((id, status))`
-/// when Cloudflare knows it, `None` when it rejects it (401/403: invalid,
+/// when Cloudflare knows it, `None` when it rejects it (401: invalid,
 /// deleted or rolled).
 fn whoami(cfg: &Cfg, token: &str, what: &str) -> Result<Option<(String, String)>> {
     let r = call("GET", &cfg.verify_url(), token, None, what)?;
-    if r.status == 401 || r.status == 403 {
+    if r.status == 401 {
         return Ok(None);
     }
     let v = result(r, what)?;
