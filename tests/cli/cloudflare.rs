@@ -48,6 +48,11 @@ fn cf_project(mode: Mode, extra: &str) -> (Env, FakeCloudflare, Token, Option<To
     if matches!(mode, Mode::RollAdmin | Mode::RollSelf) {
         cfg.push_str(", mode: roll");
     }
+    if mode == Mode::RollAdmin {
+        // What lets the admin roll the token again after a crash lost the
+        // rolled value (the id never changes in roll mode).
+        cfg.push_str(&format!(", token_id: {}", first.id));
+    }
     let inputs = if admin.is_some() { "      inputs: [CF_ADMIN]\n" } else { "" };
     append_config(
         &env,
@@ -313,5 +318,8 @@ fn cloudflare_self_roll_crash_after_created_is_reported_not_hidden() {
     assert!(err.contains("its new value was lost") && err.contains("--abort"), "{err}");
     assert_no_secret(&err, &first.value);
     assert_eq!(env.get(NAME, ENV), first.value, "the vault is unchanged");
+    let live = cf.live();
+    assert_eq!(live.len(), 1);
+    assert!(live[0].id == first.id && live[0].value != first.value, "rolled, its value lost");
     env.ok(&["rotate", NAME, "--env", ENV, "--abort"]);
 }

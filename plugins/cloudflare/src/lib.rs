@@ -310,7 +310,7 @@ fn old_id(cfg: &Cfg, req: &Request) -> Result<String> {
         (None, None) => match req.id.as_deref().filter(|i| id_ok(i)) {
             Some(i) if admin(req)?.is_some() => Ok(i.to_string()),
             _ => Err(Error::new(if current.is_some() {
-                "Cloudflare rejects the current token (invalid, expired or already rolled). If an interrupted rotation rolled it, its new value was lost: roll or create it in the dashboard, `gsec set` it, then `gsec rotate --abort`"
+                "Cloudflare rejects the current token (invalid, expired or already rolled). If an interrupted rotation rolled it, its new value was lost: roll or create it in the dashboard, `gsec set` it, then `gsec rotate --abort` (with config.admin_input and config.token_id gsec rolls it again itself)"
             } else {
                 "no token to replace: store the current token in the secret first, or set config.token_id (with config.admin_input)"
             })),
