@@ -248,6 +248,14 @@ fn crash_and_resume(mode: Mode, point: &str, prime: bool) {
     assert!(err.is_empty(), "{err}");
     let new = g.one_live_in_vault();
     assert_ne!(new.value, before, "rotated after resuming from '{point}'");
+    if point == "created" {
+        assert_eq!(
+            g.gl.calls().iter().filter(|c| c.contains("state=active")).count(),
+            1,
+            "the successor was looked up: {:?}",
+            g.gl.calls()
+        );
+    }
     let n = g.gl.calls().len();
     let out = g.env.run_in(&["rotate", "--resume"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
