@@ -77,7 +77,7 @@ class H(BaseHTTPRequestHandler):
         me = gl.get(self.headers.get("private-token", ""))
         if not me or me["revoked"]:
             return self.reply(401, {"message": "401 Unauthorized"})
-        info = lambda t: {"id": t["id"], "name": "ci", "active": not t["revoked"], "revoked": t["revoked"], "expires_at": None}
+        info = lambda t: {"id": t["id"], "name": "ci", "active": not t["revoked"], "revoked": t["revoked"], "expires_at": t.get("expires_at")}
         if path == "/api/v4/personal_access_tokens/self" and self.command == "GET":
             return self.reply(200, info(me))
         if path == "/api/v4/personal_access_tokens/self" and self.command == "DELETE":
@@ -87,7 +87,8 @@ class H(BaseHTTPRequestHandler):
             b = self.body()
             me["revoked"] = True
             v = gl_new()
-            return self.reply(200, {**info(gl[v]), "expires_at": b.get("expires_at"), "token": v})
+            gl[v]["expires_at"] = b.get("expires_at")
+            return self.reply(200, {**info(gl[v]), "token": v})
         return self.reply(404, {"message": "404 Not found"})
 
     def route(self):
