@@ -36,8 +36,13 @@ fn cf_project(mode: Mode, extra: &str) -> (Env, FakeCloudflare, Token, Option<To
     let cf = FakeCloudflare::start();
     let sha = install(&env, "cloudflare");
     let account = (mode == Mode::AdminAccount).then_some(ACCOUNT);
-    let admin = matches!(mode, Mode::AdminAccount | Mode::RollAdmin).then(|| cf.add_token("gsec admin", account, true));
-    let first = cf.add_token("deploy", account, matches!(mode, Mode::SelfManaged | Mode::RollSelf));
+    let admin = matches!(mode, Mode::AdminAccount | Mode::RollAdmin)
+        .then(|| cf.add_token("gsec admin", account, true));
+    let first = cf.add_token(
+        "deploy",
+        account,
+        matches!(mode, Mode::SelfManaged | Mode::RollSelf),
+    );
     let mut cfg = format!("api_url: '{}'", cf.api);
     if admin.is_some() {
         cfg.push_str(", admin_input: CF_ADMIN");
@@ -53,7 +58,11 @@ fn cf_project(mode: Mode, extra: &str) -> (Env, FakeCloudflare, Token, Option<To
         // rolled value (the id never changes in roll mode).
         cfg.push_str(&format!(", token_id: {}", first.id));
     }
-    let inputs = if admin.is_some() { "      inputs: [CF_ADMIN]\n" } else { "" };
+    let inputs = if admin.is_some() {
+        "      inputs: [CF_ADMIN]\n"
+    } else {
+        ""
+    };
     append_config(
         &env,
         &format!(
@@ -83,11 +92,27 @@ fn one_live_token_in_vault(env: &Env, cf: &FakeCloudflare, admin: &Option<Token>
         .into_iter()
         .filter(|t| admin.as_ref().is_none_or(|a| a.id != t.id))
         .collect();
-    assert_eq!(live.len(), 1, "exactly one live token: {:?}", live.iter().map(|t| &t.name).collect::<Vec<_>>());
-    assert_eq!(env.get(NAME, ENV), live[0].value, "the vault holds the live token");
-    assert!(cf.problems().is_empty(), "fake Cloudflare refused something: {:?}", cf.problems());
+    assert_eq!(
+        live.len(),
+        1,
+        "exactly one live token: {:?}",
+        live.iter().map(|t| &t.name).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        env.get(NAME, ENV),
+        live[0].value,
+        "the vault holds the live token"
+    );
+    assert!(
+        cf.problems().is_empty(),
+        "fake Cloudflare refused something: {:?}",
+        cf.problems()
+    );
     if let Some(a) = admin {
-        assert!(cf.token(&a.id).is_some_and(|t| !t.deleted), "the admin token is untouched");
+        assert!(
+            cf.token(&a.id).is_some_and(|t| !t.deleted),
+            "the admin token is untouched"
+        );
     }
     live[0].clone()
 }
@@ -106,11 +131,26 @@ fn dual_rotation_copies_the_policies_verifies_with_the_new_token_and_deletes_the
     let err = rotate(&env);
     let new = one_live_token_in_vault(&env, &cf, &admin);
     assert_ne!(new.id, first.id);
-    assert_eq!(normalize(&new.policies), normalize(&first.policies), "same policies");
+    assert_eq!(
+        normalize(&new.policies),
+        normalize(&first.policies),
+        "same policies"
+    );
     assert_eq!(new.condition, first.condition, "same IP condition");
     let (base, token) = new.name.rsplit_once(" gsec-").unwrap();
-    assert_eq!((base, token.len()), ("deploy", 32), "named with the rotation token: {}", new.name);
-    assert!(err.contains(&format!("created token {} with the policies of token {}", new.id, first.id)), "{err}");
+    assert_eq!(
+        (base, token.len()),
+        ("deploy", 32),
+        "named with the rotation token: {}",
+        new.name
+    );
+    assert!(
+        err.contains(&format!(
+            "created token {} with the policies of token {}",
+            new.id, first.id
+        )),
+        "{err}"
+    );
     for s in [&new.value, &first.value] {
         assert_no_secret(&err, s);
         assert_no_secret(&env.read(ENV_FILE), s);
@@ -132,7 +172,11 @@ fn dual_rotation_copies_the_policies_verifies_with_the_new_token_and_deletes_the
     rotate(&env);
     let newer = one_live_token_in_vault(&env, &cf, &admin);
     assert_ne!(newer.id, new.id);
-    assert!(newer.name.starts_with("deploy gsec-") && newer.name != new.name, "{}", newer.name);
+    assert!(
+        newer.name.starts_with("deploy gsec-") && newer.name != new.name,
+        "{}",
+        newer.name
+    );
 }
 
 #[test]
@@ -140,14 +184,21 @@ fn account_token_managed_by_an_admin_token() {
     let (env, cf, first, admin) = cf_project(Mode::AdminAccount, "      grace: 1h\n");
     let err = rotate(&env);
     assert!(err.contains("stays valid until"), "{err}");
-    assert_eq!(cf.live().len(), 3, "admin, old and new during the grace period");
+    assert_eq!(
+        cf.live().len(),
+        3,
+        "admin, old and new during the grace period"
+    );
     ok_later(&env, Duration::from_secs(3600 + 60), &["rotate", "--due"]);
     let new = one_live_token_in_vault(&env, &cf, &admin);
     assert_eq!(new.account.as_deref(), Some(ACCOUNT));
     let a = admin.as_ref().unwrap();
     let p = format!("/client/v4/accounts/{ACCOUNT}/tokens");
     assert_eq!(
-        calls(&cf, &[(&first.id, "OLD"), (&new.id, "NEW"), (&a.id, "ADMIN")]),
+        calls(
+            &cf,
+            &[(&first.id, "OLD"), (&new.id, "NEW"), (&a.id, "ADMIN")]
+        ),
         [
             format!("GET {p}/verify by OLD"),
             format!("GET {p}/OLD by ADMIN"),
@@ -188,11 +239,17 @@ fn roll_mode_rolls_in_place_and_the_old_value_dies_at_once() {
 #[test]
 fn cloudflare_plugin_calling_a_host_not_granted_is_stopped() {
     let (env, cf, first, admin) = cf_project(Mode::SelfManaged, "");
-    let cfg = env.read(".gsec.yaml").replace(&format!("hosts: ['{}']", cf.url), "hosts: ['http://127.0.0.1:9']");
+    let cfg = env.read(".gsec.yaml").replace(
+        &format!("hosts: ['{}']", cf.url),
+        "hosts: ['http://127.0.0.1:9']",
+    );
     env.write(".gsec.yaml", &cfg);
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
-    assert!(err.contains("denied") && err.contains("not granted"), "{err}");
+    assert!(
+        err.contains("denied") && err.contains("not granted"),
+        "{err}"
+    );
     assert!(cf.calls().is_empty(), "no request reached the fake");
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     assert_eq!(one_live_token_in_vault(&env, &cf, &admin).id, first.id);
@@ -206,17 +263,28 @@ fn provider_errors_are_clear_redacted_and_change_nothing() {
     let (env, cf, first, admin) = cf_project(Mode::SelfManaged, "");
     cf.fail("POST /client/v4/user/tokens", 429, Some(1), 1);
     rotate(&env);
-    assert_eq!(cf.count("POST /client/v4/user/tokens"), 2, "{:?}", cf.calls());
+    assert_eq!(
+        cf.count("POST /client/v4/user/tokens"),
+        2,
+        "{:?}",
+        cf.calls()
+    );
     assert_ne!(one_live_token_in_vault(&env, &cf, &admin).id, first.id);
 
     // 401 / 403: a clear one-line error naming the request; nothing changes.
-    for (status, expect) in [(401, "HTTP 401; the token was rejected"), (403, "HTTP 403; the token lacks permission")] {
+    for (status, expect) in [
+        (401, "HTTP 401; the token was rejected"),
+        (403, "HTTP 403; the token lacks permission"),
+    ] {
         let (env, cf, first, _) = cf_project(Mode::SelfManaged, "");
         let before = std::fs::read(env.path(ENV_FILE)).unwrap();
         cf.fail("POST /client/v4/user/tokens", status, None, 100);
         let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
         assert!(err.contains(&format!("POST tokens: {expect}")), "{err}");
-        assert!(err.contains("injected failure"), "Cloudflare's message: {err}");
+        assert!(
+            err.contains("injected failure"),
+            "Cloudflare's message: {err}"
+        );
         assert_no_secret(&err, &first.value);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
@@ -227,7 +295,10 @@ fn provider_errors_are_clear_redacted_and_change_nothing() {
     let (env, cf, _, admin) = cf_project(Mode::SelfManaged, "");
     cf.fail("POST /client/v4/user/tokens", 503, None, 100);
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
-    assert!(err.contains("POST tokens: HTTP 503 (after 4 attempts)"), "{err}");
+    assert!(
+        err.contains("POST tokens: HTTP 503 (after 4 attempts)"),
+        "{err}"
+    );
     cf.clear_fail();
     env.ok(&["rotate", "--resume"]);
     one_live_token_in_vault(&env, &cf, &admin);
@@ -242,9 +313,16 @@ fn rejected_verification_deletes_the_new_token_and_keeps_the_old() {
     kill_at(&env, &["rotate", NAME, "--env", ENV], "journaled");
     cf.fail("GET /client/v4/user/tokens/verify", 401, None, 1);
     let err = env.fails(&["rotate", "--resume"], b"", 2);
-    assert!(err.contains("failed verification") && err.contains("rejects the new token"), "{err}");
+    assert!(
+        err.contains("failed verification") && err.contains("rejects the new token"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
-    assert_eq!(one_live_token_in_vault(&env, &cf, &admin).id, first.id, "the new token was deleted");
+    assert_eq!(
+        one_live_token_in_vault(&env, &cf, &admin).id,
+        first.id,
+        "the new token was deleted"
+    );
 }
 
 /// Kill after `point`, resume, and check: one live token, a new one, in the
@@ -253,11 +331,18 @@ fn crash_and_resume(mode: Mode, point: &str, live_at_kill: usize) {
     let (env, cf, first, admin) = cf_project(mode, "");
     let others = admin.iter().count();
     kill_at(&env, &["rotate", NAME, "--env", ENV], point);
-    assert_eq!(cf.live().len() - others, live_at_kill, "tokens when killed after '{point}'");
+    assert_eq!(
+        cf.live().len() - others,
+        live_at_kill,
+        "tokens when killed after '{point}'"
+    );
     let err = env.ok(&["rotate", "--resume"]);
     assert!(err.is_empty(), "{err}");
     let new = one_live_token_in_vault(&env, &cf, &admin);
-    assert_ne!(new.value, first.value, "rotated after resuming from '{point}'");
+    assert_ne!(
+        new.value, first.value,
+        "rotated after resuming from '{point}'"
+    );
     let n = cf.calls().len();
     let out = env.run_in(&["rotate", "--resume"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
@@ -315,11 +400,17 @@ fn cloudflare_self_roll_crash_after_created_is_reported_not_hidden() {
     let (env, cf, first, _) = cf_project(Mode::RollSelf, "");
     kill_at(&env, &["rotate", NAME, "--env", ENV], "created");
     let err = env.fails(&["rotate", "--resume"], b"", 2);
-    assert!(err.contains("its new value was lost") && err.contains("--abort"), "{err}");
+    assert!(
+        err.contains("its new value was lost") && err.contains("--abort"),
+        "{err}"
+    );
     assert_no_secret(&err, &first.value);
     assert_eq!(env.get(NAME, ENV), first.value, "the vault is unchanged");
     let live = cf.live();
     assert_eq!(live.len(), 1);
-    assert!(live[0].id == first.id && live[0].value != first.value, "rolled, its value lost");
+    assert!(
+        live[0].id == first.id && live[0].value != first.value,
+        "rolled, its value lost"
+    );
     env.ok(&["rotate", NAME, "--env", ENV, "--abort"]);
 }

@@ -345,8 +345,7 @@ impl FakeServer {
         let sp = stop.clone();
         let thread = std::thread::spawn(move || {
             while !sp.load(Ordering::Relaxed) {
-                if let Ok(Some(mut req)) =
-                    server.recv_timeout(std::time::Duration::from_millis(50))
+                if let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_millis(50))
                 {
                     let mut body = Vec::new();
                     let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);

@@ -74,7 +74,9 @@ fn random(n: usize) -> String {
     use rand::Rng;
     let abc = b"0123456789abcdef";
     let mut r = rand::thread_rng();
-    (0..n).map(|_| abc[r.gen_range(0..abc.len())] as char).collect()
+    (0..n)
+        .map(|_| abc[r.gen_range(0..abc.len())] as char)
+        .collect()
 }
 
 fn err(status: u16, code: u32, msg: &str) -> Reply {
@@ -85,7 +87,10 @@ fn err(status: u16, code: u32, msg: &str) -> Reply {
 }
 
 fn ok(result: Value) -> Reply {
-    Reply::new(200, json!({"success": true, "errors": [], "messages": [], "result": result}).to_string())
+    Reply::new(
+        200,
+        json!({"success": true, "errors": [], "messages": [], "result": result}).to_string(),
+    )
 }
 
 /// Policies compared as Cloudflare applies them: effect, resources and
@@ -154,11 +159,24 @@ impl FakeCloudflare {
     }
 
     pub fn live(&self) -> Vec<Token> {
-        self.state.lock().unwrap().tokens.iter().filter(|t| !t.deleted).cloned().collect()
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .iter()
+            .filter(|t| !t.deleted)
+            .cloned()
+            .collect()
     }
 
     pub fn token(&self, id: &str) -> Option<Token> {
-        self.state.lock().unwrap().tokens.iter().find(|t| t.id == id).cloned()
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .iter()
+            .find(|t| t.id == id)
+            .cloned()
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -166,7 +184,10 @@ impl FakeCloudflare {
     }
 
     pub fn count(&self, prefix: &str) -> usize {
-        self.calls().iter().filter(|c| c.starts_with(prefix)).count()
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -176,7 +197,12 @@ impl FakeCloudflare {
     /// Answer the next `times` calls whose `METHOD path` starts with
     /// `prefix` with `status` (and `Retry-After`).
     pub fn fail(&self, prefix: &str, status: u16, retry_after: Option<u32>, times: u32) {
-        self.state.lock().unwrap().fail = Some(Fail { prefix: prefix.into(), status, retry_after, times });
+        self.state.lock().unwrap().fail = Some(Fail {
+            prefix: prefix.into(),
+            status,
+            retry_after,
+            times,
+        });
     }
 
     pub fn clear_fail(&self) {
@@ -190,11 +216,19 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     let line = format!("{} {}", r.method, path);
     // Who is calling: a live token's id, `dead` for a value Cloudflare no
     // longer accepts, `none` without a bearer token.
-    let bearer = r.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+    let bearer = r
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "));
     if r.header("authorization").is_some() && bearer.is_none() {
-        s.problems.push(format!("{line}: Authorization is not a Bearer token"));
+        s.problems
+            .push(format!("{line}: Authorization is not a Bearer token"));
     }
-    let caller = bearer.and_then(|b| s.tokens.iter().find(|t| t.value == b && !t.deleted).cloned());
+    let caller = bearer.and_then(|b| {
+        s.tokens
+            .iter()
+            .find(|t| t.value == b && !t.deleted)
+            .cloned()
+    });
     let who = match (&caller, bearer) {
         (Some(t), _) => t.id.clone(),
         (None, Some(_)) => "dead".into(),
@@ -212,7 +246,11 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     {
         f.times -= 1;
         let (status, ra) = (f.status, f.retry_after);
-        let mut rep = err(status, if status == 429 { 971 } else { 1000 }, "injected failure");
+        let mut rep = err(
+            status,
+            if status == 429 { 971 } else { 1000 },
+            "injected failure",
+        );
         if let Some(sec) = ra {
             rep = rep.header("Retry-After", &sec.to_string());
         }
@@ -245,7 +283,11 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     if !caller.can_manage() {
         return err(403, 9109, "Unauthorized to access requested resource");
     }
-    let body: Option<Value> = if r.body.is_empty() { None } else { serde_json::from_slice(&r.body).ok() };
+    let body: Option<Value> = if r.body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&r.body).ok()
+    };
     if !r.body.is_empty() && body.is_none() {
         s.problems.push(format!("{line}: body is not JSON"));
         return err(400, 6007, "Malformed JSON in request body");
@@ -253,11 +295,23 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     let mine = |t: &Token| t.account == account && !t.deleted;
     match (r.method.as_str(), segs.as_slice()) {
         ("GET", ["tokens"]) => {
-            let list: Vec<Value> = s.tokens.iter().filter(|t| mine(t)).map(Token::public).collect();
-            let per_page: usize = r.query("per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
+            let list: Vec<Value> = s
+                .tokens
+                .iter()
+                .filter(|t| mine(t))
+                .map(Token::public)
+                .collect();
+            let per_page: usize = r
+                .query("per_page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(20);
             let page: usize = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let total_pages = list.len().div_ceil(per_page).max(1);
-            let items: Vec<Value> = list.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+            let items: Vec<Value> = list
+                .into_iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .collect();
             Reply::new(
                 200,
                 json!({"success": true, "errors": [], "messages": [], "result": items,
@@ -275,17 +329,26 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
             let policies = b["policies"].clone();
             for p in policies.as_array().cloned().unwrap_or_default() {
                 if p.get("id").is_some() {
-                    s.problems.push("POST tokens: a policy carries its read-only id".into());
+                    s.problems
+                        .push("POST tokens: a policy carries its read-only id".into());
                 }
-                for g in p["permission_groups"].as_array().cloned().unwrap_or_default() {
+                for g in p["permission_groups"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     if g.get("name").is_some() {
-                        s.problems.push("POST tokens: a permission group carries its read-only name".into());
+                        s.problems.push(
+                            "POST tokens: a permission group carries its read-only name".into(),
+                        );
                     }
                 }
             }
             match &s.last_read {
                 Some(old) if normalize(old) == normalize(&policies) => {}
-                _ => s.problems.push("POST tokens: the policies differ from the token read before".into()),
+                _ => s
+                    .problems
+                    .push("POST tokens: the policies differ from the token read before".into()),
             }
             let t = Token {
                 id: random(32),
@@ -313,14 +376,20 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
             out["value"] = json!(t.value);
             ok(out)
         }
-        ("GET", ["tokens", id]) => match s.tokens.iter().find(|t| t.id == *id && mine(t)).cloned() {
-            Some(t) => {
-                s.last_read = Some(t.policies.clone());
-                ok(t.public())
+        ("GET", ["tokens", id]) => {
+            match s.tokens.iter().find(|t| t.id == *id && mine(t)).cloned() {
+                Some(t) => {
+                    s.last_read = Some(t.policies.clone());
+                    ok(t.public())
+                }
+                None => err(404, 1003, "Token not found"),
             }
-            None => err(404, 1003, "Token not found"),
-        },
-        ("DELETE", ["tokens", id]) => match s.tokens.iter_mut().find(|t| t.id == *id && t.account == account && !t.deleted) {
+        }
+        ("DELETE", ["tokens", id]) => match s
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == *id && t.account == account && !t.deleted)
+        {
             Some(t) => {
                 t.deleted = true;
                 ok(json!({"id": id}))
@@ -329,9 +398,14 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         },
         ("PUT", ["tokens", id, "value"]) => {
             if !body.as_ref().is_some_and(Value::is_object) {
-                s.problems.push("PUT tokens/{id}/value: the body is not a JSON object".into());
+                s.problems
+                    .push("PUT tokens/{id}/value: the body is not a JSON object".into());
             }
-            match s.tokens.iter_mut().find(|t| t.id == *id && t.account == account && !t.deleted) {
+            match s
+                .tokens
+                .iter_mut()
+                .find(|t| t.id == *id && t.account == account && !t.deleted)
+            {
                 Some(t) => {
                     t.value = random(40);
                     ok(json!(t.value))

@@ -75,7 +75,9 @@ fn random(n: usize) -> String {
     use rand::Rng;
     let abc = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = rand::thread_rng();
-    (0..n).map(|_| abc[r.gen_range(0..abc.len())] as char).collect()
+    (0..n)
+        .map(|_| abc[r.gen_range(0..abc.len())] as char)
+        .collect()
 }
 
 fn message(status: u16, msg: &str) -> Reply {
@@ -105,7 +107,9 @@ fn date_ok(s: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 impl FakeGitlab {
@@ -162,7 +166,10 @@ impl FakeGitlab {
 
     /// Live tokens of `user` (the rotated token's family and its siblings).
     pub fn live(&self, user: u64) -> Vec<Token> {
-        self.tokens().into_iter().filter(|t| !t.revoked && t.user_id == user).collect()
+        self.tokens()
+            .into_iter()
+            .filter(|t| !t.revoked && t.user_id == user)
+            .collect()
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -170,7 +177,10 @@ impl FakeGitlab {
     }
 
     pub fn count(&self, prefix: &str) -> usize {
-        self.calls().iter().filter(|c| c.starts_with(prefix)).count()
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -178,7 +188,12 @@ impl FakeGitlab {
     }
 
     pub fn fail(&self, prefix: &str, status: u16, retry_after: Option<u32>, times: u32) {
-        self.state.lock().unwrap().fail = Some(Fail { prefix: prefix.into(), status, retry_after, times });
+        self.state.lock().unwrap().fail = Some(Fail {
+            prefix: prefix.into(),
+            status,
+            retry_after,
+            times,
+        });
     }
 
     pub fn clear_fail(&self) {
@@ -192,7 +207,8 @@ fn rotate(s: &mut State, id: u64, body: &Value) -> Result<Token, Reply> {
         None | Some(Value::Null) => date_in(7),
         Some(Value::String(d)) if date_ok(d) => d.clone(),
         Some(_) => {
-            s.problems.push("rotate: expires_at is not YYYY-MM-DD".into());
+            s.problems
+                .push("rotate: expires_at is not YYYY-MM-DD".into());
             return Err(message(400, "400 Bad request - expires_at is invalid"));
         }
     };
@@ -228,7 +244,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     let path = r.path().to_string();
     let line = format!("{} {path}", r.method);
     if r.header("authorization").is_some() {
-        s.problems.push(format!("{line}: sent Authorization, not PRIVATE-TOKEN"));
+        s.problems
+            .push(format!("{line}: sent Authorization, not PRIVATE-TOKEN"));
     }
     let sent = r.header("private-token");
     let caller = sent.and_then(|v| s.tokens.iter().find(|t| t.value == v).cloned());
@@ -238,7 +255,11 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         (None, Some(_)) => "unknown".into(),
         (None, None) => "none".into(),
     };
-    let shown = if r.method == "GET" && r.url.contains('?') { r.url.clone() } else { path.clone() };
+    let shown = if r.method == "GET" && r.url.contains('?') {
+        r.url.clone()
+    } else {
+        path.clone()
+    };
     s.calls.push(format!("{} {shown} by {who}", r.method));
     if let Some(f) = s.fail.as_mut()
         && line.starts_with(&f.prefix)
@@ -275,7 +296,12 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     if caller.revoked {
         if r.method == "POST" && segs.last() == Some(&"rotate") {
             let mut cur = caller.id;
-            while let Some(next) = s.tokens.iter().find(|t| t.previous == Some(cur)).map(|t| t.id) {
+            while let Some(next) = s
+                .tokens
+                .iter()
+                .find(|t| t.previous == Some(cur))
+                .map(|t| t.id)
+            {
                 cur = next;
             }
             if let Some(t) = s.tokens.iter_mut().find(|t| t.id == cur) {
@@ -286,10 +312,12 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     }
     match (r.method.as_str(), segs.as_slice()) {
         ("GET", ["personal_access_tokens", "self"]) => Reply::new(200, caller.json().to_string()),
-        ("POST", ["personal_access_tokens", "self", "rotate"]) => match rotate(&mut s, caller.id, &body) {
-            Ok(t) => with_value(&t),
-            Err(e) => e,
-        },
+        ("POST", ["personal_access_tokens", "self", "rotate"]) => {
+            match rotate(&mut s, caller.id, &body) {
+                Ok(t) => with_value(&t),
+                Err(e) => e,
+            }
+        }
         ("DELETE", ["personal_access_tokens", "self"]) => {
             if let Some(t) = s.tokens.iter_mut().find(|t| t.id == caller.id) {
                 t.revoked = true;
@@ -303,12 +331,18 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
             let list: Vec<Value> = s
                 .tokens
                 .iter()
-                .filter(|t| t.owner.is_none() && user.is_none_or(|u| t.user_id == u) && (!active || !t.revoked))
+                .filter(|t| {
+                    t.owner.is_none()
+                        && user.is_none_or(|u| t.user_id == u)
+                        && (!active || !t.revoked)
+                })
                 .map(Token::json)
                 .collect();
             Reply::new(200, Value::Array(list).to_string())
         }
-        (m, ["personal_access_tokens", id, rest @ ..]) => token_op(&mut s, m, None, id, rest, &body),
+        (m, ["personal_access_tokens", id, rest @ ..]) => {
+            token_op(&mut s, m, None, id, rest, &body)
+        }
         ("GET", [kind @ ("projects" | "groups"), owner, "access_tokens"]) => {
             let o = format!("{kind}/{owner}");
             let active = r.query("state") == Some("active");
@@ -320,7 +354,16 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
                 .collect();
             Reply::new(200, Value::Array(list).to_string())
         }
-        (m, [kind @ ("projects" | "groups"), owner, "access_tokens", id, rest @ ..]) => {
+        (
+            m,
+            [
+                kind @ ("projects" | "groups"),
+                owner,
+                "access_tokens",
+                id,
+                rest @ ..,
+            ],
+        ) => {
             let o = format!("{kind}/{owner}");
             token_op(&mut s, m, Some(&o), id, rest, &body)
         }
@@ -329,7 +372,14 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
 }
 
 /// GET, DELETE or rotate one token of a collection (admin only).
-fn token_op(s: &mut State, method: &str, owner: Option<&str>, id: &str, rest: &[&str], body: &Value) -> Reply {
+fn token_op(
+    s: &mut State,
+    method: &str,
+    owner: Option<&str>,
+    id: &str,
+    rest: &[&str],
+    body: &Value,
+) -> Reply {
     let Ok(id) = id.parse::<u64>() else {
         return message(404, "404 Not found");
     };
@@ -337,7 +387,8 @@ fn token_op(s: &mut State, method: &str, owner: Option<&str>, id: &str, rest: &[
         return message(404, "404 Not found");
     };
     if t.owner.as_deref() != owner {
-        s.problems.push(format!("token {id} addressed through the wrong collection"));
+        s.problems
+            .push(format!("token {id} addressed through the wrong collection"));
         return message(404, "404 Not found");
     }
     match (method, rest) {

@@ -30,8 +30,16 @@ impl Mode {
     fn shape(self) -> (Option<String>, u64, &'static str) {
         match self {
             Mode::SelfPersonal | Mode::AdminPersonal => (None, 7, "kind: personal"),
-            Mode::AdminProject => (Some(format!("projects/{PROJECT}")), 8, "kind: project, project: acme/app"),
-            Mode::AdminGroup => (Some(format!("groups/{GROUP}")), 9, "kind: group, group: acme"),
+            Mode::AdminProject => (
+                Some(format!("projects/{PROJECT}")),
+                8,
+                "kind: project, project: acme/app",
+            ),
+            Mode::AdminGroup => (
+                Some(format!("groups/{GROUP}")),
+                9,
+                "kind: group, group: acme",
+            ),
         }
     }
 }
@@ -68,7 +76,13 @@ fn gl_project(mode: Mode) -> Gl {
         env.set("GL_ADMIN", ENV, &a.value);
     }
     env.set(NAME, ENV, &first.value);
-    Gl { env, gl, first, admin, user }
+    Gl {
+        env,
+        gl,
+        first,
+        admin,
+        user,
+    }
 }
 
 impl Gl {
@@ -81,7 +95,11 @@ impl Gl {
 
     /// The live tokens named `ci` of the user: the rotated token's family.
     fn family(&self) -> Vec<Token> {
-        self.gl.live(self.user).into_iter().filter(|t| t.name == "ci").collect()
+        self.gl
+            .live(self.user)
+            .into_iter()
+            .filter(|t| t.name == "ci")
+            .collect()
     }
 
     /// Exactly one live token in the family, in the vault, a sibling token
@@ -90,11 +108,19 @@ impl Gl {
         let fam = self.family();
         assert_eq!(fam.len(), 1, "exactly one live token: {fam:?}");
         assert_eq!(self.env.get(NAME, ENV), fam[0].value, "the vault holds it");
-        assert_eq!(self.gl.live(self.user).len(), 2, "the sibling token is untouched");
+        assert_eq!(
+            self.gl.live(self.user).len(),
+            2,
+            "the sibling token is untouched"
+        );
         if let Some(a) = &self.admin {
             assert!(self.gl.tokens().iter().any(|t| t.id == a.id && !t.revoked));
         }
-        assert!(self.gl.problems().is_empty(), "fake GitLab refused something: {:?}", self.gl.problems());
+        assert!(
+            self.gl.problems().is_empty(),
+            "fake GitLab refused something: {:?}",
+            self.gl.problems()
+        );
         fam[0].clone()
     }
 
@@ -119,9 +145,24 @@ fn self_rotation_revokes_the_old_token_in_the_same_call() {
     let err = g.rotate();
     let new = g.one_live_in_vault();
     assert_ne!(new.id, g.first.id);
-    assert_eq!(new.previous, Some(g.first.id), "made by rotating the old token");
-    assert_eq!(new.expires_at.as_deref(), Some(date_in(30).as_str()), "expires_in_days: 30");
-    assert!(err.contains(&format!("rotated to token {} (expires {})", new.id, date_in(30))), "{err}");
+    assert_eq!(
+        new.previous,
+        Some(g.first.id),
+        "made by rotating the old token"
+    );
+    assert_eq!(
+        new.expires_at.as_deref(),
+        Some(date_in(30).as_str()),
+        "expires_in_days: 30"
+    );
+    assert!(
+        err.contains(&format!(
+            "rotated to token {} (expires {})",
+            new.id,
+            date_in(30)
+        )),
+        "{err}"
+    );
     for s in [&new.value, &g.first.value] {
         assert_no_secret(&err, s);
         assert_no_secret(&g.env.read(ENV_FILE), s);
@@ -143,7 +184,10 @@ fn self_rotation_revokes_the_old_token_in_the_same_call() {
 #[test]
 fn admin_rotates_project_group_and_personal_tokens_through_their_endpoints() {
     for (mode, collection) in [
-        (Mode::AdminProject, format!("projects/{PROJECT}/access_tokens")),
+        (
+            Mode::AdminProject,
+            format!("projects/{PROJECT}/access_tokens"),
+        ),
         (Mode::AdminGroup, format!("groups/{GROUP}/access_tokens")),
         (Mode::AdminPersonal, "personal_access_tokens".to_string()),
     ] {
@@ -168,11 +212,17 @@ fn admin_rotates_project_group_and_personal_tokens_through_their_endpoints() {
 #[test]
 fn gitlab_plugin_calling_a_host_not_granted_is_stopped() {
     let g = gl_project(Mode::SelfPersonal);
-    let cfg = g.env.read(".gsec.yaml").replace(&format!("hosts: ['{}']", g.gl.url), "hosts: ['http://127.0.0.1:9']");
+    let cfg = g.env.read(".gsec.yaml").replace(
+        &format!("hosts: ['{}']", g.gl.url),
+        "hosts: ['http://127.0.0.1:9']",
+    );
     g.env.write(".gsec.yaml", &cfg);
     let before = std::fs::read(g.env.path(ENV_FILE)).unwrap();
     let err = g.env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
-    assert!(err.contains("denied") && err.contains("not granted"), "{err}");
+    assert!(
+        err.contains("denied") && err.contains("not granted"),
+        "{err}"
+    );
     assert!(g.gl.calls().is_empty(), "no request reached the fake");
     assert_eq!(std::fs::read(g.env.path(ENV_FILE)).unwrap(), before);
     assert_eq!(g.one_live_in_vault().id, g.first.id);
@@ -184,13 +234,24 @@ fn gitlab_plugin_calling_a_host_not_granted_is_stopped() {
 fn provider_errors_are_clear_redacted_and_change_nothing() {
     // 429 with Retry-After: waited for, then the rotation goes through.
     let g = gl_project(Mode::SelfPersonal);
-    g.gl.fail("POST /api/v4/personal_access_tokens/self/rotate", 429, Some(1), 1);
+    g.gl.fail(
+        "POST /api/v4/personal_access_tokens/self/rotate",
+        429,
+        Some(1),
+        1,
+    );
     g.rotate();
-    assert_eq!(g.gl.count("POST /api/v4/personal_access_tokens/self/rotate"), 2);
+    assert_eq!(
+        g.gl.count("POST /api/v4/personal_access_tokens/self/rotate"),
+        2
+    );
     assert_ne!(g.one_live_in_vault().id, g.first.id);
 
     for (status, expect) in [
-        (401, "HTTP 401 (the token was rejected: revoked, expired or wrong)"),
+        (
+            401,
+            "HTTP 401 (the token was rejected: revoked, expired or wrong)",
+        ),
         (403, "HTTP 403 (the token lacks permission or scope)"),
     ] {
         let g = gl_project(Mode::AdminProject);
@@ -198,7 +259,10 @@ fn provider_errors_are_clear_redacted_and_change_nothing() {
         g.gl.fail("POST /api/v4/projects/", status, None, 100);
         let err = g.env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
         assert!(
-            err.contains(&format!("POST /projects/{PROJECT}/access_tokens/{}/rotate: {expect}: injected failure", g.first.id)),
+            err.contains(&format!(
+                "POST /projects/{PROJECT}/access_tokens/{}/rotate: {expect}: injected failure",
+                g.first.id
+            )),
             "{err}"
         );
         assert_no_secret(&err, &g.first.value);
@@ -226,7 +290,10 @@ fn failed_verification_keeps_the_new_token_pending() {
     kill_at(&g.env, &["rotate", NAME, "--env", ENV], "journaled");
     g.gl.fail("GET /api/v4/personal_access_tokens/self", 401, None, 1);
     let err = g.env.fails(&["rotate", "--resume"], b"", 2);
-    assert!(err.contains("keeps the new one pending") && err.contains("--resume"), "{err}");
+    assert!(
+        err.contains("keeps the new one pending") && err.contains("--resume"),
+        "{err}"
+    );
     assert_eq!(g.env.get(NAME, ENV), g.first.value, "not promoted yet");
     assert_eq!(g.family().len(), 1, "the new token is not revoked");
     g.env.ok(&["rotate", "--resume"]);
@@ -243,14 +310,21 @@ fn crash_and_resume(mode: Mode, point: &str, prime: bool) {
     }
     let before = g.env.get(NAME, ENV);
     kill_at(&g.env, &["rotate", NAME, "--env", ENV], point);
-    assert_eq!(g.family().len(), 1, "single-phase: one live token when killed after '{point}'");
+    assert_eq!(
+        g.family().len(),
+        1,
+        "single-phase: one live token when killed after '{point}'"
+    );
     let err = g.env.ok(&["rotate", "--resume"]);
     assert!(err.is_empty(), "{err}");
     let new = g.one_live_in_vault();
     assert_ne!(new.value, before, "rotated after resuming from '{point}'");
     if point == "created" {
         assert_eq!(
-            g.gl.calls().iter().filter(|c| c.contains("state=active")).count(),
+            g.gl.calls()
+                .iter()
+                .filter(|c| c.contains("state=active"))
+                .count(),
             1,
             "the successor was looked up: {:?}",
             g.gl.calls()
@@ -313,7 +387,10 @@ fn gitlab_self_crash_after_created_is_reported_and_leaves_no_unknown_token() {
     kill_at(&g.env, &["rotate", NAME, "--env", ENV], "created");
     assert_eq!(g.family().len(), 1, "the lost token is live");
     let err = g.env.fails(&["rotate", "--resume"], b"", 2);
-    assert!(err.contains("reuse detection") && err.contains("Make a new token in GitLab"), "{err}");
+    assert!(
+        err.contains("reuse detection") && err.contains("Make a new token in GitLab"),
+        "{err}"
+    );
     assert_no_secret(&err, &g.first.value);
     assert!(g.family().is_empty(), "the lost token was revoked");
     assert_eq!(g.env.get(NAME, ENV), g.first.value);
