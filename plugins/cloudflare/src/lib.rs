@@ -295,10 +295,7 @@ fn copy_policies(old: &Value) -> Result<Value> {
 fn old_id(cfg: &Cfg, req: &Request) -> Result<String> {
     let current = req.current.as_deref().filter(|c| !c.trim().is_empty());
     let known = match current {
-        Some(c) => match whoami(cfg, c, "GET tokens/verify (the current token)")? {
-            Some((id, _)) => Some(id),
-            None => None,
-        },
+        Some(c) => whoami(cfg, c, "GET tokens/verify (the current token)")?.map(|(id, _)| id),
         None => None,
     };
     match (&cfg.token_id, known) {
@@ -318,7 +315,7 @@ fn old_id(cfg: &Cfg, req: &Request) -> Result<String> {
     }
 }
 
-fn signer<'a>(req: &'a Request) -> Result<&'a str> {
+fn signer(req: &Request) -> Result<&str> {
     match (
         admin(req)?,
         req.current.as_deref().filter(|c| !c.trim().is_empty()),
