@@ -60,6 +60,21 @@ fn id_ok(s: &str) -> bool {
 
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
+        // A misspelt setting must not be silently ignored.
+        const KNOWN: &[&str] = &[
+            "mode",
+            "admin_input",
+            "account_id",
+            "token_id",
+            "expires_in_days",
+            "api_url",
+        ];
+        if let Some(k) = req.config.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(Error::new(format!(
+                "config.{k} is not a setting of the cloudflare plugin (settings: {})",
+                KNOWN.join(", ")
+            )));
+        }
         let api = req
             .config_str_opt("api_url")?
             .unwrap_or(DEFAULT_API)
@@ -640,7 +655,9 @@ mod tests {
         );
         assert_eq!(h.slept_ms(), vec![2000]);
         h.finish();
-        let h = Harness::new().respond(|_| reply(403, r#"{"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}"#));
+        let h = Harness::new()
+            .expect(&format!("GET {API}/user/tokens/verify"), reply(200, &ok(json!({"id": "abc", "status": "active"}))))
+            .respond(|_| reply(403, r#"{"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}"#));
         let out = h.call::<Cloudflare>(
             json!({"op": "create", "config": {"mode": "roll", "token_id": "abc"}, "current": OLD}),
         );
@@ -651,6 +668,18 @@ mod tests {
             "{e}"
         );
         assert!(out.get("retry").is_none());
+        // A misspelt setting is an error, not ignored.
+        let h = Harness::new();
+        let out = h
+            .call::<Cloudflare>(json!({"op": "create", "config": {"mod": "roll"}, "current": OLD}));
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("config.mod is not a setting of the cloudflare plugin"),
+            "{out}"
+        );
+        assert!(h.requests().is_empty());
     }
 
     #[test]

@@ -80,6 +80,21 @@ fn path_param(s: &str) -> Option<String> {
 
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
+        // A misspelt setting must not be silently ignored.
+        const KNOWN: &[&str] = &[
+            "kind",
+            "project",
+            "group",
+            "admin_input",
+            "expires_in_days",
+            "api_url",
+        ];
+        if let Some(k) = req.config.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(Error::new(format!(
+                "config.{k} is not a setting of the gitlab plugin (settings: {})",
+                KNOWN.join(", ")
+            )));
+        }
         let api = req
             .config_str_opt("api_url")?
             .unwrap_or(DEFAULT_API)
@@ -605,6 +620,13 @@ mod tests {
         assert_eq!(
             out["error"],
             "POST /personal_access_tokens/self/rotate: HTTP 503 (after 4 attempts)"
+        );
+        let out = h.call::<Gitlab>(
+            json!({"op": "create", "config": {"expire_in_days": 3}, "current": "glpat-old"}),
+        );
+        assert_eq!(
+            out["error"],
+            "config.expire_in_days is not a setting of the gitlab plugin (settings: kind, project, group, admin_input, expires_in_days, api_url)"
         );
         let h = Harness::new().respond(|_| reply(403, r#"{"message": "403 Forbidden"}"#));
         let out = h.call::<Gitlab>(json!({"op": "create", "config": {}, "current": "glpat-old"}));
