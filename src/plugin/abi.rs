@@ -111,7 +111,8 @@ pub struct StepRequest {
     /// What `create` returned as `state`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
-    /// `revoke`: the provider's id of the credential to retire.
+    /// `revoke`: the provider's id of the credential to retire; `create`:
+    /// the id of the credential being replaced, when the journal has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The rotation's idempotency token: the same on every retry of one

@@ -423,6 +423,11 @@ impl<'p> Rotator<'p> {
                         config: rot.config.clone(),
                         inputs: inputs()?,
                         current: p.previous.value.clone(),
+                        // The provider's id of the credential being
+                        // replaced, when the journal kept one: a plugin
+                        // whose provider revokes it in `create` (GitLab's
+                        // rotate) finds its successor by it after a crash.
+                        id: p.previous.id.clone(),
                         token: Some(p.token.clone()),
                         ..Default::default()
                     };

@@ -267,3 +267,129 @@ pub fn expect_code(out: &Output, args: &[&str], code: i32) -> String {
     );
     err
 }
+
+/// A request a fake provider (tests/cli/fake_*.rs) received.
+pub struct Incoming {
+    pub method: String,
+    /// Path and query, as sent.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// A header's value (names match case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.url.split('?').next().unwrap_or(&self.url)
+    }
+
+    /// A query parameter (no decoding: the fakes' parameters are plain).
+    pub fn query(&self, key: &str) -> Option<&str> {
+        let q = self.url.split_once('?')?.1;
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A fake provider's answer.
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            body: body.into(),
+            headers: vec![],
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// The serve loop every fake provider shares: an HTTP server on
+/// 127.0.0.1 (a free port) whose thread hands each request to `handle`
+/// and stops when the server is dropped.
+pub struct FakeServer {
+    pub url: String,
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Serve with `content_type` on every answer.
+    pub fn start(
+        content_type: &'static str,
+        mut handle: impl FnMut(&Incoming) -> Reply + Send + 'static,
+    ) -> FakeServer {
+        use std::sync::atomic::Ordering;
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sp = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !sp.load(Ordering::Relaxed) {
+                if let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_millis(50))
+                {
+                    let mut body = Vec::new();
+                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
+                    let inc = Incoming {
+                        method: req.method().as_str().to_string(),
+                        url: req.url().to_string(),
+                        headers: req
+                            .headers()
+                            .iter()
+                            .map(|h| (h.field.to_string(), h.value.to_string()))
+                            .collect(),
+                        body,
+                    };
+                    let out = handle(&inc);
+                    let mut resp = tiny_http::Response::from_string(out.body)
+                        .with_status_code(out.status)
+                        .with_header(
+                            format!("Content-Type: {content_type}")
+                                .parse::<tiny_http::Header>()
+                                .unwrap(),
+                        );
+                    for (k, v) in out.headers {
+                        resp = resp.with_header(
+                            tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
+                        );
+                    }
+                    let _ = req.respond(resp);
+                }
+            }
+        });
+        FakeServer {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

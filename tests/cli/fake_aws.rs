@@ -15,12 +15,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+
+use crate::common::{FakeServer, Incoming, Reply};
 
 pub const ACCOUNT: &str = "123456789012";
 /// The user whose key the tests rotate, and the one that manages it.
@@ -81,8 +81,7 @@ struct State {
 pub struct FakeAws {
     pub url: String,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: FakeServer,
 }
 
 impl FakeAws {
@@ -99,38 +98,15 @@ impl FakeAws {
             unpropagated: 0,
             created: vec![],
         }));
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                if let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) {
-                    let mut body = Vec::new();
-                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
-                    let headers: Vec<(String, String)> = req
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect();
-                    let (status, out) =
-                        handle(&st, req.method().as_str(), req.url(), &headers, &body);
-                    let resp = tiny_http::Response::from_string(out)
-                        .with_status_code(status)
-                        .with_header(
-                            "Content-Type: text/xml"
-                                .parse::<tiny_http::Header>()
-                                .unwrap(),
-                        );
-                    let _ = req.respond(resp);
-                }
-            }
+        let st = state.clone();
+        let server = FakeServer::start("text/xml", move |r: &Incoming| {
+            let (status, out) = handle(&st, &r.method, &r.url, &r.headers, &r.body);
+            Reply::new(status, out)
         });
         FakeAws {
-            url: format!("http://127.0.0.1:{port}"),
+            url: server.url.clone(),
             state,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -262,15 +238,6 @@ impl FakeAws {
             .unwrap();
         let status = resp.status().as_u16();
         (status, resp.body_mut().read_to_string().unwrap())
-    }
-}
-
-impl Drop for FakeAws {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

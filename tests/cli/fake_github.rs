@@ -9,10 +9,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -22,6 +20,8 @@ use rsa::signature::Verifier;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::Sha256;
+
+use crate::common::{FakeServer, Incoming, Reply};
 
 pub const OWNER_REPO: &str = "acme/app";
 pub const APP_ID: u64 = 4242;
@@ -66,8 +66,7 @@ pub struct FakeGithub {
     pub app_private_pem: String,
     pub pat: String,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: FakeServer,
 }
 
 impl FakeGithub {
@@ -94,41 +93,19 @@ impl FakeGithub {
             token_ttl: 3600,
             token_requests: vec![],
         }));
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                if let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) {
-                    let mut body = Vec::new();
-                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
-                    let auth = req
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("Authorization"))
-                        .map(|h| h.value.as_str().to_string())
-                        .unwrap_or_default();
-                    let (status, out) = handle(&st, req.method().as_str(), req.url(), &auth, &body);
-                    let resp = tiny_http::Response::from_string(out.to_string())
-                        .with_status_code(status)
-                        .with_header(
-                            "Content-Type: application/json"
-                                .parse::<tiny_http::Header>()
-                                .unwrap(),
-                        );
-                    let _ = req.respond(resp);
-                }
-            }
+        let st = state.clone();
+        let server = FakeServer::start("application/json", move |r: &Incoming| {
+            let auth = r.header("Authorization").unwrap_or_default();
+            let (status, out) = handle(&st, &r.method, &r.url, auth, &r.body);
+            Reply::new(status, out.to_string())
         });
         FakeGithub {
-            url: format!("http://127.0.0.1:{port}"),
-            port,
+            url: server.url.clone(),
+            port: server.port,
             app_private_pem,
             pat,
             state,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -199,15 +176,6 @@ impl FakeGithub {
 
     pub fn clear_fail(&self) {
         self.state.lock().unwrap().fail = None;
-    }
-}
-
-impl Drop for FakeGithub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -96,7 +96,9 @@ pub struct Request {
     pub value: Option<String>,
     /// What `create` returned as `state`, carried between steps.
     pub state: Option<Value>,
-    /// `revoke`: the provider's id of the credential to retire.
+    /// `revoke`: the provider's id of the credential to retire; `create`:
+    /// the id of the credential being replaced, when gsec's journal has it
+    /// (from the rotation that made it).
     pub id: Option<String>,
     /// The rotation's idempotency token: the same on every retry of one
     /// rotation; name or tag created credentials with it so a retried
