@@ -222,6 +222,7 @@ fn print_inspected(i: &Inspected, format: ListFormat) -> Result<()> {
         outln!("about:    {}", plugin::one_line(&info.description, 200));
     }
     outln!("hosts:    {hosts}");
+    outln!("steps:    {}", info.steps.join(", "));
     outln!("sha256:   {}", i.sha256);
     let schema = serde_json::to_string_pretty(&info.config_schema)
         .map_err(|e| Error::msg(format!("cannot encode JSON output: {e}")))?;
@@ -347,6 +348,11 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
         }
         Op::Verify => p.verify(&req).map(|()| Called::Done { ok: true })?,
         Op::Revoke => p.revoke(&req).map(|()| Called::Done { ok: true })?,
+        Op::Sync => {
+            return Err(Error::usage(
+                "'sync' takes several calls: run it with `gsec sync --to TARGET --dry-run`",
+            ));
+        }
     };
     print_json(&resp)?;
     Ok(Exit::Ok)

@@ -36,6 +36,10 @@ pub struct Info {
     /// JSON Schema of `rotation.config`.
     #[serde(default = "object_schema")]
     pub config_schema: Value,
+    /// The steps the plugin implements. Absent in plugins built before the
+    /// list existed: those implement the rotation steps only.
+    #[serde(default = "rotation_steps")]
+    pub steps: Vec<String>,
 }
 
 impl Info {
@@ -64,8 +68,24 @@ impl Info {
         for h in &self.hosts {
             field("hosts", h, 255)?;
         }
+        if self.steps.len() > 32 {
+            return Err("info.steps: at most 32 entries".into());
+        }
+        for s in &self.steps {
+            field("steps", s, 32)?;
+        }
         Ok(())
     }
+
+    /// Does the plugin implement `step` (`info.steps`)?
+    pub fn supports(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s == step)
+    }
+}
+
+/// What a plugin that does not list its steps implements.
+fn rotation_steps() -> Vec<String> {
+    ["create", "verify", "revoke"].map(String::from).to_vec()
 }
 
 fn object_schema() -> Value {
@@ -148,7 +168,7 @@ impl std::fmt::Debug for Created {
 
 // Zeroizing<String> has no serde impls without zeroize's `serde` feature;
 // these keep the values in zeroizing buffers on both sides of JSON.
-fn ser_map<S: serde::Serializer>(
+pub(super) fn ser_map<S: serde::Serializer>(
     m: &IndexMap<String, Zeroizing<String>>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
@@ -160,7 +180,7 @@ fn ser_map<S: serde::Serializer>(
     out.end()
 }
 
-fn ser_opt<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn ser_opt<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_some(v.as_str()),
         None => s.serialize_none(),
@@ -178,6 +198,8 @@ pub enum Op {
     Create,
     Verify,
     Revoke,
+    /// Push secrets to an external secret manager (`plugin::sync_step`).
+    Sync,
 }
 
 impl Op {
@@ -187,11 +209,12 @@ impl Op {
             Op::Create => "create",
             Op::Verify => "verify",
             Op::Revoke => "revoke",
+            Op::Sync => "sync",
         }
     }
 
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Info, Op::Create, Op::Verify, Op::Revoke]
+        [Op::Info, Op::Create, Op::Verify, Op::Revoke, Op::Sync]
             .into_iter()
             .find(|o| o.as_str() == s)
     }

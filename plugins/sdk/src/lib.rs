@@ -43,6 +43,10 @@ pub struct Info {
     pub hosts: Vec<String>,
     /// JSON Schema of the plugin's `config` object.
     pub config_schema: Value,
+    /// The steps the plugin implements: by default the rotation steps
+    /// (`create`, `verify`, `revoke`); a sync plugin says
+    /// `.steps(&["sync"])` (see [`sync`]).
+    pub steps: Vec<String>,
 }
 
 impl Info {
@@ -54,7 +58,12 @@ impl Info {
             description: String::new(),
             hosts: vec![],
             config_schema: json!({"type": "object"}),
+            steps: ["create", "verify", "revoke"].map(String::from).to_vec(),
         }
+    }
+    pub fn steps(mut self, steps: &[&str]) -> Info {
+        self.steps = steps.iter().map(|s| s.to_string()).collect();
+        self
     }
     pub fn description(mut self, d: &str) -> Info {
         self.description = d.into();
@@ -246,6 +255,10 @@ pub trait Plugin {
     /// it is already gone.
     fn revoke(_req: &Request) -> Result<()> {
         Ok(())
+    }
+    /// The `sync` step (list it in [`Info::steps`]): see [`sync`].
+    fn sync(_req: &Request, _sync: &sync::Sync) -> Result<sync::Synced> {
+        Err(Error::new("this plugin has no 'sync' step"))
     }
 }
 
@@ -533,6 +546,7 @@ pub mod http {
 pub mod jsonpath;
 pub mod retry;
 pub mod sigv4;
+pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod xml;
@@ -584,6 +598,10 @@ pub mod __rt {
             "revoke" => req()
                 .and_then(|r| P::revoke(&r))
                 .map(|()| json!({"ok": true})),
+            "sync" => req().and_then(|r| {
+                let s: sync::Sync = serde_json::from_value(env.rest.clone())?;
+                P::sync(&r, &s).map(sync::Synced::into_json)
+            }),
             other => Err(Error::new(format!("unknown op '{other}'"))),
         };
         match res {
