@@ -596,6 +596,8 @@ fn revoke(req: &Request) -> Result<()> {
     }
 }
 
+mod secretsmanager;
+
 impl Plugin for Aws {
     fn info() -> Info {
         Info::new("aws", env!("CARGO_PKG_VERSION"))
@@ -603,7 +605,8 @@ impl Plugin for Aws {
             // `*`: STS is regional and both endpoints are configurable; the
             // user grants the hosts in `.gsec.yaml`.
             .hosts(&["iam.amazonaws.com", "sts.amazonaws.com", "*"])
-            .config_schema(json!({
+            .steps(&["create", "verify", "revoke", "sync"])
+            .config_schema(json!({"oneOf": [{
                 "type": "object",
                 "required": ["user_name"],
                 "additionalProperties": false,
@@ -616,7 +619,11 @@ impl Plugin for Aws {
                     "sts_endpoint": {"type": "string", "default": "https://sts.<region>.amazonaws.com"},
                     "on_revoke": {"enum": ["delete", "deactivate"], "default": "delete", "description": "deactivate: keep the old key inactive until the next rotation deletes it"}
                 }
-            }))
+            }, secretsmanager::schema()]}))
+    }
+
+    fn sync(req: &Request, s: &gsec_plugin_sdk::sync::Sync) -> Result<gsec_plugin_sdk::sync::Synced> {
+        secretsmanager::sync(req, s)
     }
 
     fn create(req: &Request) -> Result<Created> {
