@@ -5,6 +5,7 @@
 //! journal and the write and check that a rerun converges.
 
 use crate::common::{Env, assert_no_secret};
+use crate::fake_aws::{self, FakeAws};
 use crate::fake_vault::{FakeVault, MOUNT, TOKEN};
 use crate::rotate::{append_config, install, kill_at};
 
@@ -255,3 +256,137 @@ fn the_plugin_reaches_only_granted_hosts() {
     assert!(err.contains("denied") && err.contains("not granted"), "{err}");
     assert!(vault.calls().is_empty(), "{:?}", vault.calls());
 }
+
+// ---- AWS Secrets Manager (the aws plugin's sync step) ----
+
+const SM_PREFIX: &str = "app/prod/";
+
+/// A project syncing `production` to the fake Secrets Manager under
+/// `app/prod/`, signed with an IAM key stored as `AWS_SYNC`.
+fn aws_project() -> (Env, FakeAws) {
+    let env = Env::project();
+    let aws = FakeAws::start();
+    let sha = install(&env, "aws");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  aws:\n    path: plugins/aws.wasm\n    sha256: {sha}\n    hosts: ['{url}']\nsync:\n  awssm:\n    plugin: aws\n    inputs: [AWS_SYNC]\n    config: {{credentials_input: AWS_SYNC, region: {region}, secretsmanager_endpoint: '{url}', prefix: {SM_PREFIX}, recovery_window_days: 7}}\n",
+            url = aws.url,
+            region = fake_aws::REGION,
+        ),
+    );
+    let key = aws.add_key(fake_aws::USER);
+    env.set("AWS_SYNC", ENV, &key.json());
+    env.set("DB_URL", ENV, DB);
+    env.set("API_KEY", ENV, API);
+    (env, aws)
+}
+
+fn sm_sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
+    let mut args = vec!["sync", "--env", ENV, "--to", "awssm"];
+    args.extend_from_slice(extra);
+    let out = env.run_in(&args, b"");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
+    for v in [DB, API, "changed-api-key-value", "SecretAccessKey"] {
+        assert_no_secret(&so, v);
+        assert_no_secret(&se, v);
+    }
+    (so, se)
+}
+
+fn sm_writes(aws: &FakeAws) -> Vec<String> {
+    aws.calls()
+        .into_iter()
+        .filter(|c| c.starts_with("secretsmanager ") && !c.contains(" ListSecrets "))
+        .map(|c| c.rsplit_once(" by ").unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn secrets_manager_sync_creates_updates_with_staging_labels_and_prunes() {
+    let (env, aws) = aws_project();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
+    let db = aws.sm_secret("app/prod/DB_URL").unwrap();
+    assert_eq!(db.current(), Some(DB));
+    assert!(db.tags["gsec-fingerprint"].starts_with("v1:"));
+    assert!(aws.sm_secret("app/prod/AWS_SYNC").is_none(), "credential not pushed");
+
+    let before = aws.calls().len();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out}");
+    assert_eq!(
+        aws.calls()[before..]
+            .iter()
+            .filter(|c| !c.contains(" ListSecrets "))
+            .count(),
+        0,
+        "second sync wrote: {:?}",
+        aws.calls()
+    );
+
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    let before = sm_writes(&aws).len();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    assert_eq!(
+        sm_writes(&aws)[before..].to_vec(),
+        vec![
+            "secretsmanager PutSecretValue app/prod/API_KEY".to_string(),
+            "secretsmanager TagResource app/prod/API_KEY".to_string(),
+        ]
+    );
+    let api = aws.sm_secret("app/prod/API_KEY").unwrap();
+    assert_eq!(api.current(), Some("changed-api-key-value"));
+    assert_eq!(api.versions.len(), 2);
+    assert_eq!(api.versions[0].stages, vec!["AWSPREVIOUS".to_string()]);
+    assert_eq!(api.versions[1].stages, vec!["AWSCURRENT".to_string()]);
+
+    env.ok(&["rm", "DB_URL", "--env", ENV]);
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("would-prune"), "{out}");
+    assert_eq!(aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days, None);
+    let (out, _) = sm_sync(&env, &["--prune"], 0);
+    assert!(line(&out, "DB_URL").starts_with("pruned"), "{out}");
+    assert_eq!(aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days, Some(7));
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(!out.contains("DB_URL"), "scheduled for deletion: gone: {out}");
+    assert!(aws.problems().is_empty(), "{:?}", aws.problems());
+}
+
+#[test]
+fn secrets_manager_put_interrupted_before_its_tag_is_retried_with_the_same_token() {
+    let (env, aws) = aws_project();
+    sm_sync(&env, &[], 0);
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    // The value is written, the tag is not: the journal keeps the token.
+    aws.fail("TagResource", 400, "AccessDeniedException");
+    let (out, err) = sm_sync(&env, &[], 2);
+    assert!(line(&out, "API_KEY").starts_with("failed"), "{out}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(env.path(JOURNAL_SM).exists());
+    let journal = env.read(JOURNAL_SM);
+    assert_no_secret(&journal, "changed-api-key-value");
+    assert_eq!(aws.sm_secret("app/prod/API_KEY").unwrap().versions.len(), 2);
+    aws.clear_fail();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    let api = aws.sm_secret("app/prod/API_KEY").unwrap();
+    assert_eq!(
+        api.versions.len(),
+        2,
+        "the retry reused the ClientRequestToken: no third version"
+    );
+    assert_eq!(api.current(), Some("changed-api-key-value"));
+    assert!(!env.path(JOURNAL_SM).exists());
+    let before = sm_writes(&aws).len();
+    sm_sync(&env, &[], 0);
+    assert_eq!(sm_writes(&aws).len(), before, "converged");
+    assert!(aws.problems().is_empty(), "{:?}", aws.problems());
+}
+
+const JOURNAL_SM: &str = "secrets/.gsec-sync-production.awssm.yaml";
