@@ -318,7 +318,7 @@ fn secrets_manager_sync_creates_updates_with_staging_labels_and_prunes() {
 
     let before = aws.calls().len();
     let (out, _) = sm_sync(&env, &[], 0);
-    assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out}");
+    assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out} {:?}", aws.calls());
     assert_eq!(
         aws.calls()[before..]
             .iter()

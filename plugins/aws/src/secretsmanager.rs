@@ -177,7 +177,9 @@ fn failure(r: &Response, what: &str) -> Error {
 }
 
 fn ok(r: Response, what: &str) -> Result<Value> {
-    if (200..300).contains(&r.status) {
+    if (200..300).contains(&r.status) && r.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Value::Null) // TagResource answers with an empty body
+    } else if (200..300).contains(&r.status) {
         r.json()
     } else {
         Err(failure(&r, what))
