@@ -715,6 +715,55 @@ mod tests {
         );
     }
 
+    struct S;
+    impl Plugin for S {
+        fn info() -> Info {
+            Info::new("s", "1.0.0").steps(&["sync"])
+        }
+        fn create(_req: &Request) -> Result<Created> {
+            Err("no".into())
+        }
+        fn sync(req: &Request, s: &sync::Sync) -> Result<sync::Synced> {
+            Ok(match s.action {
+                sync::Action::List => sync::Synced::Listed(vec![sync::Entry {
+                    name: "A".into(),
+                    fingerprint: Some("v1:00".into()),
+                    version: Some(json!(3)),
+                }]),
+                sync::Action::Put => {
+                    assert_eq!(req.value.as_deref(), Some("v"));
+                    assert_eq!(s.version, Some(json!(3)));
+                    sync::Synced::Written(sync::Outcome::Updated)
+                }
+                sync::Action::Delete => sync::Synced::Deleted,
+            })
+        }
+    }
+
+    #[test]
+    fn sync_step_speaks_its_messages_and_is_absent_by_default() {
+        assert_eq!(call(r#"{"op":"info"}"#)["steps"], json!(["create", "verify", "revoke"]));
+        assert_eq!(
+            call(r#"{"op":"sync","action":"list"}"#),
+            json!({"error": "this plugin has no 'sync' step"})
+        );
+        let d = |r: &str| __rt::dispatch::<S>(r.as_bytes());
+        assert_eq!(d(r#"{"op":"info"}"#)["steps"], json!(["sync"]));
+        assert_eq!(
+            d(r#"{"op":"sync","action":"list","config":{}}"#),
+            json!({"entries": [{"name": "A", "fingerprint": "v1:00", "version": 3}]})
+        );
+        assert_eq!(
+            d(r#"{"op":"sync","action":"put","name":"A","value":"v","fingerprint":"v1:01","version":3,"token":"t"}"#),
+            json!({"outcome": "updated"})
+        );
+        assert_eq!(
+            d(r#"{"op":"sync","action":"delete","name":"A"}"#),
+            json!({"ok": true})
+        );
+        assert!(d(r#"{"op":"sync","action":"explode"}"#)["error"].is_string());
+    }
+
     #[test]
     fn request_helpers_name_what_is_missing() {
         let r: Request = serde_json::from_value(
