@@ -565,10 +565,7 @@ impl Config {
                 ));
             }
             if !self.plugins.contains_key(&t.plugin) {
-                return Err(format!(
-                    "sync.{name}.plugin: unknown plugin '{}'",
-                    t.plugin
-                ));
+                return Err(format!("sync.{name}.plugin: unknown plugin '{}'", t.plugin));
             }
             for i in &t.inputs {
                 if let Some(rule) = self.naming.violation(i) {

@@ -200,11 +200,18 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
         });
     }
     for e in &remote {
-        let managed = e.fingerprint.as_deref().is_some_and(|f| f.starts_with("v1:"));
+        let managed = e
+            .fingerprint
+            .as_deref()
+            .is_some_and(|f| f.starts_with("v1:"));
         if managed && !vars.iter().any(|v| v.name == e.name) {
             plan.push(Planned {
                 name: e.name.clone(),
-                action: if req.prune { Action::Prune } else { Action::Keep },
+                action: if req.prune {
+                    Action::Prune
+                } else {
+                    Action::Keep
+                },
                 value: None,
                 fingerprint: None,
                 version: e.version.clone(),
@@ -223,11 +230,8 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
             })
             .collect());
     }
-    let mut journal = Journal::open_at(
-        project,
-        req.env,
-        journal_path(project, req.env, req.target),
-    )?;
+    let mut journal =
+        Journal::open_at(project, req.env, journal_path(project, req.env, req.target))?;
     let mut items = Vec::new();
     for p in plan {
         let error = apply(&plugin, &base, &mut journal, &p).err();
@@ -240,10 +244,7 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
     // Records of writes that are no longer needed (the value changed back,
     // the name is gone): nothing to finish.
     for name in journal.names() {
-        if items
-            .iter()
-            .any(|i| i.name == name && i.error.is_some())
-        {
+        if items.iter().any(|i| i.name == name && i.error.is_some()) {
             continue;
         }
         journal.put_json::<InFlight>(&name, None)?;
@@ -252,12 +253,7 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
 }
 
 /// Carry out one planned write: journal it, do it, forget it.
-fn apply(
-    plugin: &Plugin,
-    base: &SyncRequest,
-    journal: &mut Journal,
-    p: &Planned,
-) -> Result<()> {
+fn apply(plugin: &Plugin, base: &SyncRequest, journal: &mut Journal, p: &Planned) -> Result<()> {
     let op = match p.action {
         Action::Create | Action::Update => "put",
         Action::Prune => "delete",

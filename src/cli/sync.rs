@@ -93,14 +93,28 @@ fn report(a: &SyncArgs, items: &[Item]) -> Result<Exit> {
             }
         }
     }
-    let count = |a: Action| items.iter().filter(|i| i.action == a && i.error.is_none()).count();
+    let count = |a: Action| {
+        items
+            .iter()
+            .filter(|i| i.action == a && i.error.is_none())
+            .count()
+    };
     let failed: Vec<&Item> = items.iter().filter(|i| i.error.is_some()).collect();
     let mut parts = vec![];
     for (n, what) in [
-        (count(Action::Create), if dry { "to create" } else { "created" }),
-        (count(Action::Update), if dry { "to update" } else { "updated" }),
+        (
+            count(Action::Create),
+            if dry { "to create" } else { "created" },
+        ),
+        (
+            count(Action::Update),
+            if dry { "to update" } else { "updated" },
+        ),
         (count(Action::Unchanged), "unchanged"),
-        (count(Action::Prune), if dry { "to prune" } else { "pruned" }),
+        (
+            count(Action::Prune),
+            if dry { "to prune" } else { "pruned" },
+        ),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));

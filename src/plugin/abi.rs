@@ -180,7 +180,10 @@ pub(super) fn ser_map<S: serde::Serializer>(
     out.end()
 }
 
-pub(super) fn ser_opt<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn ser_opt<S: serde::Serializer>(
+    v: &Option<Zeroizing<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_some(v.as_str()),
         None => s.serialize_none(),

@@ -50,9 +50,9 @@ pub use abi::{ABI_VERSION, Created, Info, Op, StepRequest};
 pub use error::{ErrorKind, PluginError};
 pub use limits::{DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS};
 pub use loader::{file_sha256, read_wasm};
-pub use sync_step::{SyncAction, SyncEntry, SyncRequest, Written};
 pub use log::one_line;
 pub(crate) use log::redact;
+pub use sync_step::{SyncAction, SyncEntry, SyncRequest, Written};
 
 use crate::config::PluginDecl;
 use call::{Linked, State};

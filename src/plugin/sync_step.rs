@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::Plugin;
 use super::abi::{Op, ser_map, ser_opt};
 use super::error::{ErrorKind, PluginError, json_error};
-use super::Plugin;
 
 /// The step's name in `info.steps`.
 pub const STEP: &str = "sync";
@@ -121,7 +121,11 @@ impl Plugin {
         ))))
     }
 
-    fn sync_call(&self, action: SyncAction, req: &SyncRequest) -> Result<Zeroizing<Vec<u8>>, PluginError> {
+    fn sync_call(
+        &self,
+        action: SyncAction,
+        req: &SyncRequest,
+    ) -> Result<Zeroizing<Vec<u8>>, PluginError> {
         self.require_sync()?;
         let mut req = req.clone();
         req.action = Some(action);

@@ -105,8 +105,7 @@ impl Key {
 /// tuples collide: the keyed hash behind every gsec fingerprint (scan
 /// findings here, `gsec sync`'s stored fingerprints).
 pub fn keyed_hash(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut m =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
     for part in parts {
         m.update(&(part.len() as u64).to_be_bytes());
         m.update(part);

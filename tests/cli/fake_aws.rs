@@ -691,17 +691,30 @@ fn secrets_manager(
         return sm_error("UnknownOperationException", "unknown target");
     };
     if method != "POST" || url != "/" {
-        s.problems.push(format!("{action}: {method} {url}, not POST /"));
+        s.problems
+            .push(format!("{action}: {method} {url}, not POST /"));
     }
     if header("content-type") != "application/x-amz-json-1.1" {
         s.problems.push(format!("{action}: wrong content-type"));
     }
     let Some(parsed) = parse_authorization(&header("authorization")) else {
-        s.problems.push(format!("{action}: no SigV4 Authorization header"));
-        return sm_error("MissingAuthenticationTokenException", "missing authentication");
+        s.problems
+            .push(format!("{action}: no SigV4 Authorization header"));
+        return sm_error(
+            "MissingAuthenticationTokenException",
+            "missing authentication",
+        );
     };
-    let Some(key) = s.keys.iter().find(|k| k.id == parsed.key_id && k.active).cloned() else {
-        return sm_error("UnrecognizedClientException", "The security token included in the request is invalid.");
+    let Some(key) = s
+        .keys
+        .iter()
+        .find(|k| k.id == parsed.key_id && k.active)
+        .cloned()
+    else {
+        return sm_error(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        );
     };
     let amz_date = header("x-amz-date");
     let scope = check_scope(&parsed, &amz_date, "secretsmanager", REGION).and_then(|()| {
@@ -718,7 +731,8 @@ fn secrets_manager(
     match signature(&key.secret, &parsed, method, url, headers, body, &amz_date) {
         Ok(sig) if sig == parsed.signature => {}
         _ => {
-            s.problems.push(format!("{action}: signature does not verify"));
+            s.problems
+                .push(format!("{action}: signature does not verify"));
             return sm_error(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided.",
@@ -729,12 +743,20 @@ fn secrets_manager(
         s.problems.push(format!("{action}: body is not JSON"));
         return sm_error("SerializationException", "bad JSON");
     };
-    let id = req["SecretId"].as_str().or(req["Name"].as_str()).unwrap_or("").to_string();
-    s.calls.push(format!("secretsmanager {action} {id} by {}", key.user));
+    let id = req["SecretId"]
+        .as_str()
+        .or(req["Name"].as_str())
+        .unwrap_or("")
+        .to_string();
+    s.calls
+        .push(format!("secretsmanager {action} {id} by {}", key.user));
     if let Some((a, status, code)) = &s.fail
         && *a == action
     {
-        return (*status, json!({"__type": code, "message": "injected failure"}).to_string());
+        return (
+            *status,
+            json!({"__type": code, "message": "injected failure"}).to_string(),
+        );
     }
     let token = req["ClientRequestToken"].as_str().map(str::to_string);
     let value = req["SecretString"].as_str().map(str::to_string);
@@ -742,7 +764,12 @@ fn secrets_manager(
         v.as_array()
             .into_iter()
             .flatten()
-            .filter_map(|t| Some((t["Key"].as_str()?.to_string(), t["Value"].as_str()?.to_string())))
+            .filter_map(|t| {
+                Some((
+                    t["Key"].as_str()?.to_string(),
+                    t["Value"].as_str()?.to_string(),
+                ))
+            })
             .collect()
     };
     let arn = |n: &str| format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{n}-AbCdEf");
@@ -757,39 +784,58 @@ fn secrets_manager(
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect();
             let planned = req["IncludePlannedDeletion"].as_bool() == Some(true);
-            let list: Vec<Value> = s
-                .sm
-                .iter()
-                .filter(|(n, _)| prefixes.is_empty() || prefixes.iter().any(|p| n.starts_with(p.as_str())))
-                .filter(|(_, x)| planned || x.deleted_days.is_none())
-                .map(|(n, x)| {
-                    let tags: Vec<Value> = x.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
-                    json!({"Name": n, "ARN": arn(n), "Tags": tags})
-                })
-                .collect();
+            let list: Vec<Value> =
+                s.sm.iter()
+                    .filter(|(n, _)| {
+                        prefixes.is_empty() || prefixes.iter().any(|p| n.starts_with(p.as_str()))
+                    })
+                    .filter(|(_, x)| planned || x.deleted_days.is_none())
+                    .map(|(n, x)| {
+                        let tags: Vec<Value> = x
+                            .tags
+                            .iter()
+                            .map(|(k, v)| json!({"Key": k, "Value": v}))
+                            .collect();
+                        json!({"Name": n, "ARN": arn(n), "Tags": tags})
+                    })
+                    .collect();
             (200, json!({"SecretList": list}).to_string())
         }
         "CreateSecret" => {
             let (Some(token), Some(value)) = (token, value) else {
-                s.problems.push(format!("CreateSecret {id}: no ClientRequestToken or SecretString"));
+                s.problems.push(format!(
+                    "CreateSecret {id}: no ClientRequestToken or SecretString"
+                ));
                 return sm_error("InvalidParameterException", "missing parameter");
             };
             if s.sm.contains_key(&id) {
-                return sm_error("ResourceExistsException", &format!("The operation failed because the secret {id} already exists."));
+                return sm_error(
+                    "ResourceExistsException",
+                    &format!("The operation failed because the secret {id} already exists."),
+                );
             }
             s.sm.insert(
                 id.clone(),
                 SmSecret {
-                    versions: vec![SmVersion { id: token.clone(), value, stages: vec!["AWSCURRENT".into()] }],
+                    versions: vec![SmVersion {
+                        id: token.clone(),
+                        value,
+                        stages: vec!["AWSCURRENT".into()],
+                    }],
                     tags: tags(&req["Tags"]),
                     deleted_days: None,
                 },
             );
-            (200, json!({"ARN": arn(&id), "Name": id, "VersionId": token}).to_string())
+            (
+                200,
+                json!({"ARN": arn(&id), "Name": id, "VersionId": token}).to_string(),
+            )
         }
         "PutSecretValue" => {
             let (Some(token), Some(value)) = (token, value) else {
-                s.problems.push(format!("PutSecretValue {id}: no ClientRequestToken or SecretString"));
+                s.problems.push(format!(
+                    "PutSecretValue {id}: no ClientRequestToken or SecretString"
+                ));
                 return sm_error("InvalidParameterException", "missing parameter");
             };
             let stages: Vec<String> = req["VersionStages"]
@@ -799,20 +845,31 @@ fn secrets_manager(
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect();
             if !stages.iter().any(|x| x == "AWSCURRENT") {
-                s.problems.push(format!("PutSecretValue {id}: VersionStages {stages:?} without AWSCURRENT"));
+                s.problems.push(format!(
+                    "PutSecretValue {id}: VersionStages {stages:?} without AWSCURRENT"
+                ));
             }
             let Some(sec) = s.sm.get_mut(&id) else {
-                return sm_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+                return sm_error(
+                    "ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.",
+                );
             };
             if sec.deleted_days.is_some() {
-                return sm_error("InvalidRequestException", "the secret is scheduled for deletion");
+                return sm_error(
+                    "InvalidRequestException",
+                    "the secret is scheduled for deletion",
+                );
             }
             if let Some(v) = sec.versions.iter().find(|v| v.id == token) {
                 if v.value == value {
                     // The same token and value: a retry, ignored.
                     return (200, json!({"ARN": arn(&id), "Name": id, "VersionId": token, "VersionStages": v.stages}).to_string());
                 }
-                return sm_error("ResourceExistsException", "a version with this ClientRequestToken already exists with another value");
+                return sm_error(
+                    "ResourceExistsException",
+                    "a version with this ClientRequestToken already exists with another value",
+                );
             }
             for v in &mut sec.versions {
                 v.stages.retain(|x| x != "AWSPREVIOUS");
@@ -822,11 +879,22 @@ fn secrets_manager(
                     v.stages[i] = "AWSPREVIOUS".into();
                 }
             }
-            sec.versions.push(SmVersion { id: token.clone(), value, stages: stages.clone() });
-            (200, json!({"ARN": arn(&id), "Name": id, "VersionId": token, "VersionStages": stages}).to_string())
+            sec.versions.push(SmVersion {
+                id: token.clone(),
+                value,
+                stages: stages.clone(),
+            });
+            (
+                200,
+                json!({"ARN": arn(&id), "Name": id, "VersionId": token, "VersionStages": stages})
+                    .to_string(),
+            )
         }
         "TagResource" => match s.sm.get_mut(&id) {
-            None => sm_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret."),
+            None => sm_error(
+                "ResourceNotFoundException",
+                "Secrets Manager can't find the specified secret.",
+            ),
             Some(sec) => {
                 sec.tags.extend(tags(&req["Tags"]));
                 (200, String::new())
@@ -835,18 +903,28 @@ fn secrets_manager(
         "DeleteSecret" => {
             let days = req["RecoveryWindowInDays"].as_u64().unwrap_or(30);
             if !(7..=30).contains(&days) {
-                return sm_error("InvalidParameterException", "RecoveryWindowInDays must be 7 to 30");
+                return sm_error(
+                    "InvalidParameterException",
+                    "RecoveryWindowInDays must be 7 to 30",
+                );
             }
             match s.sm.get_mut(&id) {
-                None => sm_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret."),
+                None => sm_error(
+                    "ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.",
+                ),
                 Some(sec) => {
                     sec.deleted_days = Some(days);
-                    (200, json!({"ARN": arn(&id), "Name": id, "DeletionDate": 1.8e9}).to_string())
+                    (
+                        200,
+                        json!({"ARN": arn(&id), "Name": id, "DeletionDate": 1.8e9}).to_string(),
+                    )
                 }
             }
         }
         other => {
-            s.problems.push(format!("unsupported Secrets Manager action {other}"));
+            s.problems
+                .push(format!("unsupported Secrets Manager action {other}"));
             sm_error("UnknownOperationException", "unsupported")
         }
     }

@@ -180,12 +180,14 @@ fn handle(
     s.calls.push(format!("{method} {path}"));
     s.bodies.push(String::from_utf8_lossy(body).into_owned());
     if token != Some(TOKEN) {
-        s.problems.push(format!("{method} {path}: bad or missing X-Vault-Token"));
+        s.problems
+            .push(format!("{method} {path}: bad or missing X-Vault-Token"));
         return (403, errors("permission denied"));
     }
     let prefix = format!("/v1/{MOUNT}/");
     let Some(rest) = path.strip_prefix(&prefix) else {
-        s.problems.push(format!("{method} {path}: not under the mount"));
+        s.problems
+            .push(format!("{method} {path}: not under the mount"));
         return (404, errors("no handler for route"));
     };
     let (kind, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -239,7 +241,8 @@ fn handle(
         },
         ("metadata", "POST" | "PATCH") => {
             let Some(v) = parsed else {
-                s.problems.push(format!("{method} {path}: body is not JSON"));
+                s.problems
+                    .push(format!("{method} {path}: body is not JSON"));
                 return (400, errors("failed to parse JSON input"));
             };
             if method == "PATCH" && !s.secrets.contains_key(key) {
@@ -273,7 +276,8 @@ fn handle(
         }
         ("data", "POST" | "PUT") => {
             let Some(v) = parsed else {
-                s.problems.push(format!("{method} {path}: body is not JSON"));
+                s.problems
+                    .push(format!("{method} {path}: body is not JSON"));
                 return (400, errors("failed to parse JSON input"));
             };
             if !v["data"].is_object() {
@@ -282,7 +286,8 @@ fn handle(
             let current = s.secrets.get(key).map_or(0, Secret::current);
             match v["options"]["cas"].as_u64() {
                 None => {
-                    s.problems.push(format!("{method} {path}: write without options.cas"));
+                    s.problems
+                        .push(format!("{method} {path}: write without options.cas"));
                 }
                 Some(cas) if cas != current => {
                     return (

@@ -253,7 +253,10 @@ fn plugin_without_a_sync_step_is_refused_clearly() {
 fn the_plugin_reaches_only_granted_hosts() {
     let (env, vault) = vault_project(Some("'https://vault.elsewhere.example'"));
     let (_, err) = sync(&env, &[], 2);
-    assert!(err.contains("denied") && err.contains("not granted"), "{err}");
+    assert!(
+        err.contains("denied") && err.contains("not granted"),
+        "{err}"
+    );
     assert!(vault.calls().is_empty(), "{:?}", vault.calls());
 }
 
@@ -314,11 +317,18 @@ fn secrets_manager_sync_creates_updates_with_staging_labels_and_prunes() {
     let db = aws.sm_secret("app/prod/DB_URL").unwrap();
     assert_eq!(db.current(), Some(DB));
     assert!(db.tags["gsec-fingerprint"].starts_with("v1:"));
-    assert!(aws.sm_secret("app/prod/AWS_SYNC").is_none(), "credential not pushed");
+    assert!(
+        aws.sm_secret("app/prod/AWS_SYNC").is_none(),
+        "credential not pushed"
+    );
 
     let before = aws.calls().len();
     let (out, _) = sm_sync(&env, &[], 0);
-    assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out} {:?}", aws.calls());
+    assert!(
+        line(&out, "API_KEY").starts_with("unchanged"),
+        "{out} {:?}",
+        aws.calls()
+    );
     assert_eq!(
         aws.calls()[before..]
             .iter()
@@ -352,9 +362,15 @@ fn secrets_manager_sync_creates_updates_with_staging_labels_and_prunes() {
     assert_eq!(aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days, None);
     let (out, _) = sm_sync(&env, &["--prune"], 0);
     assert!(line(&out, "DB_URL").starts_with("pruned"), "{out}");
-    assert_eq!(aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days, Some(7));
+    assert_eq!(
+        aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days,
+        Some(7)
+    );
     let (out, _) = sm_sync(&env, &[], 0);
-    assert!(!out.contains("DB_URL"), "scheduled for deletion: gone: {out}");
+    assert!(
+        !out.contains("DB_URL"),
+        "scheduled for deletion: gone: {out}"
+    );
     assert!(aws.problems().is_empty(), "{:?}", aws.problems());
 }
 

@@ -622,7 +622,10 @@ impl Plugin for Aws {
             }, secretsmanager::schema()]}))
     }
 
-    fn sync(req: &Request, s: &gsec_plugin_sdk::sync::Sync) -> Result<gsec_plugin_sdk::sync::Synced> {
+    fn sync(
+        req: &Request,
+        s: &gsec_plugin_sdk::sync::Sync,
+    ) -> Result<gsec_plugin_sdk::sync::Synced> {
         secretsmanager::sync(req, s)
     }
 

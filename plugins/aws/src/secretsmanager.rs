@@ -204,7 +204,9 @@ fn list(sm: &Sm) -> Result<Vec<Entry>> {
             };
             // The name filter matches prefixes of words too: keep exact
             // prefix matches only.
-            let Some(name) = full.strip_prefix(sm.prefix.as_str()).filter(|n| !n.is_empty())
+            let Some(name) = full
+                .strip_prefix(sm.prefix.as_str())
+                .filter(|n| !n.is_empty())
             else {
                 continue;
             };
@@ -236,7 +238,10 @@ fn list(sm: &Sm) -> Result<Vec<Entry>> {
 fn put(sm: &Sm, req: &Request, s: &Sync) -> Result<Outcome> {
     let name = format!("{}{}", sm.prefix, s.name()?);
     let value = req.value.as_deref().ok_or("sync put without a value")?;
-    let fp = s.fingerprint.as_deref().ok_or("sync put without a fingerprint")?;
+    let fp = s
+        .fingerprint
+        .as_deref()
+        .ok_or("sync put without a fingerprint")?;
     let token = req
         .token
         .as_deref()

@@ -742,7 +742,10 @@ mod tests {
 
     #[test]
     fn sync_step_speaks_its_messages_and_is_absent_by_default() {
-        assert_eq!(call(r#"{"op":"info"}"#)["steps"], json!(["create", "verify", "revoke"]));
+        assert_eq!(
+            call(r#"{"op":"info"}"#)["steps"],
+            json!(["create", "verify", "revoke"])
+        );
         assert_eq!(
             call(r#"{"op":"sync","action":"list"}"#),
             json!({"error": "this plugin has no 'sync' step"})
@@ -754,7 +757,9 @@ mod tests {
             json!({"entries": [{"name": "A", "fingerprint": "v1:00", "version": 3}]})
         );
         assert_eq!(
-            d(r#"{"op":"sync","action":"put","name":"A","value":"v","fingerprint":"v1:01","version":3,"token":"t"}"#),
+            d(
+                r#"{"op":"sync","action":"put","name":"A","value":"v","fingerprint":"v1:01","version":3,"token":"t"}"#
+            ),
             json!({"outcome": "updated"})
         );
         assert_eq!(

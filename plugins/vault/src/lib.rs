@@ -87,8 +87,13 @@ impl Cfg {
             return Err(Error::new(format!("input secret '{input}' is empty")));
         }
         let namespace = req.config_str_opt("namespace")?.map(str::to_string);
-        if namespace.as_deref().is_some_and(|n| !path_ok(n.trim_matches('/'))) {
-            return Err(Error::new("config.namespace must be a Vault namespace path"));
+        if namespace
+            .as_deref()
+            .is_some_and(|n| !path_ok(n.trim_matches('/')))
+        {
+            return Err(Error::new(
+                "config.namespace must be a Vault namespace path",
+            ));
         }
         Ok(Cfg {
             address,
@@ -126,7 +131,8 @@ impl Cfg {
                 },
             ));
         }
-        Policy::default().run(|| http::request(method, url, &headers, body.as_deref().map(str::as_bytes)))
+        Policy::default()
+            .run(|| http::request(method, url, &headers, body.as_deref().map(str::as_bytes)))
     }
 }
 
@@ -138,7 +144,11 @@ fn vault_error(r: &Response, what: &str) -> Error {
         .ok()
         .and_then(|v| v["errors"][0].as_str().map(str::to_string))
         .unwrap_or_default();
-    let first: String = first.chars().filter(|c| !c.is_control()).take(200).collect();
+    let first: String = first
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
     let text = if first.is_empty() {
         format!("{what}: HTTP {}", r.status)
     } else {
@@ -201,7 +211,10 @@ fn list(cfg: &Cfg) -> Result<Vec<Entry>> {
 fn put(cfg: &Cfg, req: &Request, s: &Sync) -> Result<Outcome> {
     let name = s.name()?;
     let value = req.value.as_deref().ok_or("sync put without a value")?;
-    let fp = s.fingerprint.as_deref().ok_or("sync put without a fingerprint")?;
+    let fp = s
+        .fingerprint
+        .as_deref()
+        .ok_or("sync put without a fingerprint")?;
     let cas = s.version.as_ref().and_then(Value::as_u64).unwrap_or(0);
     let r = cfg.send(
         "POST",
@@ -223,7 +236,10 @@ fn put(cfg: &Cfg, req: &Request, s: &Sync) -> Result<Outcome> {
         Some(&json!({"custom_metadata": {FINGERPRINT: fp}})),
     )?;
     if !(200..300).contains(&r.status) {
-        return Err(vault_error(&r, &format!("storing the fingerprint of {name}")));
+        return Err(vault_error(
+            &r,
+            &format!("storing the fingerprint of {name}"),
+        ));
     }
     Ok(if cas == 0 {
         Outcome::Created
