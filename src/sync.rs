@@ -295,6 +295,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn journal_records_hold_a_token_and_a_fingerprint_never_a_value() {
+        let r = InFlight {
+            op: "put".into(),
+            fingerprint: Some("v1:00ff".into()),
+            token: "ab".repeat(16),
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["fingerprint", "op", "token"]);
+        // A record with anything else (a value) is refused, not kept.
+        assert!(
+            serde_json::from_str::<InFlight>(r#"{"op":"put","token":"t","value":"x"}"#).is_err()
+        );
+    }
+
+    #[test]
     fn fingerprints_are_keyed_and_separate_targets_names_and_values() {
         let k1 = [1u8; 32];
         let k2 = [2u8; 32];
