@@ -60,6 +60,28 @@ pub struct Config {
     /// file per environment holding only its secrets, encrypted to them.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub services: IndexMap<String, Service>,
+    /// External secret managers `gsec sync --to NAME` pushes secrets to,
+    /// each through a plugin with a `sync` step.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sync: IndexMap<String, SyncTarget>,
+}
+
+/// A sync target: which plugin pushes there, with what settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncTarget {
+    /// Name of a plugin declared under `plugins` that offers the `sync`
+    /// step (e.g. `vault`).
+    pub plugin: String,
+    /// Plugin-specific settings (address, mount, path…), validated by the
+    /// plugin.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Secrets the plugin needs to reach the target (e.g. `VAULT_TOKEN`),
+    /// read from the environment being synced. They are not pushed
+    /// themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 /// A service: the secrets it may read, and optionally its own key.
@@ -604,6 +626,23 @@ impl Config {
         }
         self.validate_leases()?;
         self.validate_services()?;
+        for (name, t) in &self.sync {
+            if !valid_name(name) {
+                return Err(format!(
+                    "sync.{name}: invalid target name (letters, digits, '_' and '-', starting with a letter)"
+                ));
+            }
+            if !self.plugins.contains_key(&t.plugin) {
+                return Err(format!("sync.{name}.plugin: unknown plugin '{}'", t.plugin));
+            }
+            for i in &t.inputs {
+                if let Some(rule) = self.naming.violation(i) {
+                    return Err(format!(
+                        "sync.{name}.inputs: invalid secret name '{i}' ({rule})"
+                    ));
+                }
+            }
+        }
         for (name, p) in &self.plugins {
             if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("plugins.{name}.sha256: expected 64 hex characters"));

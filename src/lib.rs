@@ -40,6 +40,7 @@ pub mod services;
 pub mod sopsconfig;
 pub mod state;
 pub mod suggest;
+pub mod sync;
 pub mod vault;
 pub mod yaml;
 

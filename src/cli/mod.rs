@@ -31,6 +31,7 @@ pub mod rotate;
 pub mod run;
 pub mod scan;
 pub mod secrets;
+pub mod sync;
 
 /// gsec: git-native secrets.
 ///
@@ -122,6 +123,8 @@ pub enum Command {
     Hook(hook::HookCmd),
     /// Rotate credentials with plugins.
     Rotate(rotate::RotateArgs),
+    /// Push an environment's secrets to an external secret manager.
+    Sync(sync::SyncArgs),
     /// List or inspect rotation plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCmd),
@@ -293,6 +296,7 @@ fn dispatch(ctx: &Ctx, cmd: Command) -> Result<Exit> {
         Command::Scan(a) => scan::run(ctx, a),
         Command::Hook(c) => hook::run(ctx, c),
         Command::Rotate(a) => rotate::run(ctx, a),
+        Command::Sync(a) => sync::run(ctx, a),
         Command::Plugin(c) => plugin::run(ctx, c),
         Command::Doctor(a) => doctor::run(ctx, a),
         Command::Completions(a) => completions::run(a),

@@ -222,9 +222,7 @@ fn print_inspected(i: &Inspected, format: ListFormat) -> Result<()> {
         outln!("about:    {}", plugin::one_line(&info.description, 200));
     }
     outln!("hosts:    {hosts}");
-    if !info.steps.is_empty() {
-        outln!("steps:    {}", info.steps.join(", "));
-    }
+    outln!("steps:    {}", info.steps.join(", "));
     outln!("sha256:   {}", i.sha256);
     let schema = serde_json::to_string_pretty(&info.config_schema)
         .map_err(|e| Error::msg(format!("cannot encode JSON output: {e}")))?;
@@ -358,6 +356,11 @@ fn call(ctx: &Ctx, name: &str, op: &str, a: CallArgs) -> Result<Exit> {
                 expires_at: l.expires_at,
                 id: l.id,
             }
+        }
+        Op::Sync => {
+            return Err(Error::usage(
+                "'sync' takes several calls: run it with `gsec sync --to TARGET --dry-run`",
+            ));
         }
     };
     print_json(&resp)?;

@@ -36,10 +36,12 @@ pub struct Info {
     /// JSON Schema of `rotation.config`.
     #[serde(default = "object_schema")]
     pub config_schema: Value,
-    /// Optional steps the plugin implements beyond rotation's `create`,
-    /// `verify` and `revoke` (which every plugin has), e.g. `["lease"]`.
-    /// Absent in plugins built before the list existed: rotation only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The steps the plugin implements: rotation's `create`, `verify` and
+    /// `revoke`, `lease` (mint a short-lived credential), `sync` (push to a
+    /// secret manager). Absent in plugins built before the list existed:
+    /// those implement the rotation steps only. gsec calls no step that is
+    /// not listed.
+    #[serde(default = "rotation_steps")]
     pub steps: Vec<String>,
 }
 
@@ -69,8 +71,8 @@ impl Info {
         for h in &self.hosts {
             field("hosts", h, 255)?;
         }
-        if self.steps.len() > 16 {
-            return Err("info.steps: at most 16 entries".into());
+        if self.steps.len() > 32 {
+            return Err("info.steps: at most 32 entries".into());
         }
         for s in &self.steps {
             field("steps", s, 32)?;
@@ -78,14 +80,16 @@ impl Info {
         Ok(())
     }
 
-    /// Does the plugin implement `op`? Rotation's steps and `info` always;
-    /// optional steps only when `info.steps` lists them.
+    /// Does the plugin implement `op` (`info` always; any other step when
+    /// `info.steps` lists it)?
     pub fn supports(&self, op: Op) -> bool {
-        match op {
-            Op::Info | Op::Create | Op::Verify | Op::Revoke => true,
-            other => self.steps.iter().any(|s| s == other.as_str()),
-        }
+        op == Op::Info || self.steps.iter().any(|s| s == op.as_str())
     }
+}
+
+/// What a plugin that does not list its steps implements.
+fn rotation_steps() -> Vec<String> {
+    ["create", "verify", "revoke"].map(String::from).to_vec()
 }
 
 fn object_schema() -> Value {
@@ -169,7 +173,7 @@ impl std::fmt::Debug for Created {
 
 // Zeroizing<String> has no serde impls without zeroize's `serde` feature;
 // these keep the values in zeroizing buffers on both sides of JSON.
-fn ser_map<S: serde::Serializer>(
+pub(super) fn ser_map<S: serde::Serializer>(
     m: &IndexMap<String, Zeroizing<String>>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
@@ -181,7 +185,10 @@ fn ser_map<S: serde::Serializer>(
     out.end()
 }
 
-fn ser_opt<S: serde::Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn ser_opt<S: serde::Serializer>(
+    v: &Option<Zeroizing<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_some(v.as_str()),
         None => s.serialize_none(),
@@ -199,8 +206,10 @@ pub enum Op {
     Create,
     Verify,
     Revoke,
-    /// Optional (`info.steps` lists it): mint a short-lived credential.
+    /// Mint a short-lived credential (`lease:` secrets).
     Lease,
+    /// Push secrets to an external secret manager (`plugin::sync_step`).
+    Sync,
 }
 
 impl Op {
@@ -211,11 +220,12 @@ impl Op {
             Op::Verify => "verify",
             Op::Revoke => "revoke",
             Op::Lease => "lease",
+            Op::Sync => "sync",
         }
     }
 
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Info, Op::Create, Op::Verify, Op::Revoke, Op::Lease]
+        [Op::Info, Op::Create, Op::Verify, Op::Revoke, Op::Lease, Op::Sync]
             .into_iter()
             .find(|o| o.as_str() == s)
     }
@@ -317,21 +327,22 @@ mod debug_tests {
     use super::*;
 
     #[test]
-    fn info_without_steps_is_a_rotation_plugin_and_steps_add_lease() {
+    fn info_without_steps_is_a_rotation_plugin_and_steps_list_the_rest() {
         // What plugins built before `steps` existed send.
         let old: Info =
             serde_json::from_str(r#"{"name":"random","version":"0.1.0","abi":1,"hosts":[]}"#)
                 .unwrap();
-        assert!(old.steps.is_empty() && old.check().is_ok());
+        assert!(old.check().is_ok());
         for op in [Op::Info, Op::Create, Op::Verify, Op::Revoke] {
             assert!(old.supports(op));
         }
-        assert!(!old.supports(Op::Lease));
+        assert!(!old.supports(Op::Lease) && !old.supports(Op::Sync));
         let new: Info = serde_json::from_str(
             r#"{"name":"aws","version":"0.2.0","abi":1,"steps":["lease","future-step"]}"#,
         )
         .unwrap();
         assert!(new.supports(Op::Lease) && new.check().is_ok());
+        assert!(!new.supports(Op::Create), "a listed set is the whole set");
         let bad = Info {
             steps: vec!["le\u{1b}[2Jase".into()],
             ..new

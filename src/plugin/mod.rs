@@ -35,6 +35,7 @@ pub mod http;
 mod limits;
 mod loader;
 mod log;
+pub mod sync_step;
 #[cfg(test)]
 mod tests;
 mod ticker;
@@ -51,6 +52,7 @@ pub use limits::{DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS};
 pub use loader::{file_sha256, read_wasm};
 pub use log::one_line;
 pub(crate) use log::redact;
+pub use sync_step::{SyncAction, SyncEntry, SyncRequest, Written};
 
 use crate::config::PluginDecl;
 use call::{Linked, State};
@@ -279,11 +281,22 @@ impl Plugin {
     }
 
     fn step(&self, op: Op, req: &StepRequest) -> Result<Zeroizing<Vec<u8>>, PluginError> {
+        self.send(op, req, &req.secrets())
+    }
+
+    /// One call: `{"op": …}` followed by `req`'s fields; `secrets` are
+    /// redacted from what the plugin logs or says in errors.
+    fn send<R: serde::Serialize>(
+        &self,
+        op: Op,
+        req: &R,
+        secrets: &[Zeroizing<String>],
+    ) -> Result<Zeroizing<Vec<u8>>, PluginError> {
         #[derive(serde::Serialize)]
-        struct Envelope<'a> {
+        struct Envelope<'a, R> {
             op: &'static str,
             #[serde(flatten)]
-            req: &'a StepRequest,
+            req: &'a R,
         }
         let msg = serde_json::to_vec(&Envelope {
             op: op.as_str(),
@@ -295,11 +308,7 @@ impl Plugin {
                 json_error(&e)
             )))
         })?;
-        self.linked.call(
-            op,
-            &Zeroizing::new(msg),
-            self.policy.clone(),
-            &req.secrets(),
-        )
+        self.linked
+            .call(op, &Zeroizing::new(msg), self.policy.clone(), secrets)
     }
 }

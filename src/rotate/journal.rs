@@ -188,7 +188,14 @@ pub fn path(project: &Project, env: &str) -> PathBuf {
 impl Journal {
     /// Lock and open (an empty journal when the file does not exist).
     pub fn open(project: &Project, env: &str) -> Result<Journal> {
-        let p = path(project, env);
+        Journal::open_at(project, env, path(project, env))
+    }
+
+    /// Lock and open the journal file `p` of `env` (encrypted to `env`'s
+    /// recipients): the mechanism other crash-safe protocols (`gsec sync`)
+    /// reuse with records of their own, through [`Journal::get_json`] and
+    /// [`Journal::put_json`].
+    pub fn open_at(project: &Project, env: &str, p: PathBuf) -> Result<Journal> {
         let lock = fsutil::lock(&p)?;
         let recipients = project.config.recipients_for(env)?;
         let vault = if p.exists() {
@@ -219,9 +226,14 @@ impl Journal {
     }
 
     pub fn get(&self, name: &str) -> Result<Record> {
+        Ok(self.get_json(name)?.unwrap_or_default())
+    }
+
+    /// One record as JSON of type `T`; `None` when there is none.
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         match self.vault.get(name) {
-            None => Ok(Record::default()),
-            Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text()).map_err(|e| {
+            None => Ok(None),
+            Some((_, Node::Leaf(l))) => serde_json::from_str(&l.text()).map(Some).map_err(|e| {
                 Error::file(
                     self.vault.path(),
                     format!("journal entry '{name}' is malformed: {}", json_error(&e)),
@@ -237,14 +249,23 @@ impl Journal {
     /// Write one record and make it durable (atomic rename + fsync) before
     /// returning: the caller's next step may be irreversible.
     pub fn put(&mut self, name: &str, rec: &Record) -> Result<()> {
-        if rec.is_empty() {
-            self.vault.remove(name);
-        } else {
-            let text = Zeroizing::new(
-                serde_json::to_string(rec)
-                    .map_err(|e| Error::msg(format!("cannot encode journal: {e}")))?,
-            );
-            self.vault.set(name, &text)?;
+        self.put_json(name, (!rec.is_empty()).then_some(rec))
+    }
+
+    /// Write (`Some`) or forget (`None`) one record, durably; an empty
+    /// journal's file is removed.
+    pub fn put_json<T: Serialize>(&mut self, name: &str, rec: Option<&T>) -> Result<()> {
+        match rec {
+            None => {
+                self.vault.remove(name);
+            }
+            Some(rec) => {
+                let text = Zeroizing::new(
+                    serde_json::to_string(rec)
+                        .map_err(|e| Error::msg(format!("cannot encode journal: {e}")))?,
+                );
+                self.vault.set(name, &text)?;
+            }
         }
         if self.vault.is_empty() {
             // Nothing left to remember: no empty file in the repository.

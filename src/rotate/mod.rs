@@ -188,22 +188,12 @@ impl<'p> Rotator<'p> {
         env: &str,
         rot: &Rotation,
     ) -> Result<IndexMap<String, Zeroizing<String>>> {
-        let mut r = Resolver::new(self.project);
-        let mut out = IndexMap::new();
-        for input in &rot.inputs {
-            let v = r.lookup(env, input)?.ok_or_else(|| {
-                Error::msg(format!(
-                    "secrets.{name}.rotation.inputs: '{input}' has no value in environment '{env}' (set it with `gsec set {input} --env {env}`)"
-                ))
-            })?;
-            let Node::Leaf(l) = &v.value else {
-                return Err(Error::msg(format!(
-                    "secrets.{name}.rotation.inputs: '{input}' in '{env}' is a map or list; inputs must be strings"
-                )));
-            };
-            out.insert(input.clone(), l.text());
-        }
-        Ok(out)
+        resolve_inputs(
+            self.project,
+            env,
+            &rot.inputs,
+            &format!("secrets.{name}.rotation.inputs"),
+        )
     }
 
     /// The secret's value in `env`'s own file. A value only inherited from
@@ -601,6 +591,33 @@ impl<'p> Rotator<'p> {
         }
         Ok(out)
     }
+}
+
+/// Values of a plugin's input secrets (`rotation.inputs`,
+/// `sync.NAME.inputs`, named by `setting` in errors), resolved in `env`
+/// with inheritance. Each must be a single string.
+pub fn resolve_inputs(
+    project: &Project,
+    env: &str,
+    inputs: &[String],
+    setting: &str,
+) -> Result<IndexMap<String, Zeroizing<String>>> {
+    let mut r = Resolver::new(project);
+    let mut out = IndexMap::new();
+    for input in inputs {
+        let v = r.lookup(env, input)?.ok_or_else(|| {
+            Error::msg(format!(
+                "{setting}: '{input}' has no value in environment '{env}' (set it with `gsec set {input} --env {env}`)"
+            ))
+        })?;
+        let Node::Leaf(l) = &v.value else {
+            return Err(Error::msg(format!(
+                "{setting}: '{input}' in '{env}' is a map or list; inputs must be strings"
+            )));
+        };
+        out.insert(input.clone(), l.text());
+    }
+    Ok(out)
 }
 
 /// Secrets with a journal entry in `env` (read without decrypting).

@@ -94,18 +94,23 @@ impl Key {
 
     /// `<rule-id>:<path>:<first 20 hex of HMAC-SHA256(key, rule, path, secret)>`.
     pub fn fingerprint(&self, rule: &str, path: &str, secret: &[u8]) -> String {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.bytes)
-            .expect("HMAC takes a key of any length");
-        // Length-prefixed, so no two (rule, path, secret) triples collide.
-        for part in [rule.as_bytes(), path.as_bytes(), secret] {
-            m.update(&(part.len() as u64).to_be_bytes());
-            m.update(part);
-        }
-        let tag = m.finalize().into_bytes();
+        let tag = keyed_hash(&self.bytes, &[rule.as_bytes(), path.as_bytes(), secret]);
         let mut h = hex::encode(tag);
         h.truncate(KEYED_HEX);
         format!("{rule}:{path}:{h}")
     }
+}
+
+/// HMAC-SHA256 under `key` of `parts`, each length-prefixed so no two
+/// tuples collide: the keyed hash behind every gsec fingerprint (scan
+/// findings here, `gsec sync`'s stored fingerprints).
+pub fn keyed_hash(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in parts {
+        m.update(&(part.len() as u64).to_be_bytes());
+        m.update(part);
+    }
+    m.finalize().into_bytes().into()
 }
 
 /// The old, unkeyed form `<rule-id>:<path>:<first 16 hex of sha256(secret)>`:

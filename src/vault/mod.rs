@@ -247,6 +247,20 @@ impl Vault {
         hex::encode(m.finalize().into_bytes())
     }
 
+    /// A key derived from the data key for one `purpose`:
+    /// HMAC-SHA256(data key, "gsec derived key\0" ‖ purpose). Whoever can
+    /// decrypt the file can compute it, no one else; it changes when the
+    /// file is re-keyed (a recipient removed). `gsec sync` keys its
+    /// fingerprints with it.
+    pub fn derived_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        use hmac::Mac;
+        let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_bytes())
+            .expect("HMAC takes a key of any length");
+        m.update(b"gsec derived key\0");
+        m.update(purpose.as_bytes());
+        zeroize::Zeroizing::new(m.finalize().into_bytes().into())
+    }
+
     /// Whether the file carries gsec's structure MAC (files sops wrote
     /// last do not: only their values are authenticated).
     pub fn has_structure_mac(&self) -> bool {

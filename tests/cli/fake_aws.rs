@@ -1,5 +1,5 @@
-//! A fake AWS (IAM and STS Query APIs) on 127.0.0.1 for the aws plugin's
-//! tests.
+//! A fake AWS (IAM and STS Query APIs, and Secrets Manager's JSON API) on
+//! 127.0.0.1 for the aws plugin's tests.
 //!
 //! It checks what AWS checks, for real: every request's SigV4 signature is
 //! recomputed here — from the request as received and the secret key the
@@ -12,6 +12,15 @@
 //! credentials with an Expiration). It keeps the keys
 //! with their status so tests can assert "exactly one live credential",
 //! records every call, and every problem it saw in `problems()`.
+//!
+//! Secrets Manager (`X-Amz-Target: secretsmanager.<Action>`, from its API
+//! reference): `ListSecrets` (name-prefix filter, tags, secrets scheduled
+//! for deletion hidden), `CreateSecret`, `PutSecretValue` (the
+//! `ClientRequestToken` is the version id: the same token with the same
+//! value is ignored, with another value refused; `AWSCURRENT` moves to the
+//! new version and the old one becomes `AWSPREVIOUS`), `TagResource` and
+//! `DeleteSecret` (a 7 to 30 day recovery window). It insists that every
+//! write carries a token and that `PutSecretValue` stages `AWSCURRENT`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -76,6 +85,35 @@ struct State {
     /// with them get `InvalidClientTokenId`.
     unpropagated: u32,
     created: Vec<String>,
+    /// Secrets Manager, by name.
+    sm: BTreeMap<String, SmSecret>,
+}
+
+/// One version of a Secrets Manager secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmVersion {
+    pub id: String,
+    pub value: String,
+    pub stages: Vec<String>,
+}
+
+/// A Secrets Manager secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmSecret {
+    pub versions: Vec<SmVersion>,
+    pub tags: BTreeMap<String, String>,
+    /// `DeleteSecret`'s recovery window, once scheduled for deletion.
+    pub deleted_days: Option<u64>,
+}
+
+impl SmSecret {
+    /// The `AWSCURRENT` version's value.
+    pub fn current(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.stages.iter().any(|s| s == "AWSCURRENT"))
+            .map(|v| v.value.as_str())
+    }
 }
 
 pub struct FakeAws {
@@ -97,6 +135,7 @@ impl FakeAws {
             fail: None,
             unpropagated: 0,
             created: vec![],
+            sm: BTreeMap::new(),
         }));
         let st = state.clone();
         let server = FakeServer::start("text/xml", move |r: &Incoming| {
@@ -151,6 +190,26 @@ impl FakeAws {
         if let Some(k) = s.keys.iter_mut().find(|k| k.id == id) {
             k.active = active;
         }
+    }
+
+    /// The Secrets Manager secret `name`.
+    pub fn sm_secret(&self, name: &str) -> Option<SmSecret> {
+        self.state.lock().unwrap().sm.get(name).cloned()
+    }
+
+    /// A Secrets Manager secret made outside gsec (no tags).
+    pub fn sm_put_by_hand(&self, name: &str, value: &str) {
+        self.state.lock().unwrap().sm.insert(
+            name.to_string(),
+            SmSecret {
+                versions: vec![SmVersion {
+                    id: "by-hand-0000000000000000000000000000".into(),
+                    value: value.into(),
+                    stages: vec!["AWSCURRENT".into()],
+                }],
+                ..Default::default()
+            },
+        );
     }
 
     /// Every call: `service Action Param=value… by KEYID`.
@@ -333,6 +392,9 @@ fn handle(
             .map(|(_, v)| v.clone())
             .collect::<Vec<_>>()
     };
+    if let Some(target) = header("x-amz-target").into_iter().next() {
+        return secrets_manager(&mut s, method, url, headers, body, &target);
+    }
     let text = String::from_utf8_lossy(body).into_owned();
     let params: BTreeMap<String, String> = text
         .split('&')
@@ -698,6 +760,275 @@ pub struct Authorization {
 
 /// `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request,
 /// SignedHeaders=a;b, Signature=hex`
+fn sm_error(code: &str, message: &str) -> (u16, String) {
+    (
+        400,
+        serde_json::json!({"__type": code, "message": message}).to_string(),
+    )
+}
+
+/// Secrets Manager's JSON 1.1 API: SigV4 checked as for IAM (service
+/// `secretsmanager`, region [`REGION`], `x-amz-target` signed too).
+fn secrets_manager(
+    s: &mut State,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    target: &str,
+) -> (u16, String) {
+    use serde_json::{Value, json};
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let Some(action) = target.strip_prefix("secretsmanager.").map(str::to_string) else {
+        s.problems.push(format!("unknown X-Amz-Target {target}"));
+        return sm_error("UnknownOperationException", "unknown target");
+    };
+    if method != "POST" || url != "/" {
+        s.problems
+            .push(format!("{action}: {method} {url}, not POST /"));
+    }
+    if header("content-type") != "application/x-amz-json-1.1" {
+        s.problems.push(format!("{action}: wrong content-type"));
+    }
+    let Some(parsed) = parse_authorization(&header("authorization")) else {
+        s.problems
+            .push(format!("{action}: no SigV4 Authorization header"));
+        return sm_error(
+            "MissingAuthenticationTokenException",
+            "missing authentication",
+        );
+    };
+    let Some(key) = s
+        .keys
+        .iter()
+        .find(|k| k.id == parsed.key_id && k.active)
+        .cloned()
+    else {
+        return sm_error(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        );
+    };
+    let amz_date = header("x-amz-date");
+    let scope = check_scope(&parsed, &amz_date, "secretsmanager", REGION).and_then(|()| {
+        if parsed.signed_headers.iter().any(|h| h == "x-amz-target") {
+            Ok(())
+        } else {
+            Err("x-amz-target is not signed".to_string())
+        }
+    });
+    if let Err(e) = scope {
+        s.problems.push(format!("{action}: {e}"));
+        return sm_error("InvalidSignatureException", &e);
+    }
+    match signature(&key.secret, &parsed, method, url, headers, body, &amz_date) {
+        Ok(sig) if sig == parsed.signature => {}
+        _ => {
+            s.problems
+                .push(format!("{action}: signature does not verify"));
+            return sm_error(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.",
+            );
+        }
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        s.problems.push(format!("{action}: body is not JSON"));
+        return sm_error("SerializationException", "bad JSON");
+    };
+    let id = req["SecretId"]
+        .as_str()
+        .or(req["Name"].as_str())
+        .unwrap_or("")
+        .to_string();
+    s.calls
+        .push(format!("secretsmanager {action} {id} by {}", key.user));
+    if let Some((a, status, code)) = &s.fail
+        && *a == action
+    {
+        return (
+            *status,
+            json!({"__type": code, "message": "injected failure"}).to_string(),
+        );
+    }
+    let token = req["ClientRequestToken"].as_str().map(str::to_string);
+    let value = req["SecretString"].as_str().map(str::to_string);
+    let tags = |v: &Value| -> BTreeMap<String, String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    t["Key"].as_str()?.to_string(),
+                    t["Value"].as_str()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+    let arn = |n: &str| format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{n}-AbCdEf");
+    match action.as_str() {
+        "ListSecrets" => {
+            let prefixes: Vec<String> = req["Filters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["Key"] == "name")
+                .flat_map(|f| f["Values"].as_array().cloned().unwrap_or_default())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let planned = req["IncludePlannedDeletion"].as_bool() == Some(true);
+            let list: Vec<Value> =
+                s.sm.iter()
+                    .filter(|(n, _)| {
+                        prefixes.is_empty() || prefixes.iter().any(|p| n.starts_with(p.as_str()))
+                    })
+                    .filter(|(_, x)| planned || x.deleted_days.is_none())
+                    .map(|(n, x)| {
+                        let tags: Vec<Value> = x
+                            .tags
+                            .iter()
+                            .map(|(k, v)| json!({"Key": k, "Value": v}))
+                            .collect();
+                        json!({"Name": n, "ARN": arn(n), "Tags": tags})
+                    })
+                    .collect();
+            (200, json!({"SecretList": list}).to_string())
+        }
+        "CreateSecret" => {
+            let (Some(token), Some(value)) = (token, value) else {
+                s.problems.push(format!(
+                    "CreateSecret {id}: no ClientRequestToken or SecretString"
+                ));
+                return sm_error("InvalidParameterException", "missing parameter");
+            };
+            if s.sm.contains_key(&id) {
+                return sm_error(
+                    "ResourceExistsException",
+                    &format!("The operation failed because the secret {id} already exists."),
+                );
+            }
+            s.sm.insert(
+                id.clone(),
+                SmSecret {
+                    versions: vec![SmVersion {
+                        id: token.clone(),
+                        value,
+                        stages: vec!["AWSCURRENT".into()],
+                    }],
+                    tags: tags(&req["Tags"]),
+                    deleted_days: None,
+                },
+            );
+            (
+                200,
+                json!({"ARN": arn(&id), "Name": id, "VersionId": token}).to_string(),
+            )
+        }
+        "PutSecretValue" => {
+            let (Some(token), Some(value)) = (token, value) else {
+                s.problems.push(format!(
+                    "PutSecretValue {id}: no ClientRequestToken or SecretString"
+                ));
+                return sm_error("InvalidParameterException", "missing parameter");
+            };
+            let stages: Vec<String> = req["VersionStages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            if !stages.iter().any(|x| x == "AWSCURRENT") {
+                s.problems.push(format!(
+                    "PutSecretValue {id}: VersionStages {stages:?} without AWSCURRENT"
+                ));
+            }
+            let Some(sec) = s.sm.get_mut(&id) else {
+                return sm_error(
+                    "ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.",
+                );
+            };
+            if sec.deleted_days.is_some() {
+                return sm_error(
+                    "InvalidRequestException",
+                    "the secret is scheduled for deletion",
+                );
+            }
+            if let Some(v) = sec.versions.iter().find(|v| v.id == token) {
+                if v.value == value {
+                    // The same token and value: a retry, ignored.
+                    return (200, json!({"ARN": arn(&id), "Name": id, "VersionId": token, "VersionStages": v.stages}).to_string());
+                }
+                return sm_error(
+                    "ResourceExistsException",
+                    "a version with this ClientRequestToken already exists with another value",
+                );
+            }
+            for v in &mut sec.versions {
+                v.stages.retain(|x| x != "AWSPREVIOUS");
+                if let Some(i) = v.stages.iter().position(|x| x == "AWSCURRENT")
+                    && stages.iter().any(|x| x == "AWSCURRENT")
+                {
+                    v.stages[i] = "AWSPREVIOUS".into();
+                }
+            }
+            sec.versions.push(SmVersion {
+                id: token.clone(),
+                value,
+                stages: stages.clone(),
+            });
+            (
+                200,
+                json!({"ARN": arn(&id), "Name": id, "VersionId": token, "VersionStages": stages})
+                    .to_string(),
+            )
+        }
+        "TagResource" => match s.sm.get_mut(&id) {
+            None => sm_error(
+                "ResourceNotFoundException",
+                "Secrets Manager can't find the specified secret.",
+            ),
+            Some(sec) => {
+                sec.tags.extend(tags(&req["Tags"]));
+                (200, String::new())
+            }
+        },
+        "DeleteSecret" => {
+            let days = req["RecoveryWindowInDays"].as_u64().unwrap_or(30);
+            if !(7..=30).contains(&days) {
+                return sm_error(
+                    "InvalidParameterException",
+                    "RecoveryWindowInDays must be 7 to 30",
+                );
+            }
+            match s.sm.get_mut(&id) {
+                None => sm_error(
+                    "ResourceNotFoundException",
+                    "Secrets Manager can't find the specified secret.",
+                ),
+                Some(sec) => {
+                    sec.deleted_days = Some(days);
+                    (
+                        200,
+                        json!({"ARN": arn(&id), "Name": id, "DeletionDate": 1.8e9}).to_string(),
+                    )
+                }
+            }
+        }
+        other => {
+            s.problems
+                .push(format!("unsupported Secrets Manager action {other}"));
+            sm_error("UnknownOperationException", "unsupported")
+        }
+    }
+}
+
 pub fn parse_authorization(h: &str) -> Option<Authorization> {
     let rest = h.strip_prefix("AWS4-HMAC-SHA256 ")?;
     let mut cred = None;

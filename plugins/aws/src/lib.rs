@@ -733,15 +733,17 @@ fn lease(req: &Request) -> Result<Lease> {
         .id(arn))
 }
 
+mod secretsmanager;
+
 impl Plugin for Aws {
     fn info() -> Info {
         Info::new("aws", env!("CARGO_PKG_VERSION"))
             .description("AWS IAM access keys: create the second key, verify it with STS, retire the old one; leases: STS AssumeRole sessions")
-            .steps(&["lease"])
             // `*`: STS is regional and both endpoints are configurable; the
             // user grants the hosts in `.gsec.yaml`.
             .hosts(&["iam.amazonaws.com", "sts.amazonaws.com", "*"])
-            .config_schema(json!({
+            .steps(&["create", "verify", "revoke", "lease", "sync"])
+            .config_schema(json!({"oneOf": [{
                 "type": "object",
                 // rotation.config needs user_name, lease.config role_arn.
                 "anyOf": [{"required": ["user_name"]}, {"required": ["role_arn"]}],
@@ -760,7 +762,14 @@ impl Plugin for Aws {
                     "external_id": {"type": "string", "description": "lease: ExternalId, when the role's trust policy requires one"},
                     "root_input": {"type": "string", "description": "lease: the input holding the root key pair (default: the only input)"}
                 }
-            }))
+            }, secretsmanager::schema()]}))
+    }
+
+    fn sync(
+        req: &Request,
+        s: &gsec_plugin_sdk::sync::Sync,
+    ) -> Result<gsec_plugin_sdk::sync::Synced> {
+        secretsmanager::sync(req, s)
     }
 
     fn create(req: &Request) -> Result<Created> {

@@ -508,7 +508,7 @@ impl Plugin for Github {
     fn info() -> Info {
         Info::new("github", env!("CARGO_PKG_VERSION"))
             .description("GitHub deploy keys, webhook secrets, App installation tokens, Actions secrets; leases: App installation tokens")
-            .steps(&["lease"])
+            .steps(&["create", "verify", "revoke", "lease"])
             // `*`: the host of `config.api_url` (GitHub Enterprise Server),
             // which the user must grant in `.gsec.yaml` like any host.
             .hosts(&["api.github.com", "*"])

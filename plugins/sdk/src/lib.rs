@@ -43,9 +43,11 @@ pub struct Info {
     pub hosts: Vec<String>,
     /// JSON Schema of the plugin's `config` object.
     pub config_schema: Value,
-    /// Optional steps beyond rotation's, e.g. `["lease"]` (see
-    /// [`Info::steps`]). Empty: rotation only.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The steps the plugin implements (gsec calls no other): by default
+    /// the rotation steps (`create`, `verify`, `revoke`); a plugin that also
+    /// mints leases or syncs lists them all, e.g.
+    /// `.steps(&["create", "verify", "revoke", "lease"])` (see
+    /// [`Plugin::lease`], [`sync`]).
     pub steps: Vec<String>,
 }
 
@@ -58,11 +60,11 @@ impl Info {
             description: String::new(),
             hosts: vec![],
             config_schema: json!({"type": "object"}),
-            steps: vec![],
+            steps: ["create", "verify", "revoke"].map(String::from).to_vec(),
         }
     }
-    /// Declare optional steps the plugin implements (`"lease"`: it
-    /// overrides [`Plugin::lease`]). gsec calls no step that is not listed.
+    /// Declare the steps the plugin implements: the whole set, rotation's
+    /// included when it has them. gsec calls no step that is not listed.
     pub fn steps(mut self, steps: &[&str]) -> Info {
         self.steps = steps.iter().map(|s| s.to_string()).collect();
         self
@@ -302,9 +304,13 @@ pub trait Plugin {
     }
     /// Optional: mint a short-lived credential from the root credential(s)
     /// in `req.inputs` (`lease.inputs`), configured by `req.config`
-    /// (`lease.config`). Declare it with `Info::steps(&["lease"])`.
+    /// (`lease.config`). List `"lease"` in [`Info::steps`].
     fn lease(_req: &Request) -> Result<Lease> {
         Err(Error::new("this plugin does not mint leases"))
+    }
+    /// The `sync` step (list it in [`Info::steps`]): see [`sync`].
+    fn sync(_req: &Request, _sync: &sync::Sync) -> Result<sync::Synced> {
+        Err(Error::new("this plugin has no 'sync' step"))
     }
 }
 
@@ -592,6 +598,7 @@ pub mod http {
 pub mod jsonpath;
 pub mod retry;
 pub mod sigv4;
+pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod xml;
@@ -646,6 +653,10 @@ pub mod __rt {
             "lease" => req()
                 .and_then(|r| P::lease(&r))
                 .and_then(|l| Ok(serde_json::to_value(l)?)),
+            "sync" => req().and_then(|r| {
+                let s: sync::Sync = serde_json::from_value(env.rest.clone())?;
+                P::sync(&r, &s).map(sync::Synced::into_json)
+            }),
             other => Err(Error::new(format!("unknown op '{other}'"))),
         };
         match res {
@@ -774,10 +785,38 @@ mod tests {
         }
     }
 
+    struct S;
+    impl Plugin for S {
+        fn info() -> Info {
+            Info::new("s", "1.0.0").steps(&["sync"])
+        }
+        fn create(_req: &Request) -> Result<Created> {
+            Err("no".into())
+        }
+        fn sync(req: &Request, s: &sync::Sync) -> Result<sync::Synced> {
+            Ok(match s.action {
+                sync::Action::List => sync::Synced::Listed(vec![sync::Entry {
+                    name: "A".into(),
+                    fingerprint: Some("v1:00".into()),
+                    version: Some(json!(3)),
+                }]),
+                sync::Action::Put => {
+                    assert_eq!(req.value.as_deref(), Some("v"));
+                    assert_eq!(s.version, Some(json!(3)));
+                    sync::Synced::Written(sync::Outcome::Updated)
+                }
+                sync::Action::Delete => sync::Synced::Deleted,
+            })
+        }
+    }
+
     #[test]
     fn lease_is_an_optional_step_listed_in_info() {
         // Without it: not listed, and a call says so.
-        assert!(call(r#"{"op":"info"}"#).get("steps").is_none());
+        assert_eq!(
+            call(r#"{"op":"info"}"#)["steps"],
+            json!(["create", "verify", "revoke"])
+        );
         assert_eq!(
             call(r#"{"op":"lease"}"#),
             json!({"error": "this plugin does not mint leases"})
@@ -788,6 +827,35 @@ mod tests {
             call(r#"{"op":"lease","config":{},"inputs":{"ROOT":"r"}}"#),
             json!({"values": {"token": "t-r", "user": "u"}, "expires_at": "2030-01-01T00:00:00Z"})
         );
+    }
+
+    #[test]
+    fn sync_step_speaks_its_messages_and_is_absent_by_default() {
+        assert_eq!(
+            call(r#"{"op":"info"}"#)["steps"],
+            json!(["create", "verify", "revoke"])
+        );
+        assert_eq!(
+            call(r#"{"op":"sync","action":"list"}"#),
+            json!({"error": "this plugin has no 'sync' step"})
+        );
+        let d = |r: &str| __rt::dispatch::<S>(r.as_bytes());
+        assert_eq!(d(r#"{"op":"info"}"#)["steps"], json!(["sync"]));
+        assert_eq!(
+            d(r#"{"op":"sync","action":"list","config":{}}"#),
+            json!({"entries": [{"name": "A", "fingerprint": "v1:00", "version": 3}]})
+        );
+        assert_eq!(
+            d(
+                r#"{"op":"sync","action":"put","name":"A","value":"v","fingerprint":"v1:01","version":3,"token":"t"}"#
+            ),
+            json!({"outcome": "updated"})
+        );
+        assert_eq!(
+            d(r#"{"op":"sync","action":"delete","name":"A"}"#),
+            json!({"ok": true})
+        );
+        assert!(d(r#"{"op":"sync","action":"explode"}"#)["error"].is_string());
     }
 
     #[test]

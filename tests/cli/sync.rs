@@ -1,0 +1,408 @@
+//! `gsec sync` end to end: the real binary, the real `vault` wasm plugin
+//! (built by scripts/build-plugins.sh and pinned by its sha256), and a
+//! fake Vault KV v2 on 127.0.0.1 that checks tokens, paths, check-and-set
+//! versions and custom metadata. Crash tests SIGKILL gsec between the
+//! journal and the write and check that a rerun converges.
+
+use crate::common::{Env, assert_no_secret};
+use crate::fake_aws::{self, FakeAws};
+use crate::fake_vault::{FakeVault, MOUNT, TOKEN};
+use crate::rotate::{append_config, install, kill_at};
+
+const ENV: &str = "production";
+const JOURNAL: &str = "secrets/.gsec-sync-production.vault.yaml";
+const DB: &str = "postgres://app:s3cret-db-pass@db/app";
+const API: &str = "api-key-7f3a9c2e1b";
+
+/// A project whose `production` holds DB_URL, API_KEY and the Vault token,
+/// with the vault plugin granted the fake and a target `vault` writing
+/// under `kv/app/prod`; `hosts` overrides the grant list.
+fn vault_project(hosts: Option<&str>) -> (Env, FakeVault) {
+    let env = Env::project();
+    let vault = FakeVault::start();
+    let sha = install(&env, "vault");
+    let hosts = hosts.map_or_else(|| format!("'{}'", vault.url), str::to_string);
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  vault:\n    path: plugins/vault.wasm\n    sha256: {sha}\n    hosts: [{hosts}]\nsync:\n  vault:\n    plugin: vault\n    inputs: [VAULT_TOKEN]\n    config: {{address: '{url}', mount: {MOUNT}, path: app/prod}}\nservices:\n  web:\n    secrets: [API_KEY]\n",
+            url = vault.url,
+        ),
+    );
+    env.set("DB_URL", ENV, DB);
+    env.set("API_KEY", ENV, API);
+    env.set("VAULT_TOKEN", ENV, TOKEN);
+    (env, vault)
+}
+
+/// Run `gsec sync` with `extra` flags; assert the exit code and that no
+/// value reached stdout or stderr; return (stdout, stderr).
+fn sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
+    let mut args = vec!["sync", "--env", ENV, "--to", "vault"];
+    args.extend_from_slice(extra);
+    let out = env.run_in(&args, b"");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
+    for v in [DB, API, TOKEN, "changed-api-key-value"] {
+        assert_no_secret(&so, v);
+        assert_no_secret(&se, v);
+    }
+    (so, se)
+}
+
+fn line<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .unwrap_or_else(|| panic!("no line for {name} in {out}"))
+}
+
+#[test]
+fn sync_creates_then_sends_nothing_then_only_the_changed_value() {
+    let (env, vault) = vault_project(None);
+    let (out, err) = sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
+    assert!(line(&out, "API_KEY").starts_with("created"), "{out}");
+    assert!(err.contains("2 created"), "{err}");
+    assert!(
+        !out.contains("VAULT_TOKEN") && vault.secret("app/prod/VAULT_TOKEN").is_none(),
+        "the target's own credential is not pushed: {out}"
+    );
+    let db = vault.secret("app/prod/DB_URL").unwrap();
+    assert_eq!(db.value().as_deref(), Some(DB));
+    assert_eq!(db.current(), 1);
+    let fp = db.custom_metadata["gsec-fingerprint"].clone();
+    assert!(fp.starts_with("v1:") && fp.len() == 35, "{fp}");
+    assert_ne!(
+        fp,
+        vault.secret("app/prod/API_KEY").unwrap().custom_metadata["gsec-fingerprint"]
+    );
+    assert!(vault.problems().is_empty(), "{:?}", vault.problems());
+    assert!(!env.path(JOURNAL).exists(), "the journal is gone once done");
+
+    // Second sync: nothing is sent.
+    vault.clear_calls();
+    let (out, err) = sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
+    assert!(err.contains("2 unchanged"), "{err}");
+    assert_eq!(vault.writes(), Vec::<String>::new(), "second sync wrote");
+
+    // One changed value: only it is sent, as a new version.
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    vault.clear_calls();
+    let (out, _) = sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
+    assert_eq!(
+        vault.writes(),
+        vec![
+            format!("POST /v1/{MOUNT}/data/app/prod/API_KEY"),
+            format!("PATCH /v1/{MOUNT}/metadata/app/prod/API_KEY"),
+        ]
+    );
+    let api = vault.secret("app/prod/API_KEY").unwrap();
+    assert_eq!(api.value().as_deref(), Some("changed-api-key-value"));
+    assert_eq!(api.current(), 2);
+    assert_eq!(vault.secret("app/prod/DB_URL").unwrap().current(), 1);
+    assert!(vault.problems().is_empty(), "{:?}", vault.problems());
+}
+
+#[test]
+fn removed_secret_is_reported_and_deleted_only_with_prune() {
+    let (env, vault) = vault_project(None);
+    sync(&env, &[], 0);
+    // Someone else's secret under the same path is never gsec's to delete.
+    vault.put_by_hand("app/prod/HAND_MADE", "not-from-gsec");
+    env.ok(&["rm", "DB_URL", "--env", ENV]);
+    vault.clear_calls();
+    let (out, err) = sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("would-prune"), "{out}");
+    assert!(err.contains("--prune deletes them"), "{err}");
+    assert!(!out.contains("HAND_MADE"), "{out}");
+    assert_eq!(vault.writes(), Vec::<String>::new());
+    assert!(vault.secret("app/prod/DB_URL").is_some());
+
+    let (out, _) = sync(&env, &["--prune"], 0);
+    assert!(line(&out, "DB_URL").starts_with("pruned"), "{out}");
+    assert_eq!(
+        vault.writes(),
+        vec![format!("DELETE /v1/{MOUNT}/metadata/app/prod/DB_URL")]
+    );
+    assert!(vault.secret("app/prod/DB_URL").is_none());
+    assert!(vault.secret("app/prod/HAND_MADE").is_some());
+    assert!(vault.secret("app/prod/API_KEY").is_some());
+}
+
+#[test]
+fn dry_run_sends_nothing_and_json_reports_each_name() {
+    let (env, vault) = vault_project(None);
+    let (out, err) = sync(&env, &["--dry-run"], 0);
+    assert!(line(&out, "DB_URL").starts_with("would-create"), "{out}");
+    assert!(err.contains("dry run"), "{err}");
+    assert_eq!(vault.writes(), Vec::<String>::new());
+    assert!(vault.paths().is_empty());
+    assert!(!env.path(JOURNAL).exists());
+
+    let (out, _) = sync(&env, &["--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["target"], "vault");
+    assert_eq!(v["environment"], ENV);
+    let names: Vec<(&str, &str)> = v["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, vec![("API_KEY", "created"), ("DB_URL", "created")]);
+}
+
+#[test]
+fn service_sync_pushes_only_the_grant_set() {
+    let (env, vault) = vault_project(None);
+    let (out, _) = sync(&env, &["--service", "web"], 0);
+    assert!(line(&out, "API_KEY").starts_with("created"), "{out}");
+    assert!(!out.contains("DB_URL"), "{out}");
+    assert_eq!(vault.paths(), vec!["app/prod/API_KEY".to_string()]);
+}
+
+#[test]
+fn a_failed_write_is_reported_per_name_and_exits_2_after_the_rest() {
+    let (env, vault) = vault_project(None);
+    // A secret someone made by hand under the same name is overwritten.
+    vault.put_by_hand("app/prod/DB_URL", "someone-elses");
+    vault.deny_writes("app/prod/API_KEY");
+    let (out, err) = sync(&env, &[], 2);
+    assert!(line(&out, "API_KEY").starts_with("failed"), "{out}");
+    assert!(line(&out, "DB_URL").starts_with("updated"), "{out}");
+    assert!(
+        err.contains("API_KEY: plugin 'vault'") && err.contains("HTTP 403"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 secrets failed"), "{err}");
+    assert_eq!(
+        vault.secret("app/prod/DB_URL").unwrap().value().as_deref(),
+        Some(DB)
+    );
+    // Fixed at Vault: the rerun finishes what failed and nothing else.
+    vault.deny_writes("");
+    vault.clear_calls();
+    let (out, _) = sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("created"), "{out}");
+    assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
+    assert!(!env.path(JOURNAL).exists());
+    // A token Vault refuses: the listing fails, one error, exit 2.
+    env.set("VAULT_TOKEN", ENV, "hvs.wrong-token");
+    let (_, err) = sync(&env, &[], 2);
+    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(!err.contains("hvs.wrong-token"), "{err}");
+}
+
+#[test]
+fn sigkill_between_write_and_journal_then_rerun_converges() {
+    for point in ["sync-journaled", "sync-sent"] {
+        let (env, vault) = vault_project(None);
+        kill_at(&env, &["sync", "--env", ENV, "--to", "vault"], point);
+        let journal = env.read(JOURNAL);
+        assert!(journal.contains("ENC["), "the journal is encrypted");
+        for v in [DB, API, TOKEN] {
+            assert_no_secret(&journal, v);
+        }
+        // The first name (sorted: API_KEY) was written or not, never both
+        // half: the rerun ends with every value and fingerprint in place.
+        let (out, _) = sync(&env, &[], 0);
+        assert!(!env.path(JOURNAL).exists(), "{point}: journal left");
+        for (name, value) in [("API_KEY", API), ("DB_URL", DB)] {
+            let s = vault.secret(&format!("app/prod/{name}")).unwrap();
+            assert_eq!(s.value().as_deref(), Some(value), "{point}");
+            assert!(s.custom_metadata["gsec-fingerprint"].starts_with("v1:"));
+        }
+        if point == "sync-sent" {
+            assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out}");
+            assert_eq!(vault.secret("app/prod/API_KEY").unwrap().current(), 1);
+        }
+        vault.clear_calls();
+        sync(&env, &[], 0);
+        assert_eq!(vault.writes(), Vec::<String>::new(), "{point}: converged");
+        assert!(vault.problems().is_empty(), "{:?}", vault.problems());
+    }
+}
+
+#[test]
+fn plugin_without_a_sync_step_is_refused_clearly() {
+    let env = Env::project();
+    let sha = install(&env, "random");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  random:\n    path: plugins/random.wasm\n    sha256: {sha}\nsync:\n  vault:\n    plugin: random\n"
+        ),
+    );
+    env.set("DB_URL", ENV, DB);
+    let err = env.fails(&["sync", "--env", ENV, "--to", "vault"], b"", 2);
+    assert!(
+        err.contains("has no 'sync' step") && err.contains("cannot be a sync target"),
+        "{err}"
+    );
+    let err = env.fails(&["sync", "--env", ENV, "--to", "nowhere"], b"", 2);
+    assert!(err.contains("no sync target 'nowhere'"), "{err}");
+}
+
+#[test]
+fn the_plugin_reaches_only_granted_hosts() {
+    let (env, vault) = vault_project(Some("'https://vault.elsewhere.example'"));
+    let (_, err) = sync(&env, &[], 2);
+    assert!(
+        err.contains("denied") && err.contains("not granted"),
+        "{err}"
+    );
+    assert!(vault.calls().is_empty(), "{:?}", vault.calls());
+}
+
+// ---- AWS Secrets Manager (the aws plugin's sync step) ----
+
+const SM_PREFIX: &str = "app/prod/";
+
+/// A project syncing `production` to the fake Secrets Manager under
+/// `app/prod/`, signed with an IAM key stored as `AWS_SYNC`.
+fn aws_project() -> (Env, FakeAws) {
+    let env = Env::project();
+    let aws = FakeAws::start();
+    let sha = install(&env, "aws");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  aws:\n    path: plugins/aws.wasm\n    sha256: {sha}\n    hosts: ['{url}']\nsync:\n  awssm:\n    plugin: aws\n    inputs: [AWS_SYNC]\n    config: {{credentials_input: AWS_SYNC, region: {region}, secretsmanager_endpoint: '{url}', prefix: {SM_PREFIX}, recovery_window_days: 7}}\n",
+            url = aws.url,
+            region = fake_aws::REGION,
+        ),
+    );
+    let key = aws.add_key(fake_aws::USER);
+    env.set("AWS_SYNC", ENV, &key.json());
+    env.set("DB_URL", ENV, DB);
+    env.set("API_KEY", ENV, API);
+    (env, aws)
+}
+
+fn sm_sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
+    let mut args = vec!["sync", "--env", ENV, "--to", "awssm"];
+    args.extend_from_slice(extra);
+    let out = env.run_in(&args, b"");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
+    for v in [DB, API, "changed-api-key-value", "SecretAccessKey"] {
+        assert_no_secret(&so, v);
+        assert_no_secret(&se, v);
+    }
+    (so, se)
+}
+
+fn sm_writes(aws: &FakeAws) -> Vec<String> {
+    aws.calls()
+        .into_iter()
+        .filter(|c| c.starts_with("secretsmanager ") && !c.contains(" ListSecrets "))
+        .map(|c| c.rsplit_once(" by ").unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn secrets_manager_sync_creates_updates_with_staging_labels_and_prunes() {
+    let (env, aws) = aws_project();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
+    let db = aws.sm_secret("app/prod/DB_URL").unwrap();
+    assert_eq!(db.current(), Some(DB));
+    assert!(db.tags["gsec-fingerprint"].starts_with("v1:"));
+    assert!(
+        aws.sm_secret("app/prod/AWS_SYNC").is_none(),
+        "credential not pushed"
+    );
+
+    let before = aws.calls().len();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(
+        line(&out, "API_KEY").starts_with("unchanged"),
+        "{out} {:?}",
+        aws.calls()
+    );
+    assert_eq!(
+        aws.calls()[before..]
+            .iter()
+            .filter(|c| !c.contains(" ListSecrets "))
+            .count(),
+        0,
+        "second sync wrote: {:?}",
+        aws.calls()
+    );
+
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    let before = sm_writes(&aws).len();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    assert_eq!(
+        sm_writes(&aws)[before..].to_vec(),
+        vec![
+            "secretsmanager PutSecretValue app/prod/API_KEY".to_string(),
+            "secretsmanager TagResource app/prod/API_KEY".to_string(),
+        ]
+    );
+    let api = aws.sm_secret("app/prod/API_KEY").unwrap();
+    assert_eq!(api.current(), Some("changed-api-key-value"));
+    assert_eq!(api.versions.len(), 2);
+    assert_eq!(api.versions[0].stages, vec!["AWSPREVIOUS".to_string()]);
+    assert_eq!(api.versions[1].stages, vec!["AWSCURRENT".to_string()]);
+
+    env.ok(&["rm", "DB_URL", "--env", ENV]);
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("would-prune"), "{out}");
+    assert_eq!(aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days, None);
+    let (out, _) = sm_sync(&env, &["--prune"], 0);
+    assert!(line(&out, "DB_URL").starts_with("pruned"), "{out}");
+    assert_eq!(
+        aws.sm_secret("app/prod/DB_URL").unwrap().deleted_days,
+        Some(7)
+    );
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(
+        !out.contains("DB_URL"),
+        "scheduled for deletion: gone: {out}"
+    );
+    assert!(aws.problems().is_empty(), "{:?}", aws.problems());
+}
+
+#[test]
+fn secrets_manager_put_interrupted_before_its_tag_is_retried_with_the_same_token() {
+    let (env, aws) = aws_project();
+    sm_sync(&env, &[], 0);
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    // The value is written, the tag is not: the journal keeps the token.
+    aws.fail("TagResource", 400, "AccessDeniedException");
+    let (out, err) = sm_sync(&env, &[], 2);
+    assert!(line(&out, "API_KEY").starts_with("failed"), "{out}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(env.path(JOURNAL_SM).exists());
+    let journal = env.read(JOURNAL_SM);
+    assert_no_secret(&journal, "changed-api-key-value");
+    assert_eq!(aws.sm_secret("app/prod/API_KEY").unwrap().versions.len(), 2);
+    aws.clear_fail();
+    let (out, _) = sm_sync(&env, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    let api = aws.sm_secret("app/prod/API_KEY").unwrap();
+    assert_eq!(
+        api.versions.len(),
+        2,
+        "the retry reused the ClientRequestToken: no third version"
+    );
+    assert_eq!(api.current(), Some("changed-api-key-value"));
+    assert!(!env.path(JOURNAL_SM).exists());
+    let before = sm_writes(&aws).len();
+    sm_sync(&env, &[], 0);
+    assert_eq!(sm_writes(&aws).len(), before, "converged");
+    assert!(aws.problems().is_empty(), "{:?}", aws.problems());
+}
+
+const JOURNAL_SM: &str = "secrets/.gsec-sync-production.awssm.yaml";
