@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 if [ -x scripts/build-plugins.sh ]; then bash scripts/build-plugins.sh; fi
+# The plugins' own unit tests (SDK: SigV4, retries, JSON paths, dispatch;
+# each plugin against the SDK's recorded-fake harness), natively: plugins/
+# is a workspace of its own that `cargo test` below does not see.
+cargo test --locked --manifest-path plugins/Cargo.toml
 cargo test --locked "$@"
 # Issue 11's adversarial run: every hostile-input defect found so far,
 # reproduced against the binary the suite just built.
