@@ -317,7 +317,7 @@ fn history(
     repo: &gix::Repository,
     range: Option<&str>,
 ) -> Result<scan::Report> {
-    let setup = scan::setup_for(dir, ctx.identity.clone(), Kind::History)?;
+    let setup = scan::setup_for(dir, ctx.identity.clone())?;
     let scanner = Scanner::new(&setup)?;
     for n in scanner.notes() {
         output::info(n);

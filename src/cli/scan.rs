@@ -116,12 +116,12 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
             "`-` (stdin) cannot be combined with other paths",
         ));
     }
-    let mut setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    let mut setup = scan::setup_for(&dir, ctx.identity.clone())?;
     if a.check_rules {
         return check_rules(&setup);
     }
     if a.migrate_ignores && ensure_fingerprint_key(&setup)? {
-        setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+        setup = scan::setup_for(&dir, ctx.identity.clone())?;
     }
     setup.managed = !a.no_managed;
     if let Some(b) = &a.baseline {
