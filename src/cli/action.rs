@@ -17,7 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::github::{self, md_cell};
 use crate::scan::report::{self, Format};
 use crate::scan::source::history::History;
-use crate::scan::{self, Kind, Scanner};
+use crate::scan::{self, Scanner};
 use crate::{fsutil, git};
 
 #[derive(Debug, Subcommand)]

@@ -109,8 +109,32 @@ pub struct Options {
 /// `Engine::pack_index` of a pack rule that does not run.
 const OFF: u32 = u32::MAX;
 
+/// A rule the engine runs: a pack rule (parsed when it first runs) or a
+/// custom one.
+#[derive(Clone, Copy)]
+enum Entry {
+    Pack(u16),
+    Custom(&'static Rule),
+}
+
+impl Entry {
+    fn id(self) -> &'static str {
+        match self {
+            Entry::Pack(i) => rules::pack_ids()[usize::from(i)],
+            Entry::Custom(r) => &r.id,
+        }
+    }
+
+    fn rule(self) -> Result<&'static Rule, RulesError> {
+        match self {
+            Entry::Pack(i) => rules::pack_rule(usize::from(i)),
+            Entry::Custom(r) => Ok(r),
+        }
+    }
+}
+
 pub struct Engine {
-    rules: Vec<&'static Rule>,
+    rules: Vec<Entry>,
     /// Per pack rule (the prefilter's targets): its index in `rules`, or
     /// [`OFF`] when disabled or replaced by a custom rule.
     pack_index: Vec<u32>,
@@ -144,9 +168,11 @@ impl Engine {
     /// disabled rule does not exist: a scan with fewer rules than configured
     /// must not pass silently.
     pub fn new(opts: Options) -> Result<Engine, RulesError> {
-        let pack = rules::builtin()?;
-        let known =
-            |d: &str| pack.iter().any(|r| r.id == d) || opts.custom.iter().any(|r| r.id == d);
+        let pack = rules::pack_ids();
+        if pack.is_empty() {
+            return Err(RulesError::Empty);
+        }
+        let known = |d: &str| pack.contains(&d) || opts.custom.iter().any(|r| r.id == d);
         for d in &opts.disabled {
             if d != RuleRef::Generic.id() && !known(d) {
                 return Err(RulesError::UnknownDisabled(d.clone()));
@@ -159,13 +185,13 @@ impl Engine {
                 prefilter::RULES
             )));
         }
-        let on = |r: &Rule| !opts.disabled.iter().any(|d| d == &r.id);
-        let mut rules: Vec<&'static Rule> = Vec::new();
+        let on = |id: &str| !opts.disabled.iter().any(|d| d == id);
+        let mut rules: Vec<Entry> = Vec::new();
         let mut pack_index = Vec::with_capacity(pack.len());
-        for r in pack {
-            if on(r) && !opts.custom.iter().any(|c| c.id == r.id) {
+        for (i, id) in pack.iter().enumerate() {
+            if on(id) && !opts.custom.iter().any(|c| c.id == *id) {
                 pack_index.push(rules.len() as u32);
-                rules.push(r);
+                rules.push(Entry::Pack(i as u16));
             } else {
                 pack_index.push(OFF);
             }
@@ -173,9 +199,9 @@ impl Engine {
         let mut words: Vec<&'static str> = Vec::new();
         let mut fires: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
-        for r in opts.custom.iter().copied().filter(|r| !r.path_only() && on(r)) {
+        for r in opts.custom.iter().copied().filter(|r| !r.path_only() && on(&r.id)) {
             let i = rules.len() as u32;
-            rules.push(r);
+            rules.push(Entry::Custom(r));
             let mut any = false;
             for k in r.keywords.iter().filter(|k| !k.is_empty()) {
                 any = true;
@@ -215,13 +241,8 @@ impl Engine {
     }
 
     /// Ids of the pack and custom rules this engine runs.
-    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| r.id.as_str())
-    }
-
-    /// The rules this engine runs (pack and custom).
-    pub fn rules(&self) -> &[&'static Rule] {
-        &self.rules
+    pub fn rule_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.rules.iter().map(|r| r.id())
     }
 
     pub fn options(&self) -> &Options {
@@ -304,8 +325,9 @@ impl Engine {
         if any {
             let first = out.len();
             for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
-                if self.rules[i].applies_to(name) {
-                    self.run_rule(self.rules[i], content, out)?;
+                let rule = self.rules[i].rule()?;
+                if rule.applies_to(name) {
+                    self.run_rule(rule, content, out)?;
                 }
             }
             yield_fallbacks(out, first);

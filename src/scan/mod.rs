@@ -25,6 +25,7 @@ pub mod engine;
 pub mod generic;
 pub mod gitleaks;
 pub mod managed;
+mod prefilter;
 pub mod report;
 pub mod rules;
 pub mod sopsfile;
@@ -300,7 +301,7 @@ impl Scanner {
             },
             None => None,
         };
-        let pack = rules::builtin().map_err(|e| config_error(e.to_string()))?;
+        let pack = rules::pack_ids();
         if let (Some(mut import), Some(path)) = (import, gl_path) {
             // `.gsec.yaml` is gsec's own configuration: its rule wins.
             import.rules.retain(|r| {
@@ -316,7 +317,7 @@ impl Scanner {
             let imported: HashSet<String> = import.rules.iter().map(|r| r.id.clone()).collect();
             let have = |id: &str| {
                 id == RuleRef::Generic.id()
-                    || pack.iter().any(|r| r.id == id)
+                    || pack.contains(&id)
                     || custom.iter().any(|r| r.id == id)
                     || imported.contains(id)
             };
@@ -328,7 +329,7 @@ impl Scanner {
             let replaced: Vec<&str> = import
                 .rules
                 .iter()
-                .filter(|r| pack.iter().any(|p| p.id == r.id))
+                .filter(|r| pack.contains(&r.id.as_str()))
                 .map(|r| r.id.as_str())
                 .collect();
             let shown = shown_path(setup.root.as_deref(), &path);
@@ -349,7 +350,7 @@ impl Scanner {
         if let Some(root) = &setup.root {
             let have = |id: &str| {
                 id == RuleRef::Generic.id()
-                    || pack.iter().any(|r| r.id == id)
+                    || pack.contains(&id)
                     || custom.iter().any(|r| r.id == id)
             };
             let path = root.join(gitleaks::IGNORE_FILE);

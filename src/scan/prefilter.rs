@@ -72,11 +72,6 @@ pub fn targets(word: usize) -> &'static [u16] {
     &TARGETS[usize::from(TARGET_START[word])..usize::from(TARGET_START[word + 1])]
 }
 
-/// The keyword `word` (lowercase).
-pub fn word(word: usize) -> &'static str {
-    WORDS[word]
-}
-
 /// The compile-time table: at each offset, the words of the bucket of
 /// the next two bytes.
 fn table(content: &[u8], f: &mut dyn FnMut(usize, usize)) {

@@ -266,9 +266,9 @@ fn describe(id: &str, findings: &[Finding]) -> (String, Option<String>) {
         .find(|f| f.rule == id)
         .map(|f| f.description.to_string())
         .unwrap_or_default();
-    let provider = rules::builtin()
+    let provider = rules::pack_rule_by_id(id)
         .ok()
-        .and_then(|pack| pack.iter().find(|r| r.id == id))
+        .flatten()
         .map(|r| r.provider.clone());
     (desc, provider)
 }

@@ -275,27 +275,55 @@ pub enum RulesError {
     Uncompilable { id: String, why: String },
 }
 
-/// Parse a pack in `build.rs`'s JSON form.
-pub fn load(json: &str) -> Result<Vec<Rule>, RulesError> {
-    // serde's message may quote the input; the pack holds no secrets (the
-    // samples are stripped by build.rs), so it is safe to show.
-    let rules: Vec<Rule> =
-        serde_json::from_str(json).map_err(|e| RulesError::Pack(e.to_string()))?;
-    if rules.is_empty() {
-        return Err(RulesError::Empty);
-    }
-    Ok(rules)
+/// One pack rule in `build.rs`'s JSON form. serde's message may quote
+/// the input; the pack holds no secrets (the samples are stripped by
+/// build.rs), so it is safe to show.
+pub fn load(json: &str) -> Result<Rule, RulesError> {
+    serde_json::from_str(json).map_err(|e| RulesError::Pack(e.to_string()))
 }
 
-/// The built-in pack, parsed once per process: `FILES` without their
-/// samples, turned into JSON by `build.rs` (a tenth of the TOML's parse
-/// time; a test checks that both hold the same rules).
-pub fn builtin() -> Result<&'static [Rule], RulesError> {
-    static PACK: OnceLock<Result<Vec<Rule>, RulesError>> = OnceLock::new();
-    PACK.get_or_init(|| load(include_str!(concat!(env!("OUT_DIR"), "/rules.json"))))
+/// The built-in pack as `build.rs` embeds it: `IDS` and `JSON`, in the
+/// order of `FILES` (a test checks that both hold the same rules).
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/pack.rs"));
+}
+
+/// Ids of the built-in rules, in pack order; nothing is parsed.
+pub fn pack_ids() -> &'static [&'static str] {
+    &embedded::IDS
+}
+
+/// Built-in rule `i` (in [`pack_ids`] order), parsed on first use: a scan
+/// parses only the rules whose keyword occurs. `Err` only for a broken
+/// build (the embedded JSON does not parse).
+pub fn pack_rule(i: usize) -> Result<&'static Rule, RulesError> {
+    static CELLS: [OnceLock<Result<Rule, RulesError>>; embedded::IDS.len()] =
+        [const { OnceLock::new() }; embedded::IDS.len()];
+    let json = embedded::JSON
+        .get(i)
+        .ok_or_else(|| RulesError::Pack(format!("no rule {i}")))?;
+    CELLS[i]
+        .get_or_init(|| load(json))
         .as_ref()
-        .map(Vec::as_slice)
         .map_err(Clone::clone)
+}
+
+/// The built-in rule with this id, if there is one.
+pub fn pack_rule_by_id(id: &str) -> Result<Option<&'static Rule>, RulesError> {
+    pack_ids()
+        .iter()
+        .position(|p| *p == id)
+        .map(pack_rule)
+        .transpose()
+}
+
+/// Every built-in rule, parsed (tests, reports: a scan parses only the
+/// rules it runs, through [`pack_rule`]).
+pub fn builtin() -> Result<Vec<&'static Rule>, RulesError> {
+    if pack_ids().is_empty() {
+        return Err(RulesError::Empty);
+    }
+    (0..pack_ids().len()).map(pack_rule).collect()
 }
 
 #[cfg(test)]
@@ -431,8 +459,10 @@ mod tests {
                 r.fallback
             )
         };
-        let built: Vec<String> = builtin().unwrap().iter().map(key).collect();
+        let built: Vec<String> = builtin().unwrap().into_iter().map(key).collect();
         assert_eq!(built, toml.iter().map(key).collect::<Vec<_>>());
+        let ids: Vec<&str> = toml.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(pack_ids(), ids);
         assert!(
             builtin()
                 .unwrap()
@@ -482,11 +512,18 @@ mod tests {
     fn a_pack_that_does_not_load_is_an_error_not_zero_rules() {
         assert!(matches!(load("{not json"), Err(RulesError::Pack(_))));
         assert!(matches!(
-            load(r#"[{"id":"x","provider":"p"}]"#),
+            load(r#"{"id":"x","provider":"p"}"#),
             Err(RulesError::Pack(_))
         ));
-        assert_eq!(load("[]").unwrap_err(), RulesError::Empty);
+        assert!(matches!(
+            load(r#"{"id":"x","description":"d","nope":1}"#),
+            Err(RulesError::Pack(_))
+        ));
+        assert!(matches!(pack_rule(usize::MAX), Err(RulesError::Pack(_))));
         assert!(!builtin().unwrap().is_empty());
+        let id = pack_ids()[3];
+        assert_eq!(pack_rule_by_id(id).unwrap().unwrap().id, id);
+        assert!(pack_rule_by_id("no-such-rule").unwrap().is_none());
     }
 
     /// Custom rules take the built-in path, plus what only they use: no
@@ -563,9 +600,8 @@ pattern = '''ghp_(mine[a-z]{8})'''
         );
         assert_eq!(
             engine
-                .rules()
-                .iter()
-                .filter(|r| r.id == "github-pat-classic")
+                .rule_ids()
+                .filter(|id| *id == "github-pat-classic")
                 .count(),
             1,
             "the built-in rule of that id is replaced"
@@ -588,7 +624,7 @@ pattern = '''ghp_(mine[a-z]{8})'''
         .err()
         .expect("unknown id refused");
         assert_eq!(err, RulesError::UnknownDisabled("no-such-rule".into()));
-        let id = builtin().unwrap()[0].id.clone();
+        let id = pack_ids()[0].to_string();
         let engine = Engine::new(Options {
             disabled: vec![id.clone(), "generic-secret".into()],
             ..Options::default()
