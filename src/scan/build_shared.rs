@@ -85,6 +85,7 @@ pub fn regex_error(pattern: &str) -> String {
         .build()
     {
         Ok(_) => "too large".into(),
+        Err(regex::Error::CompiledTooBig(_)) => "too large to compile".into(),
         Err(regex::Error::Syntax(s)) => {
             if (1..10).any(|d| pattern.contains(&format!("\\{d}"))) {
                 return "backreferences are not supported".into();
