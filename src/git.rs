@@ -35,7 +35,9 @@ pub fn open(dir: &Path) -> Result<gix::Repository> {
 pub fn tune_for_history(repo: &mut gix::Repository, threads: usize) {
     // 32 MiB of caches per thread up to 8 threads, then the same 256 MiB
     // shared by more: memory stays bounded whatever the core count.
-    let each = (16usize << 20).min((128usize << 20) / threads.max(1)).max(1 << 20);
+    let each = (16usize << 20)
+        .min((128usize << 20) / threads.max(1))
+        .max(1 << 20);
     repo.object_cache_size_if_unset(each);
     repo.objects.set_pack_cache(move || {
         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(each))

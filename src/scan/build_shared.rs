@@ -121,7 +121,10 @@ pub fn check_builtin(keywords: &[&str], pattern: &str) -> Result<(), String> {
         return Err("pattern is empty".into());
     }
     if compile(pattern).is_none() {
-        return Err(format!("pattern does not compile: {}", regex_error(pattern)));
+        return Err(format!(
+            "pattern does not compile: {}",
+            regex_error(pattern)
+        ));
     }
     Ok(())
 }

@@ -199,7 +199,12 @@ impl Engine {
         let mut words: Vec<&'static str> = Vec::new();
         let mut fires: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
-        for r in opts.custom.iter().copied().filter(|r| !r.path_only() && on(&r.id)) {
+        for r in opts
+            .custom
+            .iter()
+            .copied()
+            .filter(|r| !r.path_only() && on(&r.id))
+        {
             let i = rules.len() as u32;
             rules.push(Entry::Custom(r));
             let mut any = false;

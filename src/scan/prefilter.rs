@@ -77,7 +77,10 @@ pub fn targets(word: usize) -> &'static [u16] {
 fn table(content: &[u8], f: &mut dyn FnMut(usize, usize)) {
     for i in 0..content.len().saturating_sub(1) {
         let b = bucket(content[i], content[i + 1]);
-        let (s, e) = (usize::from(BUCKET_START[b]), usize::from(BUCKET_START[b + 1]));
+        let (s, e) = (
+            usize::from(BUCKET_START[b]),
+            usize::from(BUCKET_START[b + 1]),
+        );
         for &w in &BUCKET_WORDS[s..e] {
             let kw = WORDS[usize::from(w)].as_bytes();
             if content[i..]

@@ -467,7 +467,12 @@ fn scan_with_validate_annotates_live_findings_as_errors() {
     let run = run_action(&e, &[("command", "scan")], None);
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(fake.seen().len(), 2, "validate defaults to false");
-    assert_eq!(run.stdout.matches("::error file=").count(), 2, "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("::error file=").count(),
+        2,
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("validation:"), "{}", run.stdout);
     let run = run_action(&e, &[("command", "scan"), ("validate", "yes")], None);
     assert_eq!(run.code, Some(2), "{}", run.stdout);

@@ -851,7 +851,8 @@ fn a_custom_rule_that_cannot_compile_fails_the_scan_that_needs_it() {
     let (code, v, err) = scan_json(&e, &["a.txt", "b.txt"]);
     assert_eq!(code, 2, "{v} {err}");
     assert!(
-        err.contains("b.txt") && err.contains("rule acme-huge: pattern does not compile: too large"),
+        err.contains("b.txt")
+            && err.contains("rule acme-huge: pattern does not compile: too large"),
         "{err}"
     );
     let err = e.fails(&["scan", "--check-rules"], b"", 2);
