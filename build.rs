@@ -1,13 +1,30 @@
-//! Build step: the rule pack (`src/scan/rules/*.toml`) as one compact JSON
-//! array in `OUT_DIR/rules.json`, without the true/false-positive samples.
+//! Build step: the rule pack (`src/scan/rules/*.toml`) as Rust source in
+//! `OUT_DIR/pack.rs` (each rule's id, and the rule as compact JSON),
+//! without the true/false-positive samples.
 //!
 //! Why: the pre-commit hook starts a fresh process on every commit, and
 //! lexing ~240 KB of TOML (mostly samples) cost ~5 ms of a ~20 ms budget.
 //! The TOML stays the source of truth (reviewable, one file per domain, its
 //! samples run by `scan::rules` tests); the binary reads the JSON, which
-//! serde_json parses in a fraction of the time.
+//! serde_json parses in a fraction of the time, and only for the rules a
+//! scan runs (a pre-commit scan parses a handful of the ~600).
+//!
+//! It also makes, at compile time, what the scanner would otherwise build
+//! at every start (`OUT_DIR/keywords.rs`): the prefilter's keyword table,
+//! every distinct keyword of the pack and of generic detection with the
+//! rules it fires, bucketed by its first two bytes. And it compiles every
+//! rule's pattern exactly as the scanner does (`src/scan/build_shared.rs`):
+//! a rule that would not compile, or that lacks valid keywords, fails the
+//! build, so the scanner's lazy per-rule compilation cannot fail at run
+//! time for the built-in pack.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
+
+#[path = "src/scan/build_shared.rs"]
+#[allow(dead_code)]
+mod build_shared;
 
 fn main() {
     let dir = Path::new("src/scan/rules");
@@ -20,6 +37,7 @@ fn main() {
     // The order of scan::rules::FILES, so rule order is the same either way.
     files.sort();
     let mut rules = Vec::new();
+    let mut origin: Vec<String> = Vec::new();
     let mut providers = std::collections::BTreeSet::new();
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
@@ -34,17 +52,16 @@ fn main() {
             rule.remove("tp");
             rule.remove("fp");
             check_verify(f, &rule);
+            origin.push(f.display().to_string());
             provider_words(&rule, &mut providers);
             rules.push(rule);
         }
     }
+    check_rules(&origin, &rules);
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
     let out = Path::new(&out_dir);
-    std::fs::write(
-        out.join("rules.json"),
-        serde_json::to_string(&rules).expect("rules as JSON"),
-    )
-    .expect("write rules.json");
+    std::fs::write(out.join("keywords.rs"), keyword_table(&rules)).expect("write keywords.rs");
+    std::fs::write(out.join("pack.rs"), pack_source(&rules)).expect("write pack.rs");
     // Words that are not provider names (generic formats, common English
     // words some providers are named after): data beside generic detection.
     let stop_file = Path::new("src/scan/generic_stopwords.txt");
@@ -61,6 +78,179 @@ fn main() {
     }
     let list: Vec<String> = providers.difference(&stop).cloned().collect();
     std::fs::write(out.join("providers.txt"), list.join("\n")).expect("write providers.txt");
+}
+
+/// Every built-in rule must compile and have usable keywords (see
+/// `build_shared::check_builtin`), or the build fails naming each broken
+/// one. The patterns compile on all cores.
+fn check_rules(origin: &[String], rules: &[toml::Table]) {
+    let check = |i: usize| -> Option<String> {
+        let rule = &rules[i];
+        let id = rule.get("id").and_then(toml::Value::as_str).unwrap_or("?");
+        let keywords: Vec<&str> = match rule.get("keywords") {
+            Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let pattern = rule
+            .get("pattern")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("");
+        build_shared::check_builtin(&keywords, pattern)
+            .err()
+            .map(|why| format!("{}: rule {id}: {why}", origin[i]))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let errors = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= rules.len() {
+                        break;
+                    }
+                    if let Some(e) = check(i) {
+                        errors.lock().unwrap().push(e);
+                    }
+                }
+            });
+        }
+    });
+    let mut errors = errors.into_inner().unwrap();
+    if !errors.is_empty() {
+        errors.sort();
+        panic!("broken built-in rules:\n{}", errors.join("\n"));
+    }
+}
+
+/// Rust source of the pack (see `scan::rules`): `IDS`, every rule's id in
+/// pack order, and `JSON`, each rule as its own compact JSON object, so
+/// that a scan parses only the rules whose keyword occurs.
+fn pack_source(rules: &[toml::Table]) -> String {
+    let ids: Vec<&str> = rules
+        .iter()
+        .map(|r| r.get("id").and_then(toml::Value::as_str).unwrap_or(""))
+        .collect();
+    let json: Vec<String> = rules
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("rule as JSON"))
+        .collect();
+    let mut s = String::from("// Generated by build.rs from src/scan/rules/*.toml: do not edit.\n");
+    writeln!(
+        s,
+        "pub(super) static IDS: [&str; {}] = {:?};",
+        ids.len(),
+        ids
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static JSON: [&str; {}] = {:?};",
+        json.len(),
+        json
+    )
+    .unwrap();
+    s
+}
+
+/// Rust source of the prefilter's tables (see `scan::prefilter`):
+/// `WORDS` (distinct lowercase keywords: the pack's in rule order, then
+/// generic detection's), `TARGETS`/`TARGET_START` (per word, the pack
+/// rule indexes it fires, or `GENERIC`/`K8S_SECRET`), and
+/// `BUCKET_START`/`BUCKET_WORDS` (the words by `build_shared::bucket` of
+/// their first two bytes).
+fn keyword_table(rules: &[toml::Table]) -> String {
+    const GENERIC: u16 = u16::MAX;
+    const K8S: u16 = u16::MAX - 1;
+    let mut words: Vec<String> = Vec::new();
+    let mut targets: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
+    let mut add = |w: &str, t: u16, words: &mut Vec<String>| {
+        let i = match words.iter().position(|x| x == w) {
+            Some(i) => i,
+            None => {
+                words.push(w.to_string());
+                words.len() - 1
+            }
+        };
+        let list = targets.entry(i).or_default();
+        if !list.contains(&t) {
+            list.push(t);
+        }
+    };
+    assert!(
+        rules.len() < usize::from(K8S),
+        "too many rules for u16 indexes"
+    );
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(toml::Value::Array(a)) = r.get("keywords") {
+            for k in a.iter().filter_map(toml::Value::as_str) {
+                add(k, i as u16, &mut words);
+            }
+        }
+    }
+    for k in build_shared::GENERIC_KEYWORDS
+        .iter()
+        .chain(build_shared::PROVIDER_KEYWORDS)
+    {
+        add(k, GENERIC, &mut words);
+    }
+    add(build_shared::K8S_SECRET_KEYWORD, K8S, &mut words);
+    let mut buckets: Vec<Vec<u16>> = vec![Vec::new(); build_shared::BUCKETS];
+    for (i, w) in words.iter().enumerate() {
+        let b = w.as_bytes();
+        buckets[build_shared::bucket(b[0], b[1])].push(i as u16);
+    }
+    let mut s = String::from("// Generated by build.rs from src/scan/rules/*.toml: do not edit.\n");
+    writeln!(s, "pub(super) const PACK_RULES: usize = {};", rules.len()).unwrap();
+    writeln!(
+        s,
+        "pub(super) static WORDS: [&str; {}] = {:?};",
+        words.len(),
+        words
+    )
+    .unwrap();
+    let mut start = vec![0u16];
+    let mut flat: Vec<u16> = Vec::new();
+    for i in 0..words.len() {
+        flat.extend(&targets[&i]);
+        start.push(flat.len() as u16);
+    }
+    writeln!(
+        s,
+        "pub(super) static TARGETS: [u16; {}] = {:?};",
+        flat.len(),
+        flat
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static TARGET_START: [u16; {}] = {:?};",
+        start.len(),
+        start
+    )
+    .unwrap();
+    let mut bstart = vec![0u16];
+    let mut bwords: Vec<u16> = Vec::new();
+    for b in &buckets {
+        bwords.extend(b);
+        bstart.push(bwords.len() as u16);
+    }
+    writeln!(
+        s,
+        "pub(super) static BUCKET_START: [u16; {}] = {:?};",
+        bstart.len(),
+        bstart
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static BUCKET_WORDS: [u16; {}] = {:?};",
+        bwords.len(),
+        bwords
+    )
+    .unwrap();
+    s
 }
 
 /// The provider words of a rule, for generic detection's `<PROVIDER>_KEY`

@@ -30,13 +30,17 @@ pub fn open(dir: &Path) -> Result<gix::Repository> {
 /// Caches for walking history: consecutive commits touch the same trees
 /// and blobs (an edit's old blob is the previous edit's new one), and
 /// delta chains share bases, so caching decoded objects and delta bases
-/// saves most of the inflating. Bounded (16 + 16 MiB per repository handle).
-pub fn tune_for_history(repo: &mut gix::Repository) {
-    repo.object_cache_size_if_unset(16 << 20);
-    repo.objects.set_pack_cache(|| {
-        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-            16 << 20,
-        ))
+/// saves most of the inflating. Bounded: 16 + 16 MiB per handle when
+/// `threads` handles (one per thread) are used, at most 256 MiB in all.
+pub fn tune_for_history(repo: &mut gix::Repository, threads: usize) {
+    // 32 MiB of caches per thread up to 8 threads, then the same 256 MiB
+    // shared by more: memory stays bounded whatever the core count.
+    let each = (16usize << 20)
+        .min((128usize << 20) / threads.max(1))
+        .max(1 << 20);
+    repo.object_cache_size_if_unset(each);
+    repo.objects.set_pack_cache(move || {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(each))
     });
 }
 

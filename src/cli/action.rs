@@ -17,7 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::github::{self, md_cell};
 use crate::scan::report::{self, Format};
 use crate::scan::source::history::History;
-use crate::scan::{self, Kind, Scanner};
+use crate::scan::{self, Scanner};
 use crate::{fsutil, git};
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +74,12 @@ pub struct ActionScanArgs {
     /// Scan this range instead of the one the event implies.
     #[arg(long)]
     pub range: Option<String>,
+    /// Check each finding whose rule declares how at its provider, as
+    /// `gsec scan --validate` does (`scan.validate` in .gsec.yaml applies):
+    /// a live credential is an error annotation saying so, a revoked one a
+    /// warning; the verdict (exit 1 on any finding) is unchanged.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub validate: bool,
 }
 
 pub fn run(ctx: &Ctx, cmd: ActionCmd) -> Result<Exit> {
@@ -283,8 +289,8 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         ctx.identity.is_some() || std::env::var_os("GSEC_AGE_KEY").is_some_and(|k| !k.is_empty());
     let report = match &range {
         Some(None) => scan::Report::default(),
-        Some(Some(r)) => history(ctx, &dir, &repo, Some(r))?,
-        None => history(ctx, &dir, &repo, None)?,
+        Some(Some(r)) => history(ctx, &dir, &repo, Some(r), a.validate)?,
+        None => history(ctx, &dir, &repo, None, a.validate)?,
     };
     let mut annotations = Vec::new();
     report::write(Format::Github, &report, &mut annotations).map_err(Error::Stdout)?;
@@ -296,7 +302,10 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     let n = report.findings.len();
     let mut md = format!("### gsec scan\n\nScanned {what}: **{n} finding(s)**.\n");
     if n > 0 {
-        md.push_str("\n| File | Line | Rule | Commit | Fingerprint |\n|---|---|---|---|---|\n");
+        md.push_str("\n| File | Line | Rule | Commit | Fingerprint |");
+        md.push_str(if a.validate { " Validation |\n" } else { "\n" });
+        md.push_str("|---|---|---|---|---|");
+        md.push_str(if a.validate { "---|\n" } else { "\n" });
         for f in &report.findings {
             let commit = f
                 .commit
@@ -304,13 +313,21 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
                 .map(|c| c.get(..12).unwrap_or(c))
                 .unwrap_or("-");
             md.push_str(&format!(
-                "| {} | {} | {} | {} | `{}` |\n",
+                "| {} | {} | {} | {} | `{}` |",
                 md_cell(&f.file),
                 f.line,
                 md_cell(f.rule),
                 commit,
                 md_cell(&f.fingerprint)
             ));
+            if a.validate {
+                let v = f.validation.as_ref().map_or_else(
+                    || "not checked (no check for this rule)".to_string(),
+                    |v| format!("**{}** ({})", v.status.as_str(), v.reason),
+                );
+                md.push_str(&format!(" {} |", md_cell(&v)));
+            }
+            md.push('\n');
         }
         md.push_str("\nEach was introduced by the commit shown. Remove the secret (and rotate it: it is in the history), store it with `gsec set`, or allow it by adding its fingerprint to `.gsecignore`.\n");
     }
@@ -332,17 +349,28 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     super::scan::verdict(&report, strict)
 }
 
-/// The history scan, set up as `gsec scan --history` sets it up.
+/// The history scan, set up as `gsec scan --history [--validate]` sets
+/// it up.
 fn history(
     ctx: &Ctx,
     dir: &std::path::Path,
     repo: &gix::Repository,
     range: Option<&str>,
+    validate: bool,
 ) -> Result<scan::Report> {
-    let setup = scan::setup_for(dir, ctx.identity.clone(), Kind::History)?;
+    let mut setup = scan::setup_for(dir, ctx.identity.clone())?;
+    setup.validate = validate;
+    let validation = match validate {
+        true => Some(super::scan::validation_options(&setup)?),
+        false => None,
+    };
     let scanner = Scanner::new(&setup)?;
     for n in scanner.notes() {
         output::info(n);
     }
-    scan::run(&scanner, &History { repo, range })
+    let mut report = scan::run(&scanner, &History { repo, range })?;
+    if let Some(opts) = &validation {
+        scan::verify::run(&mut report, opts);
+    }
+    Ok(report)
 }

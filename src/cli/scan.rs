@@ -116,12 +116,12 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
             "`-` (stdin) cannot be combined with other paths",
         ));
     }
-    let mut setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+    let mut setup = scan::setup_for(&dir, ctx.identity.clone())?;
     if a.check_rules {
         return check_rules(&setup);
     }
     if a.migrate_ignores && ensure_fingerprint_key(&setup)? {
-        setup = scan::setup_for(&dir, ctx.identity.clone(), kind)?;
+        setup = scan::setup_for(&dir, ctx.identity.clone())?;
     }
     setup.managed = !a.no_managed;
     if let Some(b) = &a.baseline {
@@ -136,14 +136,7 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     setup.validate = a.baseline_write.is_none()
         && (a.validate || a.only_live || (a.staged && setup.config.validate.hook));
     let validation = if setup.validate {
-        Some(
-            verify::Options::from_config(&setup.config.validate).map_err(|e| {
-                match &setup.project {
-                    Some(p) => Error::file(&p.config_path, e),
-                    None => Error::msg(e),
-                }
-            })?,
-        )
+        Some(validation_options(&setup)?)
     } else {
         None
     };
@@ -418,6 +411,15 @@ pub(super) fn incomplete(report: &scan::Report, strict: bool) -> Result<()> {
 }
 
 /// The exit code of a scan: 2 when incomplete, else 1 with findings.
+/// How `--validate` reaches providers (`scan.validate` in `.gsec.yaml`);
+/// a bad setting is an error naming the file.
+pub(super) fn validation_options(setup: &scan::Setup) -> Result<verify::Options> {
+    verify::Options::from_config(&setup.config.validate).map_err(|e| match &setup.project {
+        Some(p) => Error::file(&p.config_path, e),
+        None => Error::msg(e),
+    })
+}
+
 pub(super) fn verdict(report: &scan::Report, strict: bool) -> Result<Exit> {
     incomplete(report, strict)?;
     Ok(if report.findings.is_empty() {

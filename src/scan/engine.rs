@@ -1,19 +1,20 @@
 //! The detection engine: one pass over a buffer, whatever its source.
 //!
-//! A single Aho-Corasick automaton over every rule's keywords (ASCII
-//! case-insensitive) plus the generic-detection keywords decides which
-//! regexes run; a rule whose keyword does not occur costs nothing. Managed
-//! values are found by their own automaton, and encoded spans are decoded
-//! and rescanned up to `decode_depth` layers, their findings pointing at the
-//! encoded span.
+//! The keyword prefilter (`prefilter`: every keyword of the pack and of
+//! generic detection, in a table made at compile time) decides which
+//! regexes run; a rule whose keyword does not occur costs nothing, and its
+//! regex is compiled the first time one does. Custom rules' keywords get a
+//! small automaton of their own. Managed values are found by their own
+//! automaton, and encoded spans are decoded and rescanned up to
+//! `decode_depth` layers, their findings pointing at the encoded span.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
 
 use super::managed::Managed;
+use super::prefilter::{self, Prefilter};
 use super::rules::{self, Rule, RulesError};
 use super::{decode, generic, validate};
 
@@ -103,26 +104,46 @@ pub struct Options {
     pub custom: Vec<&'static Rule>,
     /// Plaintext values of the project's managed secrets.
     pub managed: Option<Arc<Managed>>,
-    /// Many megabytes will be scanned (directories, history): spend a few
-    /// milliseconds building a faster keyword automaton (a DFA). A
-    /// pre-commit scan of a few files keeps the quick-to-build NFA.
-    pub bulk: bool,
 }
 
+/// `Engine::pack_index` of a pack rule that does not run.
+const OFF: u32 = u32::MAX;
+
+/// A rule the engine runs: a pack rule (parsed when it first runs) or a
+/// custom one.
 #[derive(Clone, Copy)]
-enum Slot {
-    Rule(u32),
-    Generic,
-    /// `kind: Secret`: a Kubernetes manifest whose data values are judged.
-    K8sSecret,
+enum Entry {
+    Pack(u16),
+    Custom(&'static Rule),
+}
+
+impl Entry {
+    fn id(self) -> &'static str {
+        match self {
+            Entry::Pack(i) => rules::pack_ids()[usize::from(i)],
+            Entry::Custom(r) => &r.id,
+        }
+    }
+
+    fn rule(self) -> Result<&'static Rule, RulesError> {
+        match self {
+            Entry::Pack(i) => rules::pack_rule(usize::from(i)),
+            Entry::Custom(r) => Ok(r),
+        }
+    }
 }
 
 pub struct Engine {
-    rules: Vec<&'static Rule>,
+    rules: Vec<Entry>,
+    /// Per pack rule (the prefilter's targets): its index in `rules`, or
+    /// [`OFF`] when disabled or replaced by a custom rule.
+    pack_index: Vec<u32>,
     /// Rules without keywords (custom ones only): run on every buffer.
     always: Vec<u32>,
-    ac: AhoCorasick,
-    slots: Vec<Vec<Slot>>,
+    prefilter: Prefilter,
+    /// Custom rules' keywords, and the rules (indexes in `rules`) each
+    /// fires; `None` without custom keywords.
+    custom: Option<(AhoCorasick, Vec<Vec<u32>>)>,
     opts: Options,
 }
 
@@ -147,80 +168,86 @@ impl Engine {
     /// disabled rule does not exist: a scan with fewer rules than configured
     /// must not pass silently.
     pub fn new(opts: Options) -> Result<Engine, RulesError> {
-        let pack = rules::builtin()?;
-        let known =
-            |d: &str| pack.iter().any(|r| r.id == d) || opts.custom.iter().any(|r| r.id == d);
+        let pack = rules::pack_ids();
+        if pack.is_empty() {
+            return Err(RulesError::Empty);
+        }
+        let known = |d: &str| pack.contains(&d) || opts.custom.iter().any(|r| r.id == d);
         for d in &opts.disabled {
             if d != RuleRef::Generic.id() && !known(d) {
                 return Err(RulesError::UnknownDisabled(d.clone()));
             }
         }
-        let rules: Vec<&'static Rule> = pack
-            .iter()
-            .filter(|r| !opts.custom.iter().any(|c| c.id == r.id))
-            .chain(opts.custom.iter().copied().filter(|r| !r.path_only()))
-            .filter(|r| !opts.disabled.iter().any(|d| d == &r.id))
-            .collect();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut words: Vec<&str> = Vec::new();
-        let mut slots: Vec<Vec<Slot>> = Vec::new();
-        let mut add = |w: &'static str,
-                       s: Slot,
-                       words: &mut Vec<&'static str>,
-                       slots: &mut Vec<Vec<Slot>>| {
-            let i = *index.entry(w).or_insert_with(|| {
-                words.push(w);
-                slots.push(Vec::new());
-                words.len() - 1
-            });
-            slots[i].push(s);
-        };
+        if pack.len() != prefilter::RULES {
+            return Err(RulesError::Pack(format!(
+                "{} rules, but a keyword table for {}",
+                pack.len(),
+                prefilter::RULES
+            )));
+        }
+        let on = |id: &str| !opts.disabled.iter().any(|d| d == id);
+        let mut rules: Vec<Entry> = Vec::new();
+        let mut pack_index = Vec::with_capacity(pack.len());
+        for (i, id) in pack.iter().enumerate() {
+            if on(id) && !opts.custom.iter().any(|c| c.id == *id) {
+                pack_index.push(rules.len() as u32);
+                rules.push(Entry::Pack(i as u16));
+            } else {
+                pack_index.push(OFF);
+            }
+        }
+        let mut words: Vec<&'static str> = Vec::new();
+        let mut fires: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
+        for r in opts
+            .custom
+            .iter()
+            .copied()
+            .filter(|r| !r.path_only() && on(&r.id))
+        {
+            let i = rules.len() as u32;
+            rules.push(Entry::Custom(r));
+            let mut any = false;
             for k in r.keywords.iter().filter(|k| !k.is_empty()) {
-                add(k.as_str(), Slot::Rule(i as u32), &mut words, &mut slots);
+                any = true;
+                match words.iter().position(|w| *w == k.as_str()) {
+                    Some(w) => fires[w].push(i),
+                    None => {
+                        words.push(k.as_str());
+                        fires.push(vec![i]);
+                    }
+                }
             }
-            if r.keywords.iter().all(|k| k.is_empty()) {
-                always.push(i as u32);
+            if !any {
+                always.push(i);
             }
         }
-        if opts.generic {
-            for k in generic::KEYWORDS.iter().chain(generic::PROVIDER_KEYWORDS) {
-                add(k, Slot::Generic, &mut words, &mut slots);
-            }
-            add("kind: secret", Slot::K8sSecret, &mut words, &mut slots);
-        }
-        // A contiguous NFA builds in well under a millisecond for ~1k
-        // keywords; a DFA searches about twice as fast but takes longer to
-        // build than a pre-commit scan takes in total.
-        let kind = if opts.bulk {
-            AhoCorasickKind::DFA
+        // A handful of custom keywords: a contiguous NFA builds in
+        // microseconds.
+        let custom = if words.is_empty() {
+            None
         } else {
-            AhoCorasickKind::ContiguousNFA
+            let ac = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&words)
+                .map_err(|e| RulesError::Pack(format!("custom keyword automaton: {e}")))?;
+            Some((ac, fires))
         };
-        let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(kind))
-            .build(&words)
-            .map_err(|e| RulesError::Pack(format!("keyword automaton: {e}")))?;
         Ok(Engine {
             rules,
+            pack_index,
             always,
-            ac,
-            slots,
+            prefilter: Prefilter::default(),
+            custom,
             opts,
         })
     }
 
     /// Ids of the pack and custom rules this engine runs.
-    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| r.id.as_str())
-    }
-
-    /// The rules this engine runs (pack and custom).
-    pub fn rules(&self) -> &[&'static Rule] {
-        &self.rules
+    pub fn rule_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.rules.iter().map(|r| r.id())
     }
 
     pub fn options(&self) -> &Options {
@@ -228,13 +255,15 @@ impl Engine {
     }
 
     /// All hits in `content` (a data file), sorted by position.
-    pub fn scan(&self, content: &[u8]) -> Vec<Hit> {
+    pub fn scan(&self, content: &[u8]) -> Result<Vec<Hit>, RulesError> {
         self.scan_named("", content)
     }
 
     /// All hits in a file named `name` (the name decides how generic
-    /// detection reads assignments: source code or configuration).
-    pub fn scan_named(&self, name: &str, content: &[u8]) -> Vec<Hit> {
+    /// detection reads assignments: source code or configuration). `Err`
+    /// when a rule whose keyword occurs cannot run (its pattern does not
+    /// compile): the buffer was not fully checked.
+    pub fn scan_named(&self, name: &str, content: &[u8]) -> Result<Vec<Hit>, RulesError> {
         let mut out = Vec::new();
         self.scan_layer(
             name,
@@ -242,9 +271,9 @@ impl Engine {
             generic::Syntax::of(name),
             self.opts.decode_depth,
             &mut out,
-        );
+        )?;
         out.sort_by_key(|h| (h.start, h.end));
-        out
+        Ok(out)
     }
 
     fn scan_layer(
@@ -254,7 +283,7 @@ impl Engine {
         syntax: generic::Syntax,
         depth: u32,
         out: &mut Vec<Hit>,
-    ) {
+    ) -> Result<(), RulesError> {
         let mut fired = vec![false; self.rules.len()];
         let mut generic_at: Vec<usize> = Vec::new();
         let mut any = !self.always.is_empty();
@@ -262,16 +291,33 @@ impl Engine {
             fired[i as usize] = true;
         }
         let mut k8s_doc = false;
-        for m in self.ac.find_overlapping_iter(content) {
-            for s in &self.slots[m.pattern().as_usize()] {
-                match *s {
-                    Slot::Rule(i) => fired[i as usize] = true,
-                    Slot::Generic => generic_at.push(m.start()),
-                    Slot::K8sSecret => k8s_doc = true,
+        let generic = self.opts.generic;
+        self.prefilter.each(content, &mut |w, start| {
+            for &t in prefilter::targets(w) {
+                match t {
+                    prefilter::GENERIC if generic => generic_at.push(start),
+                    prefilter::K8S_SECRET if generic => k8s_doc = true,
+                    prefilter::GENERIC | prefilter::K8S_SECRET => continue,
+                    i => match self.pack_index[usize::from(i)] {
+                        OFF => continue,
+                        r => fired[r as usize] = true,
+                    },
                 }
                 any = true;
             }
+        });
+        if let Some((ac, fires)) = &self.custom {
+            for m in ac.find_overlapping_iter(content) {
+                for &r in &fires[m.pattern().as_usize()] {
+                    fired[r as usize] = true;
+                    any = true;
+                }
+            }
         }
+        // The table reports by start, the DFA by end: one order for
+        // generic detection, which reads each line once.
+        generic_at.sort_unstable();
+        generic_at.dedup();
         // A Kubernetes Secret's data values: judged decoded, not as
         // base64 text.
         let mut slots: Vec<(usize, usize)> = Vec::new();
@@ -284,8 +330,9 @@ impl Engine {
         if any {
             let first = out.len();
             for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
-                if self.rules[i].applies_to(name) {
-                    self.run_rule(self.rules[i], content, out);
+                let rule = self.rules[i].rule()?;
+                if rule.applies_to(name) {
+                    self.run_rule(rule, content, out)?;
                 }
             }
             yield_fallbacks(out, first);
@@ -322,9 +369,18 @@ impl Engine {
             m.find(content, out);
         }
         if depth > 0 {
+            let mut failed = None;
             decode::each_span(content, |start, end, decoded| {
+                if failed.is_some() {
+                    return;
+                }
                 let mut inner = Vec::new();
-                self.scan_layer(name, decoded, generic::Syntax::Data, depth - 1, &mut inner);
+                if let Err(e) =
+                    self.scan_layer(name, decoded, generic::Syntax::Data, depth - 1, &mut inner)
+                {
+                    failed = Some(e);
+                    return;
+                }
                 for mut h in inner {
                     h.start = start;
                     h.end = end;
@@ -337,11 +393,28 @@ impl Engine {
                     }
                 }
             });
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
+        Ok(())
     }
 
-    fn run_rule(&self, rule: &'static Rule, content: &[u8], out: &mut Vec<Hit>) {
-        let Some(re) = rule.regex() else { return };
+    /// Run one rule's regex. Its compilation, on first use, fails only
+    /// for a custom rule (`build.rs` compiles every pack pattern): an
+    /// error, never a rule silently skipped.
+    fn run_rule(
+        &self,
+        rule: &'static Rule,
+        content: &[u8],
+        out: &mut Vec<Hit>,
+    ) -> Result<(), RulesError> {
+        let Some(re) = rule.regex() else {
+            return Err(RulesError::Uncompilable {
+                id: rule.id.clone(),
+                why: rules::regex_error(&rule.pattern),
+            });
+        };
         for caps in re.captures_iter(content) {
             let Some((s, e)) = rule.secret_span(&caps) else {
                 continue;
@@ -369,5 +442,6 @@ impl Engine {
                 secret: Zeroizing::new(secret.to_vec()),
             });
         }
+        Ok(())
     }
 }

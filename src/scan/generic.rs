@@ -14,31 +14,10 @@ use regex::bytes::Regex;
 
 use super::validate;
 
-/// Lowercase fragments of credential names; any of them in a line sends
-/// the line here.
-pub const KEYWORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "api-key",
-    "auth",
-    "credential",
-    "private_key",
-    "privatekey",
-    "access_key",
-    "accesskey",
-    "passphrase",
-    "client_secret",
-];
-
-/// Lowercase endings of `<PROVIDER>_KEY`-style names (`MAILCHIMP_KEY`,
-/// `sendgridKey`, `nuget key`, `DATADOG_ACCESS`): a line with one is judged
-/// when the name also holds a provider word the rule pack knows.
-pub const PROVIDER_KEYWORDS: &[&str] = &["key", "access"];
+/// The keywords that send a line here (lowercase fragments of credential
+/// names, and `<PROVIDER>_KEY`-style endings): shared with `build.rs`,
+/// which puts them in the prefilter's table beside the pack's keywords.
+pub use super::build_shared::{GENERIC_KEYWORDS as KEYWORDS, PROVIDER_KEYWORDS};
 
 /// Provider words (rule-id heads and provider names, minus the
 /// `[not-providers]` stop words), one a line: made by build.rs from the rule

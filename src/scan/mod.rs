@@ -12,15 +12,20 @@
 //!   to its provider's host only;
 //! - `report`: human, JSON, SARIF and GitHub annotation output.
 //!
-//! Every caller builds its scanner the same way: [`setup_for`] with the
-//! [`Kind`] of source, then [`Scanner::new`], then [`source::run`].
+//! Every caller builds its scanner the same way: [`setup_for`], then
+//! [`Scanner::new`], then [`source::run`] with the source its [`Kind`]
+//! names. The scanner is the same for every kind: what a scan of a few
+//! small files and one of gigabytes need differently (the keyword
+//! matcher) follows from the bytes scanned (see `prefilter`).
 
 pub mod allow;
+mod build_shared;
 pub mod decode;
 pub mod engine;
 pub mod generic;
 pub mod gitleaks;
 pub mod managed;
+mod prefilter;
 pub mod report;
 pub mod rules;
 pub mod sopsfile;
@@ -186,25 +191,17 @@ fn pattern_rule(r: RuleRef) -> bool {
     matches!(r, RuleRef::Pack(_) | RuleRef::Generic)
 }
 
-/// What is scanned: decides how the scanner is built, so that no caller
-/// can pick the wrong trade-off.
+/// What is scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// The staged change (pre-commit): start-up matters most.
+    /// The staged change (pre-commit).
     Staged,
     /// One buffer.
     Stdin,
-    /// Files and directories: throughput matters most.
+    /// Files and directories.
     Paths,
-    /// Commits: throughput matters most.
+    /// Commits.
     History,
-}
-
-impl Kind {
-    /// Many megabytes will be scanned: worth a slower-to-build matcher.
-    fn bulk(self) -> bool {
-        matches!(self, Kind::Paths | Kind::History)
-    }
 }
 
 /// How a scan is set up (from flags and `.gsec.yaml`).
@@ -217,8 +214,6 @@ pub struct Setup {
     pub baseline: Option<PathBuf>,
     /// Look for the project's managed values.
     pub managed: bool,
-    /// Directory or history scan: optimise for throughput over start-up.
-    pub bulk: bool,
     /// Report findings allowed only by old, unkeyed fingerprints (with
     /// [`Finding::legacy`]) so that `--migrate-ignores` can rewrite them.
     pub migrate: bool,
@@ -306,7 +301,7 @@ impl Scanner {
             },
             None => None,
         };
-        let pack = rules::builtin().map_err(|e| config_error(e.to_string()))?;
+        let pack = rules::pack_ids();
         if let (Some(mut import), Some(path)) = (import, gl_path) {
             // `.gsec.yaml` is gsec's own configuration: its rule wins.
             import.rules.retain(|r| {
@@ -322,7 +317,7 @@ impl Scanner {
             let imported: HashSet<String> = import.rules.iter().map(|r| r.id.clone()).collect();
             let have = |id: &str| {
                 id == RuleRef::Generic.id()
-                    || pack.iter().any(|r| r.id == id)
+                    || pack.contains(&id)
                     || custom.iter().any(|r| r.id == id)
                     || imported.contains(id)
             };
@@ -334,7 +329,7 @@ impl Scanner {
             let replaced: Vec<&str> = import
                 .rules
                 .iter()
-                .filter(|r| pack.iter().any(|p| p.id == r.id))
+                .filter(|r| pack.contains(&r.id.as_str()))
                 .map(|r| r.id.as_str())
                 .collect();
             let shown = shown_path(setup.root.as_deref(), &path);
@@ -355,7 +350,7 @@ impl Scanner {
         if let Some(root) = &setup.root {
             let have = |id: &str| {
                 id == RuleRef::Generic.id()
-                    || pack.iter().any(|r| r.id == id)
+                    || pack.contains(&id)
                     || custom.iter().any(|r| r.id == id)
             };
             let path = root.join(gitleaks::IGNORE_FILE);
@@ -375,7 +370,6 @@ impl Scanner {
             disabled,
             custom,
             managed: managed.clone(),
-            bulk: setup.bulk,
         })
         .map_err(|e| config_error(e.to_string()))?;
         let ignore = setup.root.as_ref().map(|r| r.join(allow::IGNORE_FILE));
@@ -449,14 +443,17 @@ impl Scanner {
     }
 
     /// Scan one fragment: `None` when policy skips it (binary, too big,
-    /// allowlisted). `Err` only when [`Lines::Changed`] cannot say which
-    /// lines changed.
+    /// allowlisted). `Err` when [`Lines::Changed`] cannot say which lines
+    /// changed, or a rule whose keyword occurs cannot run.
     fn scan_fragment(&self, f: &Fragment<'_>) -> Result<Option<Vec<Finding>>> {
         let only = match f.lines {
             Lines::Only(mask) => Some(mask),
             Lines::All | Lines::Changed(_) => None,
         };
-        let Some(mut located) = self.locate(f.rel, f.content, only, f.commit) else {
+        let located = self
+            .locate(f.rel, f.content, only, f.commit)
+            .map_err(|e| Error::msg(e.to_string()))?;
+        let Some(mut located) = located else {
             return Ok(None);
         };
         if let Lines::Changed(changed) = f.lines
@@ -480,8 +477,10 @@ impl Scanner {
         content: &[u8],
         only: Option<&[bool]>,
         commit: Option<&str>,
-    ) -> Option<Vec<Located>> {
-        let mut out = self.locate_content(rel, content, only, commit)?;
+    ) -> std::result::Result<Option<Vec<Located>>, rules::RulesError> {
+        let Some(mut out) = self.locate_content(rel, content, only, commit)? else {
+            return Ok(None);
+        };
         // Custom rules about file names: the file is the finding.
         for r in self.path_rules.iter().filter(|r| r.applies_to(rel)) {
             let allowed = self.gitleaks.as_ref().is_some_and(|g| {
@@ -498,7 +497,7 @@ impl Scanner {
                 out.push(whole_file(RuleRef::Pack(r), rel));
             }
         }
-        Some(out)
+        Ok(Some(out))
     }
 
     fn locate_content(
@@ -507,9 +506,9 @@ impl Scanner {
         content: &[u8],
         only: Option<&[bool]>,
         commit: Option<&str>,
-    ) -> Option<Vec<Located>> {
+    ) -> std::result::Result<Option<Vec<Located>>, rules::RulesError> {
         if !self.wants_path(rel) || content.len() as u64 > self.max_file_size {
-            return None;
+            return Ok(None);
         }
         // A file with NUL bytes (binary, or text behind a NUL) is scanned
         // for the text in it: control bytes become spaces, so offsets and
@@ -518,7 +517,7 @@ impl Scanner {
         let content = if is_binary(content) {
             // Compressed or encoded media hold no readable text to leak.
             if compressed(content) {
-                return None;
+                return Ok(None);
             }
             text = textify(content);
             &text[..]
@@ -527,7 +526,7 @@ impl Scanner {
         };
         let name = rel.rsplit('/').next().unwrap_or(rel);
         if name == crate::config::LOCAL_FILE_NAME {
-            return Some(vec![whole_file(RuleRef::LocalOverride, rel)]);
+            return Ok(Some(vec![whole_file(RuleRef::LocalOverride, rel)]));
         }
         // gsec's own fingerprint lists (which look like `name:value` pairs
         // but hold only hashes).
@@ -535,7 +534,7 @@ impl Scanner {
             || name == gitleaks::IGNORE_FILE
             || content.starts_with(allow::BASELINE_HEADER.as_bytes())
         {
-            return Some(vec![]);
+            return Ok(Some(vec![]));
         }
         // The gitleaks configuration in use is made of patterns (gitleaks
         // skips its own, too).
@@ -544,7 +543,7 @@ impl Scanner {
             .as_ref()
             .is_some_and(|g| g.config_rel.as_deref() == Some(rel))
         {
-            return Some(vec![]);
+            return Ok(Some(vec![]));
         }
         // An encrypted file: its ciphertext and metadata are blanked, and
         // what sops left in plaintext is scanned.
@@ -554,7 +553,7 @@ impl Scanner {
             masked = sopsfile::mask(content);
             &masked[..]
         } else if self.vault_files.contains(rel) {
-            return Some(vec![whole_file(RuleRef::PlaintextVault, rel)]);
+            return Ok(Some(vec![whole_file(RuleRef::PlaintextVault, rel)]));
         } else {
             content
         };
@@ -575,7 +574,7 @@ impl Scanner {
                 &buf
             }
         };
-        let mut hits = self.engine.scan_named(rel, content);
+        let mut hits = self.engine.scan_named(rel, content)?;
         if sops && self.vault_files.contains(rel) {
             hits.extend(sopsfile::unencrypted_values(rel, content).into_iter().map(
                 |(start, end)| Hit {
@@ -588,7 +587,7 @@ impl Scanner {
             ));
         }
         if hits.is_empty() {
-            return Some(vec![]);
+            return Ok(Some(vec![]));
         }
         let age_blocks = armored_blocks(content);
         let hits_managed: Vec<(usize, usize)> = hits
@@ -675,7 +674,7 @@ impl Scanner {
                 hash_input: h.secret,
             });
         }
-        Some(out)
+        Ok(Some(out))
     }
 
     /// For a managed-value finding: the secret it is the value of, and the
@@ -932,7 +931,16 @@ pub fn check_rules(custom: &[rules::Rule]) -> RuleCheck {
     let mut out = RuleCheck::default();
     let mut ok: Vec<(usize, &'static rules::Rule)> = Vec::new();
     for (i, r) in custom.iter().enumerate() {
-        match r.check() {
+        // Compiled here, not only parsed as a scan does: a pattern that
+        // parses but is too large to compile is broken too.
+        let compiled = || match r.pattern.is_empty() || r.regex().is_some() {
+            true => Ok(()),
+            false => Err(format!(
+                "pattern does not compile: {}",
+                rules::regex_error(&r.pattern)
+            )),
+        };
+        match r.check().and_then(|()| compiled()) {
             Ok(()) => ok.push((i, leak(r.clone()))),
             Err(e) => out.broken.push(format!("scan.rules[{i}] ({}): {e}", r.id)),
         }
@@ -964,10 +972,10 @@ pub fn check_rules(custom: &[rules::Rule]) -> RuleCheck {
             if r.path_only() {
                 !sample.is_empty() && r.applies_to(sample)
             } else {
+                // Every rule compiled above: a scan cannot fail.
                 engine
                     .scan(sample.as_bytes())
-                    .iter()
-                    .any(|h| h.rule.id() == r.id)
+                    .is_ok_and(|hits| hits.iter().any(|h| h.rule.id() == r.id))
             }
         };
         for (j, tp) in r.tp.iter().enumerate() {
@@ -995,9 +1003,9 @@ pub fn check_rules(custom: &[rules::Rule]) -> RuleCheck {
 /// The one scan set-up, for every caller (`gsec scan`, the GitHub Action):
 /// `.gsec.yaml`'s scan settings and `.gsecignore` of the project or
 /// repository containing `dir`, managed-value detection on (turn it off
-/// with `managed = false`), and the matcher `kind` calls for. Cheap: the
-/// identity is read and values decrypted only in [`Scanner::new`].
-pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Setup> {
+/// with `managed = false`). Cheap: the identity is read and values
+/// decrypted only in [`Scanner::new`].
+pub fn setup_for(dir: &Path, identity: Option<PathBuf>) -> Result<Setup> {
     let project = match crate::project::find_root(dir) {
         Some(root) => Some(std::rc::Rc::new(Project::load(root, identity)?)),
         None => None,
@@ -1020,7 +1028,6 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>, kind: Kind) -> Result<Se
         root,
         baseline,
         managed: true,
-        bulk: kind.bulk(),
         migrate: false,
         gitleaks_config: None,
         validate: false,

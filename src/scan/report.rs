@@ -266,9 +266,9 @@ fn describe(id: &str, findings: &[Finding]) -> (String, Option<String>) {
         .find(|f| f.rule == id)
         .map(|f| f.description.to_string())
         .unwrap_or_default();
-    let provider = rules::builtin()
+    let provider = rules::pack_rule_by_id(id)
         .ok()
-        .and_then(|pack| pack.iter().find(|r| r.id == id))
+        .flatten()
         .map(|r| r.provider.clone());
     (desc, provider)
 }
@@ -279,17 +279,27 @@ fn uri(path: &str) -> String {
 }
 
 /// `::error file=…,line=…,col=…,title=…::message` (workflow commands) per
-/// finding, then `::warning title=gsec::…` per warning and
+/// finding (`::warning` for one validation found invalid), then `::warning title=gsec::…` per warning and
 /// `::error title=gsec: unreadable::…` per item that could not be read.
 fn github(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     for f in &report.findings {
+        // Validated: a revoked credential is a warning (still in the
+        // history, no longer usable); live and unknown stay errors, and
+        // the title says which.
+        let (level, title) = match &f.validation {
+            Some(v) if v.status == Status::Invalid => {
+                ("warning", format!("gsec: {} (invalid)", f.rule))
+            }
+            Some(v) => ("error", format!("gsec: {} ({})", f.rule, v.status.as_str())),
+            None => ("error", format!("gsec: {}", f.rule)),
+        };
         writeln!(
             w,
-            "::error file={},line={},col={},title={}::{}",
+            "::{level} file={},line={},col={},title={}::{}",
             escape_prop(&f.file),
             f.line,
             f.column,
-            escape_prop(&format!("gsec: {}", f.rule)),
+            escape_prop(&title),
             escape_data(&match &f.managed {
                 Some(m) => format!(
                     "{}: {} (fingerprint {})",

@@ -244,54 +244,8 @@ pub fn syntax_error(pattern: &str) -> Option<String> {
     }
 }
 
-/// Why a pattern does not compile, in a few words: the constructs RE2 and
-/// Rust's regex leave out by name, else the first line of the parser's
-/// message.
-pub fn regex_error(pattern: &str) -> String {
-    let why = |needle: &[&str]| needle.iter().any(|n| pattern.contains(n));
-    if why(&["(?=", "(?!"]) {
-        return "lookahead is not supported".into();
-    }
-    if why(&["(?<=", "(?<!"]) {
-        return "lookbehind is not supported".into();
-    }
-    match regex::bytes::RegexBuilder::new(pattern)
-        .size_limit(64 << 20)
-        .build()
-    {
-        Ok(_) => "too large".into(),
-        Err(regex::Error::Syntax(s)) => {
-            if (1..10).any(|d| pattern.contains(&format!("\\{d}"))) {
-                return "backreferences are not supported".into();
-            }
-            s.lines()
-                .rev()
-                .find(|l| l.starts_with("error:"))
-                .map(|l| l.trim_start_matches("error:").trim().to_string())
-                .unwrap_or_else(|| "syntax error".into())
-        }
-        Err(e) => e.to_string(),
-    }
-}
-
-/// Compile a pattern for speed: ASCII semantics first (credentials are
-/// ASCII, and without Unicode `\b` and `\w` the fast DFA engines apply
-/// to every input), Unicode only if a pattern needs it; default memory
-/// limits first, larger ones only for the few big multi-line key patterns.
-fn compile(pattern: &str) -> Option<Regex> {
-    let build = |unicode: bool, big: bool| {
-        let mut b = regex::bytes::RegexBuilder::new(pattern);
-        b.unicode(unicode);
-        if big {
-            b.size_limit(64 << 20).dfa_size_limit(8 << 20);
-        }
-        b.build().ok()
-    };
-    build(false, false)
-        .or_else(|| build(true, false))
-        .or_else(|| build(false, true))
-        .or_else(|| build(true, true))
-}
+use super::build_shared::compile;
+pub use super::build_shared::regex_error;
 
 /// Parse rule-pack text (one file). Errors name the file.
 pub fn parse(name: &str, text: &str) -> Result<Vec<Rule>, String> {
@@ -314,29 +268,62 @@ pub enum RulesError {
     /// otherwise leave the rule it meant on, or hide that it is gone).
     #[error("scan.disabled_rules: unknown rule id '{0}'")]
     UnknownDisabled(String),
+    /// A rule's pattern did not compile when its keyword first occurred:
+    /// a custom rule that parses but is too large (`build.rs` compiles
+    /// every pack rule). The content was not fully checked.
+    #[error("rule {id}: pattern does not compile: {why}")]
+    Uncompilable { id: String, why: String },
 }
 
-/// Parse a pack in `build.rs`'s JSON form.
-pub fn load(json: &str) -> Result<Vec<Rule>, RulesError> {
-    // serde's message may quote the input; the pack holds no secrets (the
-    // samples are stripped by build.rs), so it is safe to show.
-    let rules: Vec<Rule> =
-        serde_json::from_str(json).map_err(|e| RulesError::Pack(e.to_string()))?;
-    if rules.is_empty() {
+/// One pack rule in `build.rs`'s JSON form. serde's message may quote
+/// the input; the pack holds no secrets (the samples are stripped by
+/// build.rs), so it is safe to show.
+pub fn load(json: &str) -> Result<Rule, RulesError> {
+    serde_json::from_str(json).map_err(|e| RulesError::Pack(e.to_string()))
+}
+
+/// The built-in pack as `build.rs` embeds it: `IDS` and `JSON`, in the
+/// order of `FILES` (a test checks that both hold the same rules).
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/pack.rs"));
+}
+
+/// Ids of the built-in rules, in pack order; nothing is parsed.
+pub fn pack_ids() -> &'static [&'static str] {
+    &embedded::IDS
+}
+
+/// Built-in rule `i` (in [`pack_ids`] order), parsed on first use: a scan
+/// parses only the rules whose keyword occurs. `Err` only for a broken
+/// build (the embedded JSON does not parse).
+pub fn pack_rule(i: usize) -> Result<&'static Rule, RulesError> {
+    static CELLS: [OnceLock<Result<Rule, RulesError>>; embedded::IDS.len()] =
+        [const { OnceLock::new() }; embedded::IDS.len()];
+    let json = embedded::JSON
+        .get(i)
+        .ok_or_else(|| RulesError::Pack(format!("no rule {i}")))?;
+    CELLS[i]
+        .get_or_init(|| load(json))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The built-in rule with this id, if there is one.
+pub fn pack_rule_by_id(id: &str) -> Result<Option<&'static Rule>, RulesError> {
+    pack_ids()
+        .iter()
+        .position(|p| *p == id)
+        .map(pack_rule)
+        .transpose()
+}
+
+/// Every built-in rule, parsed (tests, reports: a scan parses only the
+/// rules it runs, through [`pack_rule`]).
+pub fn builtin() -> Result<Vec<&'static Rule>, RulesError> {
+    if pack_ids().is_empty() {
         return Err(RulesError::Empty);
     }
-    Ok(rules)
-}
-
-/// The built-in pack, parsed once per process: `FILES` without their
-/// samples, turned into JSON by `build.rs` (a tenth of the TOML's parse
-/// time; a test checks that both hold the same rules).
-pub fn builtin() -> Result<&'static [Rule], RulesError> {
-    static PACK: OnceLock<Result<Vec<Rule>, RulesError>> = OnceLock::new();
-    PACK.get_or_init(|| load(include_str!(concat!(env!("OUT_DIR"), "/rules.json"))))
-        .as_ref()
-        .map(Vec::as_slice)
-        .map_err(Clone::clone)
+    (0..pack_ids().len()).map(pack_rule).collect()
 }
 
 #[cfg(test)]
@@ -427,7 +414,7 @@ mod tests {
             .flat_map(|(name, text)| parse(name, text).unwrap())
         {
             for tp in &r.tp {
-                let hits = engine.scan(tp.as_bytes());
+                let hits = engine.scan(tp.as_bytes()).unwrap();
                 if !hits.iter().any(|h| h.rule.id() == r.id) {
                     errors.push(format!(
                         "{}: tp not found: {tp:?} (found: {:?})",
@@ -437,7 +424,7 @@ mod tests {
                 }
             }
             for fp in &r.fp {
-                let hits = engine.scan(fp.as_bytes());
+                let hits = engine.scan(fp.as_bytes()).unwrap();
                 if hits.iter().any(|h| h.rule.id() == r.id) {
                     errors.push(format!("{}: fp yields a finding: {fp:?}", r.id));
                 }
@@ -472,8 +459,10 @@ mod tests {
                 r.fallback
             )
         };
-        let built: Vec<String> = builtin().unwrap().iter().map(key).collect();
+        let built: Vec<String> = builtin().unwrap().into_iter().map(key).collect();
         assert_eq!(built, toml.iter().map(key).collect::<Vec<_>>());
+        let ids: Vec<&str> = toml.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(pack_ids(), ids);
         assert!(
             builtin()
                 .unwrap()
@@ -488,6 +477,7 @@ mod tests {
         let ids = |s: &str| -> Vec<&str> {
             engine
                 .scan(s.as_bytes())
+                .unwrap()
                 .iter()
                 .map(|h| h.rule.id())
                 .collect()
@@ -522,11 +512,18 @@ mod tests {
     fn a_pack_that_does_not_load_is_an_error_not_zero_rules() {
         assert!(matches!(load("{not json"), Err(RulesError::Pack(_))));
         assert!(matches!(
-            load(r#"[{"id":"x","provider":"p"}]"#),
+            load(r#"{"id":"x","provider":"p"}"#),
             Err(RulesError::Pack(_))
         ));
-        assert_eq!(load("[]").unwrap_err(), RulesError::Empty);
+        assert!(matches!(
+            load(r#"{"id":"x","description":"d","nope":1}"#),
+            Err(RulesError::Pack(_))
+        ));
+        assert!(matches!(pack_rule(usize::MAX), Err(RulesError::Pack(_))));
         assert!(!builtin().unwrap().is_empty());
+        let id = pack_ids()[3];
+        assert_eq!(pack_rule_by_id(id).unwrap().unwrap().id, id);
+        assert!(pack_rule_by_id("no-such-rule").unwrap().is_none());
     }
 
     /// Custom rules take the built-in path, plus what only they use: no
@@ -572,6 +569,7 @@ pattern = '''ghp_(mine[a-z]{8})'''
         let hits = |name: &str, text: &str| -> Vec<(String, String)> {
             engine
                 .scan_named(name, text.as_bytes())
+                .unwrap()
                 .iter()
                 .map(|h| {
                     (
@@ -602,9 +600,8 @@ pattern = '''ghp_(mine[a-z]{8})'''
         );
         assert_eq!(
             engine
-                .rules()
-                .iter()
-                .filter(|r| r.id == "github-pat-classic")
+                .rule_ids()
+                .filter(|id| *id == "github-pat-classic")
                 .count(),
             1,
             "the built-in rule of that id is replaced"
@@ -615,7 +612,7 @@ pattern = '''ghp_(mine[a-z]{8})'''
             ..Options::default()
         })
         .unwrap();
-        assert!(engine.scan(b"v zq_abcdefghij").is_empty());
+        assert!(engine.scan(b"v zq_abcdefghij").unwrap().is_empty());
     }
 
     #[test]
@@ -627,7 +624,7 @@ pattern = '''ghp_(mine[a-z]{8})'''
         .err()
         .expect("unknown id refused");
         assert_eq!(err, RulesError::UnknownDisabled("no-such-rule".into()));
-        let id = builtin().unwrap()[0].id.clone();
+        let id = pack_ids()[0].to_string();
         let engine = Engine::new(Options {
             disabled: vec![id.clone(), "generic-secret".into()],
             ..Options::default()

@@ -839,7 +839,7 @@ mod tests {
     fn candidates_do_not_show_in_debug_output() {
         let rule = builtin()
             .unwrap()
-            .iter()
+            .into_iter()
             .find(|r| r.verify.is_some())
             .unwrap();
         let c = Candidate::new(rule, b"s3cr3t-value-123").unwrap();

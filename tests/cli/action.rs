@@ -403,6 +403,82 @@ fn scan_covers_exactly_the_pull_request_range() {
     assert_eq!(run.outputs.get("findings").map(String::as_str), Some("0"));
 }
 
+/// `validate: true`: each finding whose rule declares a check is checked
+/// at its provider (a fake one on 127.0.0.1, mapped by
+/// `scan.validate.endpoints`): the live token is an error annotation that
+/// says so, the revoked one a warning, the summary shows both verdicts,
+/// and no token is printed anywhere. Without the input no request is made;
+/// a value other than true/false is a clear error.
+#[test]
+fn scan_with_validate_annotates_live_findings_as_errors() {
+    use crate::validate::{Fake, project, reply};
+    let (live, revoked) = (fake_github_token(), fake_github_token());
+    let l = live.clone();
+    let fake = Fake::start(move |s| {
+        if s.header("Authorization") == Some(&format!("Bearer {l}")) {
+            reply(200, r#"{"login":"octocat"}"#)
+        } else {
+            reply(401, r#"{"message":"Bad credentials"}"#)
+        }
+    });
+    let e = project(&["api.github.com"], &fake.url, "");
+    e.write("live.env", &format!("GITHUB_TOKEN={live}\n"));
+    e.write("old.env", &format!("GITHUB_TOKEN={revoked}\n"));
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "leaks"]);
+    let run = run_action(&e, &[("command", "scan"), ("validate", "true")], None);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let line = |prefix: &str| -> String {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}: {}", run.stdout))
+            .to_string()
+    };
+    let a = line("::error file=live.env,");
+    assert!(
+        a.contains("title=gsec%3A github-pat-classic (live)::")
+            && a.contains("validation: live (")
+            && a.contains("answered 200"),
+        "{a}"
+    );
+    let b = line("::warning file=old.env,");
+    assert!(
+        b.contains("(invalid)::") && b.contains("validation: invalid ("),
+        "{b}"
+    );
+    assert_eq!(fake.seen().len(), 2, "{:?}", fake.seen());
+    assert!(
+        run.summary.contains("| Validation |")
+            && run.summary.contains("**live**")
+            && run.summary.contains("**invalid**"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs.get("findings").map(String::as_str), Some("2"));
+    for t in [&live, &revoked] {
+        for text in [&run.stdout, &run.stderr, &run.summary] {
+            assert!(!text.contains(t.as_str()), "{text}");
+        }
+        let sarif = std::fs::read_to_string(&run.outputs["sarif-file"]).unwrap();
+        assert!(!sarif.contains(t.as_str()));
+    }
+    // The default: no request, both findings plain errors.
+    let run = run_action(&e, &[("command", "scan")], None);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(fake.seen().len(), 2, "validate defaults to false");
+    assert_eq!(
+        run.stdout.matches("::error file=").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("validation:"), "{}", run.stdout);
+    let run = run_action(&e, &[("command", "scan"), ("validate", "yes")], None);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert!(run.stderr.contains("--validate"), "{}", run.stderr);
+}
+
 /// Given a key, the Action expects managed values to be searched for: a
 /// key that cannot decrypt the environments makes the scan fail (exit 2,
 /// `--strict` semantics) instead of passing without that check.

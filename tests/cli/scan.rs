@@ -829,6 +829,39 @@ fn a_rule_configuration_that_does_not_load_is_an_error() {
     assert_eq!(code, 0, "{v} {err}");
 }
 
+/// Rules compile when their keyword first occurs; a custom rule that
+/// parses but is too large to compile is not skipped then: the scan of a
+/// file where it should run exits 2 naming it, a scan that never needs it
+/// passes, and `--check-rules` (which compiles every rule) refuses it.
+/// (Built-in rules cannot fail so: build.rs compiles each one.)
+#[test]
+fn a_custom_rule_that_cannot_compile_fails_the_scan_that_needs_it() {
+    let e = Env::project();
+    e.write(
+        ".gsec.yaml",
+        &with_scan(
+            &e,
+            "  rules:\n  - id: acme-huge\n    description: too large\n    keywords: [acmehuge]\n    pattern: '\\pL{1000}{1000}'\n",
+        ),
+    );
+    e.write("a.txt", "nothing to see\n");
+    let (code, v, err) = scan_json(&e, &["a.txt"]);
+    assert_eq!(code, 0, "{v} {err}");
+    e.write("b.txt", "acmehuge here\n");
+    let (code, v, err) = scan_json(&e, &["a.txt", "b.txt"]);
+    assert_eq!(code, 2, "{v} {err}");
+    assert!(
+        err.contains("b.txt")
+            && err.contains("rule acme-huge: pattern does not compile: too large"),
+        "{err}"
+    );
+    let err = e.fails(&["scan", "--check-rules"], b"", 2);
+    assert!(
+        err.contains("scan.rules[0] (acme-huge): pattern does not compile: too large"),
+        "{err}"
+    );
+}
+
 /// A project with one secret set, and a command that has no identity.
 fn without_identity(e: &Env, args: &[&str]) -> std::process::Output {
     let mut c = Command::new(BIN);

@@ -15,7 +15,7 @@ use crate::scan::{scan_json, with_scan};
 
 /// A request as the fake saw it.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     method: String,
     /// Path and query, as sent.
     url: String,
@@ -24,7 +24,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -32,14 +32,14 @@ impl Seen {
     }
 }
 
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: String,
     headers: Vec<(String, String)>,
     delay: Duration,
 }
 
-fn reply(status: u16, body: &str) -> Reply {
+pub(crate) fn reply(status: u16, body: &str) -> Reply {
     Reply {
         status,
         body: body.to_string(),
@@ -53,15 +53,15 @@ type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 /// A fake provider: answers with `handler` (each request on its own
 /// thread, so slow answers overlap as a real provider's would) and keeps
 /// what it saw.
-struct Fake {
-    url: String,
+pub(crate) struct Fake {
+    pub(crate) url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Fake {
-    fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Fake {
+    pub(crate) fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Fake {
         let handler: Handler = Arc::new(handler);
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
@@ -114,7 +114,7 @@ impl Fake {
         }
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -171,7 +171,7 @@ fn google_token() -> String {
 
 /// A project whose `.gsec.yaml` maps `hosts` to `base` and adds `more`
 /// (indented `scan.validate` lines).
-fn project(hosts: &[&str], base: &str, more: &str) -> Env {
+pub(crate) fn project(hosts: &[&str], base: &str, more: &str) -> Env {
     let e = Env::project();
     let mut s = String::from("  validate:\n    endpoints:\n");
     for h in hosts {

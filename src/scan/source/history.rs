@@ -8,10 +8,19 @@
 //! scans a fraction of the bytes a scan of every blob version would (the
 //! design first sketched scanned each unique blob whole and filtered
 //! afterwards; this measured ~2x faster on a tokio-sized history).
-//! Changes are read in parallel, one per step, by up to 8 threads.
+//!
+//! One thread walks the commits and diffs their trees; as it finds each new
+//! transition it hands it over a bounded queue to workers on every core,
+//! which inflate the blobs and scan them meanwhile. Memory is bounded: the
+//! queue holds at most [`QUEUE`] changes (paths and ids, never content),
+//! each worker one blob pair at a time (each at most `scan.max_file_size`),
+//! and the object caches share a fixed budget (`git::tune_for_history`).
+//! What grows with the history is the set of transitions seen (two ids
+//! each).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
 
 use super::{Fragment, ItemError, Lines, Order, Sink, Source};
 use crate::error::Result;
@@ -61,56 +70,65 @@ impl Source for History<'_> {
         let scanner = sink.scanner();
         let commits = git::commits(self.repo, self.range)?;
         sink.commits(commits.len());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Workers and the walker: one handle each.
         let mut repo = self.repo.clone();
-        git::tune_for_history(&mut repo);
-        let mut state = gix::diff::tree::State::default();
-        let mut changes: Vec<(usize, git::Change)> = Vec::new();
-        let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
-        let pb = crate::progress::bar(commits.len() as u64, "reading history");
-        for (i, c) in commits.iter().enumerate() {
-            pb.inc(1);
-            let list = match git::changes(&repo, *c, &mut state) {
-                Ok(l) => l,
-                Err(e) => {
-                    sink.error(ItemError::new(format!("commit {c}"), e));
-                    continue;
-                }
-            };
-            for ch in list {
-                // The same transition (a cherry-pick, a merge bringing a
-                // branch's change in) adds nothing new: read it once.
-                if scanner.wants_path(&ch.path) && seen.insert((ch.id, ch.previous)) {
-                    changes.push((i, ch));
-                }
-            }
-        }
-        pb.finish_and_clear();
-        let pb = crate::progress::bar(changes.len() as u64, "scanning changes");
-        let next = AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let shared = repo.into_sync();
+        git::tune_for_history(&mut repo, threads + 1);
+        let shared = repo.clone().into_sync();
+        let hex: Vec<String> = commits.iter().map(ToString::to_string).collect();
+        let (tx, rx) = sync_channel::<(usize, usize, git::Change)>(QUEUE);
+        // Each worker holds the receiving end: should every worker stop
+        // (a panic), the walker's next send fails instead of blocking.
+        let rx = Arc::new(Mutex::new(rx));
+        let pb = crate::progress::bar(commits.len() as u64, "scanning history");
         std::thread::scope(|s| {
             for _ in 0..threads {
-                s.spawn(|| {
+                let rx = rx.clone();
+                let (shared, hex) = (&shared, &hex);
+                s.spawn(move || {
                     let mut repo = shared.to_thread_local();
-                    git::tune_for_history(&mut repo);
+                    git::tune_for_history(&mut repo, threads + 1);
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((ci, ch)) = changes.get(i) else {
-                            break;
-                        };
-                        pb.inc(1);
-                        change(scanner, sink, &repo, i, &commits[*ci].to_string(), ch);
+                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((seq, ci, ch)) = next else { break };
+                        change(scanner, sink, &repo, seq, &hex[ci], &ch);
                     }
                 });
             }
+            drop(rx);
+            let mut state = gix::diff::tree::State::default();
+            let mut seen: HashSet<(gix::ObjectId, Option<gix::ObjectId>)> = HashSet::new();
+            let mut seq = 0;
+            'walk: for (i, c) in commits.iter().enumerate() {
+                pb.inc(1);
+                let list = match git::changes(&repo, *c, &mut state) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        sink.error(ItemError::new(format!("commit {c}"), e));
+                        continue;
+                    }
+                };
+                for ch in list {
+                    // The same transition (a cherry-pick, a merge bringing a
+                    // branch's change in) adds nothing new: read it once.
+                    if scanner.wants_path(&ch.path) && seen.insert((ch.id, ch.previous)) {
+                        if tx.send((seq, i, ch)).is_err() {
+                            break 'walk;
+                        }
+                        seq += 1;
+                    }
+                }
+            }
+            drop(tx);
         });
         pb.finish_and_clear();
         Ok(())
     }
 }
+
+/// Changes waiting for a worker, at most: enough to keep every core busy
+/// while the walker diffs a large commit, small enough not to matter.
+const QUEUE: usize = 4096;
 
 /// Read one change and hand what it added to the sink.
 fn change(
