@@ -24,16 +24,8 @@ gsec_release
 bin=$GSEC
 scratch_project
 export GSEC_CACHE_DIR="$work/cache" NO_COLOR=1
-python3 "$root/benches/fake_aws.py" "$work/keys.json" > "$work/port" &
-fake=$!
-trap 'kill $fake 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$work/port")"
-mkdir -p plugins
-for p in aws random; do
-    cp "$(echo "$plugins" | grep "/$p.wasm\$")" "plugins/$p.wasm"
-done
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+fake_provider fake_aws.py "$work/keys.json"
+copy_plugins aws random
 cfg="{user_name: app, admin_input: AWS_ADMIN, iam_endpoint: '$url', sts_endpoint: '$url'}"
 printf 'plugins:\n  aws:\n    path: plugins/aws.wasm\n    sha256: %s\n    hosts: [%s]\n  random:\n    path: plugins/random.wasm\n    sha256: %s\nsecrets:\n  AWS_CREDENTIALS:\n    rotation: {plugin: aws, inputs: [AWS_ADMIN], config: %s}\n' \
     "$(sha plugins/aws.wasm)" "$url" "$(sha plugins/random.wasm)" "$cfg" >> .gsec.yaml

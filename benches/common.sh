@@ -3,6 +3,10 @@
 #   gsec_release      GSEC=the binary to measure ($GSEC_BIN, else a fresh release build)
 #   scratch_project   a private HOME, an identity, a `gsec init`ed git repository
 #                     in $work/repo (the new working directory), removed on exit
+#   fake_provider SCRIPT ARG…  start benches/SCRIPT (a fake provider that prints
+#                     its port) on 127.0.0.1, stopped on exit; sets $url
+#   copy_plugins NAME…  the built plugins (scripts/build-plugins.sh output in
+#                     $plugins) as ./plugins/NAME.wasm
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 need() {
@@ -42,3 +46,22 @@ PY
   "$GSEC" import "$work/secrets.env" --env "$1" >/dev/null 2>&1
   rm "$work/secrets.env"
 }
+
+fake_provider() {
+  python3 "$root/benches/$1" "${@:2}" > "$work/port" &
+  fake=$!
+  trap 'kill $fake 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+  [ -s "$work/port" ] || { echo "$(basename "$0"): $1 did not start" >&2; exit 2; }
+  url="http://127.0.0.1:$(cat "$work/port")"
+}
+
+copy_plugins() {
+  local p
+  mkdir -p plugins
+  for p in "$@"; do
+    cp "$(echo "$plugins" | grep "/$p.wasm\$")" "plugins/$p.wasm"
+  done
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -21,13 +21,8 @@ gsec_release
 bin=$GSEC
 scratch_project
 export GSEC_CACHE_DIR="$work/cache" NO_COLOR=1
-python3 "$root/benches/fake_neon.py" "$work/neon.json" > "$work/port" &
-fake=$!
-trap 'kill $fake 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$work/port")"
-mkdir -p plugins
-cp "$(echo "$plugins" | grep '/neon.wasm$')" plugins/neon.wasm
+fake_provider fake_neon.py "$work/neon.json"
+copy_plugins neon
 cfg="{project_id: bench-project-123456, branch_id: br-bench-123456, roles: [app_a, app_b], host: ep-bench-123456.us-east-2.aws.neon.tech, database: neondb, api_url: '$url/api/v2', sql_url: '$url/sql'}"
 printf 'plugins:\n  neon:\n    path: plugins/neon.wasm\n    sha256: %s\n    hosts: [%s]\nsecrets:\n  DATABASE_URL:\n    rotation: {plugin: neon, inputs: [NEON_API_KEY], config: %s}\n' \
     "$(sha256sum plugins/neon.wasm | cut -d' ' -f1)" "$url" "$cfg" >> .gsec.yaml

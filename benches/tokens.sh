@@ -24,16 +24,8 @@ gsec_release
 bin=$GSEC
 scratch_project
 export GSEC_CACHE_DIR="$work/cache" NO_COLOR=1
-python3 "$root/benches/fake_tokens.py" "$work/tokens.json" > "$work/port" &
-fake=$!
-trap 'kill $fake 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$work/port")"
-mkdir -p plugins
-for p in cloudflare gitlab; do
-    cp "$(echo "$plugins" | grep "/$p.wasm\$")" "plugins/$p.wasm"
-done
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+fake_provider fake_tokens.py "$work/tokens.json"
+copy_plugins cloudflare gitlab
 cat >> .gsec.yaml <<YAML
 plugins:
   cloudflare:

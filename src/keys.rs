@@ -286,7 +286,10 @@ impl Identities {
             self.unwrap_native(blocks[i].1)
         });
         if native.is_some() || !self.list.iter().any(|i| i.plugin().is_some()) {
-            return Opened { key: native, errors };
+            return Opened {
+                key: native,
+                errors,
+            };
         }
         let ours = |r: &str| {
             Recipient::parse(r)

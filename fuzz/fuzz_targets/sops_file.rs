@@ -239,7 +239,9 @@ fn edit_buffer(text: &[u8]) {
         }
         // `gsec edit` refuses what it could not write back (a null key
         // beside an empty one, tags, `:` in a key).
-        let Ok(node) = node_from_yaml(&k, v) else { return };
+        let Ok(node) = node_from_yaml(&k, v) else {
+            return;
+        };
         first.push((k, node));
     }
     if first.is_empty() {
@@ -267,7 +269,10 @@ fn edit_buffer(text: &[u8]) {
                 panic!("{T}: edit buffer key is no longer a string\n{}", &*buffer)
             };
             let node = node_from_yaml(&k, v).unwrap_or_else(|e| {
-                panic!("{T}: the edit buffer gsec writes is refused on reading: {e}\n{}", &*buffer)
+                panic!(
+                    "{T}: the edit buffer gsec writes is refused on reading: {e}\n{}",
+                    &*buffer
+                )
             });
             (k, node)
         })

@@ -225,9 +225,16 @@ impl Op {
     }
 
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Info, Op::Create, Op::Verify, Op::Revoke, Op::Lease, Op::Sync]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [
+            Op::Info,
+            Op::Create,
+            Op::Verify,
+            Op::Revoke,
+            Op::Lease,
+            Op::Sync,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 

@@ -282,7 +282,10 @@ fn control_characters_from_files_are_escaped_in_human_output() {
             String::from_utf8_lossy(&out.stderr)
         );
         // Not name-shaped: named `…`, never printed (escaped or not).
-        assert!(all.contains(DEV) && all.contains("key `…`"), "{args:?}: {all}");
+        assert!(
+            all.contains(DEV) && all.contains("key `…`"),
+            "{args:?}: {all}"
+        );
         for bad in ['\x1b', '\x07', '\r'] {
             assert!(!all.contains(bad), "{args:?} printed {bad:?}: {all:?}");
         }
@@ -299,21 +302,43 @@ fn control_characters_from_files_are_escaped_in_human_output() {
     // The same key encrypted by sops (which takes any key): the file opens,
     // and `list` shows the key escaped.
     let plain = e.tmp.path().join("plain.yaml");
-    std::fs::write(&plain, "\"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec check passed\": x\nA: alpha\n").unwrap();
+    std::fs::write(
+        &plain,
+        "\"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec check passed\": x\nA: alpha\n",
+    )
+    .unwrap();
     let mut c = Command::new(crate::common::tool("sops"));
-    c.args(["encrypt", "--age", &e.recipient, "--input-type", "yaml", "--output-type", "yaml"])
-        .arg(&plain)
-        .current_dir(&e.dir);
+    c.args([
+        "encrypt",
+        "--age",
+        &e.recipient,
+        "--input-type",
+        "yaml",
+        "--output-type",
+        "yaml",
+    ])
+    .arg(&plain)
+    .current_dir(&e.dir);
     e.clean_env(&mut c);
     let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     e.write(DEV, &String::from_utf8(out.stdout).unwrap());
     let all = e.ok(&["list"]);
-    assert!(all.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[31mEVIL"), "{all}");
+    assert!(
+        all.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[31mEVIL"),
+        "{all}"
+    );
     for bad in ['\x1b', '\x07', '\r'] {
         assert!(!all.contains(bad), "list printed {bad:?}: {all:?}");
     }
-    assert!(!all.lines().any(|l| l.starts_with("gsec check passed")), "{all}");
+    assert!(
+        !all.lines().any(|l| l.starts_with("gsec check passed")),
+        "{all}"
+    );
 }
 
 #[test]
@@ -955,7 +980,10 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
     // did not read back), a number beside its string.
     for (script, what) in [
         (r#"printf 'N:\n  ~: a\n  "": b\n' >> "$1""#, "not a string"),
-        (r#"printf 'N:\n  1: a\n  "1": b\n' >> "$1""#, "duplicate key"),
+        (
+            r#"printf 'N:\n  1: a\n  "1": b\n' >> "$1""#,
+            "duplicate key",
+        ),
     ] {
         let ed = editor(&e, "dup.sh", script);
         let mut c = e.cmd(&["edit"]);
@@ -968,19 +996,31 @@ fn structure_is_bound_and_ambiguous_keys_are_refused() {
     }
     // An integer beyond sops' 64-bit int is kept as text: typed `int` it
     // made a file neither sops nor gsec decrypts (seeded fuzz finding).
-    let ed = editor(&e, "big.sh", r#"printf 'BIG: 12345677909877654321\n' >> "$1""#);
+    let ed = editor(
+        &e,
+        "big.sh",
+        r#"printf 'BIG: 12345677909877654321\n' >> "$1""#,
+    );
     let mut c = e.cmd(&["edit"]);
     c.env("EDITOR", &ed);
     let out = e.run_cmd(c, b"");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(e.get("BIG", "development"), "12345677909877654321");
     let mut c = Command::new(crate::common::tool("sops"));
-    c.args(["decrypt", "--extract", "[\"BIG\"]", DEV]).current_dir(&e.dir);
+    c.args(["decrypt", "--extract", "[\"BIG\"]", DEV])
+        .current_dir(&e.dir);
     e.clean_env(&mut c);
     c.env("SOPS_AGE_KEY_FILE", &e.key);
     let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "12345677909877654321");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "12345677909877654321"
+    );
 
     // The same checks for the git-ignored local override file.
     e.write(".gsec.local.yaml", "N:\n  ~: a\n  \"\": b\n");
@@ -1078,14 +1118,24 @@ fn parser_errors_never_quote_input_text() {
     e.write(DEV, &dev);
     e.write(
         ".gsec.yaml",
-        &cfg.replacen("  preview:\n", "  preview:\n    file: secrets/preview.json\n", 1),
+        &cfg.replacen(
+            "  preview:\n",
+            "  preview:\n    file: secrets/preview.json\n",
+            1,
+        ),
     );
     e.set("C", "preview", "charlie");
     let json = e.read("secrets/preview.json");
     let dup = format!("\"N\": {{\"{b64}\": 1, \"{b64}\": 2}},");
-    e.write("secrets/preview.json", &json.replacen("{", &format!("{{{dup}"), 1));
+    e.write(
+        "secrets/preview.json",
+        &json.replacen("{", &format!("{{{dup}"), 1),
+    );
     let err = e.fails(&["get", "C", "--env", "preview"], b"", 2);
-    assert!(err.contains("preview.json") && err.contains("duplicate key"), "{err}");
+    assert!(
+        err.contains("preview.json") && err.contains("duplicate key"),
+        "{err}"
+    );
     assert_no_secret(&err, "c2VjcmV0LXRva2Vu");
     assert_eq!(e.get("A", "development").trim(), "alpha");
 }

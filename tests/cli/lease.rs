@@ -341,7 +341,11 @@ fn a_plugin_without_the_lease_step_is_refused_naming_secret_and_plugin() {
     // The same plugin lists the rotation steps only.
     let v: serde_json::Value =
         serde_json::from_str(&env.ok(&["plugin", "call", "random", "info"])).unwrap();
-    assert_eq!(v["steps"], serde_json::json!(["create", "verify", "revoke"]), "{v}");
+    assert_eq!(
+        v["steps"],
+        serde_json::json!(["create", "verify", "revoke"]),
+        "{v}"
+    );
 }
 
 #[test]

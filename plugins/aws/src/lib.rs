@@ -93,16 +93,9 @@ struct Cfg {
 }
 
 fn endpoint(req: &Request, key: &str, default: &str) -> Result<String> {
-    let url = req
-        .config_str_opt(key)?
-        .unwrap_or(default)
-        .trim_end_matches('/')
-        .to_string();
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(url)
-    } else {
-        Err(Error::new(format!("config.{key} must be an http(s) URL")))
-    }
+    Ok(req
+        .config_url_opt(key)?
+        .unwrap_or_else(|| default.to_string()))
 }
 
 fn region_ok(r: &str) -> bool {

@@ -60,7 +60,6 @@ fn id_ok(s: &str) -> bool {
 
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
-        // A misspelt setting must not be silently ignored.
         const KNOWN: &[&str] = &[
             "mode",
             "admin_input",
@@ -69,20 +68,10 @@ impl Cfg {
             "expires_in_days",
             "api_url",
         ];
-        if let Some(k) = req.config.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(Error::new(format!(
-                "config.{k} is not a setting of the cloudflare plugin (settings: {})",
-                KNOWN.join(", ")
-            )));
-        }
+        req.config_known("cloudflare", KNOWN)?;
         let api = req
-            .config_str_opt("api_url")?
-            .unwrap_or(DEFAULT_API)
-            .trim_end_matches('/')
-            .to_string();
-        if !(api.starts_with("https://") || api.starts_with("http://")) {
-            return Err(Error::new("config.api_url must be an http(s) URL"));
-        }
+            .config_url_opt("api_url")?
+            .unwrap_or_else(|| DEFAULT_API.to_string());
         let tokens = match req.config_str_opt("account_id")? {
             Some(a) if id_ok(a) => format!("{api}/accounts/{a}/tokens"),
             Some(_) => {

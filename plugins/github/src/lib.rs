@@ -46,13 +46,8 @@ struct Api<'a> {
 impl<'a> Api<'a> {
     fn new(req: &'a Request) -> Result<Api<'a>> {
         let base = req
-            .config_str_opt("api_url")?
-            .unwrap_or(DEFAULT_API)
-            .trim_end_matches('/')
-            .to_string();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(Error::new("config.api_url must be an http(s) URL"));
-        }
+            .config_url_opt("api_url")?
+            .unwrap_or_else(|| DEFAULT_API.to_string());
         Ok(Api { base, req })
     }
 

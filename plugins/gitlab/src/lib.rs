@@ -80,7 +80,6 @@ fn path_param(s: &str) -> Option<String> {
 
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
-        // A misspelt setting must not be silently ignored.
         const KNOWN: &[&str] = &[
             "kind",
             "project",
@@ -89,22 +88,10 @@ impl Cfg {
             "expires_in_days",
             "api_url",
         ];
-        if let Some(k) = req.config.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(Error::new(format!(
-                "config.{k} is not a setting of the gitlab plugin (settings: {})",
-                KNOWN.join(", ")
-            )));
-        }
+        req.config_known("gitlab", KNOWN)?;
         let api = req
-            .config_str_opt("api_url")?
-            .unwrap_or(DEFAULT_API)
-            .trim_end_matches('/')
-            .to_string();
-        if !(api.starts_with("https://") || api.starts_with("http://")) {
-            return Err(Error::new(
-                "config.api_url must be an http(s) URL (…/api/v4)",
-            ));
-        }
+            .config_url_opt("api_url")?
+            .unwrap_or_else(|| DEFAULT_API.to_string());
         let kind = match req.config_str_opt("kind")?.unwrap_or("personal") {
             "personal" => Kind::Personal,
             "project" => Kind::Project,

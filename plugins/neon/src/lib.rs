@@ -109,16 +109,6 @@ fn host_ok(s: &str) -> bool {
             .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn url_setting(req: &Request, key: &str) -> Result<Option<String>> {
-    match req.config_str_opt(key)? {
-        None => Ok(None),
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-            Ok(Some(u.trim_end_matches('/').to_string()))
-        }
-        Some(_) => Err(Error::new(format!("config.{key} must be an http(s) URL"))),
-    }
-}
-
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
         let project = req.config_str("project_id")?.to_string();
@@ -213,7 +203,9 @@ impl Cfg {
             _ => return Err(Error::new("config.on_revoke must be 'reset' or 'keep'")),
         };
         Ok(Cfg {
-            api: url_setting(req, "api_url")?.unwrap_or_else(|| DEFAULT_API.into()),
+            api: req
+                .config_url_opt("api_url")?
+                .unwrap_or_else(|| DEFAULT_API.into()),
             project,
             branch,
             strategy,
@@ -222,7 +214,7 @@ impl Cfg {
             database,
             options,
             check,
-            sql_url: url_setting(req, "sql_url")?,
+            sql_url: req.config_url_opt("sql_url")?,
             reset_on_revoke,
             key_input: req
                 .config_str_opt("api_key_input")?

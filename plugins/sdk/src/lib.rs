@@ -125,6 +125,28 @@ impl Request {
             Some(_) => Err(Error::new(format!("config.{key} must be a string"))),
         }
     }
+    /// An optional http(s) base URL (an `api_url`, an `address`), without
+    /// its trailing `/`.
+    pub fn config_url_opt(&self, key: &str) -> Result<Option<String>> {
+        match self.config_str_opt(key)? {
+            None => Ok(None),
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Ok(Some(u.trim_end_matches('/').to_string()))
+            }
+            Some(_) => Err(Error::new(format!("config.{key} must be an http(s) URL"))),
+        }
+    }
+    /// Refuse a `config` key the plugin does not know: a misspelt setting
+    /// must not be silently ignored.
+    pub fn config_known(&self, plugin: &str, known: &[&str]) -> Result<()> {
+        match self.config.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(Error::new(format!(
+                "config.{k} is not a setting of the {plugin} plugin (settings: {})",
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
     /// An optional non-negative integer.
     pub fn config_u64(&self, key: &str) -> Result<Option<u64>> {
         match self.config.get(key) {

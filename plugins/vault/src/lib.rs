@@ -61,10 +61,9 @@ fn path_ok(p: &str) -> bool {
 
 impl Cfg {
     fn new(req: &Request) -> Result<Cfg> {
-        let address = req.config_str("address")?.trim_end_matches('/').to_string();
-        if !(address.starts_with("https://") || address.starts_with("http://")) {
-            return Err(Error::new("config.address must be an http(s) URL"));
-        }
+        let address = req
+            .config_url_opt("address")?
+            .ok_or_else(|| Error::new("config.address is required"))?;
         let mount = req
             .config_str_opt("mount")?
             .unwrap_or("secret")

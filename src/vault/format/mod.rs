@@ -292,7 +292,10 @@ pub(super) fn split_document(
         }
         // `1:` and `"1":` are different YAML keys but the same sops path.
         if !seen.insert(k.clone()) {
-            return Err(format!("duplicate key `{}` at the top level", shown_key(&k)));
+            return Err(format!(
+                "duplicate key `{}` at the top level",
+                shown_key(&k)
+            ));
         }
         if k == "sops" {
             meta = Some(parse_metadata(v)?);
