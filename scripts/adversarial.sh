@@ -1020,35 +1020,47 @@ c13_staged() {
 }
 
 # ------------------------------------------------------------------ item 14
-# Terminal/log injection through key names.
+# Terminal/log injection through key names. sops takes any key, so the
+# hostile name comes in a file sops encrypted (gsec opens it and prints its
+# names); a hand-edited one gsec refuses, naming the key `…`.
 evil_key() {
-  pyedit "$DEV" 't = "\"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec: check passed\": x\n" + t'
+  printf '"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec check passed": x\nA: alpha\n' >"$W/plain.yaml"
+  sops encrypt --age "$RECIP" --input-type yaml --output-type yaml "$W/plain.yaml" >"$DEV" \
+    || die "setup: sops encrypt failed"
+  rm -f "$W/plain.yaml"
+}
+unescaped() { # FILE WHAT
+  [ "$(tr -cd '\033\007\r' <"$1" | wc -c)" = 0 ] || die "$2 printed a raw ESC, BEL or CR from a key name"
+  ! grep -q '^gsec check passed' "$1" || die "$2 let a key name forge a line"
 }
 escaped() { # FILE WHAT
   has "$1" "EVIL" "$2"
-  [ "$(tr -cd '\033\007\r' <"$1" | wc -c)" = 0 ] || die "$2 printed a raw ESC, BEL or CR from a key name"
-  ! grep -q '^gsec: check passed' "$1" || die "$2 let a key name forge a line"
+  unescaped "$1" "$2"
 }
 
 c14_escape() {
   project
   set_ok A development alpha
   evil_key
-  local cmd
-  for cmd in list check; do
-    g $cmd
-    both
-    escaped "$W/all" "$cmd"
-    has "$W/all" '\u{1b}]0;pwned' "$cmd"
-  done
+  g list
+  both
+  escaped "$W/all" "list"
+  has "$W/all" '\u{1b}]0;pwned' "list"
+  g check
+  both
+  unescaped "$W/all" "check"
   # list needs no key: the escaping must not depend on one.
   GSEC_AGE_KEY_FILE=$W/none.txt g list
   both
   escaped "$W/all" "list without a key"
+  # Typed into the file by hand (a second time, value in clear): refused,
+  # the name not shown.
+  pyedit "$DEV" 't = "\"\\e]0;pwned\\a\\e[31mEVIL\\r\\ngsec check passed\": x\n" + t'
   g get A
   rc_is 2 "get A from the file with the hostile key"
-  escaped "$W/err" "get"
-  has "$W/err" '\u{1b}' "get"
+  unescaped "$W/err" "get"
+  has "$W/err" '…' "get"
+  lacks_secret "$W/err" "EVIL" "get"
 }
 
 # FOUND: `gsec log` printed key names from history raw.

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::output::outln;
+use super::output::{houtln, outln};
 use super::{Ctx, Exit, ListFormat, output};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, LogFilter};
@@ -98,7 +98,7 @@ pub fn log(ctx: &Ctx, a: LogArgs) -> Result<Exit> {
                         format!("recipient removed: {}", short_recipient(&e.name))
                     }
                 };
-                outln!(
+                houtln!(
                     "{}  {}  {:<12} {}  ({} <{}>)",
                     short_id(&e.commit),
                     e.date,
@@ -129,7 +129,7 @@ pub fn exposure(ctx: &Ctx, a: ExposureArgs) -> Result<Exit> {
         ),
         ListFormat::Human => {
             for e in &report.exposed {
-                outln!(
+                houtln!(
                     "{} ({}): readable by former recipient(s) {} until commit {}; rotate it: gsec rotate {} --env {}",
                     e.name,
                     e.env,
@@ -189,9 +189,9 @@ pub fn diff(ctx: &Ctx, a: DiffArgs) -> Result<Exit> {
         };
         if a.values {
             match d.action {
-                Action::Added => outln!("{sign} {} {}: {}", d.env, d.name, text(&d.new)),
-                Action::Removed => outln!("{sign} {} {}: {}", d.env, d.name, text(&d.old)),
-                _ => outln!(
+                Action::Added => houtln!("{sign} {} {}: {}", d.env, d.name, text(&d.new)),
+                Action::Removed => houtln!("{sign} {} {}: {}", d.env, d.name, text(&d.old)),
+                _ => houtln!(
                     "{sign} {} {}: {} -> {}",
                     d.env,
                     d.name,
@@ -200,7 +200,7 @@ pub fn diff(ctx: &Ctx, a: DiffArgs) -> Result<Exit> {
                 ),
             }
         } else {
-            outln!("{sign} {} {}", d.env, d.name);
+            houtln!("{sign} {} {}", d.env, d.name);
         }
     }
     Ok(Exit::Ok)
