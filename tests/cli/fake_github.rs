@@ -418,7 +418,9 @@ fn percent_decode(seg: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -457,7 +459,11 @@ fn scoped(
     let not_found = (404, json!({"message": "Not Found"}));
     match (method, kind, tail) {
         ("GET", "secrets", ["public-key"]) => {
-            let key = if env.is_empty() { &s.repo_secret } else { &s.env_secret };
+            let key = if env.is_empty() {
+                &s.repo_secret
+            } else {
+                &s.env_secret
+            };
             (
                 200,
                 json!({"key_id": ACTIONS_KEY_ID, "key": STANDARD.encode(key.public_key().as_bytes())}),
@@ -491,7 +497,11 @@ fn scoped(
                     .push("Actions secret PUT with a wrong key_id".into());
                 return (422, json!({"message": "bad key_id"}));
             }
-            let key = if env.is_empty() { &s.repo_secret } else { &s.env_secret };
+            let key = if env.is_empty() {
+                &s.repo_secret
+            } else {
+                &s.env_secret
+            };
             let opened = STANDARD
                 .decode(body["encrypted_value"].as_str().unwrap_or(""))
                 .ok()
@@ -500,7 +510,11 @@ fn scoped(
             let Some(pt) = opened else {
                 s.problems.push(format!(
                     "Actions secret {name} is not a sealed box for the {} key",
-                    if env.is_empty() { "repository" } else { "environment" }
+                    if env.is_empty() {
+                        "repository"
+                    } else {
+                        "environment"
+                    }
                 ));
                 return (
                     422,
@@ -537,7 +551,8 @@ fn scoped(
         },
         ("POST", "variables", []) | ("PATCH", "variables", [_]) => {
             let (Some(name), Some(value)) = (body["name"].as_str(), body["value"].as_str()) else {
-                s.problems.push(format!("{method} variable without name and value"));
+                s.problems
+                    .push(format!("{method} variable without name and value"));
                 return (422, json!({"message": "name and value are required"}));
             };
             if value.len() > 48 * 1024 {

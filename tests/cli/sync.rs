@@ -454,7 +454,10 @@ fn gh_sync(env: &Env, gh: &FakeGithub, extra: &[&str], code: i32) -> (String, St
 }
 
 /// The fingerprint variable of `scope` as a map.
-fn gh_fingerprints(gh: &FakeGithub, scope: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+fn gh_fingerprints(
+    gh: &FakeGithub,
+    scope: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
     let v = gh
         .variable(scope, "GSEC_SYNC_FINGERPRINTS")
         .expect("the fingerprint variable exists");
@@ -512,7 +515,10 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
     assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
     assert_eq!(
         gh.writes(),
-        vec![format!("PUT {GH_SECRETS}/API_KEY"), format!("PATCH {GH_VARIABLE}")]
+        vec![
+            format!("PUT {GH_SECRETS}/API_KEY"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
     );
     assert_eq!(
         gh.actions_secret("API_KEY").as_deref(),
@@ -535,7 +541,10 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
     assert!(!out.contains("HAND_MADE"), "{out}");
     assert_eq!(
         gh.writes(),
-        vec![format!("DELETE {GH_SECRETS}/DB_URL"), format!("PATCH {GH_VARIABLE}")]
+        vec![
+            format!("DELETE {GH_SECRETS}/DB_URL"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
     );
     assert_eq!(gh.actions_secret_names(), vec!["API_KEY", "HAND_MADE"]);
     assert_eq!(
@@ -552,7 +561,10 @@ fn github_environment_secrets_are_sealed_to_the_environments_key() {
     assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
     assert_eq!(gh.env_secret("prod eu", "DB_URL").as_deref(), Some(DB));
     assert_eq!(gh.env_secret("prod eu", "API_KEY").as_deref(), Some(API));
-    assert!(gh.actions_secret_names().is_empty(), "not repository secrets");
+    assert!(
+        gh.actions_secret_names().is_empty(),
+        "not repository secrets"
+    );
     assert_eq!(gh_fingerprints(&gh, Some("prod eu")).len(), 2);
     assert!(gh.variable(None, "GSEC_SYNC_FINGERPRINTS").is_none());
     gh.clear_requests();
@@ -588,7 +600,10 @@ fn github_value_written_but_fingerprint_not_is_sent_again() {
     assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
     assert_eq!(
         gh.writes(),
-        vec![format!("PUT {GH_SECRETS}/API_KEY"), format!("PATCH {GH_VARIABLE}")]
+        vec![
+            format!("PUT {GH_SECRETS}/API_KEY"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
     );
     assert!(!env.path(GH_JOURNAL).exists());
     gh.clear_requests();

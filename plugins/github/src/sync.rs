@@ -194,7 +194,10 @@ fn list(t: &Target) -> Result<Vec<Entry>> {
             return Ok(out);
         }
     }
-    Err(Error::new(format!("GET {}: more than 1000 pages", t.secrets)))
+    Err(Error::new(format!(
+        "GET {}: more than 1000 pages",
+        t.secrets
+    )))
 }
 
 /// A name GitHub stores unchanged, or the reason it cannot.
@@ -314,7 +317,11 @@ mod tests {
 
     #[test]
     fn put_refuses_names_github_would_not_keep_and_sends_nothing() {
-        for (name, why) in [("db_url", "upper case"), ("GITHUB_X", "GITHUB_"), ("1A", "digit")] {
+        for (name, why) in [
+            ("db_url", "upper case"),
+            ("GITHUB_X", "GITHUB_"),
+            ("1A", "digit"),
+        ] {
             let h = Harness::new();
             let out = h.call::<Github>(req(
                 "put",
@@ -330,7 +337,9 @@ mod tests {
     #[test]
     fn a_fingerprint_variable_that_is_not_a_map_is_an_error_not_an_empty_list() {
         let h = Harness::new().expect(
-            &format!("GET {API}/repos/acme/app/environments/prod%20eu/variables/GSEC_SYNC_FINGERPRINTS"),
+            &format!(
+                "GET {API}/repos/acme/app/environments/prod%20eu/variables/GSEC_SYNC_FINGERPRINTS"
+            ),
             reply(200, r#"{"name":"GSEC_SYNC_FINGERPRINTS","value":"oops"}"#),
         );
         let out = h.call::<Github>(req("list", json!({})));
