@@ -4,7 +4,9 @@
 //! signature against the App's public key and its `iat`/`exp`/`iss`; that a
 //! posted deploy key is a valid `ssh-ed25519` public key; that an Actions
 //! secret is a libsodium sealed box that opens with the repository's private
-//! key. It keeps the live credentials so tests can assert "exactly one", and
+//! key (repository and environment secrets alike, each scope with its own
+//! key pair), and keeps Actions variables, so the `sync` step's secrets and
+//! its fingerprint variable can be checked. It keeps the live credentials so tests can assert "exactly one", and
 //! records every problem it saw in `problems()` (a test asserts it is empty).
 #![allow(dead_code)]
 
@@ -47,7 +49,17 @@ struct State {
     next_id: u64,
     hook_secret: Option<String>,
     repo_secret: crypto_box::SecretKey,
+    /// Environments' secrets are sealed to this other key.
+    env_secret: crypto_box::SecretKey,
+    /// Repository Actions secrets, as the fake opened them.
     actions: BTreeMap<String, String>,
+    /// Environment secrets: environment → name → plaintext.
+    env_actions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Actions variables: scope ("" for the repository, else the
+    /// environment) → name → value.
+    variables: BTreeMap<String, BTreeMap<String, String>>,
+    /// At most this many secrets per listed page (GitHub: 100).
+    max_per_page: usize,
     requests: Vec<String>,
     problems: Vec<String>,
     /// Answer requests whose `METHOD /path` starts with this with a status.
@@ -86,7 +98,11 @@ impl FakeGithub {
             next_id: 1000,
             hook_secret: None,
             repo_secret: crypto_box::SecretKey::generate(&mut rng),
+            env_secret: crypto_box::SecretKey::generate(&mut rng),
             actions: BTreeMap::new(),
+            env_actions: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            max_per_page: 100,
             requests: vec![],
             problems: vec![],
             fail: None,
@@ -159,6 +175,47 @@ impl FakeGithub {
     /// The plaintext of an Actions secret, as the fake opened it.
     pub fn actions_secret(&self, name: &str) -> Option<String> {
         self.state.lock().unwrap().actions.get(name).cloned()
+    }
+
+    /// The plaintext of an environment's secret.
+    pub fn env_secret(&self, env: &str, name: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.env_actions.get(env)?.get(name).cloned()
+    }
+
+    /// A repository Actions secret set outside gsec.
+    pub fn put_actions_secret_by_hand(&self, name: &str, value: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.actions.insert(name.into(), value.into());
+    }
+
+    /// The names of the repository's Actions secrets.
+    pub fn actions_secret_names(&self) -> Vec<String> {
+        self.state.lock().unwrap().actions.keys().cloned().collect()
+    }
+
+    /// An Actions variable of the repository (`env` None) or of an
+    /// environment.
+    pub fn variable(&self, env: Option<&str>, name: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.variables.get(env.unwrap_or(""))?.get(name).cloned()
+    }
+
+    /// List pages hold at most `n` secrets from now on.
+    pub fn max_per_page(&self, n: usize) {
+        self.state.lock().unwrap().max_per_page = n;
+    }
+
+    /// Every request other than a GET, as `METHOD /path`.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -337,48 +394,188 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
             (200, hook_json(&s))
         }
         ("GET", ["hooks", _, "config"]) => (200, hook_json(&s)),
-        ("GET", ["actions", "secrets", "public-key"]) => {
-            let pk = s.repo_secret.public_key();
+        ("GET", ["actions", "secrets", name]) if *name != "public-key" => {
+            match s.actions.contains_key(*name) {
+                true => (
+                    200,
+                    json!({"name": name, "created_at": "2026-01-01T00:00:00Z"}),
+                ),
+                false => (404, json!({"message": "Not Found"})),
+            }
+        }
+        (_, ["actions", kind, tail @ ..]) => scoped(&mut s, method, "", kind, tail, url, &body),
+        (_, ["environments", env, kind, tail @ ..]) => {
+            let env = percent_decode(env);
+            scoped(&mut s, method, &env, kind, tail, url, &body)
+        }
+        _ => (404, json!({"message": "Not Found"})),
+    }
+}
+
+/// `%XX` escapes of a path segment decoded (environment names).
+fn percent_decode(seg: &str) -> String {
+    let b = seg.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_usize(url: &str, key: &str) -> Option<usize> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
+        .parse()
+        .ok()
+}
+
+/// Secrets and variables of the repository (`env` "") or of an
+/// environment: `kind` is `secrets` or `variables`, as GitHub's paths
+/// `/repos/O/R/actions/{kind}/…` and `/repos/O/R/environments/E/{kind}/…`.
+fn scoped(
+    s: &mut State,
+    method: &str,
+    env: &str,
+    kind: &str,
+    tail: &[&str],
+    url: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let not_found = (404, json!({"message": "Not Found"}));
+    match (method, kind, tail) {
+        ("GET", "secrets", ["public-key"]) => {
+            let key = if env.is_empty() {
+                &s.repo_secret
+            } else {
+                &s.env_secret
+            };
             (
                 200,
-                json!({"key_id": ACTIONS_KEY_ID, "key": STANDARD.encode(pk.as_bytes())}),
+                json!({"key_id": ACTIONS_KEY_ID, "key": STANDARD.encode(key.public_key().as_bytes())}),
             )
         }
-        ("PUT", ["actions", "secrets", name]) => {
+        ("GET", "secrets", []) => {
+            let names: Vec<String> = if env.is_empty() {
+                s.actions.keys().cloned().collect()
+            } else {
+                s.env_actions
+                    .get(env)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            let per = query_usize(url, "per_page")
+                .unwrap_or(30)
+                .clamp(1, 100)
+                .min(s.max_per_page);
+            let page = query_usize(url, "page").unwrap_or(1).max(1);
+            let items: Vec<Value> = names
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .map(|n| json!({"name": n, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}))
+                .collect();
+            (200, json!({"total_count": names.len(), "secrets": items}))
+        }
+        ("PUT", "secrets", [name]) => {
             if body["key_id"].as_str() != Some(ACTIONS_KEY_ID) {
                 s.problems
                     .push("Actions secret PUT with a wrong key_id".into());
                 return (422, json!({"message": "bad key_id"}));
             }
+            let key = if env.is_empty() {
+                &s.repo_secret
+            } else {
+                &s.env_secret
+            };
             let opened = STANDARD
                 .decode(body["encrypted_value"].as_str().unwrap_or(""))
                 .ok()
-                .and_then(|ct| s.repo_secret.unseal(&ct).ok())
+                .and_then(|ct| key.unseal(&ct).ok())
                 .and_then(|pt| String::from_utf8(pt).ok());
-            match opened {
-                Some(pt) => {
-                    let created = !s.actions.contains_key(*name);
-                    s.actions.insert(name.to_string(), pt);
-                    (if created { 201 } else { 204 }, Value::Null)
+            let Some(pt) = opened else {
+                s.problems.push(format!(
+                    "Actions secret {name} is not a sealed box for the {} key",
+                    if env.is_empty() {
+                        "repository"
+                    } else {
+                        "environment"
+                    }
+                ));
+                return (
+                    422,
+                    json!({"message": "encrypted_value could not be decrypted"}),
+                );
+            };
+            // GitHub keeps secret names in upper case.
+            let name = name.to_ascii_uppercase();
+            let map = if env.is_empty() {
+                &mut s.actions
+            } else {
+                s.env_actions.entry(env.to_string()).or_default()
+            };
+            let created = map.insert(name, pt).is_none();
+            (if created { 201 } else { 204 }, Value::Null)
+        }
+        ("DELETE", "secrets", [name]) => {
+            let map = if env.is_empty() {
+                Some(&mut s.actions)
+            } else {
+                s.env_actions.get_mut(env)
+            };
+            match map.and_then(|m| m.remove(&name.to_ascii_uppercase())) {
+                Some(_) => (204, Value::Null),
+                None => not_found,
+            }
+        }
+        ("GET", "variables", [name]) => match s.variables.get(env).and_then(|m| m.get(*name)) {
+            Some(v) => (
+                200,
+                json!({"name": name, "value": v, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}),
+            ),
+            None => not_found,
+        },
+        ("POST", "variables", []) | ("PATCH", "variables", [_]) => {
+            let (Some(name), Some(value)) = (body["name"].as_str(), body["value"].as_str()) else {
+                s.problems
+                    .push(format!("{method} variable without name and value"));
+                return (422, json!({"message": "name and value are required"}));
+            };
+            if value.len() > 48 * 1024 {
+                s.problems.push(format!("variable {name} over 48 KB"));
+                return (422, json!({"message": "value too large"}));
+            }
+            let name = name.to_ascii_uppercase();
+            let vars = s.variables.entry(env.to_string()).or_default();
+            let exists = vars.contains_key(&name);
+            match (method, exists, tail) {
+                ("POST", true, _) => (409, json!({"message": "Already exists"})),
+                ("PATCH", false, _) => not_found,
+                ("PATCH", true, [path_name]) if path_name.to_ascii_uppercase() != name => {
+                    s.problems.push("variable PATCH renames it".into());
+                    (422, json!({"message": "rename refused by the fake"}))
                 }
-                None => {
-                    s.problems
-                        .push("Actions secret is not a sealed box for the repository key".into());
-                    (
-                        422,
-                        json!({"message": "encrypted_value could not be decrypted"}),
-                    )
+                _ => {
+                    vars.insert(name, value.to_string());
+                    (if method == "POST" { 201 } else { 204 }, Value::Null)
                 }
             }
         }
-        ("GET", ["actions", "secrets", name]) => match s.actions.contains_key(*name) {
-            true => (
-                200,
-                json!({"name": name, "created_at": "2026-01-01T00:00:00Z"}),
-            ),
-            false => (404, json!({"message": "Not Found"})),
-        },
-        _ => (404, json!({"message": "Not Found"})),
+        _ => not_found,
     }
 }
 

@@ -1,11 +1,14 @@
-//! `gsec sync` end to end: the real binary, the real `vault` wasm plugin
-//! (built by scripts/build-plugins.sh and pinned by its sha256), and a
-//! fake Vault KV v2 on 127.0.0.1 that checks tokens, paths, check-and-set
-//! versions and custom metadata. Crash tests SIGKILL gsec between the
+//! `gsec sync` end to end: the real binary, the real `vault`, `aws` and
+//! `github` wasm plugins (built by scripts/build-plugins.sh and pinned by
+//! their sha256), and fakes on 127.0.0.1: Vault KV v2 (tokens, paths,
+//! check-and-set versions, custom metadata), Secrets Manager, and GitHub's
+//! Actions secrets (sealed boxes opened with the fake's private key) and
+//! variables. Crash tests SIGKILL gsec between the
 //! journal and the write and check that a rerun converges.
 
 use crate::common::{Env, assert_no_secret};
 use crate::fake_aws::{self, FakeAws};
+use crate::fake_github::{self, FakeGithub};
 use crate::fake_vault::{FakeVault, MOUNT, TOKEN};
 use crate::rotate::{append_config, install, kill_at};
 
@@ -406,3 +409,232 @@ fn secrets_manager_put_interrupted_before_its_tag_is_retried_with_the_same_token
 }
 
 const JOURNAL_SM: &str = "secrets/.gsec-sync-production.awssm.yaml";
+
+// ---- GitHub Actions secrets (the github plugin's sync step) ----
+
+const GH_JOURNAL: &str = "secrets/.gsec-sync-production.gh.yaml";
+const GH_SECRETS: &str = "/repos/acme/app/actions/secrets";
+const GH_VARIABLE: &str = "/repos/acme/app/actions/variables/GSEC_SYNC_FINGERPRINTS";
+
+/// A project syncing `production` to the fake GitHub's Actions secrets of
+/// acme/app (`extra`: more settings for the target's config), with the API
+/// token stored as `GITHUB_TOKEN`.
+fn gh_project(extra: &str) -> (Env, FakeGithub) {
+    let env = Env::project();
+    let gh = FakeGithub::start();
+    let sha = install(&env, "github");
+    append_config(
+        &env,
+        &format!(
+            "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{url}']\nsync:\n  gh:\n    plugin: github\n    inputs: [GITHUB_TOKEN]\n    config: {{api_url: '{url}', repo: {repo}{extra}}}\n",
+            url = gh.url,
+            repo = fake_github::OWNER_REPO,
+        ),
+    );
+    env.set("GITHUB_TOKEN", ENV, &gh.pat);
+    env.set("DB_URL", ENV, DB);
+    env.set("API_KEY", ENV, API);
+    (env, gh)
+}
+
+fn gh_sync(env: &Env, gh: &FakeGithub, extra: &[&str], code: i32) -> (String, String) {
+    let mut args = vec!["sync", "--env", ENV, "--to", "gh"];
+    args.extend_from_slice(extra);
+    let out = env.run_in(&args, b"");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
+    for v in [DB, API, gh.pat.as_str(), "changed-api-key-value"] {
+        assert_no_secret(&so, v);
+        assert_no_secret(&se, v);
+    }
+    (so, se)
+}
+
+/// The fingerprint variable of `scope` as a map.
+fn gh_fingerprints(
+    gh: &FakeGithub,
+    scope: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let v = gh
+        .variable(scope, "GSEC_SYNC_FINGERPRINTS")
+        .expect("the fingerprint variable exists");
+    match serde_json::from_str(&v).unwrap() {
+        serde_json::Value::Object(m) => m,
+        other => panic!("not a map: {other}"),
+    }
+}
+
+#[test]
+fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
+    let (env, gh) = gh_project("");
+    // A secret someone set by hand: never gsec's to delete.
+    gh.put_actions_secret_by_hand("HAND_MADE", "not-from-gsec");
+    // One secret per page: the listing must follow every page.
+    gh.max_per_page(1);
+    let (out, err) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
+    assert!(line(&out, "API_KEY").starts_with("created"), "{out}");
+    assert!(err.contains("2 created"), "{err}");
+    assert!(!out.contains("HAND_MADE"), "{out}");
+    // The fake opened each sealed box with the repository's private key.
+    assert_eq!(gh.actions_secret("DB_URL").as_deref(), Some(DB));
+    assert_eq!(gh.actions_secret("API_KEY").as_deref(), Some(API));
+    assert!(
+        gh.actions_secret("GITHUB_TOKEN").is_none(),
+        "the target's own credential is not pushed"
+    );
+    let fps = gh_fingerprints(&gh, None);
+    assert_eq!(
+        fps.keys().collect::<Vec<_>>(),
+        vec!["API_KEY", "DB_URL"],
+        "only what gsec wrote"
+    );
+    let db_fp = fps["DB_URL"].as_str().unwrap().to_string();
+    assert!(db_fp.starts_with("v1:") && db_fp.len() == 35, "{db_fp}");
+    let variable = gh.variable(None, "GSEC_SYNC_FINGERPRINTS").unwrap();
+    for v in [DB, API] {
+        assert_no_secret(&variable, v);
+    }
+    assert!(!env.path(GH_JOURNAL).exists());
+
+    // Second sync: nothing is sent.
+    gh.clear_requests();
+    let (out, err) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
+    assert!(err.contains("2 unchanged"), "{err}");
+    assert_eq!(gh.writes(), Vec::<String>::new(), "second sync wrote");
+
+    // One changed value: only it is sealed and sent, then its fingerprint.
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    gh.clear_requests();
+    let (out, _) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
+    assert_eq!(
+        gh.writes(),
+        vec![
+            format!("PUT {GH_SECRETS}/API_KEY"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
+    );
+    assert_eq!(
+        gh.actions_secret("API_KEY").as_deref(),
+        Some("changed-api-key-value")
+    );
+    let fps2 = gh_fingerprints(&gh, None);
+    assert_eq!(fps2["DB_URL"], db_fp.as_str());
+    assert_ne!(fps2["API_KEY"], fps["API_KEY"]);
+
+    // Removed from the environment: reported, deleted only with --prune,
+    // and the hand-made secret stays either way.
+    env.ok(&["rm", "DB_URL", "--env", ENV]);
+    gh.clear_requests();
+    let (out, err) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("would-prune"), "{out}");
+    assert!(err.contains("--prune deletes them"), "{err}");
+    assert_eq!(gh.writes(), Vec::<String>::new());
+    let (out, _) = gh_sync(&env, &gh, &["--prune"], 0);
+    assert!(line(&out, "DB_URL").starts_with("pruned"), "{out}");
+    assert!(!out.contains("HAND_MADE"), "{out}");
+    assert_eq!(
+        gh.writes(),
+        vec![
+            format!("DELETE {GH_SECRETS}/DB_URL"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
+    );
+    assert_eq!(gh.actions_secret_names(), vec!["API_KEY", "HAND_MADE"]);
+    assert_eq!(
+        gh_fingerprints(&gh, None).keys().collect::<Vec<_>>(),
+        vec!["API_KEY"]
+    );
+    assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+}
+
+#[test]
+fn github_environment_secrets_are_sealed_to_the_environments_key() {
+    let (env, gh) = gh_project(", environment: 'prod eu'");
+    let (out, _) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "DB_URL").starts_with("created"), "{out}");
+    assert_eq!(gh.env_secret("prod eu", "DB_URL").as_deref(), Some(DB));
+    assert_eq!(gh.env_secret("prod eu", "API_KEY").as_deref(), Some(API));
+    assert!(
+        gh.actions_secret_names().is_empty(),
+        "not repository secrets"
+    );
+    assert_eq!(gh_fingerprints(&gh, Some("prod eu")).len(), 2);
+    assert!(gh.variable(None, "GSEC_SYNC_FINGERPRINTS").is_none());
+    gh.clear_requests();
+    gh_sync(&env, &gh, &[], 0);
+    assert_eq!(gh.writes(), Vec::<String>::new(), "converged");
+    assert!(
+        gh.requests()
+            .iter()
+            .all(|r| r.contains("/repos/acme/app/environments/prod%20eu/")),
+        "{:?}",
+        gh.requests()
+    );
+    assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+}
+
+#[test]
+fn github_value_written_but_fingerprint_not_is_sent_again() {
+    let (env, gh) = gh_project("");
+    gh_sync(&env, &gh, &[], 0);
+    env.set("API_KEY", ENV, "changed-api-key-value");
+    gh.fail("PATCH /repos/acme/app/actions/variables", 403);
+    let (out, err) = gh_sync(&env, &gh, &[], 2);
+    assert!(line(&out, "API_KEY").starts_with("failed"), "{out}");
+    assert!(err.contains("HTTP 403"), "{err}");
+    assert_eq!(
+        gh.actions_secret("API_KEY").as_deref(),
+        Some("changed-api-key-value"),
+        "the value went first"
+    );
+    gh.clear_fail();
+    gh.clear_requests();
+    let (out, _) = gh_sync(&env, &gh, &[], 0);
+    assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
+    assert_eq!(
+        gh.writes(),
+        vec![
+            format!("PUT {GH_SECRETS}/API_KEY"),
+            format!("PATCH {GH_VARIABLE}")
+        ]
+    );
+    assert!(!env.path(GH_JOURNAL).exists());
+    gh.clear_requests();
+    gh_sync(&env, &gh, &[], 0);
+    assert_eq!(gh.writes(), Vec::<String>::new(), "converged");
+}
+
+#[test]
+fn github_sigkill_mid_sync_then_rerun_converges() {
+    for point in ["sync-journaled", "sync-sent"] {
+        let (env, gh) = gh_project("");
+        kill_at(&env, &["sync", "--env", ENV, "--to", "gh"], point);
+        let journal = env.read(GH_JOURNAL);
+        assert!(journal.contains("ENC["), "the journal is encrypted");
+        for v in [DB, API, gh.pat.as_str()] {
+            assert_no_secret(&journal, v);
+        }
+        let (out, _) = gh_sync(&env, &gh, &[], 0);
+        assert!(!env.path(GH_JOURNAL).exists(), "{point}: journal left");
+        for (name, value) in [("API_KEY", API), ("DB_URL", DB)] {
+            assert_eq!(gh.actions_secret(name).as_deref(), Some(value), "{point}");
+        }
+        let fps = gh_fingerprints(&gh, None);
+        assert!(fps.values().all(|f| f.as_str().unwrap().starts_with("v1:")));
+        assert_eq!(fps.len(), 2, "{point}");
+        if point == "sync-sent" {
+            assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out}");
+        }
+        gh.clear_requests();
+        gh_sync(&env, &gh, &[], 0);
+        assert_eq!(gh.writes(), Vec::<String>::new(), "{point}: converged");
+        assert!(gh.problems().is_empty(), "{:?}", gh.problems());
+    }
+}

@@ -18,11 +18,16 @@
 //! token already added (its private half never reached the journal, so it
 //! can only be replaced), so a crash never leaves an orphaned key behind.
 //!
+//! `sync` (see [`sync`]): GitHub Actions secrets of `config.repo` (or of
+//! its environment `config.environment`) as a `gsec sync` target, with
+//! gsec's keyed fingerprints in one Actions variable.
+//!
 //! `config.api_url` (default `https://api.github.com`) serves GitHub
 //! Enterprise Server and tests; its host must be granted in `.gsec.yaml`.
 
 mod jwt;
 mod sshkey;
+mod sync;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -412,38 +417,36 @@ fn installation_revoke(api: &Api, req: &Request) -> Result<()> {
 
 // ---- Actions secrets --------------------------------------------------------
 
+/// GitHub's rule for secret (and variable) names: letters, digits and
+/// `_`, not starting with a digit, and not with `GITHUB_`.
+fn valid_secret_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !n.as_bytes()[0].is_ascii_digit()
+        && !n.to_ascii_uppercase().starts_with("GITHUB_")
+}
+
 fn secret_name(req: &Request) -> Result<&str> {
     let n = req.config_str("secret_name")?;
-    if n.is_empty()
-        || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        || n.as_bytes()[0].is_ascii_digit()
-    {
+    if !valid_secret_name(n) {
         return Err(Error::new(
-            "config.secret_name must be letters, digits and '_', not starting with a digit",
+            "config.secret_name must be letters, digits and '_', not starting with a digit or GITHUB_",
         ));
     }
     Ok(n)
 }
 
-fn actions_create(api: &Api, req: &Request) -> Result<Created> {
-    let auth = bearer(api.token()?);
-    let (repo, name) = (api.repo()?, secret_name(req)?);
-    let value = match req.config_str_opt("source")? {
-        Some(src) => req.input(src)?.to_string(),
-        None => random_secret(req)?,
-    };
+/// The body of `PUT {secrets}/{name}`: `value` sealed (libsodium sealed
+/// box) to the public key of `secrets` (`/repos/O/R/actions/secrets`, or an
+/// environment's `/repos/O/R/environments/E/secrets`), with its `key_id`.
+fn sealed_body(api: &Api, auth: &str, secrets: &str, value: &str) -> Result<Value> {
     #[derive(Deserialize)]
     struct RepoKey {
         key_id: String,
         key: String,
     }
     let pk: RepoKey = api
-        .ok(
-            "GET",
-            &format!("/repos/{repo}/actions/secrets/public-key"),
-            &auth,
-            None,
-        )?
+        .ok("GET", &format!("{secrets}/public-key"), auth, None)?
         .json()?;
     let raw: [u8; 32] = STANDARD
         .decode(&pk.key)
@@ -453,13 +456,19 @@ fn actions_create(api: &Api, req: &Request) -> Result<Created> {
     let sealed = crypto_box::PublicKey::from(raw)
         .seal(&mut rng(), value.as_bytes())
         .map_err(|_| "cannot seal the value")?;
-    let body = json!({"encrypted_value": STANDARD.encode(sealed), "key_id": pk.key_id});
-    api.ok(
-        "PUT",
-        &format!("/repos/{repo}/actions/secrets/{name}"),
-        &auth,
-        Some(&body),
-    )?;
+    Ok(json!({"encrypted_value": STANDARD.encode(sealed), "key_id": pk.key_id}))
+}
+
+fn actions_create(api: &Api, req: &Request) -> Result<Created> {
+    let auth = bearer(api.token()?);
+    let (repo, name) = (api.repo()?, secret_name(req)?);
+    let value = match req.config_str_opt("source")? {
+        Some(src) => req.input(src)?.to_string(),
+        None => random_secret(req)?,
+    };
+    let secrets = format!("/repos/{repo}/actions/secrets");
+    let body = sealed_body(api, &auth, &secrets, &value)?;
+    api.ok("PUT", &format!("{secrets}/{name}"), &auth, Some(&body))?;
     Ok(Created::new(value).id(name))
 }
 
@@ -502,8 +511,8 @@ fn kind(req: &Request) -> Result<Kind> {
 impl Plugin for Github {
     fn info() -> Info {
         Info::new("github", env!("CARGO_PKG_VERSION"))
-            .description("GitHub deploy keys, webhook secrets, App installation tokens, Actions secrets; leases: App installation tokens")
-            .steps(&["create", "verify", "revoke", "lease"])
+            .description("GitHub deploy keys, webhook secrets, App installation tokens, Actions secrets; leases: App installation tokens; sync: Actions secrets")
+            .steps(&["create", "verify", "revoke", "lease", "sync"])
             // `*`: the host of `config.api_url` (GitHub Enterprise Server),
             // which the user must grant in `.gsec.yaml` like any host.
             .hosts(&["api.github.com", "*"])
@@ -525,7 +534,9 @@ impl Plugin for Github {
                     "secret_name": {"type": "string"},
                     "source": {"type": "string", "description": "input secret whose value is pushed (default: a new random value)"},
                     "repositories": {"type": "array", "items": {"type": "string"}, "description": "lease: only these repositories of the installation"},
-                    "permissions": {"type": "object", "additionalProperties": {"type": "string"}, "description": "lease: narrower permissions, e.g. {contents: read}"}
+                    "permissions": {"type": "object", "additionalProperties": {"type": "string"}, "description": "lease: narrower permissions, e.g. {contents: read}"},
+                    "environment": {"type": "string", "description": "sync: the repository's deployment environment whose secrets are written (default: repository secrets)"},
+                    "fingerprints_variable": {"type": "string", "default": "GSEC_SYNC_FINGERPRINTS", "description": "sync: the Actions variable holding gsec's keyed fingerprints"}
                 }
             }))
     }
@@ -558,6 +569,13 @@ impl Plugin for Github {
                 "config.kind '{other}' cannot be leased: only app-installation-token can"
             ))),
         }
+    }
+
+    fn sync(
+        req: &Request,
+        s: &gsec_plugin_sdk::sync::Sync,
+    ) -> Result<gsec_plugin_sdk::sync::Synced> {
+        sync::sync(req, s)
     }
 
     fn revoke(req: &Request) -> Result<()> {
