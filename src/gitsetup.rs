@@ -47,8 +47,8 @@ pub struct Status {
 }
 
 /// Repository-relative paths (`/`-separated) of the project's encrypted
-/// files: every environment's file, its rotation journal and its
-/// services' derived files.
+/// files: every environment's file, its rotation journal, its sync
+/// journals and its services' derived files.
 pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
     let mut out: Vec<String> = project
         .config
@@ -58,12 +58,18 @@ pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
             let derived = crate::services::derived_services(&project.config, env)
                 .into_iter()
                 .map(|(s, _)| crate::services::derived_file(project, env, s));
+            let syncs = project
+                .config
+                .sync
+                .keys()
+                .map(|t| crate::sync::journal_path(project, env, t));
             [
                 project.env_file(env),
                 crate::rotate::journal::path(project, env),
             ]
             .into_iter()
             .chain(derived)
+            .chain(syncs)
         })
         .filter_map(|p| project.repo_relative(&p, workdir))
         .collect();

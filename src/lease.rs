@@ -76,7 +76,10 @@ impl Watch {
             secret: m.secret.clone(),
             vars: m.vars.iter().map(|v| v.name.clone()).collect(),
             expires_at,
-            act_at: expires_at.checked_sub(m.margin).unwrap_or(expires_at),
+            // A margin longer than the time since the epoch: act at once.
+            act_at: expires_at
+                .checked_sub(m.margin)
+                .unwrap_or(std::time::UNIX_EPOCH),
             on_expiry: m.on_expiry,
         })
     }

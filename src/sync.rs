@@ -11,11 +11,17 @@
 //! (a recipient removed) changes every fingerprint: the next sync sends
 //! every value once more.
 //!
-//! A secret the target holds with a gsec fingerprint but that the
-//! environment no longer has is reported, and deleted only with `prune`.
-//! One the target holds without a fingerprint (not written by gsec) is
-//! overwritten when the environment has that name, and otherwise left
-//! alone.
+//! Each fingerprint also names its **scope**, `v1:<scope>:<hmac>`: a
+//! public 8-hex tag of the environment and service that wrote it (not
+//! keyed, so it survives re-keying). A sync owns only what its own scope
+//! wrote: a secret the target holds from this scope that the environment
+//! no longer has is reported, and deleted only with `prune`; one another
+//! environment or service synced is never overwritten (that name fails,
+//! naming the reason: `--env staging --to prod-vault` cannot replace
+//! production's values) nor pruned. One the target holds without a
+//! fingerprint (not written by gsec) is overwritten when the environment
+//! has that name, and otherwise left alone. A required secret with no
+//! value fails its name, and its copy at the target is kept.
 //!
 //! Crash safety reuses the rotation journal's mechanism
 //! ([`crate::rotate::journal::Journal`], a sops file encrypted to the
@@ -118,7 +124,22 @@ fn fingerprint_key(project: &Project, env: &str) -> Result<Zeroizing<[u8; 32]>> 
     )))
 }
 
-fn fingerprint(key: &[u8], target: &str, name: &str, value: &str) -> String {
+/// The public tag of what one sync owns: its environment and service.
+fn scope(env: &str, service: Option<&str>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        b"gsec sync scope v1".as_slice(),
+        env.as_bytes(),
+        service.unwrap_or("").as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(&h.finalize()[..4])
+}
+
+fn fingerprint(key: &[u8], scope: &str, target: &str, name: &str, value: &str) -> String {
     let tag = crate::scan::allow::keyed_hash(
         key,
         &[
@@ -128,7 +149,27 @@ fn fingerprint(key: &[u8], target: &str, name: &str, value: &str) -> String {
             value.as_bytes(),
         ],
     );
-    format!("v1:{}", hex::encode(&tag[..16]))
+    format!("v1:{scope}:{}", hex::encode(&tag[..16]))
+}
+
+/// Whose a remote fingerprint is.
+#[derive(Debug, PartialEq)]
+enum Owner {
+    /// None: not written by gsec.
+    Nobody,
+    Us,
+    /// Another environment or service (or a format this gsec does not know).
+    Other,
+}
+
+fn owner(fingerprint: Option<&str>, scope: &str) -> Owner {
+    match fingerprint {
+        None => Owner::Nobody,
+        Some(f) => match f.strip_prefix("v1:").and_then(|r| r.split_once(':')) {
+            Some((s, _)) if s == scope => Owner::Us,
+            _ => Owner::Other,
+        },
+    }
 }
 
 /// 128 random bits, hex: a write's idempotency token.
@@ -146,6 +187,8 @@ struct Planned {
     value: Option<Zeroizing<String>>,
     fingerprint: Option<String>,
     version: Option<serde_json::Value>,
+    /// Why this name is not written (reported as its failure).
+    refused: Option<String>,
 }
 
 /// Run one sync (or plan it, with `dry_run`). `Err` means nothing could
@@ -160,7 +203,7 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
         )
     })?;
     project.check_env(req.env)?;
-    let (vars, _missing) = crate::export::variables(project, req.env, req.service)?;
+    let (vars, missing) = crate::export::variables(project, req.env, req.service)?;
     // A target's own credentials are not pushed to it.
     let vars: Vec<_> = vars
         .into_iter()
@@ -182,14 +225,25 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
     };
     let remote = plugin.sync_list(&base)?;
 
+    let scope = scope(req.env, req.service);
+    let scope_name = match req.service {
+        Some(svc) => format!("environment '{}', service '{svc}'", req.env),
+        None => format!("environment '{}'", req.env),
+    };
     let mut plan: Vec<Planned> = Vec::new();
     for v in &vars {
-        let fp = fingerprint(&key[..], req.target, &v.name, &v.value);
+        let fp = fingerprint(&key[..], &scope, req.target, &v.name, &v.value);
         let there = remote.iter().find(|e| e.name == v.name);
-        let action = match there {
-            None => Action::Create,
-            Some(e) if e.fingerprint.as_deref() == Some(fp.as_str()) => Action::Unchanged,
-            Some(_) => Action::Update,
+        let (action, refused) = match there {
+            None => (Action::Create, None),
+            Some(e) if e.fingerprint.as_deref() == Some(fp.as_str()) => (Action::Unchanged, None),
+            Some(e) if owner(e.fingerprint.as_deref(), &scope) == Owner::Other => (
+                Action::Update,
+                Some(format!(
+                    "the target holds a value another environment or service synced there: not overwritten by {scope_name} (use a target of its own, or delete it at the target)"
+                )),
+            ),
+            Some(_) => (Action::Update, None),
         };
         plan.push(Planned {
             name: v.name.clone(),
@@ -197,24 +251,42 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
             value: Some(v.value.clone()),
             fingerprint: Some(fp),
             version: there.and_then(|e| e.version.clone()),
+            refused,
         });
     }
     for e in &remote {
-        let managed = e
-            .fingerprint
-            .as_deref()
-            .is_some_and(|f| f.starts_with("v1:"));
-        if managed && !vars.iter().any(|v| v.name == e.name) {
+        if owner(e.fingerprint.as_deref(), &scope) != Owner::Us
+            || vars.iter().any(|v| v.name == e.name)
+        {
+            continue;
+        }
+        // A required secret without a value is a problem to fix, not a
+        // removal: its copy stays.
+        let refused = missing.iter().any(|m| m == &e.name).then(|| {
+            format!("required, but has no value in {scope_name}: its copy at the target is kept")
+        });
+        plan.push(Planned {
+            name: e.name.clone(),
+            action: if req.prune && refused.is_none() {
+                Action::Prune
+            } else {
+                Action::Keep
+            },
+            value: None,
+            fingerprint: None,
+            version: e.version.clone(),
+            refused,
+        });
+    }
+    for m in &missing {
+        if !plan.iter().any(|p| &p.name == m) {
             plan.push(Planned {
-                name: e.name.clone(),
-                action: if req.prune {
-                    Action::Prune
-                } else {
-                    Action::Keep
-                },
+                name: m.clone(),
+                action: Action::Keep,
                 value: None,
                 fingerprint: None,
-                version: e.version.clone(),
+                version: None,
+                refused: Some(format!("required, but has no value in {scope_name}")),
             });
         }
     }
@@ -226,7 +298,7 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
             .map(|p| Item {
                 name: p.name,
                 action: p.action,
-                error: None,
+                error: p.refused.map(Error::msg),
             })
             .collect());
     }
@@ -234,7 +306,10 @@ pub fn sync(project: &Project, host: &Host, req: &Request<'_>) -> Result<Vec<Ite
         Journal::open_at(project, req.env, journal_path(project, req.env, req.target))?;
     let mut items = Vec::new();
     for p in plan {
-        let error = apply(&plugin, &base, &mut journal, &p).err();
+        let error = match &p.refused {
+            Some(why) => Some(Error::msg(why.clone())),
+            None => apply(&plugin, &base, &mut journal, &p).err(),
+        };
         items.push(Item {
             name: p.name,
             action: p.action,
@@ -316,18 +391,38 @@ mod tests {
     fn fingerprints_are_keyed_and_separate_targets_names_and_values() {
         let k1 = [1u8; 32];
         let k2 = [2u8; 32];
-        let f = fingerprint(&k1, "vault", "DB", "hunter2");
-        assert!(f.starts_with("v1:") && f.len() == 35, "{f}");
+        let f = fingerprint(&k1, "0a1b2c3d", "vault", "DB", "hunter2");
+        assert!(f.starts_with("v1:0a1b2c3d:") && f.len() == 44, "{f}");
         assert!(!f.contains("hunter2"));
-        assert_eq!(f, fingerprint(&k1, "vault", "DB", "hunter2"));
-        assert_ne!(f, fingerprint(&k2, "vault", "DB", "hunter2"), "keyed");
-        assert_ne!(f, fingerprint(&k1, "aws", "DB", "hunter2"));
-        assert_ne!(f, fingerprint(&k1, "vault", "DB2", "hunter2"));
-        assert_ne!(f, fingerprint(&k1, "vault", "DB", "hunter3"));
+        assert_eq!(f, fingerprint(&k1, "0a1b2c3d", "vault", "DB", "hunter2"));
+        assert_ne!(
+            f,
+            fingerprint(&k2, "0a1b2c3d", "vault", "DB", "hunter2"),
+            "keyed"
+        );
+        assert_ne!(f, fingerprint(&k1, "0a1b2c3d", "aws", "DB", "hunter2"));
+        assert_ne!(f, fingerprint(&k1, "0a1b2c3d", "vault", "DB2", "hunter2"));
+        assert_ne!(f, fingerprint(&k1, "0a1b2c3d", "vault", "DB", "hunter3"));
         // Length prefixes: moving a boundary changes the hash.
         assert_ne!(
-            fingerprint(&k1, "vault", "AB", "C"),
-            fingerprint(&k1, "vault", "A", "BC")
+            fingerprint(&k1, "0a1b2c3d", "vault", "AB", "C"),
+            fingerprint(&k1, "0a1b2c3d", "vault", "A", "BC")
         );
+    }
+
+    #[test]
+    fn a_sync_owns_only_what_its_environment_and_service_wrote() {
+        let prod = scope("production", None);
+        let staging = scope("staging", None);
+        let svc = scope("production", Some("api"));
+        assert_eq!(prod.len(), 8);
+        assert!(prod != staging && prod != svc && staging != svc);
+        assert_eq!(prod, scope("production", None), "stable: not keyed");
+        let f = fingerprint(&[1u8; 32], &prod, "vault", "DB", "x");
+        assert_eq!(owner(Some(&f), &prod), Owner::Us);
+        assert_eq!(owner(Some(&f), &staging), Owner::Other);
+        assert_eq!(owner(Some(&f), &svc), Owner::Other);
+        assert_eq!(owner(Some("v1:00ff"), &prod), Owner::Other);
+        assert_eq!(owner(None, &prod), Owner::Nobody);
     }
 }

@@ -65,7 +65,7 @@ pub enum ErrorKind {
     /// A wasm trap (panic, unreachable, out-of-bounds access, stack overflow).
     #[error("crashed during '{op}': {trap}")]
     Trap { op: &'static str, trap: String },
-    /// An optional step the plugin does not list in `info.steps`.
+    /// A step the plugin does not list in `info.steps`.
     #[error(
         "does not support the '{op}' step (its info.steps does not list it; use a plugin version that does)"
     )]

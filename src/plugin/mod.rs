@@ -260,11 +260,8 @@ impl Plugin {
 
     /// Mint a short-lived credential (the optional `lease` step) from the
     /// root credentials in `req.inputs`. A plugin whose `info.steps` does
-    /// not list `lease` is refused before it is called.
+    /// not list `lease` is refused before it is called ([`Plugin::send`]).
     pub fn lease(&self, req: &StepRequest) -> Result<Leased, PluginError> {
-        if !self.info.supports(Op::Lease) {
-            return Err(self.linked.fail(ErrorKind::Unsupported { op: "lease" }));
-        }
         let out = self.step(Op::Lease, req)?;
         let l = serde_json::from_slice::<Leased>(&out).map_err(|e| {
             self.linked.fail(ErrorKind::Protocol(format!(
@@ -292,6 +289,11 @@ impl Plugin {
         req: &R,
         secrets: &[Zeroizing<String>],
     ) -> Result<Zeroizing<Vec<u8>>, PluginError> {
+        // gsec calls no step the plugin does not list (a sync-only plugin
+        // named under `rotation:` is refused here, before any of its code runs).
+        if !self.info.supports(op) {
+            return Err(self.linked.fail(ErrorKind::Unsupported { op: op.as_str() }));
+        }
         #[derive(serde::Serialize)]
         struct Envelope<'a, R> {
             op: &'static str,

@@ -77,7 +77,7 @@ fn sync_creates_then_sends_nothing_then_only_the_changed_value() {
     assert_eq!(db.value().as_deref(), Some(DB));
     assert_eq!(db.current(), 1);
     let fp = db.custom_metadata["gsec-fingerprint"].clone();
-    assert!(fp.starts_with("v1:") && fp.len() == 35, "{fp}");
+    assert!(fp.starts_with("v1:") && fp.len() == 44, "{fp}");
     assert_ne!(
         fp,
         vault.secret("app/prod/API_KEY").unwrap().custom_metadata["gsec-fingerprint"]
@@ -493,7 +493,7 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
         "only what gsec wrote"
     );
     let db_fp = fps["DB_URL"].as_str().unwrap().to_string();
-    assert!(db_fp.starts_with("v1:") && db_fp.len() == 35, "{db_fp}");
+    assert!(db_fp.starts_with("v1:") && db_fp.len() == 44, "{db_fp}");
     let variable = gh.variable(None, "GSEC_SYNC_FINGERPRINTS").unwrap();
     for v in [DB, API] {
         assert_no_secret(&variable, v);
@@ -637,4 +637,75 @@ fn github_sigkill_mid_sync_then_rerun_converges() {
         assert_eq!(gh.writes(), Vec::<String>::new(), "{point}: converged");
         assert!(gh.problems().is_empty(), "{:?}", gh.problems());
     }
+}
+
+/// A sync owns what its environment (and service) wrote: another one's
+/// values at the same target are neither overwritten nor pruned, and a
+/// required secret without a value fails its name and keeps its copy.
+#[test]
+fn a_sync_never_overwrites_or_prunes_what_another_environment_or_service_wrote() {
+    let (env, vault) = vault_project(None);
+    sync(&env, &[], 0);
+    let prod_db = vault.secret("app/prod/DB_URL").unwrap().current();
+
+    // development, pointed at production's target by mistake.
+    env.set(
+        "DB_URL",
+        "development",
+        "postgres://dev:dev-pass@localhost/dev",
+    );
+    env.set("VAULT_TOKEN", "development", TOKEN);
+    vault.clear_calls();
+    let out = env.run_in(
+        &["sync", "--env", "development", "--to", "vault", "--prune"],
+        b"",
+    );
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{so}\n{se}");
+    assert!(line(&so, "DB_URL").starts_with("failed"), "{so}");
+    assert!(se.contains("another environment or service"), "{se}");
+    assert!(
+        !so.contains("API_KEY"),
+        "production's API_KEY is not development's to prune: {so}"
+    );
+    assert_eq!(vault.writes(), Vec::<String>::new());
+    assert_eq!(vault.secret("app/prod/DB_URL").unwrap().current(), prod_db);
+    assert_eq!(
+        vault.secret("app/prod/DB_URL").unwrap().value().as_deref(),
+        Some(DB)
+    );
+
+    // A service's sync is a scope of its own: it prunes nothing of the
+    // environment's and does not overwrite it.
+    let (so, se) = sync(&env, &["--service", "web", "--prune"], 2);
+    assert!(line(&so, "API_KEY").starts_with("failed"), "{so}");
+    assert!(!so.contains("DB_URL"), "{so}\n{se}");
+    assert_eq!(vault.writes(), Vec::<String>::new());
+
+    // A required secret with no value: its name fails, its copy stays.
+    append_config(&env, "secrets:\n  REQUIRED_ONE:\n    required: true\n");
+    let (so, se) = sync(&env, &["--prune"], 2);
+    assert!(line(&so, "REQUIRED_ONE").starts_with("failed"), "{so}");
+    assert!(se.contains("required, but has no value"), "{se}");
+    assert!(line(&so, "DB_URL").starts_with("unchanged"), "{so}");
+}
+
+/// gsec calls no step a plugin does not list: the sync-only vault plugin
+/// named as a rotator is refused before any of its code runs.
+#[test]
+fn a_sync_only_plugin_is_refused_as_a_rotator() {
+    let (env, vault) = vault_project(None);
+    append_config(
+        &env,
+        "secrets:\n  DB_URL:\n    rotation: {plugin: vault, inputs: [VAULT_TOKEN]}\n",
+    );
+    let out = env.run_in(&["rotate", "DB_URL", "--env", ENV], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not support the 'create' step"), "{err}");
+    assert!(vault.paths().is_empty() && vault.writes().is_empty());
+    assert_eq!(env.get("DB_URL", ENV), DB);
 }
