@@ -107,13 +107,13 @@ pub fn problems(project: &Project, envs: &[String]) -> Result<Vec<Problem>> {
         let Some(decl) = cfg.plugins.get(&lease.plugin) else {
             continue; // refused when the configuration was loaded
         };
-        let problem = match crate::plugin::file_sha256(&project.root.join(&decl.path)) {
-            Err(e) => Some(format!("cannot read {}: {e}", decl.path)),
-            Ok(sha) if !sha.eq_ignore_ascii_case(&decl.sha256) => Some(format!(
+        let problem = match crate::plugin::pin_status(&project.root, decl) {
+            crate::plugin::Pin::Unreadable(e) => Some(format!("cannot read {}: {e}", decl.path)),
+            crate::plugin::Pin::Mismatch => Some(format!(
                 "{} does not match its pin plugins.{}.sha256",
                 decl.path, lease.plugin
             )),
-            Ok(_) => None,
+            crate::plugin::Pin::Ok => None,
         };
         if let Some(p) = problem {
             out.push(Problem {

@@ -345,10 +345,10 @@ fn plan(project: &Project, r: &Rotator, targets: &[Target]) -> Result<Exit> {
         let decl = project.config.plugins.get(&rot.plugin);
         let pin = match decl {
             None => "not configured".to_string(),
-            Some(d) => match plugin::file_sha256(&project.root.join(&d.path)) {
-                Ok(h) if h.eq_ignore_ascii_case(&d.sha256) => format!("{}, sha256 pin ok", d.path),
-                Ok(_) => format!("{}, SHA256 MISMATCH: would be refused", d.path),
-                Err(e) => format!("{}: {e}", d.path),
+            Some(d) => match plugin::pin_status(&project.root, d) {
+                plugin::Pin::Ok => format!("{}, sha256 pin ok", d.path),
+                plugin::Pin::Mismatch => format!("{}, SHA256 MISMATCH: would be refused", d.path),
+                plugin::Pin::Unreadable(e) => format!("{}: {e}", d.path),
             },
         };
         let journal = journal::path(project, &t.env);

@@ -216,3 +216,22 @@ pub fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
 pub fn file_sha256(path: &Path) -> Result<String, String> {
     Ok(hex::encode(Sha256::digest(read_wasm(path)?)))
 }
+
+/// Whether a declared plugin's file (relative to the project `root`)
+/// matches its sha256 pin, without running it: what `check`, `plugin list`
+/// and `rotate --dry-run` report (loading refuses a mismatch itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    Ok,
+    Mismatch,
+    /// The file cannot be read (why, without the path).
+    Unreadable(String),
+}
+
+pub fn pin_status(root: &Path, decl: &crate::config::PluginDecl) -> Pin {
+    match file_sha256(&root.join(&decl.path)) {
+        Ok(h) if h.eq_ignore_ascii_case(&decl.sha256) => Pin::Ok,
+        Ok(_) => Pin::Mismatch,
+        Err(e) => Pin::Unreadable(e),
+    }
+}

@@ -49,7 +49,7 @@ use zeroize::Zeroizing;
 pub use abi::{ABI_VERSION, Created, Info, Leased, Op, StepRequest};
 pub use error::{ErrorKind, PluginError};
 pub use limits::{DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS};
-pub use loader::{file_sha256, read_wasm};
+pub use loader::{Pin, file_sha256, pin_status, read_wasm};
 pub use log::one_line;
 pub(crate) use log::redact;
 pub use sync_step::{SyncAction, SyncEntry, SyncRequest, Written};
