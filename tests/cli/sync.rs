@@ -38,10 +38,17 @@ fn vault_project(hosts: Option<&str>) -> (Env, FakeVault) {
     (env, vault)
 }
 
-/// Run `gsec sync` with `extra` flags; assert the exit code and that no
-/// value reached stdout or stderr; return (stdout, stderr).
-fn sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
-    let mut args = vec!["sync", "--env", ENV, "--to", "vault"];
+/// Run `gsec sync --env production --to TARGET` with `extra` flags;
+/// assert the exit code and that none of the test's values nor `secrets`
+/// reached stdout or stderr; return (stdout, stderr).
+fn sync_to(
+    env: &Env,
+    target: &str,
+    secrets: &[&str],
+    extra: &[&str],
+    code: i32,
+) -> (String, String) {
+    let mut args = vec!["sync", "--env", ENV, "--to", target];
     args.extend_from_slice(extra);
     let out = env.run_in(&args, b"");
     let (so, se) = (
@@ -49,11 +56,15 @@ fn sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     );
     assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
-    for v in [DB, API, TOKEN, "changed-api-key-value"] {
+    for v in [DB, API, "changed-api-key-value"].iter().chain(secrets) {
         assert_no_secret(&so, v);
         assert_no_secret(&se, v);
     }
     (so, se)
+}
+
+fn sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
+    sync_to(env, "vault", &[TOKEN], extra, code)
 }
 
 fn line<'a>(out: &'a str, name: &str) -> &'a str {
@@ -289,19 +300,7 @@ fn aws_project() -> (Env, FakeAws) {
 }
 
 fn sm_sync(env: &Env, extra: &[&str], code: i32) -> (String, String) {
-    let mut args = vec!["sync", "--env", ENV, "--to", "awssm"];
-    args.extend_from_slice(extra);
-    let out = env.run_in(&args, b"");
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
-    for v in [DB, API, "changed-api-key-value", "SecretAccessKey"] {
-        assert_no_secret(&so, v);
-        assert_no_secret(&se, v);
-    }
-    (so, se)
+    sync_to(env, "awssm", &["SecretAccessKey"], extra, code)
 }
 
 fn sm_writes(aws: &FakeAws) -> Vec<String> {
@@ -438,19 +437,7 @@ fn gh_project(extra: &str) -> (Env, FakeGithub) {
 }
 
 fn gh_sync(env: &Env, gh: &FakeGithub, extra: &[&str], code: i32) -> (String, String) {
-    let mut args = vec!["sync", "--env", ENV, "--to", "gh"];
-    args.extend_from_slice(extra);
-    let out = env.run_in(&args, b"");
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(out.status.code(), Some(code), "gsec {args:?}: {so}\n{se}");
-    for v in [DB, API, gh.pat.as_str(), "changed-api-key-value"] {
-        assert_no_secret(&so, v);
-        assert_no_secret(&se, v);
-    }
-    (so, se)
+    sync_to(env, "gh", &[gh.pat.as_str()], extra, code)
 }
 
 /// The fingerprint variable of `scope` as a map.
