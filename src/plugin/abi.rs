@@ -51,12 +51,12 @@ impl Info {
     /// characters (escape sequences could forge or hide output).
     pub fn check(&self) -> Result<(), String> {
         let field = |what: &str, v: &str, max: usize| {
-            if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+            if printable(v, max) {
+                Ok(())
+            } else {
                 Err(format!(
                     "info.{what} must be 1 to {max} printable characters"
                 ))
-            } else {
-                Ok(())
             }
         };
         field("name", &self.name, 64)?;
@@ -261,6 +261,37 @@ pub struct Leased {
     pub id: Option<String>,
 }
 
+/// 1 to `max` characters, none of them a control character: what a
+/// plugin says that gsec prints (names, versions, hosts, lease fields).
+pub fn printable(v: &str, max: usize) -> bool {
+    !v.is_empty() && v.chars().count() <= max && !v.chars().any(char::is_control)
+}
+
+impl Leased {
+    /// What gsec relies on and prints: at least one field, no empty value,
+    /// and field names, id and expiry that are short and printable (they
+    /// appear in messages and map to environment variables).
+    pub fn check(&self) -> Result<(), String> {
+        if self.values.is_empty() || self.values.values().any(|v| v.is_empty()) {
+            return Err("'lease' returned no value, or an empty one".into());
+        }
+        if self.values.keys().any(|k| !printable(k, 64)) {
+            return Err("'lease' field names must be 1 to 64 printable characters".into());
+        }
+        if self.id.as_deref().is_some_and(|v| !printable(v, 255)) {
+            return Err("'lease' id must be 1 to 255 printable characters".into());
+        }
+        if self
+            .expires_at
+            .as_deref()
+            .is_some_and(|v| !printable(v, 64))
+        {
+            return Err("'lease' expires_at must be 1 to 64 printable characters".into());
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for Leased {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Leased")
@@ -355,6 +386,20 @@ mod debug_tests {
             ..new
         };
         assert!(bad.check().is_err(), "steps are shown: printable only");
+    }
+
+    #[test]
+    fn leased_fields_id_and_expiry_must_be_printable() {
+        let l = |json: &str| serde_json::from_str::<Leased>(json).unwrap().check();
+        assert!(
+            l(r#"{"values":{"token":"v"},"id":"i","expires_at":"2030-01-01T00:00:00Z"}"#).is_ok()
+        );
+        assert!(l(r#"{"values":{}}"#).is_err());
+        assert!(l(r#"{"values":{"token":""}}"#).is_err());
+        assert!(l(r#"{"values":{"to\u001b[2Jken":"v"}}"#).is_err());
+        assert!(l(r#"{"values":{"":"v"}}"#).is_err());
+        assert!(l(r#"{"values":{"token":"v"},"id":"a\nb"}"#).is_err());
+        assert!(l(r#"{"values":{"token":"v"},"expires_at":"\u0007"}"#).is_err());
     }
 
     #[test]

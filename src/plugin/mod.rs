@@ -269,11 +269,8 @@ impl Plugin {
                 json_error(&e)
             )))
         })?;
-        if l.values.is_empty() || l.values.values().any(|v| v.is_empty()) {
-            return Err(self.linked.fail(ErrorKind::Protocol(
-                "'lease' returned no value, or an empty one".into(),
-            )));
-        }
+        l.check()
+            .map_err(|why| self.linked.fail(ErrorKind::Protocol(why)))?;
         Ok(l)
     }
 

@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::Plugin;
-use super::abi::{Op, ser_map, ser_opt};
+// Names and fingerprints are printed: short and printable only.
+use super::abi::{Op, printable, ser_map, ser_opt};
 use super::error::{ErrorKind, PluginError, json_error};
 
 /// What one `sync` call does.
@@ -95,11 +96,6 @@ pub struct SyncEntry {
 pub enum Written {
     Created,
     Updated,
-}
-
-/// Names and fingerprints are printed: short and printable only.
-fn printable(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
 }
 
 impl Plugin {
