@@ -182,10 +182,23 @@ fn pad(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
+/// YAML limits an implicit (`key: value`) key to 1024 characters; a longer
+/// one is written in the explicit form (`? key` then `: value`), or the
+/// file would not read back (seeded fuzz finding).
+const MAX_IMPLICIT_KEY: usize = 1000;
+
 fn emit_map(out: &mut String, entries: &[(String, Emit)], indent: usize) {
     for (k, v) in entries {
+        let key = quote(k);
         pad(out, indent);
-        out.push_str(&quote(k));
+        if key.chars().count() > MAX_IMPLICIT_KEY {
+            out.push_str("? ");
+            out.push_str(&key);
+            out.push('\n');
+            pad(out, indent);
+        } else {
+            out.push_str(&key);
+        }
         out.push(':');
         emit_after_key(out, v, indent);
     }
@@ -330,6 +343,27 @@ fn plain_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_over_the_implicit_key_limit_are_written_explicitly() {
+        use super::super::Emit;
+        let long = "k\u{feff}".repeat(400); // quoted, over 1024 characters
+        let tree = Emit::Map(vec![
+            (long.clone(), Emit::Str("v".into())),
+            (
+                "n".into(),
+                Emit::Map(vec![(
+                    long.clone(),
+                    Emit::Map(vec![("a".into(), Emit::Raw("1".into()))]),
+                )]),
+            ),
+        ]);
+        let text = super::emit_tree(&tree);
+        let back: serde_norway::Value =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{}", &*text));
+        assert_eq!(back[long.as_str()], serde_norway::Value::from("v"));
+        assert_eq!(back["n"][long.as_str()]["a"], serde_norway::Value::from(1));
+    }
+
     #[test]
     fn c1_controls_and_noncharacters_are_escaped() {
         for v in ["a\u{80}b", "x\u{9f}", "\u{fffe}", "\u{85}\n\u{1}"] {
