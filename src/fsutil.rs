@@ -167,12 +167,48 @@ fn human_size(n: u64) -> String {
 
 /// Atomically replace `target` with `data`. `mode` applies on Unix (0o600 for
 /// anything holding plaintext); an existing file's mode is kept otherwise.
+/// A target that is a device, FIFO, socket or directory is refused: renaming
+/// over it would replace it (as root, even `/dev/null`). Outputs the user
+/// names go through [`write_output`], which writes such targets in place.
 pub fn write_atomic(target: &Path, data: &[u8], mode: Option<u32>) -> Result<()> {
+    if let Ok(md) = fs::symlink_metadata(target)
+        && !md.is_file()
+        && !md.is_symlink()
+    {
+        return Err(Error::file(
+            target,
+            "not a regular file; refusing to replace it",
+        ));
+    }
     let tmp = temp_for(target, data, mode)?;
     tmp.persist(target)
         .map_err(|e| Error::io(target, e.error))?;
     sync_dir(target);
     Ok(())
+}
+
+/// Write an output the user named (`export -o`, `render -o`, a report):
+/// a regular file (or a new one) is replaced atomically under its lock; a
+/// device, FIFO or socket (`/dev/stdout`, `/dev/null`, a named pipe), or a
+/// symlink to one, is written in place, as `>` would, never renamed over.
+pub fn write_output(target: &Path, data: &[u8], mode: Option<u32>) -> Result<()> {
+    if is_special(target) {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(target)
+            .at(target)?;
+        f.write_all(data).at(target)?;
+        return f.flush().at(target);
+    }
+    let _lock = lock(target)?;
+    write_atomic(target, data, mode)
+}
+
+/// `target` exists (following symlinks) and is neither a regular file nor a
+/// directory: a device, FIFO or socket.
+fn is_special(target: &Path) -> bool {
+    fs::metadata(target).is_ok_and(|md| !md.is_file() && !md.is_dir())
 }
 
 fn dir_of(target: &Path) -> PathBuf {

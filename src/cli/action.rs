@@ -298,7 +298,7 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     let sarif_path = dir.join(&a.sarif_file);
     let mut sarif = Vec::new();
     report::write(Format::Sarif, &report, &mut sarif).map_err(|e| Error::msg(e.to_string()))?;
-    fsutil::write_atomic(&sarif_path, &sarif, None)?;
+    fsutil::write_output(&sarif_path, &sarif, None)?;
     let n = report.findings.len();
     let mut md = format!("### gsec scan\n\nScanned {what}: **{n} finding(s)**.\n");
     if n > 0 {

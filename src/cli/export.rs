@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<Exit> {
     }
     let text = export::render(a.format, &vars);
     if let Some(path) = &a.output_file {
-        crate::fsutil::write_atomic(path, text.as_bytes(), Some(0o600))?;
+        crate::fsutil::write_output(path, text.as_bytes(), Some(0o600))?;
         output::info(&format!(
             "exported {} variable(s) to {}",
             vars.len(),

@@ -52,8 +52,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> Result<Exit> {
     match a.output {
         Some(o) => {
             let path = ctx.dir.join(&o);
-            let _lock = fsutil::lock(&path)?;
-            fsutil::write_atomic(&path, out.as_bytes(), Some(0o600))?;
+            fsutil::write_output(&path, out.as_bytes(), Some(0o600))?;
             output::info(&format!(
                 "rendered {name} for {} to {} (mode 0600)",
                 a.env,

@@ -222,7 +222,7 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> Result<Exit> {
     match &a.output {
         Some(path) => {
             let bytes = render(a.format, &report, anstream::ColorChoice::Never)?;
-            crate::fsutil::write_atomic(&dir.join(path), &bytes, None)?;
+            crate::fsutil::write_output(&dir.join(path), &bytes, None)?;
         }
         None => {
             let color = anstream::AutoStream::choice(&std::io::stdout());

@@ -1139,3 +1139,57 @@ fn parser_errors_never_quote_input_text() {
     assert_no_secret(&err, "c2VjcmV0LXRva2Vu");
     assert_eq!(e.get("A", "development").trim(), "alpha");
 }
+
+/// Outputs the user names may be a named pipe, `/dev/stdout` or a symlink to
+/// one: gsec writes into them in place. A rename over them would replace the
+/// pipe with a regular file (and, as root, `-o /dev/null` replaced the
+/// machine's /dev/null, which broke every later build on it). Files gsec
+/// owns are never renamed over a special file either.
+#[test]
+fn outputs_to_a_pipe_are_written_in_place_never_renamed_over() {
+    use std::os::unix::fs::FileTypeExt;
+    let e = Env::project();
+    e.set("A", "development", "alpha-value");
+    let fifo = e.tmp.path().join("out.fifo");
+    let link = e.tmp.path().join("out.link");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for (target, args) in [
+        (&fifo, vec!["export", "--env", "development", "--format", "dotenv", "-o"]),
+        (&link, vec!["export", "--env", "development", "--format", "dotenv", "-o"]),
+    ] {
+        let reader = {
+            let p = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(p).unwrap())
+        };
+        let mut args: Vec<&str> = args;
+        args.push(target.to_str().unwrap());
+        e.ok(&args);
+        // Checked before joining: a replaced pipe never gets its writer.
+        assert!(
+            std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+            "the pipe was replaced"
+        );
+        let got = reader.join().unwrap();
+        assert!(got.contains("A=") && got.contains("alpha-value"), "{got}");
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    // A scan report into the pipe, too.
+    e.write("app.env", "NOTHING=here\n");
+    let reader = {
+        let p = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(p).unwrap())
+    };
+    e.ok(&["scan", "--no-git", "--format", "json", "--output", fifo.to_str().unwrap(), "app.env"]);
+    let got = reader.join().unwrap();
+    assert!(got.trim_start().starts_with('{') || got.trim_start().starts_with('['), "{got}");
+    // A baseline is a file gsec keeps: a pipe there is refused, untouched.
+    let err = e.fails(
+        &["scan", "--no-git", "--baseline-write", fifo.to_str().unwrap(), "app.env"],
+        b"",
+        2,
+    );
+    assert!(err.contains("out.fifo") && err.contains("not a regular file"), "{err}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
