@@ -96,21 +96,23 @@ fn assignment() -> &'static Regex {
         // name, optional closing quote, an assignment operator (`=` may
         // follow a type: `const KEY: &str =`, `password: str =`,
         // `var token string =`), the value (double-, single-, back-quoted
-        // or bare). ASCII mode: the value
-        // classes then match bytes, not UTF-8 sequences, which makes the
-        // regex ~10x cheaper to compile (it is built on every pre-commit
-        // run) and keeps `(?i)` from matching non-ASCII look-alikes.
+        // or bare). Built on every pre-commit run that meets a credential
+        // word, so built cheap: ASCII mode (the value classes match bytes,
+        // not UTF-8 sequences: ~10x cheaper, and `(?i)` cannot match
+        // non-ASCII look-alikes) and unbounded repeats (a bounded one is
+        // compiled as that many copies: `{1,200}` made the two patterns
+        // ~3x dearer to build). Lengths are judged in code (`MAX_LEN`).
         regex::bytes::RegexBuilder::new(
             r#"(?x)
-            (?P<name>[A-Za-z0-9_.\-\[\]]{0,60}
+            (?P<name>[A-Za-z0-9_.\-\[\]]*
                 (?i:password|passwd|pwd|secret|token|api[_-]?key|auth|credential|private[_-]?key|access[_-]?key|passphrase)
-                [A-Za-z0-9_.\-]{0,40})
+                [A-Za-z0-9_.\-]*)
             ["']?
             (?:
-                (?:\s*:\s*&?(?:'static\s+)?|\s+)[A-Za-z_][A-Za-z0-9_.:<>\[\]*]{0,40}\??\s*=
+                (?:\s*:\s*&?(?:'static\s+)?|\s+)[A-Za-z_][A-Za-z0-9_.:<>\[\]*]*\??\s*=
                 |\s*(?:=|:=|=>|:|\?=)
             )\s*
-            (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
+            (?:@?"(?P<dq>[^"\r\n]+)"|'(?P<sq>[^'\r\n]+)'|`(?P<bq>[^`\r\n]+)`|(?P<bare>[^\s"'`,;)\]}>]+))
             "#,
         )
         .unicode(false)
@@ -127,9 +129,9 @@ fn provider_assignment() -> &'static Regex {
     R.get_or_init(|| {
         regex::bytes::RegexBuilder::new(
             r#"(?x)
-            (?P<name>[A-Za-z][A-Za-z0-9_.\-]{1,60}(?:\x20(?i:key|access))?)
+            (?P<name>[A-Za-z][A-Za-z0-9_.\-]+(?:\x20(?i:key|access))?)
             ["']?\s*(?:=|:=|=>|:|\?=)\s*
-            (?:@?"(?P<dq>[^"\r\n]{1,200})"|'(?P<sq>[^'\r\n]{1,200})'|`(?P<bq>[^`\r\n]{1,200})`|(?P<bare>[^\s"'`,;)\]}>]{1,200}))
+            (?:@?"(?P<dq>[^"\r\n]+)"|'(?P<sq>[^'\r\n]+)'|`(?P<bq>[^`\r\n]+)`|(?P<bare>[^\s"'`,;)\]}>]+))
             "#,
         )
         .unicode(false)
