@@ -77,7 +77,9 @@ pub struct ActionScanArgs {
     /// Check each finding whose rule declares how at its provider, as
     /// `gsec scan --validate` does (`scan.validate` in .gsec.yaml applies):
     /// a live credential is an error annotation saying so, a revoked one a
-    /// warning; the verdict (exit 1 on any finding) is unchanged.
+    /// warning; the verdict (exit 1 on any finding) is unchanged. On
+    /// pull_request(_target) events .gsec.yaml is the pull request's own:
+    /// its endpoints and custom rules' checks are ignored, with a warning.
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub validate: bool,
 }
@@ -258,10 +260,10 @@ fn check_cmd(ctx: &Ctx, a: ActionCheckArgs) -> Result<Exit> {
 fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     let dir = std::fs::canonicalize(&ctx.dir).at(&ctx.dir)?;
     let repo = git::open(&dir)?;
+    let event = std::env::var("GITHUB_EVENT_NAME").unwrap_or_default();
     let range: Option<Option<String>> = match a.range {
         Some(r) => Some(Some(r)),
         None => {
-            let event = std::env::var("GITHUB_EVENT_NAME").unwrap_or_default();
             let payload = match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
                 Some(p) => {
                     let p = std::path::PathBuf::from(p);
@@ -287,11 +289,38 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     // error, as `gsec scan --strict` makes it, not a pass.
     let strict =
         ctx.identity.is_some() || std::env::var_os("GSEC_AGE_KEY").is_some_and(|k| !k.is_empty());
-    let report = match &range {
-        Some(None) => scan::Report::default(),
-        Some(Some(r)) => history(ctx, &dir, &repo, Some(r), a.validate)?,
-        None => history(ctx, &dir, &repo, None, a.validate)?,
+    // A pull request's checkout holds its own `.gsec.yaml`: it may not say
+    // where validation sends what the scan found (which can be the base
+    // repository's history), so its endpoints and custom checks are left
+    // out and built-in rules ask their own providers only.
+    let validate = Validate {
+        on: a.validate,
+        trusted: !untrusted_event(&event),
     };
+    let (report, ignored) = match &range {
+        Some(None) => (scan::Report::default(), Vec::new()),
+        Some(Some(r)) => history(ctx, &dir, &repo, Some(r), validate)?,
+        None => history(ctx, &dir, &repo, None, validate)?,
+    };
+    let ignored = (!ignored.is_empty()).then(|| {
+        format!(
+            "validate on a {event} run ignored {}: this .gsec.yaml is the pull request's own, which could send the credentials found to a host of its choosing. Built-in rules were checked at their providers' own hosts; findings of custom rules are reported unchecked.",
+            ignored.join(" and ")
+        )
+    });
+    if let Some(msg) = &ignored {
+        output::outln!(
+            "{}",
+            github::annotation(
+                github::Level::Warning,
+                None,
+                None,
+                None,
+                "gsec validate",
+                msg
+            )
+        );
+    }
     let mut annotations = Vec::new();
     report::write(Format::Github, &report, &mut annotations).map_err(Error::Stdout)?;
     output::stdout(&annotations)?;
@@ -331,6 +360,9 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         }
         md.push_str("\nEach was introduced by the commit shown. Remove the secret (and rotate it: it is in the history), store it with `gsec set`, or allow it by adding its fingerprint to `.gsecignore`.\n");
     }
+    if let Some(msg) = &ignored {
+        md.push_str(&format!("\n> **Warning:** {}\n", md_cell(msg)));
+    }
     for w in &report.warnings {
         md.push_str(&format!("\n> **Warning:** {}\n", md_cell(w)));
     }
@@ -349,18 +381,33 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     super::scan::verdict(&report, strict)
 }
 
+/// Events whose checkout (and so `.gsec.yaml`) a pull request's author
+/// controls: `pull_request`, `pull_request_target` and the review events.
+fn untrusted_event(event: &str) -> bool {
+    event.starts_with("pull_request")
+}
+
+/// `--validate`, and whether the checkout's `.gsec.yaml` may say where
+/// validation sends credentials.
+#[derive(Clone, Copy)]
+struct Validate {
+    on: bool,
+    trusted: bool,
+}
+
 /// The history scan, set up as `gsec scan --history [--validate]` sets
-/// it up.
+/// it up; with what validation left out of an untrusted configuration.
 fn history(
     ctx: &Ctx,
     dir: &std::path::Path,
     repo: &gix::Repository,
     range: Option<&str>,
-    validate: bool,
-) -> Result<scan::Report> {
+    validate: Validate,
+) -> Result<(scan::Report, Vec<String>)> {
     let mut setup = scan::setup_for(dir, ctx.identity.clone())?;
-    setup.validate = validate;
-    let validation = match validate {
+    setup.validate = validate.on;
+    setup.trust_project_validators = validate.trusted;
+    let validation = match validate.on {
         true => Some(super::scan::validation_options(&setup)?),
         false => None,
     };
@@ -372,5 +419,5 @@ fn history(
     if let Some(opts) = &validation {
         scan::verify::run(&mut report, opts);
     }
-    Ok(report)
+    Ok((report, scanner.ignored_validators().to_vec()))
 }

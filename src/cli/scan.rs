@@ -412,12 +412,18 @@ pub(super) fn incomplete(report: &scan::Report, strict: bool) -> Result<()> {
 
 /// The exit code of a scan: 2 when incomplete, else 1 with findings.
 /// How `--validate` reaches providers (`scan.validate` in `.gsec.yaml`);
-/// a bad setting is an error naming the file.
+/// a bad setting is an error naming the file. An untrusted configuration
+/// ([`scan::Setup::trust_project_validators`] off) maps no host elsewhere.
 pub(super) fn validation_options(setup: &scan::Setup) -> Result<verify::Options> {
-    verify::Options::from_config(&setup.config.validate).map_err(|e| match &setup.project {
-        Some(p) => Error::file(&p.config_path, e),
-        None => Error::msg(e),
-    })
+    let mut opts =
+        verify::Options::from_config(&setup.config.validate).map_err(|e| match &setup.project {
+            Some(p) => Error::file(&p.config_path, e),
+            None => Error::msg(e),
+        })?;
+    if !setup.trust_project_validators {
+        opts.endpoints.clear();
+    }
+    Ok(opts)
 }
 
 pub(super) fn verdict(report: &scan::Report, strict: bool) -> Result<Exit> {

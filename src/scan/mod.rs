@@ -165,6 +165,8 @@ pub struct Scanner {
     rotatable: HashSet<String>,
     /// Keep each finding's credential for `--validate`.
     validate: bool,
+    /// See [`Scanner::ignored_validators`].
+    ignored_validators: Vec<String>,
 }
 
 /// gitleaks settings in force (see [`gitleaks`]): they apply to pattern
@@ -223,6 +225,14 @@ pub struct Setup {
     /// Keep the credential of findings whose rule declares a live check
     /// (`--validate`), for [`verify::run`].
     pub validate: bool,
+    /// Let the configuration say where validation sends credentials:
+    /// `scan.validate.endpoints` and the `verify` of custom (and imported)
+    /// rules. [`setup_for`] trusts it (the developer's own `.gsec.yaml`);
+    /// off (the default here, and the Action on pull requests, whose
+    /// `.gsec.yaml` the pull request wrote), built-in rules are validated
+    /// at their own providers' hosts only and custom rules not at all
+    /// ([`Scanner::ignored_validators`] says what was left out).
+    pub trust_project_validators: bool,
 }
 
 /// A custom rule for the lifetime of the process. Rules are referenced as
@@ -346,6 +356,30 @@ impl Scanner {
                 config_rel,
             });
         }
+        // An untrusted configuration does not choose where credentials go:
+        // its rules keep detecting, without their checks.
+        let mut ignored_validators = Vec::new();
+        if !setup.trust_project_validators {
+            let endpoints = &cfg.validate.endpoints;
+            if setup.validate && !endpoints.is_empty() {
+                ignored_validators.push(format!(
+                    "scan.validate.endpoints ({})",
+                    shortlist(endpoints.keys().map(String::as_str))
+                ));
+            }
+            let mut ids = Vec::new();
+            for r in &mut custom {
+                if r.verify.take().is_some() {
+                    ids.push(r.id.clone());
+                }
+            }
+            if setup.validate && !ids.is_empty() {
+                ignored_validators.push(format!(
+                    "the verify of custom rule(s) {}",
+                    shortlist(ids.iter().map(String::as_str))
+                ));
+            }
+        }
         let custom: Vec<&'static rules::Rule> = custom.into_iter().map(leak).collect();
         if let Some(root) = &setup.root {
             let have = |id: &str| {
@@ -411,7 +445,16 @@ impl Scanner {
             managed,
             rotatable,
             validate: setup.validate,
+            ignored_validators,
         })
+    }
+
+    /// What validation left out because the configuration is not trusted
+    /// ([`Setup::trust_project_validators`] off), one item each (endpoints,
+    /// custom rules' checks); empty when nothing was, or when the scan
+    /// does not validate.
+    pub fn ignored_validators(&self) -> &[String] {
+        &self.ignored_validators
     }
 
     /// What the set-up read besides `.gsec.yaml` (a `.gitleaks.toml`, a
@@ -1031,7 +1074,24 @@ pub fn setup_for(dir: &Path, identity: Option<PathBuf>) -> Result<Setup> {
         migrate: false,
         gitleaks_config: None,
         validate: false,
+        trust_project_validators: true,
     })
+}
+
+/// A few names, then how many more (a configuration may name hundreds).
+fn shortlist<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let names: Vec<&str> = names.collect();
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
 }
 
 /// The work-tree root of the repository containing `dir`, if any.

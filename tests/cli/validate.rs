@@ -16,9 +16,9 @@ use crate::scan::{scan_json, with_scan};
 /// A request as the fake saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    method: String,
-    /// Path and query, as sent.
-    url: String,
+    pub(crate) method: String,
+    /// Path and query, as sent (`host:port` for a CONNECT).
+    pub(crate) url: String,
     headers: Vec<(String, String)>,
     body: String,
 }
