@@ -1156,8 +1156,14 @@ fn outputs_to_a_pipe_are_written_in_place_never_renamed_over() {
     assert!(made.success());
     std::os::unix::fs::symlink(&fifo, &link).unwrap();
     for (target, args) in [
-        (&fifo, vec!["export", "--env", "development", "--format", "dotenv", "-o"]),
-        (&link, vec!["export", "--env", "development", "--format", "dotenv", "-o"]),
+        (
+            &fifo,
+            vec!["export", "--env", "development", "--format", "dotenv", "-o"],
+        ),
+        (
+            &link,
+            vec!["export", "--env", "development", "--format", "dotenv", "-o"],
+        ),
     ] {
         let reader = {
             let p = fifo.clone();
@@ -1174,22 +1180,47 @@ fn outputs_to_a_pipe_are_written_in_place_never_renamed_over() {
         let got = reader.join().unwrap();
         assert!(got.contains("A=") && got.contains("alpha-value"), "{got}");
     }
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     // A scan report into the pipe, too.
     e.write("app.env", "NOTHING=here\n");
     let reader = {
         let p = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(p).unwrap())
     };
-    e.ok(&["scan", "--no-git", "--format", "json", "--output", fifo.to_str().unwrap(), "app.env"]);
+    e.ok(&[
+        "scan",
+        "--no-git",
+        "--format",
+        "json",
+        "--output",
+        fifo.to_str().unwrap(),
+        "app.env",
+    ]);
     let got = reader.join().unwrap();
-    assert!(got.trim_start().starts_with('{') || got.trim_start().starts_with('['), "{got}");
+    assert!(
+        got.trim_start().starts_with('{') || got.trim_start().starts_with('['),
+        "{got}"
+    );
     // A baseline is a file gsec keeps: a pipe there is refused, untouched.
     let err = e.fails(
-        &["scan", "--no-git", "--baseline-write", fifo.to_str().unwrap(), "app.env"],
+        &[
+            "scan",
+            "--no-git",
+            "--baseline-write",
+            fifo.to_str().unwrap(),
+            "app.env",
+        ],
         b"",
         2,
     );
-    assert!(err.contains("out.fifo") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("out.fifo") && err.contains("not a regular file"),
+        "{err}"
+    );
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }

@@ -304,6 +304,26 @@ fn working_tree_honours_gitignore_and_no_git_does_not() {
             "kept/.env:1 generic-secret".to_string()
         ])
     );
+    // A file named on the command line is scanned even when ignored, as
+    // ripgrep does: read directly when a few are named, walked when many.
+    let (code, v, _) = scan_json(&e, &["ignored/a.env"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["ignored/a.env:1 github-pat-classic".to_string()])
+    );
+    let mut many = vec!["ignored/a.env".to_string()];
+    for i in 0..20 {
+        e.write(&format!("kept/f{i}.txt"), "nothing\n");
+        many.push(format!("kept/f{i}.txt"));
+    }
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (code, v, _) = scan_json(&e, &many);
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["ignored/a.env:1 github-pat-classic".to_string()])
+    );
 }
 
 #[test]
