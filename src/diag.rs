@@ -3,6 +3,8 @@
 //! less than it wanted) says it to a `Warnings` sink; the command line
 //! decides where it goes (`cli::output::warn`), and library callers that
 //! chose no destination can take the lines and show them their own way.
+//! Text from files that any of it quotes, and anything else rendered for a
+//! human, goes through [`escape`].
 
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +52,32 @@ impl Warnings {
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// Text that came from a file (key names, recipients, paths, messages
+/// quoting them) made inert for a terminal or a CI log: control characters
+/// — ESC of ANSI/OSC sequences, CR, LF, BEL, C1 controls — and the Unicode
+/// bidirectional overrides are written as `\u{1b}` instead of acting. Every
+/// human output goes through this (the command line's stderr and stdout
+/// lines, `gsec textconv`'s summary); JSON output is escaped by its
+/// serialiser instead.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 #[cfg(test)]

@@ -39,30 +39,11 @@ fn one_line(msg: &str) -> String {
     escape(&joined).into_owned()
 }
 
-/// Text that came from a file (key names, recipients, paths, messages
-/// quoting them) made inert for a terminal or a CI log: control characters
-/// — ESC of ANSI/OSC sequences, CR, LF, BEL, C1 controls — and the Unicode
-/// bidirectional overrides are written as `\u{1b}` instead of acting. Every
-/// human output goes through this (stderr lines here, stdout lines through
-/// [`houtln!`]); JSON output is escaped by its serialiser instead.
-pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    fn unsafe_char(c: char) -> bool {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    }
-    if !s.chars().any(unsafe_char) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
+/// Text from a file made inert for a terminal; lives in the library (see
+/// [`crate::diag::escape`]) so what the library renders for humans (a
+/// `textconv` summary) is escaped the same way. Every human output goes
+/// through this (stderr lines here, stdout lines through [`houtln!`]).
+pub use crate::diag::escape;
 
 /// Write all of `bytes` to stdout and flush. A failure is `Error::Stdout`,
 /// so that a closed pipe (`gsec list | head -1`) ends the command quietly

@@ -14,6 +14,7 @@ use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
 use super::format::{self, Metadata};
+use crate::diag::escape;
 
 /// One value: where it is, and its marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +84,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for e in &self.entries {
-            out.push_str(&printable(&e.path));
+            out.push_str(&escape(&e.path));
             out.push_str(": ~");
             out.push_str(&e.marker);
             out.push('\n');
@@ -93,7 +94,7 @@ impl Summary {
         r.sort();
         for r in r {
             out.push_str("#   ");
-            out.push_str(&printable(&r));
+            out.push_str(&escape(&r));
             out.push('\n');
         }
         out
@@ -133,17 +134,27 @@ fn walk(name: &str, path: String, v: &Value, s: &mut Summary) {
     }
 }
 
-/// Control characters shown escaped: key names come from the file, and a
-/// diff is printed on a terminal.
-fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let esc: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            esc
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Key names and recipients come from the file and `textconv`'s text
+    /// is shown on a terminal: control characters and bidirectional
+    /// overrides are escaped, as in every other human output.
+    #[test]
+    fn render_escapes_what_a_terminal_would_act_on() {
+        let s = Summary {
+            entries: vec![Entry {
+                path: "A\u{1b}[31m.\u{202e}B\nC".into(),
+                name: "A".into(),
+                marker: "0123abcd".into(),
+            }],
+            recipients: vec!["age1x\r\u{7}".into()],
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.render(),
+            "A\\u{1b}[31m.\\u{202e}B\\u{a}C: ~0123abcd\n# recipients\n#   age1x\\u{d}\\u{7}\n"
+        );
+    }
 }

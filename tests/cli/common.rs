@@ -393,3 +393,108 @@ impl Drop for FakeServer {
         }
     }
 }
+
+/// What a fake provider (tests/cli/fake_*.rs) records, shared by all of
+/// them: every call in the fake's own one-line form, every malformed
+/// request it saw (a test asserts `problems()` is empty), and an armed
+/// failure. A fake keeps one (cloned into its serve thread) and derefs to
+/// it, so `fake.calls()`, `fake.count(…)`, `fake.fail(…)` are the same
+/// everywhere.
+#[derive(Clone, Default)]
+pub struct Recorder(std::sync::Arc<std::sync::Mutex<Recorded>>);
+
+#[derive(Default)]
+struct Recorded {
+    calls: Vec<String>,
+    problems: Vec<String>,
+    fail: Option<Fail>,
+}
+
+/// Answer the next `times` calls whose line starts with `prefix` with
+/// `status` (and `Retry-After: retry_after`).
+struct Fail {
+    prefix: String,
+    status: u16,
+    retry_after: Option<u32>,
+    times: u32,
+}
+
+/// `times` for a failure that lasts until `clear_fail`.
+pub const UNTIL_CLEARED: u32 = u32::MAX;
+
+impl Recorder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.0.lock().unwrap()
+    }
+
+    /// Record a call.
+    pub fn record(&self, line: impl Into<String>) {
+        self.lock().calls.push(line.into());
+    }
+
+    /// Record a problem: something a real provider would refuse, or the
+    /// plugin must not do.
+    pub fn problem(&self, what: impl Into<String>) {
+        self.lock().problems.push(what.into());
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// Calls whose line starts with `prefix`.
+    pub fn count(&self, prefix: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+    }
+
+    /// Calls that change something (not `GET …`).
+    pub fn writes(&self) -> Vec<String> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| !c.starts_with("GET "))
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    pub fn problems(&self) -> Vec<String> {
+        self.lock().problems.clone()
+    }
+
+    /// Answer the next `times` calls (or all, with [`UNTIL_CLEARED`]) whose
+    /// line starts with `prefix` with `status`, and `Retry-After`.
+    pub fn fail(&self, prefix: &str, status: u16, retry_after: Option<u32>, times: u32) {
+        self.lock().fail = Some(Fail {
+            prefix: prefix.into(),
+            status,
+            retry_after,
+            times,
+        });
+    }
+
+    pub fn clear_fail(&self) {
+        self.lock().fail = None;
+    }
+
+    /// The armed failure for a call with this line, if any: its status and
+    /// `Retry-After`. Counts the call against `times`.
+    pub fn injected(&self, line: &str) -> Option<(u16, Option<u32>)> {
+        let mut r = self.lock();
+        let f = r
+            .fail
+            .as_mut()
+            .filter(|f| f.times > 0 && line.starts_with(&f.prefix))?;
+        if f.times != UNTIL_CLEARED {
+            f.times -= 1;
+        }
+        Some((f.status, f.retry_after))
+    }
+}

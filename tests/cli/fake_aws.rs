@@ -29,7 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{FakeServer, Incoming, Reply};
+use crate::common::{FakeServer, Incoming, Recorder, Reply};
 
 pub const ACCOUNT: &str = "123456789012";
 /// The user whose key the tests rotate, and the one that manages it.
@@ -76,9 +76,10 @@ struct State {
     session_ttl: Option<u64>,
     keys: Vec<Key>,
     tags: BTreeMap<String, BTreeMap<String, String>>,
-    calls: Vec<String>,
-    problems: Vec<String>,
-    /// Answer calls of this action with (status, code).
+    rec: Recorder,
+    /// Answer calls of this action with (status, code). AWS's own switch,
+    /// not the recorder's: it matches the action exactly, lasts until
+    /// cleared, and answers with an AWS error code.
     fail: Option<(String, u16, String)>,
     /// Keys made by `CreateAccessKey` that STS does not know yet (IAM is
     /// eventually consistent): this many more `GetCallerIdentity` calls
@@ -119,19 +120,30 @@ impl SmSecret {
 pub struct FakeAws {
     pub url: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     _server: FakeServer,
+}
+
+/// `calls()` (`service Action Param=value… by USER`), `count()`,
+/// `problems()`. Failures are AWS's own [`FakeAws::fail`], which takes the
+/// place of the recorder's.
+impl std::ops::Deref for FakeAws {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
 }
 
 impl FakeAws {
     pub fn start() -> FakeAws {
+        let rec = Recorder::default();
         let state = Arc::new(Mutex::new(State {
             roles: BTreeMap::new(),
             sessions: vec![],
             session_ttl: None,
             keys: vec![],
             tags: BTreeMap::new(),
-            calls: vec![],
-            problems: vec![],
+            rec: rec.clone(),
             fail: None,
             unpropagated: 0,
             created: vec![],
@@ -145,6 +157,7 @@ impl FakeAws {
         FakeAws {
             url: server.url.clone(),
             state,
+            rec,
             _server: server,
         }
     }
@@ -212,23 +225,8 @@ impl FakeAws {
         );
     }
 
-    /// Every call: `service Action Param=value… by KEYID`.
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    /// Calls whose line starts with one of `services` (`"iam CreateAccessKey"`).
-    pub fn count(&self, prefix: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .count()
-    }
-
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
-    }
-
+    /// Answer every call of `action` with `status` and the error `code`
+    /// until [`FakeAws::clear_fail`].
     pub fn fail(&self, action: &str, status: u16, code: &str) {
         self.state.lock().unwrap().fail = Some((action.into(), status, code.into()));
     }
@@ -406,14 +404,14 @@ fn handle(
         .collect();
     let action = params.get("Action").cloned().unwrap_or_default();
     if method != "POST" || !url.starts_with('/') {
-        s.problems
-            .push(format!("{method} {url}: not a Query API POST"));
+        s.rec
+            .problem(format!("{method} {url}: not a Query API POST"));
         return error(400, "InvalidAction", "expected POST /");
     }
     if header("content-type").first().map(String::as_str)
         != Some("application/x-www-form-urlencoded; charset=utf-8")
     {
-        s.problems.push(format!("{action}: wrong content-type"));
+        s.rec.problem(format!("{action}: wrong content-type"));
     }
 
     // ---- authentication: SigV4, verified from the spec ----
@@ -424,8 +422,8 @@ fn handle(
     let parsed = match parse_authorization(&auth) {
         Some(p) => p,
         None => {
-            s.problems
-                .push(format!("{action}: no SigV4 Authorization header"));
+            s.rec
+                .problem(format!("{action}: no SigV4 Authorization header"));
             return error(
                 403,
                 "MissingAuthenticationToken",
@@ -458,15 +456,15 @@ fn handle(
         "us-east-1"
     };
     if let Err(e) = check_scope(&parsed, &amz_date, service, want_region) {
-        s.problems.push(format!("{action}: {e}"));
+        s.rec.problem(format!("{action}: {e}"));
         return error(403, "SignatureDoesNotMatch", &e);
     }
     let expected = signature(&key.secret, &parsed, method, url, headers, body, &amz_date);
     match expected {
         Ok(sig) if sig == parsed.signature => {}
         Ok(_) => {
-            s.problems
-                .push(format!("{action}: signature does not verify"));
+            s.rec
+                .problem(format!("{action}: signature does not verify"));
             return error(
                 403,
                 "SignatureDoesNotMatch",
@@ -474,7 +472,7 @@ fn handle(
             );
         }
         Err(e) => {
-            s.problems.push(format!("{action}: {e}"));
+            s.rec.problem(format!("{action}: {e}"));
             return error(403, "SignatureDoesNotMatch", &e);
         }
     }
@@ -486,7 +484,7 @@ fn handle(
         }
     }
     line.push_str(&format!(" by {}", key.user));
-    s.calls.push(line);
+    s.rec.record(line);
     let version = params.get("Version").map(String::as_str);
     let want_version = if service == "sts" {
         "2011-06-15"
@@ -494,7 +492,7 @@ fn handle(
         "2010-05-08"
     };
     if version != Some(want_version) {
-        s.problems.push(format!("{action}: Version {version:?}"));
+        s.rec.problem(format!("{action}: Version {version:?}"));
         return error(400, "InvalidParameterValue", "bad Version");
     }
     if let Some((a, status, code)) = &s.fail
@@ -564,8 +562,7 @@ fn handle(
         }
         "CreateAccessKey" => {
             if s.keys.iter().filter(|k| k.user == user).count() >= 2 {
-                s.problems
-                    .push("CreateAccessKey past the two-key limit".into());
+                s.rec.problem("CreateAccessKey past the two-key limit");
                 return error(
                     409,
                     "LimitExceeded",
@@ -629,7 +626,7 @@ fn handle(
                         .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
                 };
                 if !ok_chars(k) || !ok_chars(&v) || v.len() > 256 {
-                    s.problems.push(format!("TagUser: invalid tag {k}"));
+                    s.rec.problem(format!("TagUser: invalid tag {k}"));
                     return error(
                         400,
                         "InvalidInput",
@@ -677,7 +674,7 @@ fn assume_role(s: &mut State, params: &BTreeMap<String, String>, key: &Key) -> (
         Some(d) => match d.parse() {
             Ok(n) if (900..=43_200).contains(&n) => n,
             _ => {
-                s.problems.push(format!("AssumeRole: DurationSeconds {d}"));
+                s.rec.problem(format!("AssumeRole: DurationSeconds {d}"));
                 return error(400, "ValidationError", "DurationSeconds out of range");
             }
         },
@@ -687,8 +684,8 @@ fn assume_role(s: &mut State, params: &BTreeMap<String, String>, key: &Key) -> (
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
     {
-        s.problems
-            .push(format!("AssumeRole: RoleSessionName {name:?}"));
+        s.rec
+            .problem(format!("AssumeRole: RoleSessionName {name:?}"));
         return error(400, "ValidationError", "invalid RoleSessionName");
     }
     if !s.roles.get(&arn).is_some_and(|u| u.contains(&key.user)) {
@@ -786,19 +783,19 @@ fn secrets_manager(
             .unwrap_or_default()
     };
     let Some(action) = target.strip_prefix("secretsmanager.").map(str::to_string) else {
-        s.problems.push(format!("unknown X-Amz-Target {target}"));
+        s.rec.problem(format!("unknown X-Amz-Target {target}"));
         return sm_error("UnknownOperationException", "unknown target");
     };
     if method != "POST" || url != "/" {
-        s.problems
-            .push(format!("{action}: {method} {url}, not POST /"));
+        s.rec
+            .problem(format!("{action}: {method} {url}, not POST /"));
     }
     if header("content-type") != "application/x-amz-json-1.1" {
-        s.problems.push(format!("{action}: wrong content-type"));
+        s.rec.problem(format!("{action}: wrong content-type"));
     }
     let Some(parsed) = parse_authorization(&header("authorization")) else {
-        s.problems
-            .push(format!("{action}: no SigV4 Authorization header"));
+        s.rec
+            .problem(format!("{action}: no SigV4 Authorization header"));
         return sm_error(
             "MissingAuthenticationTokenException",
             "missing authentication",
@@ -824,14 +821,14 @@ fn secrets_manager(
         }
     });
     if let Err(e) = scope {
-        s.problems.push(format!("{action}: {e}"));
+        s.rec.problem(format!("{action}: {e}"));
         return sm_error("InvalidSignatureException", &e);
     }
     match signature(&key.secret, &parsed, method, url, headers, body, &amz_date) {
         Ok(sig) if sig == parsed.signature => {}
         _ => {
-            s.problems
-                .push(format!("{action}: signature does not verify"));
+            s.rec
+                .problem(format!("{action}: signature does not verify"));
             return sm_error(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided.",
@@ -839,7 +836,7 @@ fn secrets_manager(
         }
     }
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        s.problems.push(format!("{action}: body is not JSON"));
+        s.rec.problem(format!("{action}: body is not JSON"));
         return sm_error("SerializationException", "bad JSON");
     };
     let id = req["SecretId"]
@@ -847,8 +844,8 @@ fn secrets_manager(
         .or(req["Name"].as_str())
         .unwrap_or("")
         .to_string();
-    s.calls
-        .push(format!("secretsmanager {action} {id} by {}", key.user));
+    s.rec
+        .record(format!("secretsmanager {action} {id} by {}", key.user));
     if let Some((a, status, code)) = &s.fail
         && *a == action
     {
@@ -902,7 +899,7 @@ fn secrets_manager(
         }
         "CreateSecret" => {
             let (Some(token), Some(value)) = (token, value) else {
-                s.problems.push(format!(
+                s.rec.problem(format!(
                     "CreateSecret {id}: no ClientRequestToken or SecretString"
                 ));
                 return sm_error("InvalidParameterException", "missing parameter");
@@ -932,7 +929,7 @@ fn secrets_manager(
         }
         "PutSecretValue" => {
             let (Some(token), Some(value)) = (token, value) else {
-                s.problems.push(format!(
+                s.rec.problem(format!(
                     "PutSecretValue {id}: no ClientRequestToken or SecretString"
                 ));
                 return sm_error("InvalidParameterException", "missing parameter");
@@ -944,7 +941,7 @@ fn secrets_manager(
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect();
             if !stages.iter().any(|x| x == "AWSCURRENT") {
-                s.problems.push(format!(
+                s.rec.problem(format!(
                     "PutSecretValue {id}: VersionStages {stages:?} without AWSCURRENT"
                 ));
             }
@@ -1022,8 +1019,8 @@ fn secrets_manager(
             }
         }
         other => {
-            s.problems
-                .push(format!("unsupported Secrets Manager action {other}"));
+            s.rec
+                .problem(format!("unsupported Secrets Manager action {other}"));
             sm_error("UnknownOperationException", "unsupported")
         }
     }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::common::{FakeServer, Incoming, Reply};
+use crate::common::{FakeServer, Incoming, Recorder, Reply};
 
 pub const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 /// The permission group that may manage tokens.
@@ -45,21 +45,11 @@ impl Token {
     }
 }
 
-struct Fail {
-    prefix: String,
-    status: u16,
-    retry_after: Option<u32>,
-    /// Answer this many matching calls so, then serve normally.
-    times: u32,
-}
-
 struct State {
     tokens: Vec<Token>,
-    calls: Vec<String>,
-    problems: Vec<String>,
+    rec: Recorder,
     /// The policies of the token last read with `GET …/tokens/{id}`.
     last_read: Option<Value>,
-    fail: Option<Fail>,
 }
 
 pub struct FakeCloudflare {
@@ -67,7 +57,17 @@ pub struct FakeCloudflare {
     pub api: String,
     pub url: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     _server: FakeServer,
+}
+
+/// `calls()`, `count()`, `problems()`, `fail()`: calls are `METHOD path by
+/// <id of the calling token>`, failures match `METHOD path`.
+impl std::ops::Deref for FakeCloudflare {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
 }
 
 fn random(n: usize) -> String {
@@ -119,12 +119,11 @@ pub fn normalize(policies: &Value) -> Value {
 
 impl FakeCloudflare {
     pub fn start() -> FakeCloudflare {
+        let rec = Recorder::default();
         let state = Arc::new(Mutex::new(State {
             tokens: vec![],
-            calls: vec![],
-            problems: vec![],
+            rec: rec.clone(),
             last_read: None,
-            fail: None,
         }));
         let st = state.clone();
         let server = FakeServer::start("application/json", move |r: &Incoming| handle(&st, r));
@@ -132,6 +131,7 @@ impl FakeCloudflare {
             api: format!("{}/client/v4", server.url),
             url: server.url.clone(),
             state,
+            rec,
             _server: server,
         }
     }
@@ -178,36 +178,6 @@ impl FakeCloudflare {
             .find(|t| t.id == id)
             .cloned()
     }
-
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    pub fn count(&self, prefix: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .count()
-    }
-
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
-    }
-
-    /// Answer the next `times` calls whose `METHOD path` starts with
-    /// `prefix` with `status` (and `Retry-After`).
-    pub fn fail(&self, prefix: &str, status: u16, retry_after: Option<u32>, times: u32) {
-        self.state.lock().unwrap().fail = Some(Fail {
-            prefix: prefix.into(),
-            status,
-            retry_after,
-            times,
-        });
-    }
-
-    pub fn clear_fail(&self) {
-        self.state.lock().unwrap().fail = None;
-    }
 }
 
 fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
@@ -220,8 +190,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         .header("authorization")
         .and_then(|a| a.strip_prefix("Bearer "));
     if r.header("authorization").is_some() && bearer.is_none() {
-        s.problems
-            .push(format!("{line}: Authorization is not a Bearer token"));
+        s.rec
+            .problem(format!("{line}: Authorization is not a Bearer token"));
     }
     let caller = bearer.and_then(|b| {
         s.tokens
@@ -239,13 +209,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     } else {
         path.clone()
     };
-    s.calls.push(format!("{} {shown} by {who}", r.method));
-    if let Some(f) = s.fail.as_mut()
-        && line.starts_with(&f.prefix)
-        && f.times > 0
-    {
-        f.times -= 1;
-        let (status, ra) = (f.status, f.retry_after);
+    s.rec.record(format!("{} {shown} by {who}", r.method));
+    if let Some((status, ra)) = s.rec.injected(&line) {
         let mut rep = err(
             status,
             if status == 429 { 971 } else { 1000 },
@@ -289,7 +254,7 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         serde_json::from_slice(&r.body).ok()
     };
     if !r.body.is_empty() && body.is_none() {
-        s.problems.push(format!("{line}: body is not JSON"));
+        s.rec.problem(format!("{line}: body is not JSON"));
         return err(400, 6007, "Malformed JSON in request body");
     }
     let mine = |t: &Token| t.account == account && !t.deleted;
@@ -323,14 +288,14 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
             let b = body.unwrap_or(Value::Null);
             let name = b["name"].as_str().unwrap_or_default().to_string();
             if name.is_empty() || name.chars().count() > 120 {
-                s.problems.push(format!("POST tokens: bad name {name:?}"));
+                s.rec.problem(format!("POST tokens: bad name {name:?}"));
                 return err(400, 1001, "name is required (at most 120 characters)");
             }
             let policies = b["policies"].clone();
             for p in policies.as_array().cloned().unwrap_or_default() {
                 if p.get("id").is_some() {
-                    s.problems
-                        .push("POST tokens: a policy carries its read-only id".into());
+                    s.rec
+                        .problem("POST tokens: a policy carries its read-only id");
                 }
                 for g in p["permission_groups"]
                     .as_array()
@@ -338,17 +303,16 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
                     .unwrap_or_default()
                 {
                     if g.get("name").is_some() {
-                        s.problems.push(
-                            "POST tokens: a permission group carries its read-only name".into(),
-                        );
+                        s.rec
+                            .problem("POST tokens: a permission group carries its read-only name");
                     }
                 }
             }
             match &s.last_read {
                 Some(old) if normalize(old) == normalize(&policies) => {}
                 _ => s
-                    .problems
-                    .push("POST tokens: the policies differ from the token read before".into()),
+                    .rec
+                    .problem("POST tokens: the policies differ from the token read before"),
             }
             let t = Token {
                 id: random(32),
@@ -398,8 +362,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         },
         ("PUT", ["tokens", id, "value"]) => {
             if !body.as_ref().is_some_and(Value::is_object) {
-                s.problems
-                    .push("PUT tokens/{id}/value: the body is not a JSON object".into());
+                s.rec
+                    .problem("PUT tokens/{id}/value: the body is not a JSON object");
             }
             match s
                 .tokens

@@ -23,7 +23,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::common::{FakeServer, Incoming, Reply};
+use crate::common::{FakeServer, Incoming, Recorder, Reply};
 
 pub const OWNER_REPO: &str = "acme/app";
 pub const APP_ID: u64 = 4242;
@@ -60,10 +60,7 @@ struct State {
     variables: BTreeMap<String, BTreeMap<String, String>>,
     /// At most this many secrets per listed page (GitHub: 100).
     max_per_page: usize,
-    requests: Vec<String>,
-    problems: Vec<String>,
-    /// Answer requests whose `METHOD /path` starts with this with a status.
-    fail: Option<(String, u16)>,
+    rec: Recorder,
     /// Installation tokens expire this many seconds after they are made
     /// (GitHub: one hour; tests of gsec's expiry handling shorten it).
     token_ttl: i64,
@@ -78,7 +75,18 @@ pub struct FakeGithub {
     pub app_private_pem: String,
     pub pat: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     _server: FakeServer,
+}
+
+/// `calls()` and `writes()` (`METHOD /path`, the query left out),
+/// `problems()` (everything the fake refused as malformed: bad JWT, bad
+/// key…), `fail()` (matching `METHOD /path`).
+impl std::ops::Deref for FakeGithub {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
 }
 
 impl FakeGithub {
@@ -90,6 +98,7 @@ impl FakeGithub {
             .unwrap()
             .to_string();
         let pat = format!("ghp_{}", random_token(36));
+        let rec = Recorder::default();
         let state = Arc::new(Mutex::new(State {
             pat: pat.clone(),
             app_public: app_key.to_public_key(),
@@ -103,9 +112,7 @@ impl FakeGithub {
             env_actions: BTreeMap::new(),
             variables: BTreeMap::new(),
             max_per_page: 100,
-            requests: vec![],
-            problems: vec![],
-            fail: None,
+            rec: rec.clone(),
             token_ttl: 3600,
             token_requests: vec![],
         }));
@@ -121,6 +128,7 @@ impl FakeGithub {
             app_private_pem,
             pat,
             state,
+            rec,
             _server: server,
         }
     }
@@ -205,35 +213,6 @@ impl FakeGithub {
     pub fn max_per_page(&self, n: usize) {
         self.state.lock().unwrap().max_per_page = n;
     }
-
-    /// Every request other than a GET, as `METHOD /path`.
-    pub fn writes(&self) -> Vec<String> {
-        self.requests()
-            .into_iter()
-            .filter(|r| !r.starts_with("GET "))
-            .collect()
-    }
-
-    pub fn clear_requests(&self) {
-        self.state.lock().unwrap().requests.clear();
-    }
-
-    pub fn requests(&self) -> Vec<String> {
-        self.state.lock().unwrap().requests.clone()
-    }
-
-    /// Everything the fake refused as malformed (bad JWT, bad key…).
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
-    }
-
-    pub fn fail(&self, prefix: &str, status: u16) {
-        self.state.lock().unwrap().fail = Some((prefix.into(), status));
-    }
-
-    pub fn clear_fail(&self) {
-        self.state.lock().unwrap().fail = None;
-    }
 }
 
 fn random_token(n: usize) -> String {
@@ -261,11 +240,9 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
     let mut s = st.lock().unwrap();
     let path = url.split('?').next().unwrap_or(url).to_string();
     let line = format!("{method} {path}");
-    s.requests.push(line.clone());
-    if let Some((prefix, status)) = &s.fail
-        && line.starts_with(prefix.as_str())
-    {
-        return (*status, json!({"message": "injected failure"}));
+    s.rec.record(line.clone());
+    if let Some((status, _)) = s.rec.injected(&line) {
+        return (status, json!({"message": "injected failure"}));
     }
     let body: Value = if body.is_empty() {
         Value::Null
@@ -282,7 +259,7 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
                 return (404, json!({"message": "Not Found"}));
             }
             if let Err(e) = check_jwt(&s.app_public, &token) {
-                s.problems.push(format!("JWT refused: {e}"));
+                s.rec.problem(format!("JWT refused: {e}"));
                 return (
                     401,
                     json!({"message": format!("A JSON web token could not be decoded: {e}")}),
@@ -356,7 +333,7 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
             let key = body["key"].as_str().unwrap_or("").to_string();
             let title = body["title"].as_str().unwrap_or("").to_string();
             if let Err(e) = check_ssh_ed25519(&key) {
-                s.problems.push(format!("deploy key refused: {e}"));
+                s.rec.problem(format!("deploy key refused: {e}"));
                 return (422, json!({"message": format!("key is invalid: {e}")}));
             }
             if s.deploy_keys.iter().any(|k| same_key(&k.key, &key)) {
@@ -389,7 +366,7 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: &str, body: &[u8]) -
         ("PATCH", ["hooks", _, "config"]) => {
             match body["secret"].as_str() {
                 Some(sec) => s.hook_secret = Some(sec.to_string()),
-                None => s.problems.push("hook config PATCH without a secret".into()),
+                None => s.rec.problem("hook config PATCH without a secret"),
             }
             (200, hook_json(&s))
         }
@@ -493,8 +470,7 @@ fn scoped(
         }
         ("PUT", "secrets", [name]) => {
             if body["key_id"].as_str() != Some(ACTIONS_KEY_ID) {
-                s.problems
-                    .push("Actions secret PUT with a wrong key_id".into());
+                s.rec.problem("Actions secret PUT with a wrong key_id");
                 return (422, json!({"message": "bad key_id"}));
             }
             let key = if env.is_empty() {
@@ -508,7 +484,7 @@ fn scoped(
                 .and_then(|ct| key.unseal(&ct).ok())
                 .and_then(|pt| String::from_utf8(pt).ok());
             let Some(pt) = opened else {
-                s.problems.push(format!(
+                s.rec.problem(format!(
                     "Actions secret {name} is not a sealed box for the {} key",
                     if env.is_empty() {
                         "repository"
@@ -551,12 +527,12 @@ fn scoped(
         },
         ("POST", "variables", []) | ("PATCH", "variables", [_]) => {
             let (Some(name), Some(value)) = (body["name"].as_str(), body["value"].as_str()) else {
-                s.problems
-                    .push(format!("{method} variable without name and value"));
+                s.rec
+                    .problem(format!("{method} variable without name and value"));
                 return (422, json!({"message": "name and value are required"}));
             };
             if value.len() > 48 * 1024 {
-                s.problems.push(format!("variable {name} over 48 KB"));
+                s.rec.problem(format!("variable {name} over 48 KB"));
                 return (422, json!({"message": "value too large"}));
             }
             let name = name.to_ascii_uppercase();
@@ -566,7 +542,7 @@ fn scoped(
                 ("POST", true, _) => (409, json!({"message": "Already exists"})),
                 ("PATCH", false, _) => not_found,
                 ("PATCH", true, [path_name]) if path_name.to_ascii_uppercase() != name => {
-                    s.problems.push("variable PATCH renames it".into());
+                    s.rec.problem("variable PATCH renames it");
                     (422, json!({"message": "rename refused by the fake"}))
                 }
                 _ => {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::common::{FakeServer, Incoming, Reply};
+use crate::common::{FakeServer, Incoming, Recorder, Reply};
 
 pub const PROJECT: &str = "acme%2Fapp";
 pub const GROUP: &str = "acme";
@@ -46,19 +46,10 @@ impl Token {
     }
 }
 
-struct Fail {
-    prefix: String,
-    status: u16,
-    retry_after: Option<u32>,
-    times: u32,
-}
-
 struct State {
     tokens: Vec<Token>,
     next_id: u64,
-    calls: Vec<String>,
-    problems: Vec<String>,
-    fail: Option<Fail>,
+    rec: Recorder,
     /// What "today" is for the default expiry.
     today: String,
 }
@@ -68,7 +59,17 @@ pub struct FakeGitlab {
     pub api: String,
     pub url: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     _server: FakeServer,
+}
+
+/// `calls()`, `count()`, `problems()`, `fail()`: calls are `METHOD path by
+/// <token id | revoked:<id> | none>`, failures match `METHOD path`.
+impl std::ops::Deref for FakeGitlab {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
 }
 
 fn random(n: usize) -> String {
@@ -114,12 +115,11 @@ fn date_ok(s: &str) -> bool {
 
 impl FakeGitlab {
     pub fn start() -> FakeGitlab {
+        let rec = Recorder::default();
         let state = Arc::new(Mutex::new(State {
             tokens: vec![],
             next_id: 40,
-            calls: vec![],
-            problems: vec![],
-            fail: None,
+            rec: rec.clone(),
             today: date_in(0),
         }));
         let st = state.clone();
@@ -128,6 +128,7 @@ impl FakeGitlab {
             api: format!("{}/api/v4", server.url),
             url: server.url.clone(),
             state,
+            rec,
             _server: server,
         }
     }
@@ -171,34 +172,6 @@ impl FakeGitlab {
             .filter(|t| !t.revoked && t.user_id == user)
             .collect()
     }
-
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    pub fn count(&self, prefix: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .count()
-    }
-
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
-    }
-
-    pub fn fail(&self, prefix: &str, status: u16, retry_after: Option<u32>, times: u32) {
-        self.state.lock().unwrap().fail = Some(Fail {
-            prefix: prefix.into(),
-            status,
-            retry_after,
-            times,
-        });
-    }
-
-    pub fn clear_fail(&self) {
-        self.state.lock().unwrap().fail = None;
-    }
 }
 
 /// Revoke `id` and make its successor.
@@ -207,8 +180,7 @@ fn rotate(s: &mut State, id: u64, body: &Value) -> Result<Token, Reply> {
         None | Some(Value::Null) => date_in(7),
         Some(Value::String(d)) if date_ok(d) => d.clone(),
         Some(_) => {
-            s.problems
-                .push("rotate: expires_at is not YYYY-MM-DD".into());
+            s.rec.problem("rotate: expires_at is not YYYY-MM-DD");
             return Err(message(400, "400 Bad request - expires_at is invalid"));
         }
     };
@@ -244,8 +216,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     let path = r.path().to_string();
     let line = format!("{} {path}", r.method);
     if r.header("authorization").is_some() {
-        s.problems
-            .push(format!("{line}: sent Authorization, not PRIVATE-TOKEN"));
+        s.rec
+            .problem(format!("{line}: sent Authorization, not PRIVATE-TOKEN"));
     }
     let sent = r.header("private-token");
     let caller = sent.and_then(|v| s.tokens.iter().find(|t| t.value == v).cloned());
@@ -260,13 +232,8 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
     } else {
         path.clone()
     };
-    s.calls.push(format!("{} {shown} by {who}", r.method));
-    if let Some(f) = s.fail.as_mut()
-        && line.starts_with(&f.prefix)
-        && f.times > 0
-    {
-        f.times -= 1;
-        let (status, ra) = (f.status, f.retry_after);
+    s.rec.record(format!("{} {shown} by {who}", r.method));
+    if let Some((status, ra)) = s.rec.injected(&line) {
         let mut rep = message(status, "injected failure");
         if let Some(sec) = ra {
             rep = rep.header("Retry-After", &sec.to_string());
@@ -279,7 +246,7 @@ fn handle(st: &Mutex<State>, r: &Incoming) -> Reply {
         match serde_json::from_slice(&r.body) {
             Ok(v) => v,
             Err(_) => {
-                s.problems.push(format!("{line}: body is not JSON"));
+                s.rec.problem(format!("{line}: body is not JSON"));
                 return message(400, "400 Bad request");
             }
         }
@@ -387,8 +354,8 @@ fn token_op(
         return message(404, "404 Not found");
     };
     if t.owner.as_deref() != owner {
-        s.problems
-            .push(format!("token {id} addressed through the wrong collection"));
+        s.rec
+            .problem(format!("token {id} addressed through the wrong collection"));
         return message(404, "404 Not found");
     }
     match (method, rest) {

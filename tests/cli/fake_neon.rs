@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::Recorder;
+
 pub const PROJECT: &str = "aged-wildflower-123456";
 pub const BRANCH: &str = "br-young-forest-a5b6c7d8";
 pub const HOST: &str = "ep-cool-darkness-a5b6c7d8.us-east-2.aws.neon.tech";
@@ -35,21 +37,11 @@ struct Op {
     password: String,
 }
 
-/// Answer the next `times` calls whose short form starts with `what`.
-struct Fail {
-    what: String,
-    status: u16,
-    times: u32,
-    retry_after: Option<String>,
-}
-
 struct State {
     api_key: String,
     roles: BTreeMap<String, String>,
     ops: Vec<Op>,
-    calls: Vec<String>,
-    problems: Vec<String>,
-    fail: Option<Fail>,
+    rec: Recorder,
     running_polls: u32,
     fail_next_op: bool,
     /// The next reset answers with a password other than the one it sets.
@@ -60,8 +52,19 @@ pub struct FakeNeon {
     pub url: String,
     pub api_key: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// `calls()`, `count()`, `problems()`, `fail()`: calls and failures are in
+/// the short form (`reset app_b`); an injected failure is recorded as
+/// `reset app_b -> 429`.
+impl std::ops::Deref for FakeNeon {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
 }
 
 fn random_string(n: usize) -> String {
@@ -108,6 +111,7 @@ impl FakeNeon {
     /// A fake with `roles`, each with a random password.
     pub fn start(roles: &[&str]) -> FakeNeon {
         let api_key = format!("napi_{}", random_string(40));
+        let rec = Recorder::default();
         let state = Arc::new(Mutex::new(State {
             api_key: api_key.clone(),
             roles: roles
@@ -115,9 +119,7 @@ impl FakeNeon {
                 .map(|r| (r.to_string(), format!("npg_{}", random_string(12))))
                 .collect(),
             ops: vec![],
-            calls: vec![],
-            problems: vec![],
-            fail: None,
+            rec: rec.clone(),
             running_polls: 0,
             fail_next_op: false,
             wrong_next_password: false,
@@ -165,6 +167,7 @@ impl FakeNeon {
             url: format!("http://127.0.0.1:{port}"),
             api_key,
             state,
+            rec,
             stop,
             thread: Some(thread),
         }
@@ -189,30 +192,6 @@ impl FakeNeon {
         parse_url(url).is_some_and(|(role, pw, host, db)| {
             host == HOST && db == DATABASE && s.roles.get(&role) == Some(&pw)
         })
-    }
-
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    pub fn count(&self, prefix: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .count()
-    }
-
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
-    }
-
-    pub fn fail(&self, what: &str, status: u16, times: u32, retry_after: Option<&str>) {
-        self.state.lock().unwrap().fail = Some(Fail {
-            what: what.into(),
-            status,
-            times,
-            retry_after: retry_after.map(str::to_string),
-        });
     }
 
     /// The next reset's operation fails (the password is not applied).
@@ -265,8 +244,7 @@ fn handle(
     let mut s = st.lock().unwrap();
     if url == "/sql" {
         let Some((role, pw, host, db)) = conn.as_deref().and_then(parse_url) else {
-            s.problems
-                .push("sql: no parsable Neon-Connection-String".into());
+            s.rec.problem("sql: no parsable Neon-Connection-String");
             return error(400, "missing connection string");
         };
         let q: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -276,15 +254,15 @@ fn handle(
             || host != HOST
             || db != DATABASE
         {
-            s.problems
-                .push(format!("sql: unexpected {method} request as {role}"));
+            s.rec
+                .problem(format!("sql: unexpected {method} request as {role}"));
         }
         let short = format!("sql {role}");
-        if let Some(r) = injected(&mut s, &short) {
+        if let Some(r) = injected(&s, &short) {
             return r;
         }
         if s.roles.get(&role) == Some(&pw) {
-            s.calls.push(format!("{short} ok"));
+            s.rec.record(format!("{short} ok"));
             return (
                 200,
                 json!({"command": "SELECT", "rowCount": 1, "rowAsArray": true,
@@ -292,7 +270,7 @@ fn handle(
                 None,
             );
         }
-        s.calls.push(format!("{short} refused"));
+        s.rec.record(format!("{short} refused"));
         return (
             400,
             json!({"message": format!("password authentication failed for user \"{role}\""),
@@ -301,11 +279,11 @@ fn handle(
         );
     }
     let Some(path) = url.strip_prefix("/api/v2/projects/") else {
-        s.problems.push(format!("{method} {url}: unknown path"));
+        s.rec.problem(format!("{method} {url}: unknown path"));
         return error(404, "not found");
     };
     if auth.as_deref() != Some(&format!("Bearer {}", s.api_key)) {
-        s.calls.push(format!("unauthorized {method} {url}"));
+        s.rec.record(format!("unauthorized {method} {url}"));
         return error(401, "authentication required");
     }
     let parts: Vec<&str> = path.split('/').collect();
@@ -314,7 +292,7 @@ fn handle(
             if *p == PROJECT && *b == BRANCH =>
         {
             if !body.is_empty() {
-                s.problems.push(format!("reset {r}: unexpected body"));
+                s.rec.problem(format!("reset {r}: unexpected body"));
             }
             (format!("reset {r}"), r.to_string())
         }
@@ -325,16 +303,16 @@ fn handle(
             ("operation".to_string(), id.to_string())
         }
         _ => {
-            s.problems.push(format!(
+            s.rec.problem(format!(
                 "{method} {url}: not an API call the plugin should make"
             ));
             return error(404, "not found");
         }
     };
-    if let Some(r) = injected(&mut s, &short) {
+    if let Some(r) = injected(&s, &short) {
         return r;
     }
-    s.calls.push(short.clone());
+    s.rec.record(short.clone());
     if short == "operation" {
         let Some(i) = s.ops.iter().position(|o| o.id == role) else {
             return error(404, "operation not found");
@@ -405,14 +383,9 @@ fn handle(
 }
 
 /// An injected failure for this call, if one is armed.
-fn injected(s: &mut State, short: &str) -> Option<(u16, Value, Option<String>)> {
-    let f = s
-        .fail
-        .as_mut()
-        .filter(|f| f.times > 0 && short.starts_with(&f.what))?;
-    f.times -= 1;
-    let (status, ra) = (f.status, f.retry_after.clone());
-    s.calls.push(format!("{short} -> {status}"));
+fn injected(s: &State, short: &str) -> Option<(u16, Value, Option<String>)> {
+    let (status, ra) = s.rec.injected(short)?;
+    s.rec.record(format!("{short} -> {status}"));
     let (st, body, _) = error(status, "injected failure");
-    Some((st, body, ra))
+    Some((st, body, ra.map(|sec| sec.to_string())))
 }

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::Recorder;
+
 pub const MOUNT: &str = "kv";
 pub const TOKEN: &str = "hvs.fake-vault-token-0123456789";
 
@@ -45,11 +47,10 @@ impl Secret {
 struct State {
     /// Path under the mount (`app/prod/DB_URL`) → secret.
     secrets: BTreeMap<String, Secret>,
-    /// `METHOD /v1/…` of every request.
-    calls: Vec<String>,
+    /// Calls are `METHOD /v1/…` of every request.
+    rec: Recorder,
     /// Request bodies, to check no value went where it should not.
     bodies: Vec<String>,
-    problems: Vec<String>,
     /// Writes to this path get 403 (a policy without `update`).
     denied: String,
 }
@@ -57,13 +58,26 @@ struct State {
 pub struct FakeVault {
     pub url: String,
     state: Arc<Mutex<State>>,
+    rec: Recorder,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// `calls()` (`METHOD /v1/…`), `writes()`, `problems()`.
+impl std::ops::Deref for FakeVault {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.rec
+    }
+}
+
 impl FakeVault {
     pub fn start() -> FakeVault {
-        let state = Arc::new(Mutex::new(State::default()));
+        let rec = Recorder::default();
+        let state = Arc::new(Mutex::new(State {
+            rec: rec.clone(),
+            ..State::default()
+        }));
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -98,6 +112,7 @@ impl FakeVault {
         FakeVault {
             url: format!("http://127.0.0.1:{port}"),
             state,
+            rec,
             stop,
             thread: Some(thread),
         }
@@ -123,21 +138,11 @@ impl FakeVault {
             .push(json!({ "value": value }));
     }
 
-    pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
-    }
-
-    /// Requests that change something (not GET).
-    pub fn writes(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| !c.starts_with("GET "))
-            .collect()
-    }
-
+    /// Forget the calls and their bodies (the recorder's `clear_calls`,
+    /// and the bodies this fake also keeps).
     pub fn clear_calls(&self) {
         let mut s = self.state.lock().unwrap();
-        s.calls.clear();
+        s.rec.clear_calls();
         s.bodies.clear();
     }
 
@@ -148,10 +153,6 @@ impl FakeVault {
     /// Answer writes of `path`'s data with 403 ("" to stop).
     pub fn deny_writes(&self, path: &str) {
         self.state.lock().unwrap().denied = path.to_string();
-    }
-
-    pub fn problems(&self) -> Vec<String> {
-        self.state.lock().unwrap().problems.clone()
     }
 }
 
@@ -177,17 +178,17 @@ fn handle(
 ) -> (u16, String) {
     let mut s = st.lock().unwrap();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    s.calls.push(format!("{method} {path}"));
+    s.rec.record(format!("{method} {path}"));
     s.bodies.push(String::from_utf8_lossy(body).into_owned());
     if token != Some(TOKEN) {
-        s.problems
-            .push(format!("{method} {path}: bad or missing X-Vault-Token"));
+        s.rec
+            .problem(format!("{method} {path}: bad or missing X-Vault-Token"));
         return (403, errors("permission denied"));
     }
     let prefix = format!("/v1/{MOUNT}/");
     let Some(rest) = path.strip_prefix(&prefix) else {
-        s.problems
-            .push(format!("{method} {path}: not under the mount"));
+        s.rec
+            .problem(format!("{method} {path}: not under the mount"));
         return (404, errors("no handler for route"));
     };
     let (kind, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -241,8 +242,7 @@ fn handle(
         },
         ("metadata", "POST" | "PATCH") => {
             let Some(v) = parsed else {
-                s.problems
-                    .push(format!("{method} {path}: body is not JSON"));
+                s.rec.problem(format!("{method} {path}: body is not JSON"));
                 return (400, errors("failed to parse JSON input"));
             };
             if method == "PATCH" && !s.secrets.contains_key(key) {
@@ -276,8 +276,7 @@ fn handle(
         }
         ("data", "POST" | "PUT") => {
             let Some(v) = parsed else {
-                s.problems
-                    .push(format!("{method} {path}: body is not JSON"));
+                s.rec.problem(format!("{method} {path}: body is not JSON"));
                 return (400, errors("failed to parse JSON input"));
             };
             if !v["data"].is_object() {
@@ -286,8 +285,8 @@ fn handle(
             let current = s.secrets.get(key).map_or(0, Secret::current);
             match v["options"]["cas"].as_u64() {
                 None => {
-                    s.problems
-                        .push(format!("{method} {path}: write without options.cas"));
+                    s.rec
+                        .problem(format!("{method} {path}: write without options.cas"));
                 }
                 Some(cas) if cas != current => {
                     return (
@@ -311,7 +310,7 @@ fn handle(
             Some(d) => (200, json!({"data": {"data": d}}).to_string()),
         },
         _ => {
-            s.problems.push(format!("{method} {path}: unsupported"));
+            s.rec.problem(format!("{method} {path}: unsupported"));
             (405, errors("unsupported operation"))
         }
     }

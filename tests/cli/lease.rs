@@ -219,7 +219,7 @@ fn github_lease_mints_an_installation_token_per_run() {
     assert_eq!(gh.live_installation_tokens(), vec![token.clone()]);
     assert!(gh.problems().is_empty(), "{:?}", gh.problems());
     assert_eq!(
-        gh.requests(),
+        gh.calls(),
         vec![format!(
             "POST /app/installations/{INSTALLATION_ID}/access_tokens"
         )]

@@ -186,7 +186,7 @@ fn neon_wrong_api_key_is_a_clear_error_and_changes_nothing() {
 #[test]
 fn neon_rate_limit_with_a_long_retry_after_leaves_it_to_resume() {
     let (env, neon) = neon_project("", "");
-    neon.fail("reset", 429, 1, Some("120"));
+    neon.fail("reset", 429, Some(120), 1);
     let err = env.fails(&["rotate", NAME, "--env", ENV], b"", 2);
     assert!(
         err.contains("HTTP 429 (the provider asks to wait 120 s)"),
@@ -209,7 +209,7 @@ fn neon_rate_limit_with_a_long_retry_after_leaves_it_to_resume() {
 #[test]
 fn neon_server_errors_are_retried() {
     let (env, neon) = neon_project("", "");
-    neon.fail("reset", 503, 2, None);
+    neon.fail("reset", 503, None, 2);
     rotate(&env);
     assert_vault_logs_in_as(&env, &neon, "app_b");
     assert_eq!(neon.count("reset app_b"), 3, "{:?}", neon.calls());

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{Env, assert_no_secret};
+use crate::common::{Env, UNTIL_CLEARED, assert_no_secret};
 use crate::fake_github::{self, FakeGithub};
 
 const ENV: &str = "production";
@@ -117,7 +117,7 @@ fn deploy_key_rotation_creates_stores_and_revokes() {
     let second = assert_one_live_key_matching_vault(&env, &gh);
     assert_ne!(first, second);
     assert!(
-        gh.requests()
+        gh.calls()
             .iter()
             .any(|r| r.starts_with("DELETE /repos/acme/app/keys/"))
     );
@@ -162,7 +162,7 @@ fn failed_verification_revokes_the_new_key_and_leaves_the_vault_alone() {
     rotate(&env, "DEPLOY_KEY");
     let live = gh.deploy_keys();
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
-    gh.fail("GET /repos/acme/app/keys/", 500);
+    gh.fail("GET /repos/acme/app/keys/", 500, None, UNTIL_CLEARED);
     let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
     assert!(
         err.contains("failed verification") && err.contains("HTTP 500"),
@@ -347,11 +347,11 @@ fn crash_and_resume(point: &str, live_at_kill: usize) {
     assert_ne!(old, new, "rotated after resuming from '{point}'");
 
     // Resume again: nothing pending, no request to the provider.
-    let requests = gh.requests().len();
+    let requests = gh.calls().len();
     let out = env.run_in(&["rotate", "--resume"], b"");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rotation to resume"));
-    assert_eq!(gh.requests().len(), requests);
+    assert_eq!(gh.calls().len(), requests);
     // And the next rotation still revokes the right key.
     rotate(&env, "DEPLOY_KEY");
     let newer = assert_one_live_key_matching_vault(&env, &gh);
@@ -477,7 +477,7 @@ fn dry_run_calls_nothing_and_changes_nothing() {
         "{out}"
     );
     assert!(out.contains("sha256 pin ok"), "{out}");
-    assert!(gh.requests().is_empty());
+    assert!(gh.calls().is_empty());
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
     assert!(!env.path(JOURNAL).exists());
 }
@@ -596,7 +596,7 @@ fn github_plugin_calling_a_host_not_granted_is_stopped_and_nothing_changes() {
     let before = std::fs::read(env.path(ENV_FILE)).unwrap();
     let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
     assert!(err.contains("denied"), "{err}");
-    assert!(gh.requests().is_empty(), "no request reached the server");
+    assert!(gh.calls().is_empty(), "no request reached the server");
     assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
 }
 
@@ -755,7 +755,7 @@ fn concurrent_rotations_of_one_secret_serialise_on_the_journal_lock() {
     }
     assert_one_live_key_matching_vault(&env, &gh);
     let posts = gh
-        .requests()
+        .calls()
         .iter()
         .filter(|r| *r == "POST /repos/acme/app/keys")
         .count();

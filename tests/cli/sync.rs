@@ -6,7 +6,7 @@
 //! variables. Crash tests SIGKILL gsec between the
 //! journal and the write and check that a rerun converges.
 
-use crate::common::{Env, assert_no_secret};
+use crate::common::{Env, UNTIL_CLEARED, assert_no_secret};
 use crate::fake_aws::{self, FakeAws};
 use crate::fake_github::{self, FakeGithub};
 use crate::fake_vault::{FakeVault, MOUNT, TOKEN};
@@ -488,7 +488,7 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
     assert!(!env.path(GH_JOURNAL).exists());
 
     // Second sync: nothing is sent.
-    gh.clear_requests();
+    gh.clear_calls();
     let (out, err) = gh_sync(&env, &gh, &[], 0);
     assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
     assert!(err.contains("2 unchanged"), "{err}");
@@ -496,7 +496,7 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
 
     // One changed value: only it is sealed and sent, then its fingerprint.
     env.set("API_KEY", ENV, "changed-api-key-value");
-    gh.clear_requests();
+    gh.clear_calls();
     let (out, _) = gh_sync(&env, &gh, &[], 0);
     assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
     assert!(line(&out, "DB_URL").starts_with("unchanged"), "{out}");
@@ -518,7 +518,7 @@ fn github_actions_sync_creates_sends_nothing_updates_and_prunes_only_its_own() {
     // Removed from the environment: reported, deleted only with --prune,
     // and the hand-made secret stays either way.
     env.ok(&["rm", "DB_URL", "--env", ENV]);
-    gh.clear_requests();
+    gh.clear_calls();
     let (out, err) = gh_sync(&env, &gh, &[], 0);
     assert!(line(&out, "DB_URL").starts_with("would-prune"), "{out}");
     assert!(err.contains("--prune deletes them"), "{err}");
@@ -554,15 +554,15 @@ fn github_environment_secrets_are_sealed_to_the_environments_key() {
     );
     assert_eq!(gh_fingerprints(&gh, Some("prod eu")).len(), 2);
     assert!(gh.variable(None, "GSEC_SYNC_FINGERPRINTS").is_none());
-    gh.clear_requests();
+    gh.clear_calls();
     gh_sync(&env, &gh, &[], 0);
     assert_eq!(gh.writes(), Vec::<String>::new(), "converged");
     assert!(
-        gh.requests()
+        gh.calls()
             .iter()
             .all(|r| r.contains("/repos/acme/app/environments/prod%20eu/")),
         "{:?}",
-        gh.requests()
+        gh.calls()
     );
     assert!(gh.problems().is_empty(), "{:?}", gh.problems());
 }
@@ -572,7 +572,12 @@ fn github_value_written_but_fingerprint_not_is_sent_again() {
     let (env, gh) = gh_project("");
     gh_sync(&env, &gh, &[], 0);
     env.set("API_KEY", ENV, "changed-api-key-value");
-    gh.fail("PATCH /repos/acme/app/actions/variables", 403);
+    gh.fail(
+        "PATCH /repos/acme/app/actions/variables",
+        403,
+        None,
+        UNTIL_CLEARED,
+    );
     let (out, err) = gh_sync(&env, &gh, &[], 2);
     assert!(line(&out, "API_KEY").starts_with("failed"), "{out}");
     assert!(err.contains("HTTP 403"), "{err}");
@@ -582,7 +587,7 @@ fn github_value_written_but_fingerprint_not_is_sent_again() {
         "the value went first"
     );
     gh.clear_fail();
-    gh.clear_requests();
+    gh.clear_calls();
     let (out, _) = gh_sync(&env, &gh, &[], 0);
     assert!(line(&out, "API_KEY").starts_with("updated"), "{out}");
     assert_eq!(
@@ -593,7 +598,7 @@ fn github_value_written_but_fingerprint_not_is_sent_again() {
         ]
     );
     assert!(!env.path(GH_JOURNAL).exists());
-    gh.clear_requests();
+    gh.clear_calls();
     gh_sync(&env, &gh, &[], 0);
     assert_eq!(gh.writes(), Vec::<String>::new(), "converged");
 }
@@ -619,7 +624,7 @@ fn github_sigkill_mid_sync_then_rerun_converges() {
         if point == "sync-sent" {
             assert!(line(&out, "API_KEY").starts_with("unchanged"), "{out}");
         }
-        gh.clear_requests();
+        gh.clear_calls();
         gh_sync(&env, &gh, &[], 0);
         assert_eq!(gh.writes(), Vec::<String>::new(), "{point}: converged");
         assert!(gh.problems().is_empty(), "{:?}", gh.problems());
