@@ -387,6 +387,33 @@ pub fn strip_duplicate_key(msg: &str) -> String {
         }
     }
     out.push_str(rest);
+    strip_named_duplicate(&out)
+}
+
+/// gsec's own duplicate-key message (`duplicate key `NAME``) names a key
+/// only when it is name-shaped (letters, digits, `_`, `.`, `-`), else
+/// shows `…`: a name-shaped key there is a key, not a value. A key of
+/// any other shape stays in the message for the echo check to catch.
+fn strip_named_duplicate(msg: &str) -> String {
+    const OPEN: &str = "duplicate key `";
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(OPEN) {
+        let after = &rest[i + OPEN.len()..];
+        out.push_str(&rest[..i + OPEN.len()]);
+        match after.find('`') {
+            Some(j)
+                if after[..j]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
+            {
+                out.push('…');
+                rest = &after[j..];
+            }
+            _ => rest = after,
+        }
+    }
+    out.push_str(rest);
     out
 }
 

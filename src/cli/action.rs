@@ -149,17 +149,10 @@ fn inbox_merge(ctx: &Ctx, a: ActionInboxArgs) -> Result<Exit> {
             "\n{} has sealed values this job's key cannot decrypt: a recipient of it must merge them.\n",
             md_cell(env)
         ));
-        super::output::outln!(
-            "{}",
-            github::annotation(
-                github::Level::Warning,
-                None,
-                None,
-                None,
-                "gsec inbox",
-                &format!("{env}: sealed values wait for a recipient of {env}")
-            )
-        );
+        warning(
+            "gsec inbox",
+            &format!("{env}: sealed values wait for a recipient of {env}"),
+        )?;
     }
     github::append_to("GITHUB_STEP_SUMMARY", &md)?;
     let envs_out: Vec<&str> = rows.iter().map(|(e, _)| e.as_str()).collect();
@@ -309,17 +302,7 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
         )
     });
     if let Some(msg) = &ignored {
-        output::outln!(
-            "{}",
-            github::annotation(
-                github::Level::Warning,
-                None,
-                None,
-                None,
-                "gsec validate",
-                msg
-            )
-        );
+        warning("gsec validate", msg)?;
     }
     let mut annotations = Vec::new();
     report::write(Format::Github, &report, &mut annotations).map_err(Error::Stdout)?;
@@ -379,6 +362,15 @@ fn scan_cmd(ctx: &Ctx, a: ActionScanArgs) -> Result<Exit> {
     )?;
     output::info(&report::summary(&report));
     super::scan::verdict(&report, strict)
+}
+
+/// A file-less `::warning::` annotation titled `title`.
+fn warning(title: &str, msg: &str) -> Result<()> {
+    output::outln!(
+        "{}",
+        github::annotation(github::Level::Warning, None, None, None, title, msg)
+    );
+    Ok(())
 }
 
 /// Events whose checkout (and so `.gsec.yaml`) a pull request's author
