@@ -888,7 +888,15 @@ impl<'a> CompiledRules<'a> {
         let re = |r: &Option<String>, name: &str| {
             r.as_deref()
                 .map(|r| {
-                    Regex::new(r).map_err(|e| format!("sops.{name} is not a valid regex: {e}"))
+                    // The reason only: the regex crate's message quotes
+                    // the pattern, which a damaged file fills with
+                    // whatever text (a value's ciphertext included).
+                    Regex::new(r).map_err(|_| {
+                        format!(
+                            "sops.{name} is not a valid regex: {}",
+                            crate::scan::rules::regex_error(r)
+                        )
+                    })
                 })
                 .transpose()
         };

@@ -1224,3 +1224,26 @@ fn outputs_to_a_pipe_are_written_in_place_never_renamed_over() {
     );
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+/// A damaged `sops.encrypted_regex` is named with the reason only: the
+/// regex crate's message quotes the pattern (found by fuzzing with text of
+/// a value pasted into it).
+#[test]
+fn a_broken_encrypted_regex_is_named_without_quoting_it() {
+    let e = Env::project();
+    e.set("A", "development", "alpha-value");
+    let text = e.read(DEV);
+    let broken = insert_after_line(
+        &text,
+        "sops:\n",
+        "    encrypted_regex: ^(token|neOXog87UytweTix\n",
+    );
+    e.write(DEV, &broken);
+    let err = e.fails(&["get", "A"], b"", 2);
+    assert!(
+        err.contains("encrypted_regex is not a valid regex: unclosed group"),
+        "{err}"
+    );
+    assert!(!err.contains("neOXog87UytweTix"), "{err}");
+    assert_eq!(e.read(DEV), broken);
+}
