@@ -27,20 +27,25 @@ pub fn open(dir: &Path) -> Result<gix::Repository> {
     Ok(repo.to_thread_local())
 }
 
-/// Caches for walking history: consecutive commits touch the same trees
-/// and blobs (an edit's old blob is the previous edit's new one), and
-/// delta chains share bases, so caching decoded objects and delta bases
-/// saves most of the inflating. Bounded: 16 + 16 MiB per handle when
-/// `threads` handles (one per thread) are used, at most 256 MiB in all.
+/// Caches for walking history: delta chains share bases, so caching
+/// delta bases saves most of the inflating; decoded objects are cached a
+/// little (the walker's trees: consecutive commits share most of them).
+/// Blobs are not: the history scan keeps the versions it just read for the
+/// next change of the same file itself (`scan::source::history`), which
+/// costs less memory for more hits. Bounded: 2 + 16 MiB per handle when
+/// `threads` handles (one per thread) are used, at most 144 MiB in all.
 pub fn tune_for_history(repo: &mut gix::Repository, threads: usize) {
-    // 32 MiB of caches per thread up to 8 threads, then the same 256 MiB
-    // shared by more: memory stays bounded whatever the core count.
-    let each = (16usize << 20)
-        .min((128usize << 20) / threads.max(1))
-        .max(1 << 20);
-    repo.object_cache_size_if_unset(each);
+    // Per thread up to 8 threads, then the same total shared by more:
+    // memory stays bounded whatever the core count.
+    let share = |mib: usize| {
+        (mib << 20)
+            .min(((8 * mib) << 20) / threads.max(1))
+            .max(1 << 20)
+    };
+    repo.object_cache_size_if_unset(share(2));
+    let pack = share(16);
     repo.objects.set_pack_cache(move || {
-        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(each))
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(pack))
     });
 }
 
@@ -182,16 +187,39 @@ pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Result<u64> {
 
 /// For each line of `new`, whether it is added or changed relative to
 /// `old` (all lines when there is no `old`).
+///
+/// Lines both versions share at the start and at the end are unchanged
+/// and left out of the diff (as git's xdiff trims them): most of history
+/// is small edits to long files, and interning every line of both sides
+/// was a tenth of a history scan.
 pub fn added_lines(old: Option<&[u8]>, new: &[u8]) -> Vec<bool> {
-    let n_lines = new.split_inclusive(|&b| b == b'\n').count();
     let Some(old) = old else {
-        return vec![true; n_lines];
+        return vec![true; new.lines_with_terminator().count()];
     };
-    let input = InternedInput::new(old, new);
+    let a: Vec<&[u8]> = old.lines_with_terminator().collect();
+    let b: Vec<&[u8]> = new.lines_with_terminator().collect();
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..]
+        .iter()
+        .rev()
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let bytes = |lines: &[&[u8]]| lines.iter().map(|l| l.len()).sum::<usize>();
+    let (start, end) = (bytes(&b[..head]), bytes(&b[b.len() - tail..]));
+    let old_mid = &old[start..old.len() - end];
+    let new_mid = &new[start..new.len() - end];
+    let mut out = vec![false; b.len()];
+    if old_mid.is_empty() {
+        out[head..b.len() - tail].fill(true);
+        return out;
+    }
+    let input = InternedInput::new(old_mid, new_mid);
     let diff = Diff::compute(Algorithm::Histogram, &input);
-    (0..input.after.len() as u32)
-        .map(|i| diff.is_added(i))
-        .collect()
+    for (i, slot) in out[head..b.len() - tail].iter_mut().enumerate() {
+        *slot = diff.is_added(i as u32);
+    }
+    out
 }
 
 /// One changed file in a commit.

@@ -197,4 +197,40 @@ proptest! {
         prop_assert_eq!(parsed.len(), 1);
         prop_assert_eq!(&*parsed[0].value, v.as_str());
     }
+
+    #[test]
+    fn added_lines_marks_exactly_a_change(
+        old in prop::collection::vec(0u8..6, 0..30),
+        new in prop::collection::vec(0u8..6, 0..30),
+        nl in any::<bool>(),
+    ) {
+        // Lines from a small alphabet (so both sides share many), the last
+        // one with or without its newline.
+        let text = |v: &[u8]| {
+            let mut t: Vec<u8> = v.iter().flat_map(|c| [b'a' + c, b'\n']).collect();
+            if !nl && !t.is_empty() {
+                t.pop();
+            }
+            t
+        };
+        let (o, n) = (text(&old), text(&new));
+        let split = |t: &[u8]| t.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>();
+        let (ol, nl_) = (split(&o), split(&n));
+        let marks = crate::git::added_lines(Some(&o), &n);
+        prop_assert_eq!(marks.len(), nl_.len());
+        // Every line old does not have is marked, and the unmarked lines
+        // are old's lines in order (a subsequence).
+        let mut rest = ol.iter();
+        for (line, added) in nl_.iter().zip(&marks) {
+            if !ol.contains(line) {
+                prop_assert!(*added);
+            }
+            if !*added {
+                prop_assert!(rest.any(|l| l == line), "kept line out of order");
+            }
+        }
+        prop_assert_eq!(crate::git::added_lines(None, &n), vec![true; nl_.len()]);
+        // The same text: nothing added.
+        prop_assert!(crate::git::added_lines(Some(&n), &n).iter().all(|a| !a));
+    }
 }

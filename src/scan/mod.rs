@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::project::Project;
 use allow::Allow;
 use engine::{Engine, Hit, RuleRef};
+use gix::bstr::ByteSlice;
 use source::{Fragment, Lines};
 pub use source::{ItemError, run};
 
@@ -605,7 +606,7 @@ impl Scanner {
         let content: &[u8] = match only {
             None => content,
             Some(added) => {
-                for (i, line) in content.split_inclusive(|&b| b == b'\n').enumerate() {
+                for (i, line) in content.lines_with_terminator().enumerate() {
                     if added.get(i).copied().unwrap_or(true) {
                         buf.extend_from_slice(line);
                         if !line.ends_with(b"\n") {

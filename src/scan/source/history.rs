@@ -14,11 +14,12 @@
 //! which inflate the blobs and scan them meanwhile. Memory is bounded: the
 //! queue holds at most [`QUEUE`] changes (paths and ids, never content),
 //! each worker one blob pair at a time (each at most `scan.max_file_size`),
-//! and the object caches share a fixed budget (`git::tune_for_history`).
+//! the object caches share a fixed budget (`git::tune_for_history`), and
+//! the blobs kept for the next change of their file another ([`Recent`]).
 //! What grows with the history is the set of transitions seen (two ids
 //! each).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
@@ -81,17 +82,18 @@ impl Source for History<'_> {
         // (a panic), the walker's next send fails instead of blocking.
         let rx = Arc::new(Mutex::new(rx));
         let pb = crate::progress::bar(commits.len() as u64, "scanning history");
+        let recent = Mutex::new(Recent::default());
         std::thread::scope(|s| {
             for _ in 0..threads {
                 let rx = rx.clone();
-                let (shared, hex) = (&shared, &hex);
+                let (shared, hex, recent) = (&shared, &hex, &recent);
                 s.spawn(move || {
                     let mut repo = shared.to_thread_local();
                     git::tune_for_history(&mut repo, threads + 1);
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((seq, ci, ch)) = next else { break };
-                        change(scanner, sink, &repo, seq, &hex[ci], &ch);
+                        change(scanner, sink, &repo, recent, seq, &hex[ci], &ch);
                     }
                 });
             }
@@ -130,11 +132,58 @@ impl Source for History<'_> {
 /// while the walker diffs a large commit, small enough not to matter.
 const QUEUE: usize = 4096;
 
+/// Blobs the workers scanned last, kept for the next change of the same
+/// file, whose old side they are: without them each version of a file was
+/// inflated twice (as the new side of one change, then as the old side of
+/// the next). Bounded by [`RECENT_BYTES`], oldest out first; a blob taken
+/// or evicted is read again from the repository when needed.
+#[derive(Default)]
+struct Recent {
+    blobs: HashMap<gix::ObjectId, Vec<u8>>,
+    order: VecDeque<gix::ObjectId>,
+    bytes: usize,
+}
+
+/// What [`Recent`] may hold in all.
+const RECENT_BYTES: usize = 48 << 20;
+
+impl Recent {
+    fn take(&mut self, id: &gix::ObjectId) -> Option<Vec<u8>> {
+        let b = self.blobs.remove(id)?;
+        self.bytes -= b.len();
+        Some(b)
+    }
+
+    fn keep(&mut self, id: gix::ObjectId, blob: Vec<u8>) {
+        if blob.len() > RECENT_BYTES / 8 {
+            return;
+        }
+        self.bytes += blob.len();
+        if let Some(old) = self.blobs.insert(id, blob) {
+            self.bytes -= old.len();
+        } else {
+            self.order.push_back(id);
+        }
+        // Ids already taken stay in `order` until they reach its front;
+        // evicting pops them too, and a long run of takes is compacted.
+        while self.bytes > RECENT_BYTES || self.order.len() > 2 * self.blobs.len() + 64 {
+            let Some(front) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.blobs.remove(&front) {
+                self.bytes -= b.len();
+            }
+        }
+    }
+}
+
 /// Read one change and hand what it added to the sink.
+#[allow(clippy::too_many_arguments)]
 fn change(
     scanner: &Scanner,
     sink: &Sink<'_>,
     repo: &gix::Repository,
+    recent: &Mutex<Recent>,
     seq: usize,
     commit: &str,
     ch: &git::Change,
@@ -152,7 +201,12 @@ fn change(
         Ok(c) => c,
         Err(e) => return sink.error(ItemError::new(item(), e)),
     };
-    let added = match ch.previous.map(|id| git::blob(repo, id)) {
+    let lock = || recent.lock().unwrap_or_else(|e| e.into_inner());
+    let old = ch.previous.map(|id| {
+        let kept = lock().take(&id);
+        kept.map_or_else(|| git::blob(repo, id), Ok)
+    });
+    let added = match old {
         Some(Ok(old)) => Some(git::added_lines(Some(&old), &content)),
         Some(Err(e)) => return sink.error(ItemError::new(item(), e)),
         None => None,
@@ -165,4 +219,5 @@ fn change(
         lines: added.as_deref().map_or(Lines::All, Lines::Only),
         seq,
     });
+    lock().keep(ch.id, content);
 }
