@@ -2,7 +2,7 @@
 //! the staged blobs and what they change relative to HEAD, commit ranges
 //! and their tree diffs, blob contents, and the hooks directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -61,9 +61,27 @@ pub struct Staged {
 /// Index entries (regular files and executables) whose blob differs from
 /// HEAD's. Works before the first commit (everything is new).
 pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
-    let index = repo
-        .index_or_empty()
-        .map_err(|e| err("cannot read the index", e))?;
+    let (read, missing);
+    let path = repo.index_path();
+    let index: &gix::index::File = if path.is_file() {
+        // Read as git reads it: the trailing checksum is not verified (git
+        // verifies it only in `git fsck`; hashing the whole index was a
+        // fifth of a pre-commit scan), and on this thread (the decoder
+        // otherwise starts threads for the extensions of a small file).
+        // The decoder still rejects a malformed or truncated index.
+        let options = gix::index::decode::Options {
+            thread_limit: Some(1),
+            ..Default::default()
+        };
+        read = gix::index::File::at(&path, repo.object_hash(), true, options)
+            .map_err(|e| err("cannot read the index", e))?;
+        &read
+    } else {
+        missing = repo
+            .index_or_empty()
+            .map_err(|e| err("cannot read the index", e))?;
+        &missing
+    };
     let head = head_blobs(repo, index.tree())?;
     let mut out = Vec::new();
     for entry in index.entries() {
@@ -73,20 +91,16 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
         {
             continue;
         }
-        let path = entry.path(&index).to_str_lossy();
-        if head
-            .unchanged_dirs
-            .iter()
-            .any(|d| path.starts_with(d.as_str()))
-        {
+        let path: &[u8] = entry.path(index);
+        if head.unchanged(path) {
             continue;
         }
-        let prev = head.blobs.get(path.as_ref()).copied();
+        let prev = head.blobs.get(path).copied();
         if prev == Some(entry.id) {
             continue;
         }
         out.push(Staged {
-            path: path.into_owned(),
+            path: path.to_str_lossy().into_owned(),
             id: entry.id,
             head: prev,
         });
@@ -94,14 +108,28 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
     Ok(out)
 }
 
-/// What of HEAD's tree `staged` needs.
+/// What of HEAD's tree `staged` needs (paths as git stores them: bytes).
 #[derive(Default)]
 struct HeadBlobs {
     /// Path -> blob id, for the directories not in `unchanged_dirs`.
-    blobs: HashMap<String, ObjectId>,
+    blobs: HashMap<Vec<u8>, ObjectId>,
     /// Directories (`a/b/`, or `""` for all) whose index entries are
     /// exactly HEAD's.
-    unchanged_dirs: Vec<String>,
+    unchanged_dirs: HashSet<Vec<u8>>,
+}
+
+impl HeadBlobs {
+    /// Is `path` in a directory the cache tree vouches for? One lookup per
+    /// directory level (a large directory's hundreds of unchanged
+    /// subdirectories made a scan of every one per index entry).
+    fn unchanged(&self, path: &[u8]) -> bool {
+        self.unchanged_dirs.contains(&b""[..])
+            || path
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'/')
+                .any(|(i, _)| self.unchanged_dirs.contains(&path[..=i]))
+    }
 }
 
 /// HEAD's blobs, read only where the index's cache tree (the `TREE`
@@ -117,7 +145,7 @@ fn head_blobs(
     let Some(tree) = head_tree_id(repo)? else {
         return Ok(out); // unborn HEAD: everything staged is new
     };
-    walk_head(repo, tree, cache, "", &mut out)?;
+    walk_head(repo, tree, cache, b"", &mut out)?;
     Ok(out)
 }
 
@@ -142,26 +170,41 @@ fn walk_head(
     repo: &gix::Repository,
     tree: ObjectId,
     cache: Option<&gix::index::extension::Tree>,
-    prefix: &str,
+    prefix: &[u8],
     out: &mut HeadBlobs,
 ) -> Result<()> {
     if cache.is_some_and(|c| c.num_entries.is_some() && c.id == tree) {
-        out.unchanged_dirs.push(prefix.to_string());
+        out.unchanged_dirs.insert(prefix.to_vec());
         return Ok(());
     }
     let object = repo
         .find_tree(tree)
         .map_err(|e| err("cannot read HEAD's tree", e))?;
+    let children = cache.map_or(&[][..], |c| &c.children[..]);
+    // git keeps a cache tree's children in the tree's order: look at the
+    // next one first, and search only when that is not it.
+    let mut next = 0;
     for entry in TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
         let entry = entry.map_err(|e| err("cannot read HEAD's tree", e))?;
-        let path = format!("{prefix}{}", entry.filename.to_str_lossy());
+        let mut path = prefix.to_vec();
+        path.extend_from_slice(entry.filename);
         if entry.mode.is_tree() {
-            let child = cache.and_then(|c| {
-                c.children
-                    .iter()
-                    .find(|t| t.name.as_slice() == entry.filename.as_bytes())
-            });
-            walk_head(repo, entry.oid.to_owned(), child, &format!("{path}/"), out)?;
+            let name = entry.filename.as_bytes();
+            let at = match children.get(next) {
+                Some(t) if t.name.as_slice() == name => Some(next),
+                _ => children.iter().position(|t| t.name.as_slice() == name),
+            };
+            if let Some(i) = at {
+                next = i + 1;
+            }
+            path.push(b'/');
+            walk_head(
+                repo,
+                entry.oid.to_owned(),
+                at.map(|i| &children[i]),
+                &path,
+                out,
+            )?;
         } else if entry.mode.is_blob() {
             out.blobs.insert(path, entry.oid.to_owned());
         }

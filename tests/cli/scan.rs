@@ -546,6 +546,31 @@ fn staged_honours_git_index_file() {
     );
 }
 
+/// The index is read as git reads it (its checksum is not hashed on every
+/// hook run), so the decoder must still refuse a damaged one: a truncated
+/// index is an error (exit 2), never an empty staged change.
+#[test]
+fn staged_refuses_a_truncated_index() {
+    let e = repo();
+    for i in 0..20 {
+        e.write(&format!("d{i}/f.env"), "DEBUG=1\n");
+    }
+    e.write("a.env", &format!("GITHUB_TOKEN={}\n", token()));
+    e.git(&["add", "."]);
+    let index = e.dir.join(".git/index");
+    let full = std::fs::read(&index).unwrap();
+    for cut in [full.len() / 2, full.len() - 10, 30] {
+        std::fs::write(&index, &full[..cut]).unwrap();
+        let out = e.run_in(&["scan", "--staged"], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "cut at {cut}: {err}");
+        assert!(err.contains("cannot read the index"), "{err}");
+    }
+    std::fs::write(&index, &full).unwrap();
+    let (code, _, _) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 1);
+}
+
 #[test]
 fn history_reports_each_secret_once_with_the_commit_that_introduced_it() {
     let e = repo();
