@@ -180,31 +180,19 @@ fn walk_head(
     let object = repo
         .find_tree(tree)
         .map_err(|e| err("cannot read HEAD's tree", e))?;
-    let children = cache.map_or(&[][..], |c| &c.children[..]);
-    // git keeps a cache tree's children in the tree's order: look at the
-    // next one first, and search only when that is not it.
-    let mut next = 0;
+    // The cache tree's subdirectories by name (git orders them by name
+    // length first, not as the tree does).
+    let children: HashMap<&[u8], &gix::index::extension::Tree> = cache
+        .map(|c| c.children.iter().map(|t| (t.name.as_slice(), t)).collect())
+        .unwrap_or_default();
     for entry in TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
         let entry = entry.map_err(|e| err("cannot read HEAD's tree", e))?;
         let mut path = prefix.to_vec();
         path.extend_from_slice(entry.filename);
         if entry.mode.is_tree() {
-            let name = entry.filename.as_bytes();
-            let at = match children.get(next) {
-                Some(t) if t.name.as_slice() == name => Some(next),
-                _ => children.iter().position(|t| t.name.as_slice() == name),
-            };
-            if let Some(i) = at {
-                next = i + 1;
-            }
+            let child = children.get(entry.filename.as_bytes()).copied();
             path.push(b'/');
-            walk_head(
-                repo,
-                entry.oid.to_owned(),
-                at.map(|i| &children[i]),
-                &path,
-                out,
-            )?;
+            walk_head(repo, entry.oid.to_owned(), child, &path, out)?;
         } else if entry.mode.is_blob() {
             out.blobs.insert(path, entry.oid.to_owned());
         }

@@ -9,8 +9,8 @@
 
 use std::sync::OnceLock;
 
+use super::assignment;
 use base64::Engine as _;
-use regex::bytes::Regex;
 
 use super::validate;
 
@@ -87,56 +87,6 @@ fn stop() -> &'static Stop {
             }
         }
         s
-    })
-}
-
-fn assignment() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        // name, optional closing quote, an assignment operator (`=` may
-        // follow a type: `const KEY: &str =`, `password: str =`,
-        // `var token string =`), the value (double-, single-, back-quoted
-        // or bare). Built on every pre-commit run that meets a credential
-        // word, so built cheap: ASCII mode (the value classes match bytes,
-        // not UTF-8 sequences: ~10x cheaper, and `(?i)` cannot match
-        // non-ASCII look-alikes) and unbounded repeats (a bounded one is
-        // compiled as that many copies: `{1,200}` made the two patterns
-        // ~3x dearer to build). Lengths are judged in code (`MAX_LEN`).
-        regex::bytes::RegexBuilder::new(
-            r#"(?x)
-            (?P<name>[A-Za-z0-9_.\-\[\]]*
-                (?i:password|passwd|pwd|secret|token|api[_-]?key|auth|credential|private[_-]?key|access[_-]?key|passphrase)
-                [A-Za-z0-9_.\-]*)
-            ["']?
-            (?:
-                (?:\s*:\s*&?(?:'static\s+)?|\s+)[A-Za-z_][A-Za-z0-9_.:<>\[\]*]*\??\s*=
-                |\s*(?:=|:=|=>|:|\?=)
-            )\s*
-            (?:@?"(?P<dq>[^"\r\n]+)"|'(?P<sq>[^'\r\n]+)'|`(?P<bq>[^`\r\n]+)`|(?P<bare>[^\s"'`,;)\]}>]+))
-            "#,
-        )
-        .unicode(false)
-        .build()
-        .expect("generic pattern compiles")
-    })
-}
-
-/// `<provider>_KEY = value`: a name ending in `key`/`access` (a space
-/// may separate it: `nuget key`), an assignment operator, a value. Whether
-/// the name holds a provider word is decided in code.
-fn provider_assignment() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        regex::bytes::RegexBuilder::new(
-            r#"(?x)
-            (?P<name>[A-Za-z][A-Za-z0-9_.\-]+(?:\x20(?i:key|access))?)
-            ["']?\s*(?:=|:=|=>|:|\?=)\s*
-            (?:@?"(?P<dq>[^"\r\n]+)"|'(?P<sq>[^'\r\n]+)'|`(?P<bq>[^`\r\n]+)`|(?P<bare>[^\s"'`,;)\]}>]+))
-            "#,
-        )
-        .unicode(false)
-        .build()
-        .expect("provider-key pattern compiles")
     })
 }
 
@@ -323,15 +273,13 @@ pub fn scan_lines(
         if line.len() > MAX_LINE {
             continue;
         }
-        for caps in assignment().captures_iter(line) {
-            let Some(name) = caps.name("name") else {
+        for a in assignment::credential(line) {
+            let Some((vs, ve, quoted)) = assigned_value(&a, syntax) else {
                 continue;
             };
-            let Some((value, quoted)) = assigned_value(&caps, syntax) else {
-                continue;
-            };
+            let name = &line[a.name.0..a.name.1];
             // `?token=…` in a badge URL is a public read token.
-            let in_query = name.start() > 0 && matches!(line[name.start() - 1], b'?' | b'&');
+            let in_query = a.name.0 > 0 && matches!(line[a.name.0 - 1], b'?' | b'&');
             if in_query
                 && [&b"badge"[..], b"shields.io", b"codecov"]
                     .iter()
@@ -339,27 +287,24 @@ pub fn scan_lines(
             {
                 continue;
             }
-            if credential_name(name.as_bytes()) && secret_value(value.as_bytes(), quoted) {
-                emit(start + value.start(), start + value.end());
+            if credential_name(name) && secret_value(&line[vs..ve], quoted) {
+                emit(start + vs, start + ve);
             }
         }
-        for caps in provider_assignment().captures_iter(line) {
-            let Some(name) = caps.name("name") else {
+        for a in assignment::provider(line) {
+            let Some((vs, ve, quoted)) = assigned_value(&a, syntax) else {
                 continue;
             };
-            let Some((value, quoted)) = assigned_value(&caps, syntax) else {
-                continue;
-            };
-            let v = value.as_bytes();
+            let v = &line[vs..ve];
             // A key is one token: no spaces, no `:` (cache keys like
             // `user:session`), no `%` (format strings).
             if v.len() >= PROVIDER_MIN_LEN
                 && v.iter()
                     .all(|&c| c.is_ascii_alphanumeric() || b"+/=_-.~".contains(&c))
-                && provider_key_name(name.as_bytes())
+                && provider_key_name(&line[a.name.0..a.name.1])
                 && secret_value(v, quoted)
             {
-                emit(start + value.start(), start + value.end());
+                emit(start + vs, start + ve);
             }
         }
     }
@@ -588,20 +533,10 @@ fn random_enough(v: &[u8]) -> bool {
     }
 }
 
-/// The value an assignment regex captured, and whether it was quoted; a
-/// bare (unquoted) value counts only in data files.
-fn assigned_value<'h>(
-    caps: &regex::bytes::Captures<'h>,
-    syntax: Syntax,
-) -> Option<(regex::bytes::Match<'h>, bool)> {
-    match (
-        caps.name("dq").or(caps.name("sq")).or(caps.name("bq")),
-        caps.name("bare"),
-    ) {
-        (Some(v), _) => Some((v, true)),
-        (None, Some(v)) if syntax == Syntax::Data => Some((v, false)),
-        _ => None,
-    }
+/// An assignment's value span and whether it was quoted; a bare (unquoted)
+/// value counts only in data files.
+fn assigned_value(a: &assignment::Assignment, syntax: Syntax) -> Option<(usize, usize, bool)> {
+    (a.quoted || syntax == Syntax::Data).then_some((a.value.0, a.value.1, a.quoted))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! matcher) follows from the bytes scanned (see `prefilter`).
 
 pub mod allow;
+mod assignment;
 mod build_shared;
 pub mod decode;
 pub mod engine;

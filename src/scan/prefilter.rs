@@ -83,6 +83,13 @@ fn table(content: &[u8], f: &mut dyn FnMut(usize, usize)) {
         );
         for &w in &BUCKET_WORDS[s..e] {
             let kw = WORDS[usize::from(w)].as_bytes();
+            // Common pairs (`se`, `to`, `pa`) share a bucket with many
+            // words: the third byte rejects most of them in one compare.
+            if let (Some(&k), Some(&c)) = (kw.get(2), content.get(i + 2))
+                && k != c.to_ascii_lowercase()
+            {
+                continue;
+            }
             if content[i..]
                 .get(..kw.len())
                 .is_some_and(|c| c.eq_ignore_ascii_case(kw))
