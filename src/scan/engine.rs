@@ -331,7 +331,9 @@ impl Engine {
             let first = out.len();
             for (i, _) in fired.iter().enumerate().filter(|(_, f)| **f) {
                 let rule = self.rules[i].rule()?;
-                if rule.applies_to(name) {
+                // In a small scan (a pre-commit hook), a rule whose keyword
+                // occurs but whose pattern cannot match is never built.
+                if rule.applies_to(name) && (!self.prefilter.small() || rule.may_match(content)) {
                     self.run_rule(rule, content, out)?;
                 }
             }

@@ -59,6 +59,12 @@ impl Prefilter {
         table(content, f);
     }
 
+    /// Is this still a small scan (under [`DFA_AFTER`] bytes so far), where
+    /// building less beats searching faster?
+    pub fn small(&self) -> bool {
+        self.scanned.load(Ordering::Relaxed) < DFA_AFTER
+    }
+
     /// Has this prefilter switched to the DFA (tests)?
     #[cfg(test)]
     fn uses_dfa(&self) -> bool {

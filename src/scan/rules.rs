@@ -98,6 +98,9 @@ pub struct Rule {
     #[serde(skip)]
     #[schemars(skip)]
     compiled_path: OnceLock<Option<Regex>>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    quick: OnceLock<Option<regex_automata::hybrid::dfa::DFA>>,
 }
 
 /// Equal definitions (the compiled regexes are a cache).
@@ -147,6 +150,27 @@ impl Rule {
                     .flatten()
             })
             .as_ref()
+    }
+
+    /// Could the pattern match in `content`? Answered, until the regex is
+    /// built, by a forward lazy DFA without capture groups, which costs
+    /// about half the regex's build (no reverse automaton, captures,
+    /// one-pass engine or literal prefilter): a pre-commit scan meets many
+    /// rules' keywords in ordinary code (`pat` in `path`) and builds a
+    /// full regex only where one matches. `true` when unsure (no DFA for
+    /// this pattern, or the DFA gave up): the regex decides.
+    pub fn may_match(&self, content: &[u8]) -> bool {
+        if self.compiled.get().is_some() || self.pattern.is_empty() {
+            return true;
+        }
+        let Some(dfa) = self.quick.get_or_init(|| quick_dfa(&self.pattern)) else {
+            return true;
+        };
+        let mut cache = dfa.create_cache();
+        !matches!(
+            dfa.try_search_fwd(&mut cache, &regex_automata::Input::new(content)),
+            Ok(None)
+        )
     }
 
     /// The compiled path condition (`None` when the rule has none).
@@ -230,6 +254,18 @@ impl Rule {
         }
         Ok(())
     }
+}
+
+/// [`Rule::may_match`]'s automaton: the pattern as [`compile`] builds it
+/// first (ASCII, default limits), so both agree on what matches; `None`
+/// when that does not build (the regex then decides alone).
+fn quick_dfa(pattern: &str) -> Option<regex_automata::hybrid::dfa::DFA> {
+    use regex_automata::{nfa::thompson, util::syntax};
+    regex_automata::hybrid::dfa::DFA::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+        .build(pattern)
+        .ok()
 }
 
 /// Does `pattern` parse? `None` when it does, else why not. Cheap: a size
@@ -613,6 +649,20 @@ pattern = '''ghp_(mine[a-z]{8})'''
         })
         .unwrap();
         assert!(engine.scan(b"v zq_abcdefghij").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_rule_that_cannot_match_is_ruled_out_without_building_its_regex() {
+        let mut r = Rule::custom("quick", "prefix token");
+        r.pattern = r"\b(pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b".into();
+        // The keyword `pat` in ordinary code: no match, nothing built.
+        assert!(!r.may_match(b"let path = pattern.patch();"));
+        assert!(r.compiled.get().is_none());
+        let token = format!("patAbCdEfGh123456.{}", "0a".repeat(32));
+        assert!(r.may_match(format!("AIRTABLE={token}").as_bytes()));
+        assert!(r.regex().unwrap().is_match(token.as_bytes()));
+        // Once built, the regex answers.
+        assert!(r.may_match(b"path"));
     }
 
     #[test]
