@@ -99,8 +99,11 @@ fn skip(line: &[u8], mut i: usize, class: fn(u8) -> bool) -> usize {
     i
 }
 
-/// The value at `i`: its span, whether quoted, and where the match ends.
-fn value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)> {
+/// A value's span, whether it was quoted, and where the match ends.
+type Matched = ((usize, usize), bool, usize);
+
+/// The value at `i`.
+fn value(line: &[u8], i: usize) -> Option<Matched> {
     let quoted = |open: usize, q: u8| {
         let start = open + 1;
         let end = start
@@ -124,7 +127,7 @@ fn value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)> {
 }
 
 /// `\s*(?:=|:=|=>|:|\?=)\s*` then a value, each operator tried in turn.
-fn operator_value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)> {
+fn operator_value(line: &[u8], i: usize) -> Option<Matched> {
     let i = skip(line, i, space);
     for op in [&b"="[..], b":=", b"=>", b":", b"?="] {
         if line[i.min(line.len())..].starts_with(op)
@@ -138,7 +141,7 @@ fn operator_value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)
 
 /// A type then `=`: `(?:\s*:\s*&?(?:'static\s+)?|\s+)TYPE\??\s*=`, then the
 /// value.
-fn typed_value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)> {
+fn typed_value(line: &[u8], i: usize) -> Option<Matched> {
     let after_type = |t: usize| {
         if !line
             .get(t)
@@ -176,11 +179,7 @@ fn typed_value(line: &[u8], i: usize) -> Option<((usize, usize), bool, usize)> {
 }
 
 /// `["']?` then what `rest` matches.
-fn quote_then(
-    line: &[u8],
-    e: usize,
-    rest: impl Fn(usize) -> Option<((usize, usize), bool, usize)>,
-) -> Option<((usize, usize), bool, usize)> {
+fn quote_then(line: &[u8], e: usize, rest: impl Fn(usize) -> Option<Matched>) -> Option<Matched> {
     match line.get(e) {
         Some(b'"' | b'\'') => rest(e + 1),
         _ => rest(e),
@@ -194,21 +193,43 @@ fn starts(line: &[u8], from: usize, class: fn(u8) -> bool) -> impl Iterator<Item
     (from..line.len()).filter(move |&s| class(line[s]) && (s == from || !class(line[s - 1])))
 }
 
-/// Every credential assignment in `line`, left to right.
-pub fn credential(line: &[u8]) -> Vec<Assignment> {
+/// Successive leftmost matches, as a regex's `find_iter` gives them: from
+/// each search position, the first candidate start where `at` matches; the
+/// next search starts where that match ends.
+fn each_match<I: Iterator<Item = usize>>(
+    line: &[u8],
+    starts: impl Fn(usize) -> I,
+    at: impl Fn(usize) -> Option<(Assignment, usize)>,
+) -> Vec<Assignment> {
     let mut out = Vec::new();
     let mut from = 0;
-    'search: while from < line.len() {
-        for s in starts(line, from, name_head) {
-            if let Some((a, end)) = credential_at(line, s) {
-                out.push(a);
-                from = end;
-                continue 'search;
-            }
-        }
-        break;
+    while from < line.len() {
+        let Some((a, end)) = starts(from).find_map(&at) else {
+            break;
+        };
+        out.push(a);
+        from = end;
     }
     out
+}
+
+/// The name `s..e`, with what followed it, as a match and its end.
+fn assigned(s: usize, e: usize, (value, quoted, end): Matched) -> (Assignment, usize) {
+    let a = Assignment {
+        name: (s, e),
+        value,
+        quoted,
+    };
+    (a, end)
+}
+
+/// Every credential assignment in `line`, left to right.
+pub fn credential(line: &[u8]) -> Vec<Assignment> {
+    each_match(
+        line,
+        |from| starts(line, from, name_head),
+        |s| credential_at(line, s),
+    )
 }
 
 fn credential_at(line: &[u8], s: usize) -> Option<(Assignment, usize)> {
@@ -222,13 +243,8 @@ fn credential_at(line: &[u8], s: usize) -> Option<(Assignment, usize)> {
         let tail = skip(line, word_end, name_tail);
         for e in (word_end..=tail).rev() {
             let rest = |i| typed_value(line, i).or_else(|| operator_value(line, i));
-            if let Some((value, quoted, end)) = quote_then(line, e, rest) {
-                let a = Assignment {
-                    name: (s, e),
-                    value,
-                    quoted,
-                };
-                return Some((a, end));
+            if let Some(m) = quote_then(line, e, rest) {
+                return Some(assigned(s, e, m));
             }
         }
     }
@@ -239,28 +255,23 @@ fn credential_at(line: &[u8], s: usize) -> Option<(Assignment, usize)> {
 /// (`[A-Za-z][A-Za-z0-9_.-]+`, optionally followed by ` key`/` access`),
 /// left to right.
 pub fn provider(line: &[u8]) -> Vec<Assignment> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    'search: while from < line.len() {
-        // A name starts at a letter: the first letter of each run of name
-        // bytes (a match from a later one is found from it too).
-        let mut letter_in_run = false;
-        let letters = (from..line.len()).filter(|&s| {
-            let b = line[s];
-            let first = b.is_ascii_alphabetic() && !letter_in_run;
-            letter_in_run = name_tail(b) && (letter_in_run || b.is_ascii_alphabetic());
-            first
-        });
-        for s in letters {
-            if let Some((a, end)) = provider_at(line, s) {
-                out.push(a);
-                from = end;
-                continue 'search;
-            }
-        }
-        break;
-    }
-    out
+    each_match(
+        line,
+        |from| letter_starts(line, from),
+        |s| provider_at(line, s),
+    )
+}
+
+/// Where a provider-key name may start: the first letter of each run of
+/// name bytes from `from` (a match from a later one is found from it too).
+fn letter_starts(line: &[u8], from: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut letter_in_run = false;
+    (from..line.len()).filter(move |&s| {
+        let b = line[s];
+        let first = b.is_ascii_alphabetic() && !letter_in_run;
+        letter_in_run = name_tail(b) && (letter_in_run || b.is_ascii_alphabetic());
+        first
+    })
 }
 
 fn provider_at(line: &[u8], s: usize) -> Option<(Assignment, usize)> {
@@ -278,17 +289,8 @@ fn provider_at(line: &[u8], s: usize) -> Option<(Assignment, usize)> {
         }
     }
     ends.push(run);
-    for e in ends {
-        if let Some((value, quoted, end)) = quote_then(line, e, |i| operator_value(line, i)) {
-            let a = Assignment {
-                name: (s, e),
-                value,
-                quoted,
-            };
-            return Some((a, end));
-        }
-    }
-    None
+    ends.into_iter()
+        .find_map(|e| quote_then(line, e, |i| operator_value(line, i)).map(|m| assigned(s, e, m)))
 }
 
 #[cfg(test)]
@@ -393,6 +395,7 @@ mod tests {
             "@",
             "&",
             "'static ",
+            "'static",
             "str",
             "Option<String>",
             "*",
