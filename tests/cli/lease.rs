@@ -12,7 +12,7 @@ use crate::action::{parse_runner_file, run_action};
 use crate::common::{Env, assert_no_secret, expect_code};
 use crate::fake_aws::{self, FakeAws, Key, USER};
 use crate::fake_github::{APP_ID, FakeGithub, INSTALLATION_ID};
-use crate::rotate::{append_config, install};
+use crate::rotate::{append_config, github_plugin_project, install};
 
 const ENV: &str = "production";
 
@@ -190,16 +190,12 @@ fn lease_values_are_masked_in_run_mask_output() {
 /// `GITHUB_APP_PRIVATE_KEY`; `GH_TOKEN` is a lease of an installation
 /// token, with `lease_extra` lines under `lease:`.
 fn github_project(lease_extra: &str) -> (Env, FakeGithub) {
-    let env = Env::project();
-    let gh = FakeGithub::start();
-    let sha = install(&env, "github");
-    append_config(
-        &env,
-        &format!(
-            "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{url}']\nsecrets:\n  GH_TOKEN:\n    lease:\n      plugin: github\n      inputs: [GITHUB_APP_PRIVATE_KEY]\n      config: {{app_id: {APP_ID}, installation_id: {INSTALLATION_ID}, api_url: '{url}', permissions: {{contents: read}}}}\n{lease_extra}",
+    let (env, gh) = github_plugin_project("", |gh| {
+        format!(
+            "secrets:\n  GH_TOKEN:\n    lease:\n      plugin: github\n      inputs: [GITHUB_APP_PRIVATE_KEY]\n      config: {{app_id: {APP_ID}, installation_id: {INSTALLATION_ID}, api_url: '{url}', permissions: {{contents: read}}}}\n{lease_extra}",
             url = gh.url,
-        ),
-    );
+        )
+    });
     env.set("GITHUB_APP_PRIVATE_KEY", ENV, &gh.app_private_pem);
     (env, gh)
 }

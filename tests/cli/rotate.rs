@@ -37,18 +37,29 @@ pub(crate) fn append_config(env: &Env, text: &str) {
 /// A project with the github plugin granted the fake server, the API token
 /// stored as `GITHUB_TOKEN`, and `secrets` (YAML under `secrets:`, with
 /// `{API}` standing for the fake's URL).
-fn github_project(secrets: &str) -> (Env, FakeGithub) {
+/// A project with the github plugin installed and allowed to reach a fake
+/// GitHub, its config block followed by what `rest` writes for that fake
+/// (the rotation, lease or sync that uses it).
+pub fn github_plugin_project(
+    plugin_extra: &str,
+    rest: impl FnOnce(&FakeGithub) -> String,
+) -> (Env, FakeGithub) {
     let env = Env::project();
     let gh = FakeGithub::start();
     let sha = install(&env, "github");
-    append_config(
-        &env,
-        &format!(
-            "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{}']\n    timeout_secs: 20\nsecrets:\n{}",
-            gh.url,
-            secrets.replace("{API}", &gh.url)
-        ),
+    let config = format!(
+        "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{}']\n{plugin_extra}{}",
+        gh.url,
+        rest(&gh)
     );
+    append_config(&env, &config);
+    (env, gh)
+}
+
+fn github_project(secrets: &str) -> (Env, FakeGithub) {
+    let (env, gh) = github_plugin_project("    timeout_secs: 20\n", |gh| {
+        format!("secrets:\n{}", secrets.replace("{API}", &gh.url))
+    });
     env.set("GITHUB_TOKEN", ENV, &gh.pat);
     (env, gh)
 }

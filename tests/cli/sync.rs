@@ -10,7 +10,7 @@ use crate::common::{Env, UNTIL_CLEARED, assert_no_secret};
 use crate::fake_aws::{self, FakeAws};
 use crate::fake_github::{self, FakeGithub};
 use crate::fake_vault::{FakeVault, MOUNT, TOKEN};
-use crate::rotate::{append_config, install, kill_at};
+use crate::rotate::{append_config, github_plugin_project, install, kill_at};
 
 const ENV: &str = "production";
 const JOURNAL: &str = "secrets/.gsec-sync-production.vault.yaml";
@@ -419,17 +419,13 @@ const GH_VARIABLE: &str = "/repos/acme/app/actions/variables/GSEC_SYNC_FINGERPRI
 /// acme/app (`extra`: more settings for the target's config), with the API
 /// token stored as `GITHUB_TOKEN`.
 fn gh_project(extra: &str) -> (Env, FakeGithub) {
-    let env = Env::project();
-    let gh = FakeGithub::start();
-    let sha = install(&env, "github");
-    append_config(
-        &env,
-        &format!(
-            "plugins:\n  github:\n    path: plugins/github.wasm\n    sha256: {sha}\n    hosts: ['{url}']\nsync:\n  gh:\n    plugin: github\n    inputs: [GITHUB_TOKEN]\n    config: {{api_url: '{url}', repo: {repo}{extra}}}\n",
+    let (env, gh) = github_plugin_project("", |gh| {
+        format!(
+            "sync:\n  gh:\n    plugin: github\n    inputs: [GITHUB_TOKEN]\n    config: {{api_url: '{url}', repo: {repo}{extra}}}\n",
             url = gh.url,
             repo = fake_github::OWNER_REPO,
-        ),
-    );
+        )
+    });
     env.set("GITHUB_TOKEN", ENV, &gh.pat);
     env.set("DB_URL", ENV, DB);
     env.set("API_KEY", ENV, API);
