@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use super::{Fragment, ItemError, Lines, Order, Sink, Source};
 use crate::error::Result;
 use crate::git;
-use crate::scan::{Finding, Scanner};
+use crate::scan::Finding;
 
 pub struct History<'a> {
     pub repo: &'a gix::Repository,
@@ -93,7 +93,7 @@ impl Source for History<'_> {
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((seq, ci, ch)) = next else { break };
-                        change(scanner, sink, &repo, recent, seq, &hex[ci], &ch);
+                        change(sink, &repo, recent, seq, &hex[ci], &ch);
                     }
                 });
             }
@@ -178,9 +178,7 @@ impl Recent {
 }
 
 /// Read one change and hand what it added to the sink.
-#[allow(clippy::too_many_arguments)]
 fn change(
-    scanner: &Scanner,
     sink: &Sink<'_>,
     repo: &gix::Repository,
     recent: &Mutex<Recent>,
@@ -188,6 +186,7 @@ fn change(
     commit: &str,
     ch: &git::Change,
 ) {
+    let scanner = sink.scanner();
     let item = || {
         let short: String = commit.chars().take(12).collect();
         format!("{} (commit {short})", ch.path)
