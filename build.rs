@@ -25,6 +25,8 @@ use std::path::Path;
 #[path = "src/scan/build_shared.rs"]
 #[allow(dead_code)]
 mod build_shared;
+#[path = "src/scan/rule_head.rs"]
+mod rule_head;
 
 fn main() {
     let dir = Path::new("src/scan/rules");
@@ -230,6 +232,7 @@ fn keyword_table(rules: &[toml::Table]) -> String {
         start
     )
     .unwrap();
+    heads(rules, &mut s);
     let mut bstart = vec![0u16];
     let mut bwords: Vec<u16> = Vec::new();
     for b in &buckets {
@@ -251,6 +254,57 @@ fn keyword_table(rules: &[toml::Table]) -> String {
     )
     .unwrap();
     s
+}
+
+/// Each pack rule's head (see `scan::rule_head`): `HEAD_SETS`, the
+/// distinct byte sets; `HEADS`, every head as indexes into them, rule
+/// after rule; `HEAD_START`, where rule `i`'s head begins in `HEADS`
+/// (an empty head: the rule fires on its keyword alone).
+fn heads(rules: &[toml::Table], s: &mut String) {
+    let mut sets: Vec<rule_head::Set> = Vec::new();
+    let mut flat: Vec<u8> = Vec::new();
+    let mut start = vec![0u32];
+    for r in rules {
+        let keywords: Vec<&str> = match r.get("keywords") {
+            Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let pattern = r.get("pattern").and_then(toml::Value::as_str).unwrap_or("");
+        if let Some(head) = rule_head::derive(pattern, &keywords) {
+            for set in head {
+                let i = match sets.iter().position(|x| *x == set) {
+                    Some(i) => i,
+                    None => {
+                        sets.push(set);
+                        sets.len() - 1
+                    }
+                };
+                flat.push(u8::try_from(i).expect("at most 256 distinct head sets"));
+            }
+        }
+        start.push(flat.len() as u32);
+    }
+    writeln!(
+        s,
+        "pub(super) static HEAD_SETS: [[u64; 4]; {}] = {:?};",
+        sets.len(),
+        sets
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static HEADS: [u8; {}] = {:?};",
+        flat.len(),
+        flat
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static HEAD_START: [u32; {}] = {:?};",
+        start.len(),
+        start
+    )
+    .unwrap();
 }
 
 /// The provider words of a rule, for generic detection's `<PROVIDER>_KEY`

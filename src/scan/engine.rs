@@ -300,7 +300,10 @@ impl Engine {
                     prefilter::GENERIC | prefilter::K8S_SECRET => continue,
                     i => match self.pack_index[usize::from(i)] {
                         OFF => continue,
-                        r => fired[r as usize] = true,
+                        r if prefilter::head_fits(usize::from(i), content, start) => {
+                            fired[r as usize] = true
+                        }
+                        _ => continue,
                     },
                 }
                 any = true;

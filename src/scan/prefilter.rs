@@ -78,6 +78,21 @@ pub fn targets(word: usize) -> &'static [u16] {
     &TARGETS[usize::from(TARGET_START[word])..usize::from(TARGET_START[word + 1])]
 }
 
+/// Does pack rule `rule`'s head (see `scan::rule_head`) fit `content` at
+/// `at`, an occurrence of one of its keywords? Every match of the rule
+/// begins at such an occurrence with such bytes, so where none fits the
+/// rule cannot match. `true` for a rule without a head.
+#[inline]
+pub fn head_fits(rule: usize, content: &[u8], at: usize) -> bool {
+    let head = &HEADS[HEAD_START[rule] as usize..HEAD_START[rule + 1] as usize];
+    content.get(at..).is_some_and(|c| {
+        c.len() >= head.len()
+            && c.iter()
+                .zip(head)
+                .all(|(&b, &s)| HEAD_SETS[usize::from(s)][usize::from(b >> 6)] >> (b & 63) & 1 == 1)
+    })
+}
+
 /// The compile-time table: at each offset, the words of the bucket of
 /// the next two bytes.
 fn table(content: &[u8], f: &mut dyn FnMut(usize, usize)) {
