@@ -257,12 +257,13 @@ fn keyword_table(rules: &[toml::Table]) -> String {
 }
 
 /// Each pack rule's head (see `scan::rule_head`): `HEAD_SETS`, the
-/// distinct byte sets; `HEADS`, every head as indexes into them, rule
-/// after rule; `HEAD_START`, where rule `i`'s head begins in `HEADS`
-/// (an empty head: the rule fires on its keyword alone).
+/// distinct byte sets; `HEADS`, every head's pieces rule after rule, each
+/// the index of its set plus its gap times 256; `HEAD_START`, where rule
+/// `i`'s head begins in `HEADS` (an empty head: the rule fires on its
+/// keyword alone).
 fn heads(rules: &[toml::Table], s: &mut String) {
     let mut sets: Vec<rule_head::Set> = Vec::new();
-    let mut flat: Vec<u8> = Vec::new();
+    let mut flat: Vec<u16> = Vec::new();
     let mut start = vec![0u32];
     for r in rules {
         let keywords: Vec<&str> = match r.get("keywords") {
@@ -270,17 +271,16 @@ fn heads(rules: &[toml::Table], s: &mut String) {
             _ => Vec::new(),
         };
         let pattern = r.get("pattern").and_then(toml::Value::as_str).unwrap_or("");
-        if let Some(head) = rule_head::derive(pattern, &keywords) {
-            for set in head {
-                let i = match sets.iter().position(|x| *x == set) {
-                    Some(i) => i,
-                    None => {
-                        sets.push(set);
-                        sets.len() - 1
-                    }
-                };
-                flat.push(u8::try_from(i).expect("at most 256 distinct head sets"));
-            }
+        for piece in rule_head::derive(pattern, &keywords).unwrap_or_default() {
+            let i = match sets.iter().position(|x| *x == piece.set) {
+                Some(i) => i,
+                None => {
+                    sets.push(piece.set);
+                    sets.len() - 1
+                }
+            };
+            let i = u8::try_from(i).expect("at most 256 distinct head sets");
+            flat.push(u16::from(i) | u16::from(piece.gap) << 8);
         }
         start.push(flat.len() as u32);
     }
@@ -293,7 +293,7 @@ fn heads(rules: &[toml::Table], s: &mut String) {
     .unwrap();
     writeln!(
         s,
-        "pub(super) static HEADS: [u8; {}] = {:?};",
+        "pub(super) static HEADS: [u16; {}] = {:?};",
         flat.len(),
         flat
     )

@@ -84,6 +84,7 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
     };
     let head = head_blobs(repo, index.tree())?;
     let mut out = Vec::new();
+    let mut vouched: Option<Vec<u8>> = None;
     for entry in index.entries() {
         use gix::index::entry::{Mode, Stage};
         if entry.stage() != Stage::Unconflicted
@@ -92,7 +93,13 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
             continue;
         }
         let path: &[u8] = entry.path(index);
-        if head.unchanged(path) {
+        // Entries are sorted by path: a vouched-for directory's entries
+        // follow one another, and the last one found answers for them.
+        if vouched.as_deref().is_some_and(|d| path.starts_with(d)) {
+            continue;
+        }
+        if let Some(dir) = head.unchanged(path) {
+            vouched = Some(dir.to_vec());
             continue;
         }
         let prev = head.blobs.get(path).copied();
@@ -119,16 +126,19 @@ struct HeadBlobs {
 }
 
 impl HeadBlobs {
-    /// Is `path` in a directory the cache tree vouches for? One lookup per
-    /// directory level (a large directory's hundreds of unchanged
-    /// subdirectories made a scan of every one per index entry).
-    fn unchanged(&self, path: &[u8]) -> bool {
-        self.unchanged_dirs.contains(&b""[..])
-            || path
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'/')
-                .any(|(i, _)| self.unchanged_dirs.contains(&path[..=i]))
+    /// The directory of `path` (a prefix ending in `/`, or `""`) that the
+    /// cache tree vouches for, if any. One lookup per directory level (a
+    /// large directory's hundreds of unchanged subdirectories made a scan
+    /// of every one per index entry).
+    fn unchanged<'p>(&self, path: &'p [u8]) -> Option<&'p [u8]> {
+        if self.unchanged_dirs.contains(&b""[..]) {
+            return Some(b"");
+        }
+        path.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'/')
+            .map(|(i, _)| &path[..=i])
+            .find(|dir| self.unchanged_dirs.contains(*dir))
     }
 }
 

@@ -1,34 +1,53 @@
-//! A rule's *head*: the bytes every match of its pattern begins with, as
-//! one byte set per position, kept only when every match also begins with
-//! one of the rule's keywords.
+//! A rule's *head*: what every match of its pattern begins with, as a
+//! short sequence of pieces (one byte from a set, or a gap of up to `n`
+//! bytes from a set), kept only when every match also begins with one of
+//! the rule's keywords.
 //!
 //! The prefilter then fires a rule only at a keyword occurrence that its
 //! head fits: `pat` in `path` does not fire `airtable-pat`, whose matches
 //! begin `pat`, 14 letters or digits and a dot; `key` in `api_key` does
-//! not fire `telnyx-api-key` (`KEY` and 32 upper-case hex digits). In a
-//! pre-commit hook most keyword occurrences are such ordinary words, and
-//! each rule they fired cost a regex build.
+//! not fire `telnyx-api-key` (`KEY` and 32 upper-case hex digits); `ibm`
+//! fires `ibm-cloud-api-key` only when `api`, `iam` or the like follows
+//! within 20 name characters. In a pre-commit hook most keyword
+//! occurrences are such ordinary words, and each rule they fired cost an
+//! automaton build.
 //!
 //! Derived at build time (`build.rs` takes this file with `#[path]`; the
-//! tables land in `OUT_DIR/keywords.rs`) from the pattern's syntax tree,
-//! parsed as [`super::build_shared::compile`] compiles it first: bytes,
-//! ASCII classes. Only `regex-syntax` and `std` may be used here.
+//! tables land in `OUT_DIR/keywords.rs`, read by `prefilter::head_fits`)
+//! from the pattern's syntax tree, parsed as
+//! [`super::build_shared::compile`] compiles it first: bytes, ASCII
+//! classes, the `regex` crate's default flags. Only `regex-syntax` and
+//! `std` may be used here.
 //!
 //! Soundness: the head is a necessary condition. Zero-width assertions are
-//! skipped (a weaker condition), a repetition contributes its minimum, an
-//! alternation the union of its branches up to the shortest; the walk stops
-//! at the first piece of variable length. So every match starts with bytes
-//! in the head's sets, and since the keyword check below holds, at an
-//! occurrence of one of the rule's keywords, where the prefilter looks.
+//! skipped (a weaker condition); a repetition of one byte contributes its
+//! minimum and a gap up to its maximum; an alternation the union of its
+//! branches up to the shortest; the walk stops at the first piece it
+//! cannot describe (an unbounded repetition, a long gap). So every match
+//! starts with bytes the head fits, and since the keyword check below
+//! holds, at an occurrence of one of the rule's keywords, where the
+//! prefilter looks.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// A set of bytes: bit `b % 64` of word `b / 64`.
 pub type Set = [u64; 4];
 
-/// Positions kept at most (the first ones reject nearly every ordinary
+/// One piece of a head: `gap == 0`, one byte in `set`; else between 0
+/// and `gap` bytes in `set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    pub set: Set,
+    pub gap: u8,
+}
+
+/// Pieces kept at most (the first ones reject nearly every ordinary
 /// word; a longer head only costs table space).
 pub const MAX: usize = 24;
+
+/// The longest gap described (`[\w.-]{0,20}` between a provider's name
+/// and `key`); a longer one ends the head.
+pub const MAX_GAP: u32 = 32;
 
 /// Does `set` hold byte `b`?
 #[inline]
@@ -39,8 +58,8 @@ pub fn holds(set: &Set, b: u8) -> bool {
 /// The head of `pattern`, if every match begins with one of `keywords`
 /// (lowercase, compared ASCII case-insensitively as the prefilter does)
 /// and the head says more than that keyword; `None` otherwise (the rule
-/// then fires on its keyword alone, as before).
-pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Set>> {
+/// then fires on its keyword alone).
+pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Piece>> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -50,16 +69,60 @@ pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Set>> {
     let mut head = Vec::new();
     walk(&hir, &mut head);
     let shortest = keywords.iter().map(|k| k.len()).min()?;
+    let fixed: Vec<Set> = head
+        .iter()
+        .take_while(|p| p.gap == 0)
+        .map(|p| p.set)
+        .collect();
     let tighter = head.len() > shortest
-        || head
+        || fixed
             .iter()
             .any(|s| s.iter().map(|w| w.count_ones()).sum::<u32>() == 1);
-    (tighter && starts_with_a_keyword(&head, keywords)).then_some(head)
+    (tighter && starts_with_a_keyword(&fixed, keywords)).then_some(head)
 }
 
-/// Append the sets `h` begins with to `out`; `true` when all of `h` was
-/// of fixed length (the walk may go on after it).
-fn walk(h: &Hir, out: &mut Vec<Set>) -> bool {
+/// Does `head` fit the start of `c`? (What `prefilter::head_fits` does
+/// with the generated tables.)
+#[cfg(test)]
+pub fn fits(head: &[Piece], c: &[u8]) -> bool {
+    let Some((p, rest)) = head.split_first() else {
+        return true;
+    };
+    if p.gap == 0 {
+        return c.first().is_some_and(|&b| holds(&p.set, b)) && fits(rest, &c[1..]);
+    }
+    for j in 0..=usize::from(p.gap) {
+        if fits(rest, &c[j..]) {
+            return true;
+        }
+        if !c.get(j).is_some_and(|&b| holds(&p.set, b)) {
+            return false;
+        }
+    }
+    false
+}
+
+fn one(set: Set) -> Piece {
+    Piece { set, gap: 0 }
+}
+
+/// The set of one-byte `h` (a class or a one-byte literal), if it is one.
+fn single(h: &Hir) -> Option<Set> {
+    match h.kind() {
+        HirKind::Class(c) => byte_set(c),
+        HirKind::Literal(lit) if lit.0.len() == 1 => {
+            let mut s = [0; 4];
+            s[usize::from(lit.0[0] >> 6)] |= 1 << (lit.0[0] & 63);
+            Some(s)
+        }
+        HirKind::Capture(c) => single(&c.sub),
+        _ => None,
+    }
+}
+
+/// Append the pieces `h` begins with to `out`; `true` when all of `h` was
+/// described (the walk may go on after it).
+fn walk(h: &Hir, out: &mut Vec<Piece>) -> bool {
     if out.len() >= MAX {
         return false;
     }
@@ -72,13 +135,13 @@ fn walk(h: &Hir, out: &mut Vec<Set>) -> bool {
                 }
                 let mut s = [0; 4];
                 s[usize::from(b >> 6)] |= 1 << (b & 63);
-                out.push(s);
+                out.push(one(s));
             }
             true
         }
         HirKind::Class(class) => match byte_set(class) {
             Some(s) => {
-                out.push(s);
+                out.push(one(s));
                 true
             }
             None => false,
@@ -89,12 +152,23 @@ fn walk(h: &Hir, out: &mut Vec<Set>) -> bool {
                     return false;
                 }
             }
-            r.max == Some(r.min)
+            match (r.max, single(&r.sub)) {
+                (Some(max), _) if max == r.min => true,
+                (Some(max), Some(set)) if max - r.min <= MAX_GAP && out.len() < MAX => {
+                    out.push(Piece {
+                        set,
+                        gap: (max - r.min) as u8,
+                    });
+                    true
+                }
+                _ => false,
+            }
         }
         HirKind::Capture(c) => walk(&c.sub, out),
         HirKind::Concat(subs) => subs.iter().all(|s| walk(s, out)),
         HirKind::Alternation(subs) => {
-            let branches: Vec<(Vec<Set>, bool)> = subs
+            // Position by position while every branch has one byte there.
+            let branches: Vec<(Vec<Piece>, bool)> = subs
                 .iter()
                 .map(|s| {
                     let mut v = Vec::new();
@@ -102,16 +176,17 @@ fn walk(h: &Hir, out: &mut Vec<Set>) -> bool {
                     (v, whole)
                 })
                 .collect();
-            let n = branches.iter().map(|(v, _)| v.len()).min().unwrap_or(0);
+            let fixed = |v: &Vec<Piece>| v.iter().take_while(|p| p.gap == 0).count();
+            let n = branches.iter().map(|(v, _)| fixed(v)).min().unwrap_or(0);
             let n = n.min(MAX - out.len());
             for i in 0..n {
                 let mut s = [0; 4];
                 for (v, _) in &branches {
-                    for (w, x) in s.iter_mut().zip(v[i]) {
+                    for (w, x) in s.iter_mut().zip(v[i].set) {
                         *w |= x;
                     }
                 }
-                out.push(s);
+                out.push(one(s));
             }
             branches.iter().all(|(v, whole)| *whole && v.len() == n)
         }
@@ -186,20 +261,24 @@ fn starts_with_a_keyword(head: &[Set], keywords: &[&str]) -> bool {
 mod tests {
     use super::*;
 
-    /// The head as strings of the bytes each set holds (printable ones).
-    fn shown(head: &[Set]) -> Vec<String> {
+    /// The head as the printable bytes of each piece, a gap as `{..n}`.
+    fn shown(head: &[Piece]) -> Vec<String> {
         head.iter()
-            .map(|s| {
-                (b' '..=b'~')
-                    .filter(|&b| holds(s, b))
+            .map(|p| {
+                let set: String = (b' '..=b'~')
+                    .filter(|&b| holds(&p.set, b))
                     .map(char::from)
-                    .collect()
+                    .collect();
+                match p.gap {
+                    0 => set,
+                    n => format!("{set}{{..{n}}}"),
+                }
             })
             .collect()
     }
 
     #[test]
-    fn a_prefix_token_head_runs_to_its_first_variable_piece() {
+    fn a_prefix_token_head_runs_to_its_first_undescribed_piece() {
         let h = derive(r"\b(pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", &["pat"]).unwrap();
         assert_eq!(h.len(), MAX);
         let s = shown(&h);
@@ -207,17 +286,60 @@ mod tests {
         assert_eq!(s[3].len(), 62);
         assert_eq!(s[17], ".");
         assert_eq!(s[18], "0123456789abcdef");
+        assert!(!fits(&h, b"path = pattern"));
+        let token = format!("patAbCdEfGh123456.{}", "0a".repeat(32));
+        assert!(fits(&h, token.as_bytes()));
         // Case-sensitive pattern, case-insensitive keyword: tighter.
         let h = derive(r"\b(KEY[0-9A-F]{32}_[A-Za-z0-9]{22})\b", &["key"]).unwrap();
         assert_eq!(&shown(&h)[..4], ["K", "E", "Y", "0123456789ABCDEF"]);
-        // A repetition gives its minimum, then the walk stops.
-        let h = derive(
-            r"\b(perm[:-][A-Za-z0-9+/=_-]{4,60}\.x)",
-            &["perm:", "perm-"],
-        )
-        .unwrap();
+        assert!(!fits(&h, b"key: value"));
+        // A repetition gives its minimum and a gap up to its maximum.
+        let h = derive(r"\b(perm[:-][A-Za-z0-9_-]{4,60}\.x)", &["perm:", "perm-"]).unwrap();
         assert_eq!(h.len(), 9);
         assert_eq!(shown(&h)[4], "-:");
+        let h = derive(r"ab_[a-z]{2,5}\.[0-9]+", &["ab_"]).unwrap();
+        assert_eq!(
+            shown(&h)[3..],
+            [
+                "abcdefghijklmnopqrstuvwxyz",
+                "abcdefghijklmnopqrstuvwxyz",
+                "abcdefghijklmnopqrstuvwxyz{..3}",
+                ".",
+                "0123456789"
+            ]
+        );
+        for (text, fit) in [
+            ("ab_xy.1", true),
+            ("ab_xyzzy.1", true),
+            ("ab_xyzzyx.1", false),
+            ("ab_x.1", false),
+            ("ab_xyz", false),
+            ("AB_xyz.0", false), // the pattern is case-sensitive
+        ] {
+            assert_eq!(fits(&h, text.as_bytes()), fit, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_context_rule_needs_its_credential_word_within_the_gap() {
+        let h = derive(
+            r#"(?i:ibm[\w.-]{0,20}(?:api[\w.-]?key|apikey|iam[\w.-]?key))[\w.-]{0,30}["']?\s*[:=]"#,
+            &["ibm"],
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&h)[3..],
+            [
+                "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz{..20}",
+                "AIai",
+                "APap",
+                "IMim"
+            ]
+        );
+        assert!(fits(&h, b"IBM_CLOUD_API_KEY = x"));
+        assert!(fits(&h, b"ibmApiKey: x"));
+        assert!(!fits(&h, b"ibm cloud api key"));
+        assert!(!fits(&h, b"ibm_deployment_region_name_api"));
     }
 
     #[test]
@@ -233,6 +355,7 @@ mod tests {
             None
         );
         assert_eq!(derive(r"[a-z]*tok_[a-z]{8}", &["tok_"]), None);
+        assert_eq!(derive(r"[a-z]?tok_[a-z]{8}", &["tok_"]), None);
         // Branches of different lengths: the head stops within the
         // shortest, before any keyword is complete.
         assert_eq!(
@@ -243,7 +366,7 @@ mod tests {
             None
         );
         // Says nothing the keyword does not.
-        assert_eq!(derive(r"(?i:(?:\bfal)[\w.-]{0,20}key)", &["fal"]), None);
+        assert_eq!(derive(r"(?i:fal)\s*x", &["fal"]), None);
         // Does not parse, or no keyword.
         assert_eq!(derive(r"ab_[", &["ab_"]), None);
         assert_eq!(derive(r"ab_[a-z]{8}", &[]), None);
@@ -269,35 +392,37 @@ mod tests {
         // Same-length branches: the walk goes on after them.
         let h = derive(r"(?:ab|AB)_\d", &["ab_"]).unwrap();
         assert_eq!(shown(&h), ["Aa", "Bb", "_", "0123456789"]);
+        // A gap inside a branch ends the union there.
+        let h = derive(r"ab_(?:x[0-9]?y|zzz)", &["ab_"]).unwrap();
+        assert_eq!(shown(&h), ["a", "b", "_", "xz"]);
     }
 
-    /// Every head of the built-in pack is one its samples fit: each true
-    /// positive the rule finds begins with bytes in the head's sets.
+    /// The generated tables, through `prefilter::head_fits`, fit every
+    /// match the pack's rules find in their true-positive samples.
     #[test]
     fn the_pack_heads_fit_every_sample_match() {
         let mut with_head = 0;
+        let mut i = 0;
         for (file, text) in crate::scan::rules::FILES {
             for rule in crate::scan::rules::parse(file, text).unwrap() {
                 let kw: Vec<&str> = rule.keywords.iter().map(String::as_str).collect();
-                let Some(head) = derive(&rule.pattern, &kw) else {
-                    continue;
-                };
-                with_head += 1;
+                if derive(&rule.pattern, &kw).is_some() {
+                    with_head += 1;
+                }
                 let re = rule.regex().unwrap();
                 for tp in &rule.tp {
                     for m in re.find_iter(tp.as_bytes()) {
-                        let at = &tp.as_bytes()[m.start()..];
                         assert!(
-                            at.len() >= head.len()
-                                && at.iter().zip(&head).all(|(&b, s)| holds(s, b)),
+                            super::super::prefilter::head_fits(i, tp.as_bytes(), m.start()),
                             "{}: head does not fit {tp:?}",
                             rule.id
                         );
                     }
                 }
+                i += 1;
             }
         }
-        // Most prefix-token rules have one.
-        assert!(with_head > 200, "{with_head}");
+        assert_eq!(i, super::super::prefilter::RULES);
+        assert!(with_head > 300, "{with_head}");
     }
 }
