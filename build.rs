@@ -89,10 +89,7 @@ fn check_rules(origin: &[String], rules: &[toml::Table]) {
     let check = |i: usize| -> Option<String> {
         let rule = &rules[i];
         let id = rule.get("id").and_then(toml::Value::as_str).unwrap_or("?");
-        let keywords: Vec<&str> = match rule.get("keywords") {
-            Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let keywords = keywords(rule);
         let pattern = rule
             .get("pattern")
             .and_then(toml::Value::as_str)
@@ -256,6 +253,14 @@ fn keyword_table(rules: &[toml::Table]) -> String {
     s
 }
 
+/// A rule's keywords (none when the field is missing or not a list).
+fn keywords(rule: &toml::Table) -> Vec<&str> {
+    match rule.get("keywords") {
+        Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Each pack rule's head (see `scan::rule_head`): `HEAD_SETS`, the
 /// distinct byte sets; `HEADS`, every head's pieces rule after rule, each
 /// the index of its set plus its gap times 256; `HEAD_START`, where rule
@@ -266,21 +271,10 @@ fn heads(rules: &[toml::Table], s: &mut String) {
     let mut flat: Vec<u16> = Vec::new();
     let mut start = vec![0u32];
     for r in rules {
-        let keywords: Vec<&str> = match r.get("keywords") {
-            Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let keywords = keywords(r);
         let pattern = r.get("pattern").and_then(toml::Value::as_str).unwrap_or("");
-        for piece in rule_head::derive(pattern, &keywords).unwrap_or_default() {
-            let i = match sets.iter().position(|x| *x == piece.set) {
-                Some(i) => i,
-                None => {
-                    sets.push(piece.set);
-                    sets.len() - 1
-                }
-            };
-            let i = u8::try_from(i).expect("at most 256 distinct head sets");
-            flat.push(u16::from(i) | u16::from(piece.gap) << 8);
+        if let Some(head) = rule_head::derive(pattern, &keywords) {
+            flat.extend(rule_head::encode(&head, &mut sets));
         }
         start.push(flat.len() as u32);
     }

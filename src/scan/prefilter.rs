@@ -85,23 +85,24 @@ pub fn targets(word: usize) -> &'static [u16] {
 #[inline]
 pub fn head_fits(rule: usize, content: &[u8], at: usize) -> bool {
     let head = &HEADS[HEAD_START[rule] as usize..HEAD_START[rule + 1] as usize];
-    head.is_empty() || content.get(at..).is_some_and(|c| fits(head, c))
+    head.is_empty() || content.get(at..).is_some_and(|c| fits(head, &HEAD_SETS, c))
 }
 
-/// `head` (pieces: a set index, plus a gap length times 256) at the start
-/// of `c`; a gap tries each of its lengths.
-fn fits(head: &[u16], c: &[u8]) -> bool {
+/// `head` (pieces: an index into `sets`, plus a gap length times 256;
+/// see `rule_head::encode`) at the start of `c`; a gap tries each of its
+/// lengths.
+pub(super) fn fits(head: &[u16], sets: &[[u64; 4]], c: &[u8]) -> bool {
     let Some((&piece, rest)) = head.split_first() else {
         return true;
     };
-    let set = &HEAD_SETS[usize::from(piece & 0xFF)];
+    let set = &sets[usize::from(piece & 0xFF)];
     let holds = |b: u8| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1;
     let gap = usize::from(piece >> 8);
     if gap == 0 {
-        return c.first().is_some_and(|&b| holds(b)) && fits(rest, &c[1..]);
+        return c.first().is_some_and(|&b| holds(b)) && fits(rest, sets, &c[1..]);
     }
     for j in 0..=gap {
-        if fits(rest, &c[j..]) {
+        if fits(rest, sets, &c[j..]) {
             return true;
         }
         if !c.get(j).is_some_and(|&b| holds(b)) {

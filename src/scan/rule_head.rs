@@ -49,6 +49,10 @@ pub const MAX: usize = 24;
 /// and `key`); a longer one ends the head.
 pub const MAX_GAP: u32 = 32;
 
+/// Gaps kept at most: each gap's lengths are tried in turn, so `k` gaps
+/// cost up to `(MAX_GAP + 1)^k` tries at a keyword occurrence.
+pub const MAX_GAPS: usize = 2;
+
 /// Does `set` hold byte `b`?
 #[inline]
 pub fn holds(set: &Set, b: u8) -> bool {
@@ -81,25 +85,19 @@ pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Piece>> {
     (tighter && starts_with_a_keyword(&fixed, keywords)).then_some(head)
 }
 
-/// Does `head` fit the start of `c`? (What `prefilter::head_fits` does
-/// with the generated tables.)
-#[cfg(test)]
-pub fn fits(head: &[Piece], c: &[u8]) -> bool {
-    let Some((p, rest)) = head.split_first() else {
-        return true;
-    };
-    if p.gap == 0 {
-        return c.first().is_some_and(|&b| holds(&p.set, b)) && fits(rest, &c[1..]);
-    }
-    for j in 0..=usize::from(p.gap) {
-        if fits(rest, &c[j..]) {
-            return true;
-        }
-        if !c.get(j).is_some_and(|&b| holds(&p.set, b)) {
-            return false;
-        }
-    }
-    false
+/// `head` as the prefilter's tables hold it: each piece the index of its
+/// set in `sets` (added there if new) plus its gap times 256.
+pub fn encode(head: &[Piece], sets: &mut Vec<Set>) -> Vec<u16> {
+    head.iter()
+        .map(|p| {
+            let i = sets.iter().position(|x| *x == p.set).unwrap_or_else(|| {
+                sets.push(p.set);
+                sets.len() - 1
+            });
+            let i = u8::try_from(i).expect("at most 256 distinct head sets");
+            u16::from(i) | u16::from(p.gap) << 8
+        })
+        .collect()
 }
 
 fn one(set: Set) -> Piece {
@@ -154,7 +152,11 @@ fn walk(h: &Hir, out: &mut Vec<Piece>) -> bool {
             }
             match (r.max, single(&r.sub)) {
                 (Some(max), _) if max == r.min => true,
-                (Some(max), Some(set)) if max - r.min <= MAX_GAP && out.len() < MAX => {
+                (Some(max), Some(set))
+                    if max - r.min <= MAX_GAP
+                        && out.len() < MAX
+                        && out.iter().filter(|p| p.gap > 0).count() < MAX_GAPS =>
+                {
                     out.push(Piece {
                         set,
                         gap: (max - r.min) as u8,
@@ -261,6 +263,13 @@ fn starts_with_a_keyword(head: &[Set], keywords: &[&str]) -> bool {
 mod tests {
     use super::*;
 
+    /// Does `head` fit the start of `c`, as the prefilter checks it?
+    fn fits(head: &[Piece], c: &[u8]) -> bool {
+        let mut sets = Vec::new();
+        let pieces = encode(head, &mut sets);
+        crate::scan::prefilter::fits(&pieces, &sets, c)
+    }
+
     /// The head as the printable bytes of each piece, a gap as `{..n}`.
     fn shown(head: &[Piece]) -> Vec<String> {
         head.iter()
@@ -340,6 +349,13 @@ mod tests {
         assert!(fits(&h, b"ibmApiKey: x"));
         assert!(!fits(&h, b"ibm cloud api key"));
         assert!(!fits(&h, b"ibm_deployment_region_name_api"));
+    }
+
+    #[test]
+    fn at_most_two_gaps() {
+        let h = derive(r"ab_x{0,3}y{0,3}z{0,3}w", &["ab_"]).unwrap();
+        assert_eq!(shown(&h), ["a", "b", "_", "x{..3}", "y{..3}"]);
+        assert!(fits(&h, b"ab_xxyz"));
     }
 
     #[test]
