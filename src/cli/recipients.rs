@@ -241,9 +241,19 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
         });
         match res {
             Ok(((change, names), written)) => {
-                // In-flight rotations hold values too.
-                if let Err(e) = crate::rotate::journal::Journal::rewrap(&project, env) {
-                    failures.push(e);
+                // In-flight rotations (which hold values) and syncs keep
+                // journals encrypted to the same recipients.
+                let journals = std::iter::once(crate::rotate::journal::path(&project, env)).chain(
+                    project
+                        .config
+                        .sync
+                        .keys()
+                        .map(|t| crate::sync::journal_path(&project, env, t)),
+                );
+                for p in journals {
+                    if let Err(e) = crate::rotate::journal::Journal::rewrap_at(&project, env, p) {
+                        failures.push(e);
+                    }
                 }
                 if !change.removed.is_empty() {
                     let removed: Vec<String> =

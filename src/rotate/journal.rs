@@ -210,14 +210,16 @@ impl Journal {
         Ok(Journal { vault, _lock: lock })
     }
 
-    /// Re-wrap an existing journal for the environment's current recipients
-    /// (`gsec updatekeys`): a removed recipient must not keep reading the
-    /// pending and previous values. No-op when there is no journal.
-    pub fn rewrap(project: &Project, env: &str) -> Result<bool> {
-        if !path(project, env).exists() {
+    /// Re-wrap an existing journal file `p` of `env` for the environment's
+    /// current recipients (`gsec updatekeys`): a removed recipient must not
+    /// keep reading a rotation's pending and previous values, and a new one
+    /// must be able to finish an interrupted rotation or sync. No-op when
+    /// there is no such file.
+    pub fn rewrap_at(project: &Project, env: &str, p: PathBuf) -> Result<bool> {
+        if !p.exists() {
             return Ok(false);
         }
-        Journal::open(project, env)?.vault.save()
+        Journal::open_at(project, env, p)?.vault.save()
     }
 
     /// Secrets with a record.

@@ -409,6 +409,12 @@ fn updatekeys_rewraps_an_in_flight_rotation_journal() {
     rotate(&env, "DEPLOY_KEY"); // leaves the journal waiting for the grace period
     let journal = env.path("secrets/.gsec-rotation-production.yaml");
     assert!(journal.exists());
+    follows_recipients(&env, &journal);
+}
+
+/// `recipients add` and `rm` (which run updatekeys) re-wrap the journal
+/// file `journal` for a new recipient, then re-key it without them.
+pub(crate) fn follows_recipients(env: &Env, journal: &std::path::Path) {
     let recipients = |p: &std::path::Path| {
         let v: serde_json::Value =
             serde_norway::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
@@ -422,13 +428,15 @@ fn updatekeys_rewraps_an_in_flight_rotation_journal() {
     let (_, bob) = env.other_key("bob");
     env.ok(&["recipients", "add", &bob]);
     assert!(
-        recipients(&journal).contains(&bob),
-        "journal re-wrapped for the new recipient"
+        recipients(journal).contains(&bob),
+        "{}: re-wrapped for the new recipient",
+        journal.display()
     );
     env.ok(&["recipients", "rm", &bob]);
     assert!(
-        !recipients(&journal).contains(&bob),
-        "journal re-keyed without the removed recipient"
+        !recipients(journal).contains(&bob),
+        "{}: re-keyed without the removed recipient",
+        journal.display()
     );
 }
 

@@ -213,6 +213,21 @@ fn a_failed_write_is_reported_per_name_and_exits_2_after_the_rest() {
     assert!(!err.contains("hvs.wrong-token"), "{err}");
 }
 
+/// An interrupted sync's journal follows the environment's recipients, as
+/// a rotation's does: whoever is added can finish the sync.
+#[test]
+fn updatekeys_rewraps_an_interrupted_sync_journal() {
+    let (env, _vault) = vault_project(None);
+    kill_at(
+        &env,
+        &["sync", "--env", ENV, "--to", "vault"],
+        "sync-journaled",
+    );
+    crate::rotate::follows_recipients(&env, &env.path(JOURNAL));
+    sync(&env, &[], 0);
+    assert!(!env.path(JOURNAL).exists());
+}
+
 #[test]
 fn sigkill_between_write_and_journal_then_rerun_converges() {
     for point in ["sync-journaled", "sync-sent"] {
