@@ -35,6 +35,7 @@ pub mod http;
 mod limits;
 mod loader;
 mod log;
+pub mod schema;
 pub mod sync_step;
 #[cfg(test)]
 mod tests;
@@ -275,15 +276,31 @@ impl Plugin {
     }
 
     fn step(&self, op: Op, req: &StepRequest) -> Result<Zeroizing<Vec<u8>>, PluginError> {
-        self.send(op, req, &req.secrets())
+        self.send(op, req, &req.config, &req.secrets())
     }
 
-    /// One call: `{"op": …}` followed by `req`'s fields; `secrets` are
-    /// redacted from what the plugin logs or says in errors.
+    /// The config from `.gsec.yaml` against the plugin's `config_schema`
+    /// ([`schema`]), before the plugin runs with it.
+    fn check_config(
+        &self,
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), PluginError> {
+        schema::check(&self.info.config_schema, config).map_err(|why| {
+            self.linked.fail(ErrorKind::Config(format!(
+                "{why} (the plugin's config_schema; `gsec plugin inspect {}` shows it)",
+                self.linked.path.display()
+            )))
+        })
+    }
+
+    /// One call: `{"op": …}` followed by `req`'s fields, whose `config`
+    /// must fit the plugin's `config_schema`; `secrets` are redacted from
+    /// what the plugin logs or says in errors.
     fn send<R: serde::Serialize>(
         &self,
         op: Op,
         req: &R,
+        config: &serde_json::Map<String, serde_json::Value>,
         secrets: &[Zeroizing<String>],
     ) -> Result<Zeroizing<Vec<u8>>, PluginError> {
         // gsec calls no step the plugin does not list (a sync-only plugin
@@ -291,6 +308,7 @@ impl Plugin {
         if !self.info.supports(op) {
             return Err(self.linked.fail(ErrorKind::Unsupported { op: op.as_str() }));
         }
+        self.check_config(config)?;
         #[derive(serde::Serialize)]
         struct Envelope<'a, R> {
             op: &'static str,

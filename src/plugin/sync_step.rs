@@ -122,7 +122,7 @@ impl Plugin {
         self.require_sync()?;
         let mut req = req.clone();
         req.action = Some(action);
-        self.send(Op::Sync, &req, &req.secrets())
+        self.send(Op::Sync, &req, &req.config, &req.secrets())
     }
 
     fn bad(&self, what: String) -> PluginError {

@@ -116,12 +116,14 @@ fn random_plugin_values_have_the_configured_shape_and_spread() {
         "{e}"
     );
 
+    // Refused by the plugin's config_schema before the plugin runs.
     let e = p
         .create(&cfg(serde_json::json!({"length": 0})))
         .unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Config(_)), "{e}");
     assert!(
         e.to_string()
-            .contains("config.length must be between 1 and 4096"),
+            .contains("config.length: 0 is below the minimum 1"),
         "{e}"
     );
 }

@@ -533,6 +533,45 @@ fn hostile_plugin_config_fails_cleanly_and_leaves_the_env_file_byte_for_byte() {
     assert_eq!(env.get("DB_PASSWORD", ENV).len(), 20);
 }
 
+/// A config the plugin's `config_schema` refuses (a misspelt setting the
+/// plugin itself would ignore, a value outside its enum) stops the rotation
+/// before the plugin runs: one line naming the setting, exit 2, nothing
+/// created at the provider, the env file byte for byte.
+#[test]
+fn a_config_outside_the_plugins_schema_is_refused_before_the_plugin_runs() {
+    for (bad, says) in [
+        (
+            "repo: acme/app}",
+            "config.repo_name: is not a setting of this plugin (it has: ",
+        ),
+        (
+            "kind: deploy-key,",
+            r#"config.kind: must be one of "deploy-key", "webhook-secret""#,
+        ),
+    ] {
+        let typo = if bad.starts_with("repo") {
+            DEPLOY_KEY.replace(bad, "repo: acme/app, repo_name: acme/app}")
+        } else {
+            DEPLOY_KEY.replace(bad, "kind: deploy_key,")
+        };
+        let (env, gh) = github_project(&typo);
+        env.set("DEPLOY_KEY", ENV, "old-deploy-key");
+        let before = std::fs::read(env.path(ENV_FILE)).unwrap();
+        let err = env.fails(&["rotate", "DEPLOY_KEY", "--env", ENV], b"", 2);
+        assert!(
+            err.contains("plugin 'github'") && err.contains(says),
+            "{err}"
+        );
+        assert!(
+            err.contains("gsec plugin inspect plugins/github.wasm"),
+            "{err}"
+        );
+        assert_no_secret(&err, "old-deploy-key");
+        assert!(gh.deploy_keys().is_empty(), "the plugin ran: {err}");
+        assert_eq!(std::fs::read(env.path(ENV_FILE)).unwrap(), before);
+    }
+}
+
 /// A project whose `DB_PASSWORD` is rotated by a hostile fixture plugin
 /// (tests/fixtures/plugins/NAME.wat, shared with tests/cli/plugin.rs).
 fn hostile_project(fixture: &str, limits: &str) -> Env {
