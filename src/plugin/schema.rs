@@ -20,10 +20,30 @@ use serde_json::{Map, Value};
 /// Check `config` (the object under `config:`) against `schema`; the
 /// first problem found, as `config.NAME: what is wrong`.
 pub fn check(schema: &Value, config: &Map<String, Value>) -> Result<(), String> {
-    value(schema, &Value::Object(config.clone()), "config")
+    let mut budget = BUDGET;
+    let checked = value(
+        schema,
+        &Value::Object(config.clone()),
+        "config",
+        &mut budget,
+    );
+    // Out of budget is never a pass, whatever a `not` or `anyOf` made of
+    // the failures it caused.
+    if budget == 0 {
+        return Err("config: the plugin's config_schema is too complex to check".into());
+    }
+    checked
 }
 
-fn value(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+/// Schemas checked at most per config. The work is the schema's size
+/// times the config's, and a plugin's schema is input too: a huge one must
+/// not stall gsec.
+const BUDGET: u32 = 100_000;
+
+fn value(schema: &Value, v: &Value, at: &str, budget: &mut u32) -> Result<(), String> {
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| format!("{at}: the plugin's config_schema is too complex to check"))?;
     let s = match schema {
         Value::Bool(true) => return Ok(()),
         Value::Bool(false) => return Err(format!("{at}: is not allowed")),
@@ -60,16 +80,21 @@ fn value(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
         return Err(format!("{at}: must be {}", shown(std::slice::from_ref(c))));
     }
     match v {
-        Value::Object(o) => object(s, o, at)?,
-        Value::Array(a) => array(s, a, at)?,
+        Value::Object(o) => object(s, o, at, budget)?,
+        Value::Array(a) => array(s, a, at, budget)?,
         Value::String(text) => string(s, text, at)?,
         Value::Number(n) => number(s, n.as_f64().unwrap_or(f64::NAN), at)?,
         _ => {}
     }
-    combinators(s, v, at)
+    combinators(s, v, at, budget)
 }
 
-fn object(s: &Map<String, Value>, o: &Map<String, Value>, at: &str) -> Result<(), String> {
+fn object(
+    s: &Map<String, Value>,
+    o: &Map<String, Value>,
+    at: &str,
+    budget: &mut u32,
+) -> Result<(), String> {
     let props = s.get("properties").and_then(Value::as_object);
     if let Some(Value::Array(req)) = s.get("required")
         && let Some(missing) = req
@@ -82,7 +107,7 @@ fn object(s: &Map<String, Value>, o: &Map<String, Value>, at: &str) -> Result<()
     for (k, sub) in o {
         let here = format!("{at}.{}", printable(k));
         match props.and_then(|p| p.get(k)) {
-            Some(p) => value(p, sub, &here)?,
+            Some(p) => value(p, sub, &here, budget)?,
             None => match s.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
                     let known: Vec<&str> = props
@@ -97,7 +122,7 @@ fn object(s: &Map<String, Value>, o: &Map<String, Value>, at: &str) -> Result<()
                         )
                     });
                 }
-                Some(extra) => value(extra, sub, &here)?,
+                Some(extra) => value(extra, sub, &here, budget)?,
                 None => {}
             },
         }
@@ -105,7 +130,7 @@ fn object(s: &Map<String, Value>, o: &Map<String, Value>, at: &str) -> Result<()
     Ok(())
 }
 
-fn array(s: &Map<String, Value>, a: &[Value], at: &str) -> Result<(), String> {
+fn array(s: &Map<String, Value>, a: &[Value], at: &str, budget: &mut u32) -> Result<(), String> {
     let n = a.len() as f64;
     if let Some(min) = s.get("minItems").and_then(Value::as_f64)
         && n < min
@@ -119,7 +144,7 @@ fn array(s: &Map<String, Value>, a: &[Value], at: &str) -> Result<(), String> {
     }
     if let Some(items) = s.get("items") {
         for (i, x) in a.iter().enumerate() {
-            value(items, x, &format!("{at}[{i}]"))?;
+            value(items, x, &format!("{at}[{i}]"), budget)?;
         }
     }
     Ok(())
@@ -173,16 +198,21 @@ fn number(s: &Map<String, Value>, n: f64, at: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn combinators(s: &Map<String, Value>, v: &Value, at: &str) -> Result<(), String> {
+fn combinators(
+    s: &Map<String, Value>,
+    v: &Value,
+    at: &str,
+    budget: &mut u32,
+) -> Result<(), String> {
     if let Some(Value::Array(all)) = s.get("allOf") {
         for sub in all {
-            value(sub, v, at)?;
+            value(sub, v, at, budget)?;
         }
     }
     if let Some(Value::Array(any)) = s.get("anyOf") {
         let errs: Vec<String> = any
             .iter()
-            .filter_map(|sub| value(sub, v, at).err())
+            .filter_map(|sub| value(sub, v, at, budget).err())
             .collect();
         if errs.len() == any.len() && !any.is_empty() {
             return Err(none_of(&errs, at));
@@ -191,7 +221,7 @@ fn combinators(s: &Map<String, Value>, v: &Value, at: &str) -> Result<(), String
     if let Some(Value::Array(one)) = s.get("oneOf") {
         let errs: Vec<String> = one
             .iter()
-            .filter_map(|sub| value(sub, v, at).err())
+            .filter_map(|sub| value(sub, v, at, budget).err())
             .collect();
         let matched = one.len() - errs.len();
         if matched == 0 && !one.is_empty() {
@@ -204,7 +234,7 @@ fn combinators(s: &Map<String, Value>, v: &Value, at: &str) -> Result<(), String
         }
     }
     if let Some(not) = s.get("not")
-        && value(not, v, at).is_ok()
+        && value(not, v, at, budget).is_ok()
     {
         return Err(format!(
             "{at}: has a form the plugin's config_schema excludes"
@@ -407,6 +437,22 @@ mod tests {
         );
         assert!(check(&json!({"not": {"required": ["x"]}}), &cfg(json!({"x": 1}))).is_err());
         assert!(check(&json!({"allOf": [{"required": ["x"]}]}), &cfg(json!({}))).is_err());
+    }
+
+    /// A hostile schema: more alternatives than the budget, each one
+    /// failing, inside a `not` that would turn a give-up into a pass.
+    #[test]
+    fn a_schema_too_costly_to_check_is_refused_not_passed() {
+        let many = vec![json!({"not": {}}); BUDGET as usize + 10];
+        let hostile = json!({"not": {"anyOf": many}});
+        let e = check(&hostile, &cfg(json!({}))).unwrap_err();
+        assert_eq!(
+            e,
+            "config: the plugin's config_schema is too complex to check"
+        );
+        // Within the budget, the same shape is judged.
+        let few = vec![json!({"not": {}}); 1000];
+        assert!(check(&json!({"not": {"anyOf": few}}), &cfg(json!({}))).is_ok());
     }
 
     #[test]
