@@ -1,7 +1,8 @@
 //! Running a child process with secrets in its environment, as a
 //! transparent wrapper: stdin is the child's, signals sent to gsec reach the
-//! child, and gsec exits as the child did (its code, or 128 + the signal that
-//! killed it, as shells report it).
+//! child (or the process group it leads, when a lease may terminate it: see
+//! `own_group`), and gsec exits as the child did (its code, or 128 + the
+//! signal that killed it, as shells report it).
 //!
 //! With masking on, the child's stdout and stderr are pipes read by one
 //! thread each through a [`Masker`]; otherwise the child writes to gsec's own
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -86,10 +87,15 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
     if spec.mask.is_some() {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
+    let group = own_group(&spec.leases);
+    if group {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     let mut child = cmd.spawn().map_err(|e| spawn_failure(&spec.program, e))?;
     // `Command` keeps its own copy of the environment until dropped.
     drop(cmd);
     let pid = Pid::from_raw(child.id() as i32);
+    let target = Target { pid, group };
 
     let patterns = spec.mask.map(Arc::new);
     let mut pumps = Vec::new();
@@ -124,7 +130,7 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
                 };
                 let done = reaped.lock().map(|g| *g).unwrap_or(true);
                 if !done {
-                    let _ = kill(pid, sig);
+                    target.signal(sig);
                 }
             }
         })
@@ -136,7 +142,7 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
     let watcher = (!spec.leases.is_empty()).then(|| {
         let reaped = Arc::clone(&reaped);
         let (leases, notes) = (spec.leases, spec.notes);
-        thread::spawn(move || watch_leases(&leases, &*notes, done_rx, pid, &reaped))
+        thread::spawn(move || watch_leases(&leases, &*notes, done_rx, target, &reaped))
     });
 
     let waited = loop {
@@ -172,6 +178,48 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
     Ok(exit_code(status))
 }
 
+/// Whom gsec signals: the child, or the process group it leads.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    pid: Pid,
+    group: bool,
+}
+
+impl Target {
+    fn signal(self, sig: Signal) {
+        let _ = if self.group {
+            killpg(self.pid, sig)
+        } else {
+            kill(self.pid, sig)
+        };
+    }
+}
+
+/// Should the child lead a process group of its own? When a lease may
+/// terminate it, so that what it started stops with it (a shell's `sleep`,
+/// a pool of workers: each holds the credential too), as `timeout` does.
+/// Not when gsec is the foreground job of a terminal: there the child must
+/// stay in the terminal's foreground group to read from it and to get
+/// Ctrl-C, and, as with `timeout --foreground`, only the child is
+/// signalled.
+fn own_group(leases: &[Watch]) -> bool {
+    leases.iter().any(|w| w.on_expiry == OnExpiry::Terminate) && !foreground_of_a_terminal()
+}
+
+/// Is gsec in the foreground process group of its controlling terminal?
+/// `false` without one (CI, services, `setsid`).
+fn foreground_of_a_terminal() -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(tty) = std::fs::File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_NOCTTY)
+        .open("/dev/tty")
+    else {
+        return false;
+    };
+    nix::unistd::tcgetpgrp(&tty).is_ok_and(|g| g == nix::unistd::getpgrp())
+}
+
 /// Act on each lease's expiry while the child runs: at `act_at`
 /// (`expires_at - margin`) warn or SIGTERM it, at `expires_at` warn again
 /// or SIGKILL it. Returns as soon as `done` closes (the child was reaped).
@@ -181,7 +229,7 @@ fn watch_leases(
     leases: &[Watch],
     notes: &(dyn Fn(bool, &str) + Send + Sync),
     done: mpsc::Receiver<()>,
-    pid: Pid,
+    target: Target,
     reaped: &Mutex<bool>,
 ) {
     let mut events: Vec<(SystemTime, bool, &Watch)> = leases
@@ -192,7 +240,7 @@ fn watch_leases(
     let signal = |sig: Signal| {
         let done = reaped.lock().map(|g| *g).unwrap_or(true);
         if !done {
-            let _ = kill(pid, sig);
+            target.signal(sig);
         }
     };
     for (at, expired, w) in events {

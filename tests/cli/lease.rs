@@ -297,6 +297,48 @@ fn on_expiry_terminate_stops_a_command_that_outlives_its_lease() {
     );
 }
 
+/// What the command started holds the credential too: terminating stops
+/// the command's whole process group. (gsec runs in a group of its own, as
+/// under CI: in a developer's terminal the test runner is the foreground
+/// job, where gsec would signal only the command.)
+#[test]
+fn on_expiry_terminate_stops_what_the_command_started_too() {
+    let (env, gh) = github_project("      on_expiry: terminate\n      margin: 60s\n");
+    gh.token_ttl(61);
+    let pid_file = env.tmp.path().join("grandchild.pid");
+    let mut c = env.cmd(&["run", "--env", ENV, "--", "sh", "-c"]);
+    // The shell is not exec'd away: its `sleep` (output elsewhere, so it
+    // holds none of gsec's pipes) is a grandchild of gsec.
+    c.arg(r#"sleep 300 >/dev/null 2>&1 & echo $! > "$PIDS"; wait"#);
+    c.env("PIDS", &pid_file);
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    let out = env.run_cmd(c, b"");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(128 + 15), "SIGTERM's code: {err}");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Dead: gone, or a zombie waiting for init to reap it.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if alive() {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        panic!("the command's child {pid} outlived the termination: {err}");
+    }
+}
+
 #[test]
 fn on_expiry_warn_says_loudly_that_the_credential_will_expire() {
     // The lease lasts less than its margin: the warning comes at once, and
