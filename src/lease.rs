@@ -25,7 +25,6 @@ use crate::error::{Error, Result};
 use crate::export::{Var, valid_var_name};
 use crate::plugin::{ErrorKind, Host, Op, StepRequest};
 use crate::project::Project;
-use crate::vault::Node;
 
 /// One minted lease: its variables and when it stops working.
 pub struct Minted {
@@ -189,7 +188,12 @@ fn mint_with(
         .lease
         .as_ref()
         .ok_or_else(|| Error::usage(format!("secret '{name}' is not a lease")))?;
-    let inputs = roots(name, env, lease, resolver)?;
+    let inputs = crate::rotate::inputs_from(
+        resolver,
+        env,
+        &lease.inputs,
+        &format!("secrets.{name}.lease.inputs"),
+    )?;
     let pdecl = cfg.plugins.get(&lease.plugin).ok_or_else(|| {
         Error::file(
             &project.config_path,
@@ -241,30 +245,6 @@ fn mint_with(
         on_expiry: lease.on_expiry,
         margin: lease.margin(),
     })
-}
-
-/// The root credentials' values, each a single string in `env`.
-fn roots(
-    name: &str,
-    env: &str,
-    lease: &Lease,
-    resolver: &mut Resolver<'_>,
-) -> Result<IndexMap<String, Zeroizing<String>>> {
-    let mut out = IndexMap::new();
-    for input in &lease.inputs {
-        let found = resolver.lookup(env, input)?.ok_or_else(|| {
-            Error::usage(format!(
-                "lease {name} in {env}: its root credential '{input}' has no value in {env} (set it with `gsec set {input} --env {env}`)"
-            ))
-        })?;
-        let Node::Leaf(l) = &found.value else {
-            return Err(Error::usage(format!(
-                "lease {name} in {env}: its root credential '{input}' is a map or list; it must be one value"
-            )));
-        };
-        out.insert(input.clone(), l.text());
-    }
-    Ok(out)
 }
 
 /// The lease's fields as variables: through `lease.env` when given (every

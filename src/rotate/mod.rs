@@ -602,17 +602,27 @@ pub fn resolve_inputs(
     inputs: &[String],
     setting: &str,
 ) -> Result<IndexMap<String, Zeroizing<String>>> {
-    let mut r = Resolver::new(project);
+    inputs_from(&mut Resolver::new(project), env, inputs, setting)
+}
+
+/// [`resolve_inputs`] through a resolver the caller keeps (`gsec run`
+/// resolves each environment once for all its leases).
+pub fn inputs_from(
+    resolver: &mut Resolver<'_>,
+    env: &str,
+    inputs: &[String],
+    setting: &str,
+) -> Result<IndexMap<String, Zeroizing<String>>> {
     let mut out = IndexMap::new();
     for input in inputs {
-        let v = r.lookup(env, input)?.ok_or_else(|| {
-            Error::msg(format!(
-                "{setting}: '{input}' has no value in environment '{env}' (set it with `gsec set {input} --env {env}`)"
+        let v = resolver.lookup(env, input)?.ok_or_else(|| {
+            Error::usage(format!(
+                "{setting}: '{input}' has no value in {env} (set it with `gsec set {input} --env {env}`)"
             ))
         })?;
         let Node::Leaf(l) = &v.value else {
-            return Err(Error::msg(format!(
-                "{setting}: '{input}' in '{env}' is a map or list; inputs must be strings"
+            return Err(Error::usage(format!(
+                "{setting}: '{input}' in {env} is a map or list; it must be one value"
             )));
         };
         out.insert(input.clone(), l.text());

@@ -148,7 +148,7 @@ fn missing_root_credential_is_a_clear_error_and_a_check_problem() {
     let (out, seen) = run_child(&env, &[], "echo ran > \"$OUT\"");
     let err = expect_code(&out, &["run"], 2);
     assert!(
-        err.contains("lease AWS_SESSION in production: its root credential 'AWS_ROOT' has no value in production (set it with `gsec set AWS_ROOT --env production`)"),
+        err.contains("secrets.AWS_SESSION.lease.inputs: 'AWS_ROOT' has no value in production (set it with `gsec set AWS_ROOT --env production`)"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
