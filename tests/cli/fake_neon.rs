@@ -13,14 +13,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::Recorder;
+use crate::common::{FakeServer, Recorder, Reply};
 
 pub const PROJECT: &str = "aged-wildflower-123456";
 pub const BRANCH: &str = "br-young-forest-a5b6c7d8";
@@ -53,8 +50,7 @@ pub struct FakeNeon {
     pub api_key: String,
     state: Arc<Mutex<State>>,
     rec: Recorder,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: FakeServer,
 }
 
 /// `calls()`, `count()`, `problems()`, `fail()`: calls and failures are in
@@ -124,52 +120,24 @@ impl FakeNeon {
             fail_next_op: false,
             wrong_next_password: false,
         }));
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let mut body = Vec::new();
-                let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
-                let header = |n: &str| {
-                    req.headers()
-                        .iter()
-                        .find(|h| h.field.to_string().eq_ignore_ascii_case(n))
-                        .map(|h| h.value.to_string())
-                };
-                let headers =
-                    ["authorization", "neon-connection-string", "content-type"].map(header);
-                let method = req.method().as_str().to_string();
-                let url = req.url().to_string();
-                let (status, out, extra) = handle(&st, &method, &url, &headers, &body);
-                let mut resp = tiny_http::Response::from_string(out.to_string())
-                    .with_status_code(status)
-                    .with_header(
-                        "Content-Type: application/json"
-                            .parse::<tiny_http::Header>()
-                            .unwrap(),
-                    );
-                if let Some(ra) = extra {
-                    resp.add_header(
-                        format!("Retry-After: {ra}")
-                            .parse::<tiny_http::Header>()
-                            .unwrap(),
-                    );
-                }
-                let _ = req.respond(resp);
+        let st = state.clone();
+        let server = FakeServer::start("application/json", move |req| {
+            let headers = ["authorization", "neon-connection-string", "content-type"]
+                .map(|n| req.header(n).map(str::to_string));
+            let (status, out, retry_after) =
+                handle(&st, &req.method, &req.url, &headers, &req.body);
+            let reply = Reply::new(status, out.to_string());
+            match retry_after {
+                Some(ra) => reply.header("Retry-After", &ra),
+                None => reply,
             }
         });
         FakeNeon {
-            url: format!("http://127.0.0.1:{port}"),
+            url: server.url.clone(),
             api_key,
             state,
             rec,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -208,15 +176,6 @@ impl FakeNeon {
     /// New operations answer `running` to this many GETs first.
     pub fn running_polls(&self, n: u32) {
         self.state.lock().unwrap().running_polls = n;
-    }
-}
-
-impl Drop for FakeNeon {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

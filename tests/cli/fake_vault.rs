@@ -14,14 +14,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::Recorder;
+use crate::common::{FakeServer, Recorder, Reply};
 
 pub const MOUNT: &str = "kv";
 pub const TOKEN: &str = "hvs.fake-vault-token-0123456789";
@@ -59,8 +56,7 @@ pub struct FakeVault {
     pub url: String,
     state: Arc<Mutex<State>>,
     rec: Recorder,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: FakeServer,
 }
 
 /// `calls()` (`METHOD /v1/…`), `writes()`, `problems()`.
@@ -78,43 +74,22 @@ impl FakeVault {
             rec: rec.clone(),
             ..State::default()
         }));
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                if let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) {
-                    let mut body = Vec::new();
-                    let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
-                    let token = req
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("x-vault-token"))
-                        .map(|h| h.value.to_string());
-                    let (status, out) = handle(
-                        &st,
-                        req.method().as_str(),
-                        req.url(),
-                        token.as_deref(),
-                        &body,
-                    );
-                    let mut resp = tiny_http::Response::from_string(out).with_status_code(status);
-                    resp.add_header(
-                        "Content-Type: application/json"
-                            .parse::<tiny_http::Header>()
-                            .unwrap(),
-                    );
-                    let _ = req.respond(resp);
-                }
-            }
+        let st = state.clone();
+        let server = FakeServer::start("application/json", move |req| {
+            let (status, out) = handle(
+                &st,
+                &req.method,
+                &req.url,
+                req.header("x-vault-token"),
+                &req.body,
+            );
+            Reply::new(status, out)
         });
         FakeVault {
-            url: format!("http://127.0.0.1:{port}"),
+            url: server.url.clone(),
             state,
             rec,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -153,15 +128,6 @@ impl FakeVault {
     /// Answer writes of `path`'s data with 403 ("" to stop).
     pub fn deny_writes(&self, path: &str) {
         self.state.lock().unwrap().denied = path.to_string();
-    }
-}
-
-impl Drop for FakeVault {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
