@@ -131,17 +131,7 @@ fn object(
 }
 
 fn array(s: &Map<String, Value>, a: &[Value], at: &str, budget: &mut u32) -> Result<(), String> {
-    let n = a.len() as f64;
-    if let Some(min) = s.get("minItems").and_then(Value::as_f64)
-        && n < min
-    {
-        return Err(format!("{at}: needs at least {min} item(s), has {n}"));
-    }
-    if let Some(max) = s.get("maxItems").and_then(Value::as_f64)
-        && n > max
-    {
-        return Err(format!("{at}: takes at most {max} item(s), has {n}"));
-    }
+    count(s, a.len(), ("minItems", "maxItems"), "item(s)", at)?;
     if let Some(items) = s.get("items") {
         for (i, x) in a.iter().enumerate() {
             value(items, x, &format!("{at}[{i}]"), budget)?;
@@ -151,17 +141,13 @@ fn array(s: &Map<String, Value>, a: &[Value], at: &str, budget: &mut u32) -> Res
 }
 
 fn string(s: &Map<String, Value>, text: &str, at: &str) -> Result<(), String> {
-    let n = text.chars().count() as f64;
-    if let Some(min) = s.get("minLength").and_then(Value::as_f64)
-        && n < min
-    {
-        return Err(format!("{at}: must be at least {min} character(s) long"));
-    }
-    if let Some(max) = s.get("maxLength").and_then(Value::as_f64)
-        && n > max
-    {
-        return Err(format!("{at}: must be at most {max} character(s) long"));
-    }
+    count(
+        s,
+        text.chars().count(),
+        ("minLength", "maxLength"),
+        "character(s)",
+        at,
+    )?;
     if let Some(p) = s.get("pattern").and_then(Value::as_str) {
         let re = regex::Regex::new(p).map_err(|_| {
             format!("{at}: the plugin's config_schema has a pattern that does not compile")
@@ -169,6 +155,29 @@ fn string(s: &Map<String, Value>, text: &str, at: &str) -> Result<(), String> {
         if !re.is_match(text) {
             return Err(format!("{at}: does not have the form the plugin expects"));
         }
+    }
+    Ok(())
+}
+
+/// A list's items or a string's characters, `n`, against the schema's
+/// `lo` and `hi` keywords.
+fn count(
+    s: &Map<String, Value>,
+    n: usize,
+    (lo, hi): (&str, &str),
+    what: &str,
+    at: &str,
+) -> Result<(), String> {
+    let n = n as f64;
+    if let Some(min) = s.get(lo).and_then(Value::as_f64)
+        && n < min
+    {
+        return Err(format!("{at}: must have at least {min} {what}, has {n}"));
+    }
+    if let Some(max) = s.get(hi).and_then(Value::as_f64)
+        && n > max
+    {
+        return Err(format!("{at}: must have at most {max} {what}, has {n}"));
     }
     Ok(())
 }
@@ -384,7 +393,7 @@ mod tests {
         let roles = json!({"properties": {"roles": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}}});
         assert_eq!(
             err(&roles, json!({"roles": ["a"]})),
-            "config.roles: needs at least 2 item(s), has 1"
+            "config.roles: must have at least 2 item(s), has 1"
         );
         assert_eq!(
             err(&roles, json!({"roles": ["a", 1]})),
@@ -403,7 +412,7 @@ mod tests {
         assert_eq!(check(&pat, &cfg(json!({"id": "br-cool-1"}))), Ok(()));
         assert_eq!(
             err(&pat, json!({"id": format!("br-{}", "a".repeat(40))})),
-            "config.id: must be at most 40 character(s) long"
+            "config.id: must have at most 40 character(s), has 43"
         );
     }
 
