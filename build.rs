@@ -262,8 +262,8 @@ fn keywords(rule: &toml::Table) -> Vec<&str> {
 }
 
 /// Each pack rule's head (see `scan::rule_head`): `HEAD_SETS`, the
-/// distinct byte sets; `HEADS`, every head's pieces rule after rule, each
-/// the index of its set plus its gap times 256; `HEAD_START`, where rule
+/// distinct byte sets; `HEADS`, every head's pieces rule after rule
+/// (`rule_head::encode`); `HEAD_START`, where rule
 /// `i`'s head begins in `HEADS` (an empty head: the rule fires on its
 /// keyword alone).
 fn heads(rules: &[toml::Table], s: &mut String) {
@@ -273,8 +273,10 @@ fn heads(rules: &[toml::Table], s: &mut String) {
     for r in rules {
         let keywords = keywords(r);
         let pattern = r.get("pattern").and_then(toml::Value::as_str).unwrap_or("");
-        if let Some(head) = rule_head::derive(pattern, &keywords) {
-            flat.extend(rule_head::encode(&head, &mut sets));
+        if let Some(head) = rule_head::derive(pattern, &keywords)
+            && let Some(pieces) = rule_head::encode(&head, &mut sets)
+        {
+            flat.extend(pieces);
         }
         start.push(flat.len() as u32);
     }

@@ -88,16 +88,16 @@ pub fn head_fits(rule: usize, content: &[u8], at: usize) -> bool {
     head.is_empty() || content.get(at..).is_some_and(|c| fits(head, &HEAD_SETS, c))
 }
 
-/// `head` (pieces: an index into `sets`, plus a gap length times 256;
-/// see `rule_head::encode`) at the start of `c`; a gap tries each of its
-/// lengths.
+/// `head` (pieces: an index into `sets` in the low 10 bits, a gap length
+/// in the top 6; see `rule_head::encode`) at the start of `c`; a gap tries
+/// each of its lengths.
 pub(super) fn fits(head: &[u16], sets: &[[u64; 4]], c: &[u8]) -> bool {
     let Some((&piece, rest)) = head.split_first() else {
         return true;
     };
-    let set = &sets[usize::from(piece & 0xFF)];
+    let set = &sets[usize::from(piece & 0x3FF)];
     let holds = |b: u8| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1;
-    let gap = usize::from(piece >> 8);
+    let gap = usize::from(piece >> 10);
     if gap == 0 {
         return c.first().is_some_and(|&b| holds(b)) && fits(rest, sets, &c[1..]);
     }

@@ -85,17 +85,25 @@ pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Piece>> {
     (tighter && starts_with_a_keyword(&fixed, keywords)).then_some(head)
 }
 
+/// Distinct sets the tables can index (a piece's low 10 bits).
+pub const MAX_SETS: usize = 1 << 10;
+
 /// `head` as the prefilter's tables hold it: each piece the index of its
-/// set in `sets` (added there if new) plus its gap times 256.
-pub fn encode(head: &[Piece], sets: &mut Vec<Set>) -> Vec<u16> {
+/// set in `sets` (added there if new) plus its gap times [`MAX_SETS`].
+/// `None` when `sets` is full: the rule then fires on its keyword alone.
+pub fn encode(head: &[Piece], sets: &mut Vec<Set>) -> Option<Vec<u16>> {
+    const _: () = assert!(MAX_GAP < 1 << 6, "a gap takes the top 6 bits");
     head.iter()
         .map(|p| {
-            let i = sets.iter().position(|x| *x == p.set).unwrap_or_else(|| {
-                sets.push(p.set);
-                sets.len() - 1
-            });
-            let i = u8::try_from(i).expect("at most 256 distinct head sets");
-            u16::from(i) | u16::from(p.gap) << 8
+            let i = match sets.iter().position(|x| *x == p.set) {
+                Some(i) => i,
+                None if sets.len() < MAX_SETS => {
+                    sets.push(p.set);
+                    sets.len() - 1
+                }
+                None => return None,
+            };
+            Some(i as u16 | u16::from(p.gap) << 10)
         })
         .collect()
 }
@@ -266,7 +274,7 @@ mod tests {
     /// Does `head` fit the start of `c`, as the prefilter checks it?
     fn fits(head: &[Piece], c: &[u8]) -> bool {
         let mut sets = Vec::new();
-        let pieces = encode(head, &mut sets);
+        let pieces = encode(head, &mut sets).unwrap();
         crate::scan::prefilter::fits(&pieces, &sets, c)
     }
 
@@ -349,6 +357,21 @@ mod tests {
         assert!(fits(&h, b"ibmApiKey: x"));
         assert!(!fits(&h, b"ibm cloud api key"));
         assert!(!fits(&h, b"ibm_deployment_region_name_api"));
+    }
+
+    /// A full set table leaves a new head out (its rule fires on its
+    /// keyword alone) instead of failing the build.
+    #[test]
+    fn a_full_set_table_drops_the_head_not_the_build() {
+        let mut sets: Vec<Set> = (0..MAX_SETS as u64).map(|i| [i, 0, 0, 1]).collect();
+        let known = Piece {
+            set: sets[7],
+            gap: 3,
+        };
+        assert_eq!(encode(&[known], &mut sets), Some(vec![7 | 3 << 10]));
+        let new = one([0, 0, 0, 0]);
+        assert_eq!(encode(&[known, new], &mut sets), None);
+        assert_eq!(sets.len(), MAX_SETS);
     }
 
     #[test]
