@@ -261,24 +261,31 @@ fn keywords(rule: &toml::Table) -> Vec<&str> {
     }
 }
 
-/// Each pack rule's head (see `scan::rule_head`): `HEAD_SETS`, the
-/// distinct byte sets; `HEADS`, every head's pieces rule after rule
-/// (`rule_head::encode`); `HEAD_START`, where rule
-/// `i`'s head begins in `HEADS` (an empty head: the rule fires on its
-/// keyword alone).
+/// Each pack rule's heads (see `scan::rule_head`): `HEAD_SETS`, the
+/// distinct byte sets; `HEADS`, every head's pieces (`rule_head::encode`),
+/// head after head; `HEAD_ALTS`, where each head's pieces begin in `HEADS`
+/// (and, last, where the last one ends); `HEAD_START`, where rule `i`'s
+/// heads begin in `HEAD_ALTS` (none: the rule fires on its keyword alone).
 fn heads(rules: &[toml::Table], s: &mut String) {
     let mut sets: Vec<rule_head::Set> = Vec::new();
-    let mut flat: Vec<u16> = Vec::new();
+    let mut pieces: Vec<u16> = Vec::new();
+    let mut alts = vec![0u32];
     let mut start = vec![0u32];
     for r in rules {
         let keywords = keywords(r);
         let pattern = r.get("pattern").and_then(toml::Value::as_str).unwrap_or("");
-        if let Some(head) = rule_head::derive(pattern, &keywords)
-            && let Some(pieces) = rule_head::encode(&head, &mut sets)
+        if let Some(heads) = rule_head::heads(pattern, &keywords)
+            && let Some(encoded) = heads
+                .iter()
+                .map(|h| rule_head::encode(h, &mut sets))
+                .collect::<Option<Vec<_>>>()
         {
-            flat.extend(pieces);
+            for e in encoded {
+                pieces.extend(e);
+                alts.push(pieces.len() as u32);
+            }
         }
-        start.push(flat.len() as u32);
+        start.push((alts.len() - 1) as u32);
     }
     writeln!(
         s,
@@ -290,8 +297,15 @@ fn heads(rules: &[toml::Table], s: &mut String) {
     writeln!(
         s,
         "pub(super) static HEADS: [u16; {}] = {:?};",
-        flat.len(),
-        flat
+        pieces.len(),
+        pieces
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "pub(super) static HEAD_ALTS: [u32; {}] = {:?};",
+        alts.len(),
+        alts
     )
     .unwrap();
     writeln!(

@@ -78,14 +78,20 @@ pub fn targets(word: usize) -> &'static [u16] {
     &TARGETS[usize::from(TARGET_START[word])..usize::from(TARGET_START[word + 1])]
 }
 
-/// Does pack rule `rule`'s head (see `scan::rule_head`) fit `content` at
-/// `at`, an occurrence of one of its keywords? Every match of the rule
-/// begins at such an occurrence with such bytes, so where none fits the
-/// rule cannot match. `true` for a rule without a head.
+/// Does one of pack rule `rule`'s heads (see `scan::rule_head`) fit
+/// `content` at `at`, an occurrence of one of its keywords? Every match of
+/// the rule begins at such an occurrence with bytes one head fits, so
+/// where none does the rule cannot match. `true` for a rule without heads.
 #[inline]
 pub fn head_fits(rule: usize, content: &[u8], at: usize) -> bool {
-    let head = &HEADS[HEAD_START[rule] as usize..HEAD_START[rule + 1] as usize];
-    head.is_empty() || content.get(at..).is_some_and(|c| fits(head, &HEAD_SETS, c))
+    let heads = HEAD_START[rule] as usize..HEAD_START[rule + 1] as usize;
+    heads.is_empty()
+        || content.get(at..).is_some_and(|c| {
+            heads.into_iter().any(|h| {
+                let pieces = &HEADS[HEAD_ALTS[h] as usize..HEAD_ALTS[h + 1] as usize];
+                fits(pieces, &HEAD_SETS, c)
+            })
+        })
 }
 
 /// `head` (pieces: an index into `sets` in the low 10 bits, a gap length

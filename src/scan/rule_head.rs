@@ -1,7 +1,7 @@
-//! A rule's *head*: what every match of its pattern begins with, as a
+//! A rule's *heads*: what every match of its pattern begins with, as a
 //! short sequence of pieces (one byte from a set, or a gap of up to `n`
-//! bytes from a set), kept only when every match also begins with one of
-//! the rule's keywords.
+//! bytes from a set), one head per branch of a leading alternation, kept
+//! only when every match also begins with one of the rule's keywords.
 //!
 //! The prefilter then fires a rule only at a keyword occurrence that its
 //! head fits: `pat` in `path` does not fire `airtable-pat`, whose matches
@@ -21,8 +21,9 @@
 //!
 //! Soundness: the head is a necessary condition. Zero-width assertions are
 //! skipped (a weaker condition); a repetition of one byte contributes its
-//! minimum and a gap up to its maximum; an alternation the union of its
-//! branches up to the shortest; the walk stops at the first piece it
+//! minimum and a gap up to its maximum; an alternation one head per branch
+//! (past [`MAX_ALTS`], the union of its branches up to the shortest); the
+//! walk stops at the first piece it
 //! cannot describe (an unbounded repetition, a long gap). So every match
 //! starts with bytes the head fits, and since the keyword check below
 //! holds, at an occurrence of one of the rule's keywords, where the
@@ -35,7 +36,7 @@ pub type Set = [u64; 4];
 
 /// One piece of a head: `gap == 0`, one byte in `set`; else between 0
 /// and `gap` bytes in `set`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Piece {
     pub set: Set,
     pub gap: u8,
@@ -59,30 +60,79 @@ pub fn holds(set: &Set, b: u8) -> bool {
     set[usize::from(b >> 6)] >> (b & 63) & 1 == 1
 }
 
-/// The head of `pattern`, if every match begins with one of `keywords`
-/// (lowercase, compared ASCII case-insensitively as the prefilter does)
-/// and the head says more than that keyword; `None` otherwise (the rule
-/// then fires on its keyword alone).
-pub fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Piece>> {
+/// Alternative heads kept at most: an alternation (`(?:prod|preview|dev):`,
+/// `(?:AKIA|ASIA)`) gives one head per branch, where a union of the
+/// branches would lose which bytes go together; past this many, branches
+/// are united position by position.
+pub const MAX_ALTS: usize = 8;
+
+/// The heads of `pattern` (a match fits at least one), if every match
+/// begins with one of `keywords` (lowercase, compared ASCII
+/// case-insensitively as the prefilter does) and the heads say more than
+/// those keywords; `None` otherwise (the rule then fires on its keyword
+/// alone).
+pub fn heads(pattern: &str, keywords: &[&str]) -> Option<Vec<Vec<Piece>>> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
         .ok()?;
-    let mut head = Vec::new();
-    walk(&hir, &mut head);
-    let shortest = keywords.iter().map(|k| k.len()).min()?;
-    let fixed: Vec<Set> = head
-        .iter()
-        .take_while(|p| p.gap == 0)
-        .map(|p| p.set)
+    let mut heads: Vec<Vec<Piece>> = walk_alts(&hir, vec![(Vec::new(), true)])
+        .into_iter()
+        .map(|(h, _)| h)
         .collect();
-    let tighter = head.len() > shortest
-        || fixed
-            .iter()
-            .any(|s| s.iter().map(|w| w.count_ones()).sum::<u32>() == 1);
-    (tighter && starts_with_a_keyword(&fixed, keywords)).then_some(head)
+    heads.sort();
+    heads.dedup();
+    let shortest = keywords.iter().map(|k| k.len()).min()?;
+    let fixed =
+        |h: &[Piece]| -> Vec<Set> { h.iter().take_while(|p| p.gap == 0).map(|p| p.set).collect() };
+    let tighter = heads.iter().any(|h| {
+        h.len() > shortest
+            || fixed(h)
+                .iter()
+                .any(|s| s.iter().map(|w| w.count_ones()).sum::<u32>() == 1)
+    });
+    let covered = heads
+        .iter()
+        .all(|h| starts_with_a_keyword(&fixed(h), keywords));
+    (tighter && covered).then_some(heads)
+}
+
+/// [`walk`] over alternative heads, each with whether it is still open
+/// (may grow); an alternation splits every open head into one per branch
+/// while there are at most [`MAX_ALTS`].
+fn walk_alts(h: &Hir, alts: Vec<(Vec<Piece>, bool)>) -> Vec<(Vec<Piece>, bool)> {
+    match h.kind() {
+        HirKind::Capture(c) => walk_alts(&c.sub, alts),
+        HirKind::Concat(subs) => subs.iter().fold(alts, |a, s| walk_alts(s, a)),
+        HirKind::Alternation(subs)
+            if alts
+                .iter()
+                .map(|(_, open)| if *open { subs.len() } else { 1 })
+                .sum::<usize>()
+                <= MAX_ALTS =>
+        {
+            let mut out = Vec::new();
+            for (head, open) in alts {
+                if !open {
+                    out.push((head, false));
+                    continue;
+                }
+                for s in subs {
+                    out.extend(walk_alts(s, vec![(head.clone(), true)]));
+                }
+            }
+            out
+        }
+        _ => alts
+            .into_iter()
+            .map(|(mut head, open)| {
+                let open = open && walk(h, &mut head);
+                (head, open)
+            })
+            .collect(),
+    }
 }
 
 /// Distinct sets the tables can index (a piece's low 10 bits).
@@ -271,6 +321,14 @@ fn starts_with_a_keyword(head: &[Set], keywords: &[&str]) -> bool {
 mod tests {
     use super::*;
 
+    /// The one head of `pattern` (no alternation splits it).
+    fn derive(pattern: &str, keywords: &[&str]) -> Option<Vec<Piece>> {
+        heads(pattern, keywords).map(|mut h| {
+            assert_eq!(h.len(), 1, "{pattern}: {} heads", h.len());
+            h.remove(0)
+        })
+    }
+
     /// Does `head` fit the start of `c`, as the prefilter checks it?
     fn fits(head: &[Piece], c: &[u8]) -> bool {
         let mut sets = Vec::new();
@@ -339,24 +397,53 @@ mod tests {
 
     #[test]
     fn a_context_rule_needs_its_credential_word_within_the_gap() {
-        let h = derive(
+        let h = heads(
             r#"(?i:ibm[\w.-]{0,20}(?:api[\w.-]?key|apikey|iam[\w.-]?key))[\w.-]{0,30}["']?\s*[:=]"#,
             &["ibm"],
         )
         .unwrap();
-        assert_eq!(
-            shown(&h)[3..],
-            [
-                "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz{..20}",
-                "AIai",
-                "APap",
-                "IMim"
-            ]
+        // One head per credential word, each after the gap.
+        assert_eq!(h.len(), 3);
+        let name = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+        let gap = format!("{name}{{..20}}");
+        let apikey = ["Ii", "Bb", "Mm", &gap, "Aa", "Pp", "Ii", "Kk", "Ee", "Yy"];
+        assert!(
+            h.iter()
+                .any(|h| shown(h).starts_with(&apikey.map(String::from))),
+            "{h:?}"
         );
-        assert!(fits(&h, b"IBM_CLOUD_API_KEY = x"));
-        assert!(fits(&h, b"ibmApiKey: x"));
-        assert!(!fits(&h, b"ibm cloud api key"));
-        assert!(!fits(&h, b"ibm_deployment_region_name_api"));
+        let fits_any = |c: &[u8]| h.iter().any(|h| fits(h, c));
+        assert!(fits_any(b"IBM_CLOUD_API_KEY = x"));
+        assert!(fits_any(b"ibmApiKey: x"));
+        assert!(fits_any(b"ibm_iam_key: x"));
+        assert!(!fits_any(b"ibm cloud api key"));
+        assert!(!fits_any(b"ibm_deployment_region_name_api"));
+        assert!(!fits_any(b"ibm_api_version: 2"));
+    }
+
+    /// Branches of different lengths, each opening with a keyword: a head
+    /// each, so bytes of one branch do not pass for another's.
+    #[test]
+    fn a_leading_alternation_gives_a_head_per_branch() {
+        let h = heads(
+            r"\b((?:prod|preview|dev):[a-z]+-)",
+            &["prod:", "preview:", "dev:"],
+        )
+        .unwrap();
+        assert_eq!(h.len(), 3);
+        let fits_any = |c: &[u8]| h.iter().any(|h| fits(h, c));
+        assert!(fits_any(b"prod:happy-cat-123|x"));
+        assert!(fits_any(b"dev:a"));
+        assert!(!fits_any(b"dev: x"));
+        let h = heads(r"\b((?:AKIA|ASIA)[A-Z2-7]{16})\b", &["akia", "asia"]).unwrap();
+        assert_eq!(h.len(), 2);
+        let fits_any = |c: &[u8]| h.iter().any(|h| fits(h, c));
+        assert!(fits_any(b"AKIAIOSFODNN7EXAMPLE"));
+        assert!(!fits_any(b"AKSAIOSFODNN7EXAMPLE"));
+        // One branch that does not open with a keyword spoils all.
+        assert_eq!(heads(r"(?:ab_|x)[0-9]{4}", &["ab_"]), None);
+        // A branch that may be empty leaves a head that opens with nothing.
+        assert_eq!(heads(r"(?:ab_|)[0-9]{4}", &["ab_"]), None);
     }
 
     /// A full set table leaves a new head out (its rule fires on its
@@ -395,15 +482,6 @@ mod tests {
         );
         assert_eq!(derive(r"[a-z]*tok_[a-z]{8}", &["tok_"]), None);
         assert_eq!(derive(r"[a-z]?tok_[a-z]{8}", &["tok_"]), None);
-        // Branches of different lengths: the head stops within the
-        // shortest, before any keyword is complete.
-        assert_eq!(
-            derive(
-                r"\b((?:prod|preview|dev):[a-z]+)",
-                &["prod:", "preview:", "dev:"]
-            ),
-            None
-        );
         // Says nothing the keyword does not.
         assert_eq!(derive(r"(?i:fal)\s*x", &["fal"]), None);
         // Does not parse, or no keyword.
@@ -428,12 +506,20 @@ mod tests {
                 "0123456789"
             ]
         );
-        // Same-length branches: the walk goes on after them.
-        let h = derive(r"(?:ab|AB)_\d", &["ab_"]).unwrap();
-        assert_eq!(shown(&h), ["Aa", "Bb", "_", "0123456789"]);
-        // A gap inside a branch ends the union there.
-        let h = derive(r"ab_(?:x[0-9]?y|zzz)", &["ab_"]).unwrap();
-        assert_eq!(shown(&h), ["a", "b", "_", "xz"]);
+        // A branch per head, the walk going on after the alternation.
+        let h = heads(r"(?:ab|AB)_\d", &["ab_"]).unwrap();
+        let shown_all: Vec<Vec<String>> = h.iter().map(|h| shown(h)).collect();
+        assert_eq!(
+            shown_all,
+            [["A", "B", "_", "0123456789"], ["a", "b", "_", "0123456789"]]
+        );
+        // Past MAX_ALTS branches, one head with their union.
+        let many = (0..MAX_ALTS + 1)
+            .map(|i| format!("a{i}"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let h = derive(&format!("ab_(?:{many})z"), &["ab_"]).unwrap();
+        assert_eq!(shown(&h)[3..], ["a", "012345678", "z"]);
     }
 
     /// The generated tables, through `prefilter::head_fits`, fit every
@@ -445,7 +531,7 @@ mod tests {
         for (file, text) in crate::scan::rules::FILES {
             for rule in crate::scan::rules::parse(file, text).unwrap() {
                 let kw: Vec<&str> = rule.keywords.iter().map(String::as_str).collect();
-                if derive(&rule.pattern, &kw).is_some() {
+                if heads(&rule.pattern, &kw).is_some() {
                     with_head += 1;
                 }
                 let re = rule.regex().unwrap();
