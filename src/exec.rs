@@ -122,7 +122,9 @@ pub fn run(spec: Spec) -> Result<u8, Failure> {
                 // hang-up) went to the whole foreground process group, the
                 // child included; sending it again would make programs that
                 // treat a second Ctrl-C as "quit now" skip their cleanup.
-                if origin.cause == Cause::Kernel {
+                // A child in a group of its own (a job brought to the
+                // foreground after it started) got none of them.
+                if origin.cause == Cause::Kernel && !target.group {
                     continue;
                 }
                 let Ok(sig) = Signal::try_from(origin.signal) else {
