@@ -58,18 +58,9 @@ pub fn encrypted_files(project: &Project, workdir: &Path) -> Vec<String> {
             let derived = crate::services::derived_services(&project.config, env)
                 .into_iter()
                 .map(|(s, _)| crate::services::derived_file(project, env, s));
-            let syncs = project
-                .config
-                .sync
-                .keys()
-                .map(|t| crate::sync::journal_path(project, env, t));
-            [
-                project.env_file(env),
-                crate::rotate::journal::path(project, env),
-            ]
-            .into_iter()
-            .chain(derived)
-            .chain(syncs)
+            std::iter::once(project.env_file(env))
+                .chain(crate::rotate::journal::paths(project, env))
+                .chain(derived)
         })
         .filter_map(|p| project.repo_relative(&p, workdir))
         .collect();

@@ -243,14 +243,7 @@ pub fn updatekeys(ctx: &Ctx, a: UpdatekeysArgs) -> Result<Exit> {
             Ok(((change, names), written)) => {
                 // In-flight rotations (which hold values) and syncs keep
                 // journals encrypted to the same recipients.
-                let journals = std::iter::once(crate::rotate::journal::path(&project, env)).chain(
-                    project
-                        .config
-                        .sync
-                        .keys()
-                        .map(|t| crate::sync::journal_path(&project, env, t)),
-                );
-                for p in journals {
+                for p in crate::rotate::journal::paths(&project, env) {
                     if let Err(e) = crate::rotate::journal::Journal::rewrap_at(&project, env, p) {
                         failures.push(e);
                     }

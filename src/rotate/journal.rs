@@ -185,6 +185,18 @@ pub fn path(project: &Project, env: &str) -> PathBuf {
         .with_file_name(format!(".gsec-rotation-{env}.yaml"))
 }
 
+/// Every journal file `env` may have: its rotation journal and one per
+/// configured sync target (each encrypted to `env`'s recipients).
+pub fn paths(project: &Project, env: &str) -> impl Iterator<Item = PathBuf> {
+    std::iter::once(path(project, env)).chain(
+        project
+            .config
+            .sync
+            .keys()
+            .map(move |t| crate::sync::journal_path(project, env, t)),
+    )
+}
+
 impl Journal {
     /// Lock and open (an empty journal when the file does not exist).
     pub fn open(project: &Project, env: &str) -> Result<Journal> {
