@@ -539,21 +539,20 @@ fn hostile_plugin_config_fails_cleanly_and_leaves_the_env_file_byte_for_byte() {
 /// created at the provider, the env file byte for byte.
 #[test]
 fn a_config_outside_the_plugins_schema_is_refused_before_the_plugin_runs() {
-    for (bad, says) in [
+    for (good, bad, says) in [
         (
             "repo: acme/app}",
+            "repo: acme/app, repo_name: acme/app}",
             "config.repo_name: is not a setting of this plugin (it has: ",
         ),
         (
             "kind: deploy-key,",
+            "kind: deploy_key,",
             r#"config.kind: must be one of "deploy-key", "webhook-secret""#,
         ),
     ] {
-        let typo = if bad.starts_with("repo") {
-            DEPLOY_KEY.replace(bad, "repo: acme/app, repo_name: acme/app}")
-        } else {
-            DEPLOY_KEY.replace(bad, "kind: deploy_key,")
-        };
+        let typo = DEPLOY_KEY.replace(good, bad);
+        assert_ne!(typo, DEPLOY_KEY);
         let (env, gh) = github_project(&typo);
         env.set("DEPLOY_KEY", ENV, "old-deploy-key");
         let before = std::fs::read(env.path(ENV_FILE)).unwrap();
