@@ -283,7 +283,7 @@ pub fn adopt(root: &Path, cfg: &SopsConfig) -> Result<Adoption> {
         else {
             continue;
         };
-        if crate::scan::is_sops_file(&bytes) {
+        if crate::scan::sopsfile::is_sops(&bytes) {
             found.push(rel);
         }
     }

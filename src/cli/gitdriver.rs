@@ -41,7 +41,7 @@ fn read_side(p: &Path) -> Result<Side> {
     if bytes.is_empty() {
         return Ok(Side::Absent);
     }
-    if crate::scan::is_sops_file(&bytes) {
+    if crate::scan::sopsfile::is_sops(&bytes) {
         Ok(Side::Sops(bytes))
     } else {
         Ok(Side::Other)
@@ -166,7 +166,7 @@ fn text_merge(a: &MergeDriverArgs, shown: &str) -> Result<Exit> {
 
 pub fn textconv(_ctx: &Ctx, a: TextconvArgs) -> Result<Exit> {
     let bytes = crate::fsutil::read_bounded(&a.file, crate::fsutil::MAX_SECRETS_FILE)?;
-    if !crate::scan::is_sops_file(&bytes) {
+    if !crate::scan::sopsfile::is_sops(&bytes) {
         // Not ours to interpret: git shows it as it is.
         output::stdout(&bytes)?;
         return Ok(Exit::Ok);

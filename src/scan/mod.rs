@@ -595,7 +595,7 @@ impl Scanner {
         // An encrypted file: its ciphertext and metadata are blanked, and
         // what sops left in plaintext is scanned.
         let masked;
-        let sops = is_sops_file(content);
+        let sops = sopsfile::is_sops(content);
         let content = if sops {
             masked = sopsfile::mask(content);
             &masked[..]
@@ -894,38 +894,14 @@ pub fn is_binary(content: &[u8]) -> bool {
     content[..content.len().min(8192)].contains(&0)
 }
 
-/// A sops-encrypted file (YAML, JSON, ENV or INI flavour): its values are
-/// ciphertext and its metadata holds a MAC.
-pub fn is_sops_file(content: &[u8]) -> bool {
-    static META: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
-    static MAC: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
-    // Literal searches (memchr-accelerated inside regex): this runs on
-    // every file, so it must cost next to nothing on the 99.9% that are not
-    // sops files.
-    let meta = META.get_or_init(|| {
-        regex::bytes::Regex::new(r#"(?m)^sops:|"sops":|^sops_mac=|^\[sops\]"#)
-            .expect("static regex")
-    });
-    let mac = MAC.get_or_init(|| {
-        regex::bytes::Regex::new(r#"mac:|"mac":|sops_mac=|mac ="#).expect("static regex")
-    });
-    meta.is_match(content) && mac.is_match(content)
-}
-
 /// Byte ranges of `-----BEGIN AGE ENCRYPTED FILE-----` blocks (ciphertext).
 fn armored_blocks(content: &[u8]) -> Vec<(usize, usize)> {
     const BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
     const END: &[u8] = b"-----END AGE ENCRYPTED FILE-----";
-    let find = |from: usize, n: &[u8]| {
-        content[from..]
-            .windows(n.len())
-            .position(|w| w == n)
-            .map(|p| p + from)
-    };
     let mut out = Vec::new();
     let mut at = 0;
-    while let Some(s) = find(at, BEGIN) {
-        let e = find(s, END).map_or(content.len(), |e| e + END.len());
+    while let Some(s) = sopsfile::find(content, at, BEGIN) {
+        let e = sopsfile::find(content, s, END).map_or(content.len(), |e| e + END.len());
         out.push((s, e));
         at = e;
     }

@@ -5,6 +5,42 @@
 //! (issue 11, High 2: `unencrypted_suffix` and `encrypted_regex` let a
 //! plaintext value into a committed file).
 
+use memchr::memmem;
+
+/// A sops-encrypted file (YAML, JSON, ENV or INI flavour): sops metadata
+/// (`sops:`, `sops_mac=` or `[sops]` at the start of a line, or a JSON
+/// `"sops":` key) and a MAC in it. Runs on every scanned file, so it is a
+/// few literal searches, and builds nothing (a regex built here was a
+/// fortieth of a pre-commit scan).
+pub fn is_sops(content: &[u8]) -> bool {
+    has_metadata(content) && has_mac(content)
+}
+
+fn at_line_start(c: &[u8], at: usize) -> bool {
+    at == 0 || c[at - 1] == b'\n'
+}
+
+fn has_metadata(c: &[u8]) -> bool {
+    memmem::find(c, b"\"sops\":").is_some()
+        || memmem::find_iter(c, b"sops").any(|at| {
+            let rest = &c[at + 4..];
+            let bracketed = at > 0 && c[at - 1] == b'[' && at_line_start(c, at - 1);
+            (at_line_start(c, at) && (rest.starts_with(b":") || rest.starts_with(b"_mac=")))
+                || (bracketed && rest.starts_with(b"]"))
+        })
+}
+
+/// `mac:`, `"mac":`, `sops_mac=` or `mac =` anywhere.
+fn has_mac(c: &[u8]) -> bool {
+    memmem::find_iter(c, b"mac").any(|at| {
+        let (before, rest) = (&c[..at], &c[at + 3..]);
+        rest.starts_with(b":")
+            || rest.starts_with(b" =")
+            || (rest.starts_with(b"=") && before.ends_with(b"sops_"))
+            || (rest.starts_with(b"\":") && before.ends_with(b"\""))
+    })
+}
+
 /// `content` with every `ENC[…]` value and the sops metadata (YAML
 /// `sops:` block, JSON `"sops"` object, dotenv `sops_*` lines, INI
 /// `[sops]` section) replaced by spaces. Same length, newlines kept, so
@@ -24,11 +60,9 @@ fn blank(buf: &mut [u8], from: usize, to: usize) {
     }
 }
 
-fn find(buf: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    buf.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+/// Where `needle` next occurs in `buf` at or after `from`.
+pub(super) fn find(buf: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    memmem::find(buf.get(from..)?, needle).map(|p| p + from)
 }
 
 fn blank_enc(buf: &mut [u8]) {
@@ -248,6 +282,49 @@ fn yaml_values(masked: &[u8]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition `is_sops` replaces, as a regex: the literal searches
+    /// must agree with it on every input.
+    fn is_sops_by_regex(content: &[u8]) -> bool {
+        let meta = regex::bytes::Regex::new(r#"(?m)^sops:|"sops":|^sops_mac=|^\[sops\]"#).unwrap();
+        let mac = regex::bytes::Regex::new(r#"mac:|"mac":|sops_mac=|mac ="#).unwrap();
+        meta.is_match(content) && mac.is_match(content)
+    }
+
+    #[test]
+    fn sops_files_of_each_flavour_are_recognised() {
+        for f in [
+            &b"A: ENC[x]\nsops:\n    mac: ENC[m]\n"[..],
+            b"{\n  \"A\": \"ENC[x]\",\n  \"sops\": {\"mac\": \"ENC[m]\"}\n}\n",
+            b"A=ENC[x]\nsops_mac=ENC[m]\n",
+            b"[s]\nA = ENC[x]\n[sops]\nmac = ENC[m]\n",
+        ] {
+            assert!(is_sops(f), "{}", String::from_utf8_lossy(f));
+        }
+        for f in [
+            &b"sops: yes\n"[..],
+            b"mac: address\n",
+            b"  sops:\n  mac: x\n",
+            b"x[sops]\nmac = 1\n",
+            b"mac\xff sops:",
+        ] {
+            assert!(!is_sops(f), "{}", String::from_utf8_lossy(f));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+        #[test]
+        fn is_sops_agrees_with_its_regex_definition(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "sops", "mac", ":", "=", " =", "\"", "[", "]", "_", "\n", "\r", " ",
+                "sops_", "x", "\u{e9}", "\0",
+            ]), 0..24)
+        ) {
+            let content = parts.concat().into_bytes();
+            proptest::prop_assert_eq!(is_sops(&content), is_sops_by_regex(&content));
+        }
+    }
 
     #[test]
     fn ciphertext_and_metadata_are_blanked_plain_values_found() {
