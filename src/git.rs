@@ -56,6 +56,10 @@ pub struct Staged {
     pub id: ObjectId,
     /// The blob at the same path in HEAD, if any.
     pub head: Option<ObjectId>,
+    /// The file's size when it was staged, as the index records it: the
+    /// blob's size unless a clean filter changed it, and only its low 32
+    /// bits (a hint, never a reason to skip the file).
+    pub staged_size: u32,
 }
 
 /// Index entries (regular files and executables) whose blob differs from
@@ -85,6 +89,7 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
     let head = head_blobs(repo, index.tree())?;
     let mut out = Vec::new();
     let mut vouched: Option<Vec<u8>> = None;
+    let mut dir: Option<(&[u8], Option<&HeadDir>)> = None;
     for entry in index.entries() {
         use gix::index::entry::{Mode, Stage};
         if entry.stage() != Stage::Unconflicted
@@ -98,11 +103,21 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
         if vouched.as_deref().is_some_and(|d| path.starts_with(d)) {
             continue;
         }
-        if let Some(dir) = head.unchanged(path) {
-            vouched = Some(dir.to_vec());
+        if let Some(d) = head.unchanged(path) {
+            vouched = Some(d.to_vec());
             continue;
         }
-        let prev = head.blobs.get(path).copied();
+        // Likewise the directory HEAD's blobs are looked up in.
+        let (parent, name) = split_dir(path);
+        let listing = match dir {
+            Some((d, l)) if d == parent => l,
+            _ => {
+                let l = head.dirs.get(parent);
+                dir = Some((parent, l));
+                l
+            }
+        };
+        let prev = listing.and_then(|l| l.blob(name));
         if prev == Some(entry.id) {
             continue;
         }
@@ -110,19 +125,46 @@ pub fn staged(repo: &gix::Repository) -> Result<Vec<Staged>> {
             path: path.to_str_lossy().into_owned(),
             id: entry.id,
             head: prev,
+            staged_size: entry.stat.size,
         });
     }
     Ok(out)
 }
 
+/// `a/b/c` as (`a/b/`, `c`); a top-level path's directory is `""`.
+fn split_dir(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => path.split_at(i + 1),
+        None => (b"", path),
+    }
+}
+
 /// What of HEAD's tree `staged` needs (paths as git stores them: bytes).
 #[derive(Default)]
 struct HeadBlobs {
-    /// Path -> blob id, for the directories not in `unchanged_dirs`.
-    blobs: HashMap<Vec<u8>, ObjectId>,
+    /// The blobs of each directory (`a/b/`, or `""`) read from HEAD: those
+    /// the cache tree could not vouch for.
+    dirs: HashMap<Vec<u8>, HeadDir>,
     /// Directories (`a/b/`, or `""` for all) whose index entries are
     /// exactly HEAD's.
     unchanged_dirs: HashSet<Vec<u8>>,
+}
+
+/// One directory's blobs in HEAD: the tree object's bytes and, for each
+/// blob, where its name lies in them, sorted by name. One allocation per
+/// directory, where a map keyed by path cost one per file.
+struct HeadDir {
+    data: Vec<u8>,
+    blobs: Vec<(std::ops::Range<usize>, ObjectId)>,
+}
+
+impl HeadDir {
+    fn blob(&self, name: &[u8]) -> Option<ObjectId> {
+        self.blobs
+            .binary_search_by(|(r, _)| self.data[r.clone()].cmp(name))
+            .ok()
+            .map(|i| self.blobs[i].1)
+    }
 }
 
 impl HeadBlobs {
@@ -187,26 +229,34 @@ fn walk_head(
         out.unchanged_dirs.insert(prefix.to_vec());
         return Ok(());
     }
-    let object = repo
+    let mut object = repo
         .find_tree(tree)
         .map_err(|e| err("cannot read HEAD's tree", e))?;
+    let data = object.take_data();
     // The cache tree's subdirectories by name (git orders them by name
     // length first, not as the tree does).
     let children: HashMap<&[u8], &gix::index::extension::Tree> = cache
         .map(|c| c.children.iter().map(|t| (t.name.as_slice(), t)).collect())
         .unwrap_or_default();
-    for entry in TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
+    let mut blobs = Vec::new();
+    for entry in TreeRefIter::from_bytes(&data, repo.object_hash()) {
         let entry = entry.map_err(|e| err("cannot read HEAD's tree", e))?;
-        let mut path = prefix.to_vec();
-        path.extend_from_slice(entry.filename);
         if entry.mode.is_tree() {
             let child = children.get(entry.filename.as_bytes()).copied();
+            let mut path = prefix.to_vec();
+            path.extend_from_slice(entry.filename);
             path.push(b'/');
             walk_head(repo, entry.oid.to_owned(), child, &path, out)?;
         } else if entry.mode.is_blob() {
-            out.blobs.insert(path, entry.oid.to_owned());
+            // The name is a slice of `data`: keep its place, not a copy.
+            let start = entry.filename.as_ptr() as usize - data.as_ptr() as usize;
+            blobs.push((start..start + entry.filename.len(), entry.oid.to_owned()));
         }
     }
+    // Tree order is byte order for blobs; sorted again so that a tree
+    // written out of order still finds its blobs.
+    blobs.sort_unstable_by(|(a, _), (b, _)| data[a.clone()].cmp(&data[b.clone()]));
+    out.dirs.insert(prefix.to_vec(), HeadDir { data, blobs });
     Ok(())
 }
 

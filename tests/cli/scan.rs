@@ -499,16 +499,22 @@ fn staged_reports_only_added_lines_and_works_before_the_first_commit() {
 fn staged_finds_changes_in_nested_directories_whatever_the_cache_tree_says() {
     let e = repo();
     let t = token();
-    for f in ["a/one.txt", "b/c/two.txt", "b/d/three.txt", "top.txt"] {
+    for f in ["a/one.txt", "b/d/three.txt", "top.txt"] {
         e.write(f, "nothing to see\n");
     }
+    // A line already in HEAD is not part of the change: HEAD's version of
+    // a file deep in the tree is found to compare with.
+    e.write("b/c/two.txt", &format!("GITHUB_TOKEN={t}\n"));
     e.write("old/leak.env", &format!("GITHUB_TOKEN={t}\n"));
     e.git(&["add", "."]);
     e.git(&["commit", "-qm", "first", "--no-verify"]);
     let (code, v, _) = scan_json(&e, &["--staged"]);
     assert_eq!(code, 0, "a committed secret is not a staged change: {v}");
     let want = BTreeSet::from(["b/c/two.txt:2 generic-secret".to_string()]);
-    e.write("b/c/two.txt", "nothing to see\nDB_PASSWORD=Xk9mP2vLq7Rt\n");
+    e.write(
+        "b/c/two.txt",
+        &format!("GITHUB_TOKEN={t}\nDB_PASSWORD=Xk9mP2vLq7Rt\n"),
+    );
     e.git(&["add", "b/c/two.txt"]);
     let (code, v, _) = scan_json(&e, &["--staged"]);
     assert_eq!((code, keys(&v)), (1, want.clone()));
@@ -519,6 +525,45 @@ fn staged_finds_changes_in_nested_directories_whatever_the_cache_tree_says() {
     e.git(&["reset", "-q", "--soft", "HEAD~1"]);
     let (code, v, _) = scan_json(&e, &["--staged"]);
     assert_eq!((code, keys(&v)), (1, want));
+}
+
+/// A staged file over `scan.max_file_size` is named and not scanned,
+/// whether the index's recorded size says so or only the blob does (a
+/// clean filter grew it: the scan reads small-looking files at once and
+/// measures what it read).
+#[test]
+fn staged_files_over_the_size_limit_are_named_whatever_the_index_says() {
+    let e = Env::project();
+    let cfg = with_scan(&e, "  max_file_size: 1000\n");
+    e.write(".gsec.yaml", &cfg);
+    let t = token();
+    e.write(
+        "big.txt",
+        &format!("{}\nGITHUB_TOKEN={t}\n", "a".repeat(2000)),
+    );
+    e.git(&["config", "filter.grow.clean", "sed 'p;p;p'"]);
+    e.write(".gitattributes", "grown.txt filter=grow\n");
+    // About 300 bytes in the work tree, four times that in the blob.
+    e.write(
+        "grown.txt",
+        &format!("GITHUB_TOKEN={t}\n{}\n", "b".repeat(250)),
+    );
+    e.write("small.txt", &format!("GITHUB_TOKEN={t}\n"));
+    e.git(&["add", "big.txt", "grown.txt", "small.txt", ".gitattributes"]);
+    let staged = e.git(&["cat-file", "-s", ":grown.txt"]);
+    assert!(staged.trim().parse::<u64>().unwrap() > 1000, "{staged}");
+    let (code, v, err) = scan_json(&e, &["--staged"]);
+    assert_eq!(code, 1, "{v} {err}");
+    assert_eq!(
+        keys(&v),
+        BTreeSet::from(["small.txt:1 github-pat-classic".to_string()])
+    );
+    for f in [
+        "big.txt (staged): not scanned",
+        "grown.txt (staged): not scanned",
+    ] {
+        assert!(err.contains(f), "{f}: {err}");
+    }
 }
 
 #[test]

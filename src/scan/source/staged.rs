@@ -19,21 +19,35 @@ impl Source for Staged<'_> {
             if !scanner.wants_path(&s.path) {
                 continue;
             }
-            match git::blob_size(repo, s.id) {
-                Ok(n) if n > scanner.max_file_size() => {
-                    sink.too_large(&format!("{} (staged)", s.path), n);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    sink.error(ItemError::new(format!("{} (staged)", s.path), e));
-                    continue;
+            let item = || format!("{} (staged)", s.path);
+            // A file staged small is read at once and measured after: the
+            // size check that spares inflating a large blob would cost a
+            // second read of each small one (an open, for a loose object).
+            // Half the limit leaves room for a clean filter that grew it;
+            // a size of 0 is also what an entry staged without a work-tree
+            // file (`update-index --cacheinfo`, `read-tree`) records.
+            let max = scanner.max_file_size();
+            if s.staged_size == 0 || u64::from(s.staged_size) > max / 2 {
+                match git::blob_size(repo, s.id) {
+                    Ok(n) if n > max => {
+                        sink.too_large(&item(), n);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        sink.error(ItemError::new(item(), e));
+                        continue;
+                    }
                 }
             }
             let content = match git::blob(repo, s.id) {
+                Ok(c) if c.len() as u64 > max => {
+                    sink.too_large(&item(), c.len() as u64);
+                    continue;
+                }
                 Ok(c) => c,
                 Err(e) => {
-                    sink.error(ItemError::new(format!("{} (staged)", s.path), e));
+                    sink.error(ItemError::new(item(), e));
                     continue;
                 }
             };
