@@ -284,33 +284,85 @@ pub fn blob_size(repo: &gix::Repository, id: ObjectId) -> Result<u64> {
 /// is small edits to long files, and interning every line of both sides
 /// was a tenth of a history scan.
 pub fn added_lines(old: Option<&[u8]>, new: &[u8]) -> Vec<bool> {
+    let total = line_count(new);
     let Some(old) = old else {
-        return vec![true; new.lines_with_terminator().count()];
+        return vec![true; total];
     };
-    let a: Vec<&[u8]> = old.lines_with_terminator().collect();
-    let b: Vec<&[u8]> = new.lines_with_terminator().collect();
-    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let tail = a[head..]
+    if old == new {
+        return vec![false; total];
+    }
+    // The shared leading lines end at the last newline of the shared
+    // leading bytes (found by comparing bytes, not by splitting both
+    // versions into lines: that was most of this function's cost).
+    let same = shared_prefix(old, new);
+    let start = new[..same]
         .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    // The shared trailing lines: the longest shared trailing bytes after
+    // `start` that begin at a line start in both versions.
+    let room = old.len().min(new.len()) - start;
+    let same_end = shared_suffix(&old[old.len() - room..], &new[new.len() - room..]);
+    let line_start = |t: &[u8], at: usize| at == start || t[at - 1] == b'\n';
+    let end = (0..=same_end)
         .rev()
-        .zip(b[head..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let bytes = |lines: &[&[u8]]| lines.iter().map(|l| l.len()).sum::<usize>();
-    let (start, end) = (bytes(&b[..head]), bytes(&b[b.len() - tail..]));
+        .find(|&k| line_start(old, old.len() - k) && line_start(new, new.len() - k))
+        .unwrap_or(0);
+    let head = memchr::memchr_iter(b'\n', &new[..start]).count();
+    let tail = line_count(&new[new.len() - end..]);
     let old_mid = &old[start..old.len() - end];
     let new_mid = &new[start..new.len() - end];
-    let mut out = vec![false; b.len()];
+    let mut out = vec![false; total];
     if old_mid.is_empty() {
-        out[head..b.len() - tail].fill(true);
+        out[head..total - tail].fill(true);
         return out;
     }
     let input = InternedInput::new(old_mid, new_mid);
     let diff = Diff::compute(Algorithm::Histogram, &input);
-    for (i, slot) in out[head..b.len() - tail].iter_mut().enumerate() {
+    for (i, slot) in out[head..total - tail].iter_mut().enumerate() {
         *slot = diff.is_added(i as u32);
     }
     out
+}
+
+/// Length of the longest common prefix of `a` and `b`, compared a block
+/// at a time (a slice compare is a vectorised memcmp; a byte loop was as
+/// slow as splitting the files into lines).
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Length of the longest common suffix of `a` and `b` (as
+/// [`shared_prefix`], from the end).
+fn shared_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut k = 0;
+    while k + BLOCK <= n && a[n - k - BLOCK..n - k] == b[n - k - BLOCK..n - k] {
+        k += BLOCK;
+    }
+    k + a[..n - k]
+        .iter()
+        .rev()
+        .zip(b[..n - k].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Lines in `text`, each with its newline (the last one may have none).
+pub fn line_count(text: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', text).count() + usize::from(text.last().is_some_and(|&b| b != b'\n'))
 }
 
 /// One changed file in a commit.
@@ -527,4 +579,37 @@ pub fn hooks_dir(repo: &gix::Repository) -> PathBuf {
         return base.join(p);
     }
     repo.common_dir().join("hooks")
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{shared_prefix, shared_suffix};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        /// One byte changed anywhere in a buffer of a few blocks: the
+        /// shared prefix ends and the shared suffix starts exactly there,
+        /// at a block's edge or inside one.
+        #[test]
+        fn shared_prefix_and_suffix_stop_at_the_first_difference(
+            a in prop::collection::vec(0u8..2, 1..300),
+            at in any::<prop::sample::Index>(),
+            tail in prop::collection::vec(0u8..2, 0..3),
+        ) {
+            let p = at.index(a.len());
+            let mut b = a.clone();
+            b[p] ^= 0x80;
+            prop_assert_eq!(shared_prefix(&a, &b), p);
+            prop_assert_eq!(shared_suffix(&a, &b), a.len() - p - 1);
+            // Unequal lengths: bounded by the shorter.
+            let mut longer = a.clone();
+            longer.extend(&tail);
+            prop_assert_eq!(shared_prefix(&a, &longer), a.len());
+            let mut front = tail.clone();
+            front.extend(&a);
+            prop_assert_eq!(shared_suffix(&a, &front), a.len());
+        }
+    }
 }

@@ -234,3 +234,59 @@ proptest! {
         prop_assert!(crate::git::added_lines(Some(&n), &n).iter().all(|a| !a));
     }
 }
+
+proptest! {
+    // Cheap cases, and the byte arithmetic has many edges: more of them.
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// `added_lines` finds the shared leading and trailing lines by
+    /// comparing bytes; it must agree with splitting both versions into
+    /// lines, as it once did, whatever the lines and final newlines.
+    #[test]
+    fn added_lines_agrees_with_comparing_whole_lines(
+        old in prop::collection::vec("[ab]{0,3}\n?", 0..12),
+        new in prop::collection::vec("[ab]{0,3}\n?", 0..12),
+        shared in prop::collection::vec("[ab]{0,40}\n", 0..8),
+    ) {
+        // Around a long shared middle too: the comparison goes by blocks.
+        let (o, n) = if old.len() % 2 == 0 {
+            (old.concat().into_bytes(), new.concat().into_bytes())
+        } else {
+            let s = shared.concat();
+            (format!("{s}{}{s}", old.concat()).into_bytes(), format!("{s}{}{s}", new.concat()).into_bytes())
+        };
+        prop_assert_eq!(crate::git::added_lines(Some(&o), &n), added_lines_by_lines(&o, &n));
+        prop_assert_eq!(crate::git::line_count(&n), n.split_inclusive(|&b| b == b'\n').count());
+    }
+}
+
+/// The line-splitting `added_lines` the byte comparison replaced (the
+/// oracle of `added_lines_agrees_with_comparing_whole_lines`).
+#[cfg(test)]
+fn added_lines_by_lines(old: &[u8], new: &[u8]) -> Vec<bool> {
+    use gix::diff::blob::{Algorithm, Diff, InternedInput};
+    let a: Vec<&[u8]> = old.split_inclusive(|&b| b == b'\n').collect();
+    let b: Vec<&[u8]> = new.split_inclusive(|&b| b == b'\n').collect();
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..]
+        .iter()
+        .rev()
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let bytes = |lines: &[&[u8]]| lines.iter().map(|l| l.len()).sum::<usize>();
+    let (start, end) = (bytes(&b[..head]), bytes(&b[b.len() - tail..]));
+    let old_mid = &old[start..old.len() - end];
+    let new_mid = &new[start..new.len() - end];
+    let mut out = vec![false; b.len()];
+    if old_mid.is_empty() {
+        out[head..b.len() - tail].fill(true);
+        return out;
+    }
+    let input = InternedInput::new(old_mid, new_mid);
+    let diff = Diff::compute(Algorithm::Histogram, &input);
+    for (i, slot) in out[head..b.len() - tail].iter_mut().enumerate() {
+        *slot = diff.is_added(i as u32);
+    }
+    out
+}
