@@ -199,18 +199,14 @@ pub fn main() -> ExitCode {
     // calls back with COMPLETE set to complete a command line (environment
     // and secret names from the project in the current directory).
     clap_complete::CompleteEnv::with_factory(completions::command_with_completers).complete();
-    let mut cli = Cli::parse();
+    let mut cli = parse(command());
     // `default_env:` in .gsec.yaml replaces `development` as the default of
     // every `--env` (GSEC_ENV and --env still win): parse again with it.
     if let Some(d) = project_default_env(cli.directory.as_deref())
         && d != crate::envs::DEFAULT_ENV
     {
         let d: &'static str = Box::leak(d.into_boxed_str());
-        let matches = with_env_default(command(), d).get_matches();
-        cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
-            Ok(c) => c,
-            Err(e) => e.exit(),
-        };
+        cli = parse(with_env_default(command(), d));
     }
     match cli.color {
         ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
@@ -232,6 +228,19 @@ pub fn main() -> ExitCode {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
         Ok(Exit::Found) => ExitCode::from(1),
         Err(e) => report(e),
+    }
+}
+
+/// The command line, parsed with `cmd` (clap's `Parser::parse`, but the
+/// command tree is leaked, not dropped: the process ends soon after, and
+/// freeing every subcommand's arguments cost a twentieth of a pre-commit
+/// scan).
+fn parse(cmd: clap::Command) -> Cli {
+    let cmd: &'static mut clap::Command = Box::leak(Box::new(cmd));
+    let matches = std::mem::ManuallyDrop::new(cmd.get_matches_mut());
+    match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.format(cmd).exit(),
     }
 }
 

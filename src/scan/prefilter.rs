@@ -127,20 +127,21 @@ fn table(content: &[u8], f: &mut dyn FnMut(usize, usize)) {
             usize::from(BUCKET_START[b]),
             usize::from(BUCKET_START[b + 1]),
         );
-        for &w in &BUCKET_WORDS[s..e] {
-            let kw = WORDS[usize::from(w)].as_bytes();
-            // Common pairs (`se`, `to`, `pa`) share a bucket with many
-            // words: the third byte rejects most of them in one compare.
-            if let (Some(&k), Some(&c)) = (kw.get(2), content.get(i + 2))
-                && k != c.to_ascii_lowercase()
-            {
+        // Common pairs (`se`, `to`, `pa`) share a bucket with many words:
+        // the third byte, kept beside each, rejects most of them.
+        let third = content.get(i + 2).map(u8::to_ascii_lowercase);
+        for &entry in &BUCKET_WORDS[s..e] {
+            let want = (entry >> 16) as u8;
+            if want != 0 && Some(want) != third {
                 continue;
             }
+            let w = (entry & 0xFFFF) as usize;
+            let kw = WORDS[w].as_bytes();
             if content[i..]
                 .get(..kw.len())
                 .is_some_and(|c| c.eq_ignore_ascii_case(kw))
             {
-                f(usize::from(w), i);
+                f(w, i);
             }
         }
     }
