@@ -76,6 +76,29 @@ fn encrypt_as(path: &str, k: &Keys, data: &[(String, Node)]) -> String {
     v.render().unwrap()
 }
 
+/// A key gsec would refuse to read back (more brackets than the YAML
+/// depth bound) is refused when writing, leaving the old file as it was.
+#[test]
+fn a_file_gsec_could_not_reopen_is_not_written() {
+    let k = keys();
+    let mut v = Vault::create("p.yaml", vec![k.recipient.clone()]).unwrap();
+    let key = format!("K{}", "[".repeat(crate::yaml::MAX_FLOW_DEPTH + 1));
+    v.set_node(&key, Node::Leaf(crate::vault::Leaf::string("v")))
+        .unwrap();
+    let err = v.render().unwrap_err().to_string();
+    assert!(
+        err.contains("p.yaml") && err.contains("not written"),
+        "{err}"
+    );
+    // (The value's `ENC[` opens one more.)
+    let fine = format!("K{}", "[".repeat(crate::yaml::MAX_FLOW_DEPTH - 2));
+    let text = encrypt(
+        &k,
+        &[(fine.clone(), Node::Leaf(crate::vault::Leaf::string("v")))],
+    );
+    assert!(open(&k, &text).get(&fine).is_some());
+}
+
 fn open(k: &Keys, text: &str) -> Vault {
     open_as("p.yaml", k, text)
 }

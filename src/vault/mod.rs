@@ -751,9 +751,24 @@ impl Vault {
             out.push((k.clone(), encrypt_node(&self.key, &rules, n, &mut stack)));
             stack.pop();
         }
-        self.format
+        let text = self
+            .format
             .emit(&out, &self.meta)
-            .map_err(|e| Error::file(&self.path, e))
+            .map_err(|e| Error::file(&self.path, e))?;
+        // Never write what gsec would refuse to open: YAML is refused before
+        // parsing past yaml::MAX_FLOW_DEPTH brackets, quoted ones included
+        // (a key holding that many `[`, from a foreign sops file).
+        if matches!(self.format, Format::Yaml)
+            && let Err(why) = crate::yaml::check_depth(text.as_bytes())
+        {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "not written: gsec could not open it again ({why}): a key holds that many `[` or `{{`"
+                ),
+            ));
+        }
+        Ok(text)
     }
 }
 
