@@ -899,7 +899,9 @@ pub fn short_recipient(r: &str) -> String {
         let count = s.chars().count();
         s.chars().skip(count.saturating_sub(n)).collect()
     };
-    if first.starts_with("ssh-") {
+    // An SSH key type is a short name (`ssh-ed25519`); a long first word
+    // that merely starts with `ssh-` is shortened like any other.
+    if first.starts_with("ssh-") && first.chars().count() <= 20 {
         let key = parts.next().unwrap_or_default();
         format!("{first} …{}", tail(key, 8))
     } else if first.chars().count() > 16 {
@@ -923,6 +925,11 @@ mod recipient_display_tests {
         );
         assert_eq!(short_recipient("ssh-ed25519 €"), "ssh-ed25519 …€");
         assert_eq!(short_recipient(""), "");
+        // A long word that only starts like an SSH key type is cut too.
+        assert_eq!(
+            short_recipient("ssh-age1pqm6uvyyp8r3ejeke0a9lr27g4yh0e2d94y7"),
+            "ssh-age1pq…2d94y7"
+        );
         assert_eq!(
             short_recipient("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"),
             "age1qqqqqq…qqqqqq"
