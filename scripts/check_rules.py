@@ -8,7 +8,8 @@ For every rule this verifies:
     subset: no lookaround, no backreferences, no possessive quantifiers);
   * every `tp` line contains a keyword (case-insensitively), matches the
     pattern, and its captured secret passes the entropy threshold and the
-    validator, and contains no placeholder word;
+    validator, contains no placeholder word, and is not cut short (followed
+    by a word character, or `.` and one);
   * no `fp` line yields a secret that passes all of those (like the engine,
     a secret containing a placeholder word such as EXAMPLE is dropped).
 It also warns (without failing) when all tp samples of a rule are also found
@@ -180,6 +181,20 @@ def secrets(rule: dict, rx: re.Pattern, text: str, drop_placeholders: bool = Tru
         yield s, ok and not (drop_placeholders and is_placeholder(s))
 
 
+def cut_short(rx: re.Pattern, text: str):
+    """What follows each captured secret in `text` when it looks like more
+    of the same token: a word character, or `.` and one (a routable GitLab
+    token's `.01.…` tail, a JWT's next segment). A sample whose secret is
+    cut there proves a pattern that reports part of a credential."""
+    g = "secret" if "secret" in rx.groupindex else 1
+    for m in rx.finditer(text):
+        if rx.groups < 1 or m.group(g) is None:
+            continue
+        rest = text[m.end(g):m.end(g) + 2]
+        if re.match(r"\w|\.[A-Za-z0-9]", rest, re.ASCII):
+            yield rest
+
+
 def load(rules_dir: Path):
     rules = []
     for path in sorted(rules_dir.glob("*.toml")):
@@ -259,6 +274,8 @@ def main() -> int:
             for s, ok in found:
                 if ok and is_placeholder(s):
                     errors.append(f"{where}: tp secret contains a placeholder word: {s!r}")
+            for rest in cut_short(rx, line):
+                errors.append(f"{where}: tp secret is cut short (followed by {rest!r}): {line!r}")
         for line in r["fp"]:
             hits = [s for s, ok in secrets(r, rx, line) if ok]
             if hits:

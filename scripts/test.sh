@@ -24,6 +24,9 @@ if [ -x scripts/build-plugins.sh ]; then bash scripts/build-plugins.sh; fi
 # is a workspace of its own that `cargo test` below does not see.
 cargo test --locked --manifest-path plugins/Cargo.toml
 cargo test --locked "$@"
+# The rule pack's samples, checked independently of the engine (Python's
+# re): every tp found whole, no fp found (docs/rules.md).
+python3 scripts/check_rules.py
 # Issue 11's adversarial run: every hostile-input defect found so far,
 # reproduced against the binary the suite just built.
 bash scripts/adversarial.sh target/debug/gsec
