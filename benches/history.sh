@@ -10,6 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 need hyperfine git python3
+. "$(dirname "$0")/peers.sh"
 gsec_release
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

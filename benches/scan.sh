@@ -24,6 +24,7 @@ REG=$(ls -d "$HOME"/.cargo/registry/src/*/ | head -1)
 
 need() { command -v "$1" >/dev/null 2>&1; }
 for t in hyperfine git python3; do need "$t" || { echo "benchmark needs $t" >&2; exit 2; }; done
+. benches/peers.sh
 
 # GSEC_BIN measures a given binary (e.g. target/dist/gsec) instead of a
 # fresh release build. (common.sh is not sourced: its `need` exits, while
