@@ -9,7 +9,7 @@ For every rule this verifies:
   * every `tp` line contains a keyword (case-insensitively), matches the
     pattern, and its captured secret passes the entropy threshold and the
     validator, contains no placeholder word, and is not cut short (followed
-    by a word character, or `.` and one);
+    by a word character, `=`, or `.` and an alphanumeric);
   * no `fp` line yields a secret that passes all of those (like the engine,
     a secret containing a placeholder word such as EXAMPLE is dropped).
 It also warns (without failing) when all tp samples of a rule are also found
@@ -183,15 +183,16 @@ def secrets(rule: dict, rx: re.Pattern, text: str, drop_placeholders: bool = Tru
 
 def cut_short(rx: re.Pattern, text: str):
     """What follows each captured secret in `text` when it looks like more
-    of the same token: a word character, or `.` and one (a routable GitLab
-    token's `.01.…` tail, a JWT's next segment). A sample whose secret is
+    of the same token: a word character, `=` (base64 padding), or `.` and an
+    alphanumeric (a routable GitLab token's `.01.…` tail, a JWT's next
+    segment). A sample whose secret is
     cut there proves a pattern that reports part of a credential."""
     g = "secret" if "secret" in rx.groupindex else 1
     for m in rx.finditer(text):
         if rx.groups < 1 or m.group(g) is None:
             continue
         rest = text[m.end(g):m.end(g) + 2]
-        if re.match(r"\w|\.[A-Za-z0-9]", rest, re.ASCII):
+        if re.match(r"\w|=|\.[A-Za-z0-9]", rest, re.ASCII):
             yield rest
 
 

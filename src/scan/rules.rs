@@ -459,13 +459,15 @@ mod tests {
                     ));
                 }
                 // The whole credential, not a piece of it: what follows the
-                // secret is not more of the token (a word character, or `.`
-                // and one, as in a routable GitLab token's `.01.…` tail).
+                // secret is not more of the token (a word character, `=`
+                // padding, or `.` and an alphanumeric, as in a routable
+                // GitLab token's `.01.…` tail).
                 let t = tp.as_bytes();
                 let word = |i: usize| t.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
                 let alnum = |i: usize| t.get(i).is_some_and(u8::is_ascii_alphanumeric);
                 for h in hits.iter().filter(|h| h.rule.id() == r.id) {
-                    if word(h.end) || (t.get(h.end) == Some(&b'.') && alnum(h.end + 1)) {
+                    let next = t.get(h.end);
+                    if word(h.end) || next == Some(&b'=') || (next == Some(&b'.') && alnum(h.end + 1)) {
                         errors.push(format!("{}: tp secret cut short at byte {}: {tp:?}", r.id, h.end));
                     }
                 }
