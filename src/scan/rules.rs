@@ -463,12 +463,21 @@ mod tests {
                 // padding, or `.` and an alphanumeric, as in a routable
                 // GitLab token's `.01.…` tail).
                 let t = tp.as_bytes();
-                let word = |i: usize| t.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+                let word = |i: usize| {
+                    t.get(i)
+                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                };
                 let alnum = |i: usize| t.get(i).is_some_and(u8::is_ascii_alphanumeric);
                 for h in hits.iter().filter(|h| h.rule.id() == r.id) {
                     let next = t.get(h.end);
-                    if word(h.end) || next == Some(&b'=') || (next == Some(&b'.') && alnum(h.end + 1)) {
-                        errors.push(format!("{}: tp secret cut short at byte {}: {tp:?}", r.id, h.end));
+                    if word(h.end)
+                        || next == Some(&b'=')
+                        || (next == Some(&b'.') && alnum(h.end + 1))
+                    {
+                        errors.push(format!(
+                            "{}: tp secret cut short at byte {}: {tp:?}",
+                            r.id, h.end
+                        ));
                     }
                 }
             }
