@@ -81,6 +81,10 @@ pub struct Finding {
     pub file: String,
     pub line: usize,
     pub column: usize,
+    /// Where the secret ends: its last line and the column just past its
+    /// last character (SARIF's `endLine`/`endColumn`), so a report marks
+    /// the whole credential. None for a finding about a whole file.
+    pub end: Option<(usize, usize)>,
     pub rule: &'static str,
     pub description: &'static str,
     /// `<rule>:<root-relative path>:<hash>`; stable across line moves.
@@ -139,6 +143,7 @@ struct Located {
     /// for `.gitleaksignore`).
     match_line: usize,
     column: usize,
+    end: Option<(usize, usize)>,
     hash_input: zeroize::Zeroizing<Vec<u8>>,
     redacted: String,
 }
@@ -701,10 +706,15 @@ impl Scanner {
                     continue;
                 }
             }
-            let column = String::from_utf8_lossy(&content[ls..h.start])
-                .chars()
-                .count()
-                + 1;
+            let columns = |from: usize, to: usize| {
+                String::from_utf8_lossy(&content[from..to.max(from)])
+                    .chars()
+                    .count()
+                    + 1
+            };
+            let column = columns(ls, h.start);
+            let (end_line, els, _) = lines.line_of(h.end.saturating_sub(1).max(h.start));
+            let end = (mapped(end_line), columns(els, h.end));
             // A managed value matched by another rule too: show nothing of it.
             let managed_overlap = !matches!(h.rule, RuleRef::Managed)
                 && hits_managed.iter().any(|&(s, e)| s < h.end && h.start < e);
@@ -713,6 +723,7 @@ impl Scanner {
                 line,
                 match_line,
                 column,
+                end: Some(end),
                 redacted: if managed_overlap {
                     String::new()
                 } else {
@@ -794,6 +805,7 @@ impl Scanner {
                     file: shown.to_string(),
                     line: l.line,
                     column: l.column,
+                    end: l.end,
                     rule: l.rule.id(),
                     description: l.rule.description(),
                     fingerprint,
@@ -822,6 +834,7 @@ fn whole_file(rule: RuleRef, rel: &str) -> Located {
         line: 1,
         match_line: 1,
         column: 1,
+        end: None,
         hash_input: zeroize::Zeroizing::new(rel.as_bytes().to_vec()),
         redacted: String::new(),
     }

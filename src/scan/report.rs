@@ -123,7 +123,7 @@ pub fn summary(report: &Report) -> String {
     s
 }
 
-/// `{"findings":[{"file","line","column","rule","description","fingerprint","commit"?,"author"?,"date"?,
+/// `{"findings":[{"file","line","column","end_line"?,"end_column"?,"rule","description","fingerprint","commit"?,"author"?,"date"?,
 /// "validation"?,"validation_reason"?}],
 /// "warnings"?:[text], "errors"?:[text]}`. `warnings` (checks that did not
 /// run fully) and `errors` (items that could not be read) appear only when
@@ -141,6 +141,10 @@ pub fn json_value(report: &Report) -> Value {
                 "description": f.description,
                 "fingerprint": f.fingerprint,
             });
+            if let Some((line, column)) = f.end {
+                o["end_line"] = json!(line);
+                o["end_column"] = json!(column);
+            }
             if let Some(c) = &f.commit {
                 o["commit"] = json!(c);
             }
@@ -168,6 +172,17 @@ pub fn json_value(report: &Report) -> Value {
         v["errors"] = json!(error_lines(report));
     }
     v
+}
+
+/// A finding's SARIF region: where the secret starts and, when known,
+/// where it ends (`endColumn` is the column after its last character).
+fn region(f: &Finding) -> Value {
+    let mut r = json!({ "startLine": f.line, "startColumn": f.column });
+    if let Some((line, column)) = f.end {
+        r["endLine"] = json!(line);
+        r["endColumn"] = json!(column);
+    }
+    r
 }
 
 fn error_lines(report: &Report) -> Vec<String> {
@@ -214,7 +229,7 @@ pub fn sarif(report: &Report) -> Value {
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": uri(&f.file) },
-                        "region": { "startLine": f.line, "startColumn": f.column }
+                        "region": region(f)
                     }
                 }],
                 "partialFingerprints": { "gsecFingerprint/v1": f.fingerprint },

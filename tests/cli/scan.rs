@@ -255,6 +255,91 @@ fn sarif_validates_against_the_official_schema() {
     );
 }
 
+/// A finding marks the whole credential: JSON's `end_line`/`end_column` and
+/// SARIF's `endLine`/`endColumn` (the column after its last character,
+/// counted in characters like the start) span every character of it, the
+/// parts that used to be cut off included (a routable GitLab token's
+/// `.01.…` tail, a SAS signature's `=`, a PyPI token past 300 characters),
+/// and a key block ends on its END line.
+#[test]
+fn findings_mark_the_whole_credential_in_json_and_sarif() {
+    let e = repo();
+    // Deterministic, random-looking bodies (an LCG): no real credential.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut body = |n: usize, alphabet: &[u8]| -> String {
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                alphabet[(x >> 33) as usize % alphabet.len()] as char
+            })
+            .collect()
+    };
+    let b62 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let glrt = format!("glrt-t2_{}.01.1e4uclynd", body(48, b62));
+    let sig = format!("{}=", body(43, b62));
+    let pypi = format!("pypi-AgEIcHlwaS5vcmc{}", body(330, b62));
+    let key = format!(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n{}\n-----END OPENSSH PRIVATE KEY-----",
+        body(64, b62),
+        body(40, b62)
+    );
+    e.write(
+        "a.env",
+        &format!(
+            "# runner\nclé=1 RUNNER_TOKEN=\"{glrt}\"\nSAS=https://a.blob.core.windows.net/c?sv=2022-11-02&sp=r&sig={sig}&x=1\nTWINE_PASSWORD={pypi}\n{key}\n"
+        ),
+    );
+    let (code, v, err) = scan_json(&e, &["--no-git"]);
+    assert_eq!(code, 1, "{v} {err}");
+    let find = |rule: &str| -> serde_json::Value {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} finding: {v}"))
+            .clone()
+    };
+    let n = |f: &serde_json::Value, k: &str| {
+        f[k].as_u64().unwrap_or_else(|| panic!("{k}: {f}")) as usize
+    };
+    for (rule, secret, line) in [
+        ("gitlab-runner-token", &glrt, 2),
+        ("azure-sas-token", &sig, 3),
+        ("pypi-upload-token", &pypi, 4),
+    ] {
+        let f = find(rule);
+        assert_eq!((n(&f, "line"), n(&f, "end_line")), (line, line), "{f}");
+        assert_eq!(
+            n(&f, "end_column") - n(&f, "column"),
+            secret.chars().count(),
+            "{rule}: {f}"
+        );
+    }
+    let k = find("private-key-block");
+    let end = "-----END OPENSSH PRIVATE KEY-----".len() + 1;
+    assert_eq!(
+        (n(&k, "line"), n(&k, "end_line"), n(&k, "end_column")),
+        (5, 8, end),
+        "{k}"
+    );
+    // SARIF says the same.
+    let out = e.run_in(&["scan", "--no-git", "--format", "sarif"], b"");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    let g = results
+        .iter()
+        .find(|r| r["ruleId"] == "gitlab-runner-token")
+        .unwrap();
+    let region = &g["locations"][0]["physicalLocation"]["region"];
+    let f = find("gitlab-runner-token");
+    assert_eq!(region["endLine"], f["end_line"], "{region}");
+    assert_eq!(region["endColumn"], f["end_column"], "{region}");
+    assert_eq!(region["startColumn"], f["column"], "{region}");
+}
+
 #[test]
 fn github_annotations() {
     let e = repo();
