@@ -255,20 +255,23 @@ pub fn scan_lines(
     positions: &[usize],
     emit: &mut dyn FnMut(usize, usize),
 ) {
-    let mut last_line = usize::MAX;
+    // `positions` ascend: each line is judged once, at its first position,
+    // and the search for its start looks back no further than a line may
+    // be long. (Searching back to the previous newline from every keyword
+    // of a long minified line was half of a directory scan.)
+    let mut judged_until = 0;
     for &p in positions {
-        let start = content[..p]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        if start == last_line {
+        if p < judged_until {
             continue;
         }
-        last_line = start;
-        let end = content[p..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(content.len(), |i| p + i);
+        let end = memchr::memchr(b'\n', &content[p..]).map_or(content.len(), |i| p + i);
+        judged_until = end + 1;
+        let from = p.saturating_sub(MAX_LINE + 1);
+        let start = match memchr::memrchr(b'\n', &content[from..p]) {
+            Some(i) => from + i + 1,
+            None if from == 0 => 0,
+            None => continue, // begins more than MAX_LINE bytes back
+        };
         let line = &content[start..end];
         if line.len() > MAX_LINE {
             continue;
@@ -537,6 +540,59 @@ fn random_enough(v: &[u8]) -> bool {
 /// value counts only in data files.
 fn assigned_value(a: &assignment::Assignment, syntax: Syntax) -> Option<(usize, usize, bool)> {
     (a.quoted || syntax == Syntax::Data).then_some((a.value.0, a.value.1, a.quoted))
+}
+
+#[cfg(test)]
+mod line_tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::{MAX_LINE, Syntax, scan_lines};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+        /// Lines of every length around MAX_LINE, some holding a password
+        /// assignment, and keyword positions anywhere: a secret is reported
+        /// exactly on the lines that hold one, are no longer than
+        /// MAX_LINE and have a position (by the definition: each
+        /// position's whole line), and once per line.
+        #[test]
+        fn each_line_is_judged_once_and_long_lines_never(
+            lines in prop::collection::vec((0usize..2 * MAX_LINE, any::<bool>()), 1..8),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 1..12),
+        ) {
+            let mut content = Vec::new();
+            let mut spans = Vec::new();
+            for (i, (pad, secret)) in lines.iter().enumerate() {
+                let start = content.len();
+                if *secret {
+                    content.extend_from_slice(format!("DB_PASSWORD=\"Xk9mP2vLq7Rt{i}a\" ").as_bytes());
+                }
+                content.extend(std::iter::repeat_n(b'x', *pad));
+                spans.push((start, content.len(), *secret));
+                content.push(b'\n');
+            }
+            let mut positions: Vec<usize> = picks.iter().map(|i| i.index(content.len())).collect();
+            positions.sort_unstable();
+            positions.dedup();
+            let mut got = Vec::new();
+            scan_lines(&content, Syntax::Data, &positions, &mut |s, _| got.push(s));
+            let want: Vec<usize> = spans
+                .iter()
+                .filter(|&&(s, e, secret)| {
+                    secret && e - s <= MAX_LINE && positions.iter().any(|&p| p >= s && p <= e)
+                })
+                .map(|&(s, _, _)| s)
+                .collect();
+            let lines_got: Vec<usize> = got
+                .iter()
+                .map(|&at| spans.iter().find(|&&(s, e, _)| at >= s && at <= e).unwrap().0)
+                .collect();
+            prop_assert_eq!(lines_got.iter().copied().collect::<BTreeSet<_>>().len(), lines_got.len());
+            prop_assert_eq!(lines_got, want);
+        }
+    }
 }
 
 #[cfg(test)]
