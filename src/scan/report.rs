@@ -133,18 +133,14 @@ pub fn json_value(report: &Report) -> Value {
         .findings
         .iter()
         .map(|f| {
-            let mut o = json!({
-                "file": f.file,
-                "line": f.line,
-                "column": f.column,
-                "rule": f.rule,
-                "description": f.description,
-                "fingerprint": f.fingerprint,
-            });
+            let mut o = json!({ "file": f.file, "line": f.line, "column": f.column });
             if let Some((line, column)) = f.end {
                 o["end_line"] = json!(line);
                 o["end_column"] = json!(column);
             }
+            o["rule"] = json!(f.rule);
+            o["description"] = json!(f.description);
+            o["fingerprint"] = json!(f.fingerprint);
             if let Some(c) = &f.commit {
                 o["commit"] = json!(c);
             }

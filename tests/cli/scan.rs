@@ -137,6 +137,8 @@ fn json_shape_is_exact_and_paths_relative_to_the_scanned_dir() {
             "file",
             "line",
             "column",
+            "end_line",
+            "end_column",
             "rule",
             "description",
             "fingerprint"
@@ -145,6 +147,8 @@ fn json_shape_is_exact_and_paths_relative_to_the_scanned_dir() {
     assert_eq!(obj["file"], "app/config.env");
     assert_eq!(obj["line"], 1);
     assert_eq!(obj["column"], 14);
+    assert_eq!(obj["end_line"], 1);
+    assert_eq!(obj["end_column"], 14 + t.len());
     assert_eq!(obj["rule"], "github-pat-classic");
     // Fingerprints use the root-relative path, whatever was scanned.
     assert!(
