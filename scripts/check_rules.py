@@ -164,17 +164,20 @@ def is_placeholder(secret: str) -> bool:
     return any(w in low for w in PLACEHOLDER_WORDS) or any(d in secret for d in DOC_EXAMPLES)
 
 
+def secret_group(rx: re.Pattern):
+    """The group that holds the secret: `secret` if named, else the first."""
+    if "secret" in rx.groupindex:
+        return "secret"
+    return 1 if rx.groups >= 1 else 0
+
+
 def secrets(rule: dict, rx: re.Pattern, text: str, drop_placeholders: bool = True):
     """Yield (secret, passes) for each match, mimicking the engine."""
     if not any(k in text.lower() for k in rule["keywords"]):
         return
+    g = secret_group(rx)
     for m in rx.finditer(text):
-        if "secret" in rx.groupindex:
-            s = m.group("secret")
-        elif rx.groups >= 1:
-            s = m.group(1)
-        else:
-            s = m.group(0)
+        s = m.group(g)
         if s is None:
             continue
         ok = shannon(s) >= rule.get("entropy", 0) and validate(rule.get("validator"), s)
@@ -185,11 +188,13 @@ def cut_short(rx: re.Pattern, text: str):
     """What follows each captured secret in `text` when it looks like more
     of the same token: a word character, `=` (base64 padding), or `.` and an
     alphanumeric (a routable GitLab token's `.01.…` tail, a JWT's next
-    segment). A sample whose secret is
-    cut there proves a pattern that reports part of a credential."""
-    g = "secret" if "secret" in rx.groupindex else 1
+    segment). A sample whose secret is cut there proves a pattern that
+    reports part of a credential."""
+    if rx.groups < 1:
+        return
+    g = secret_group(rx)
     for m in rx.finditer(text):
-        if rx.groups < 1 or m.group(g) is None:
+        if m.group(g) is None:
             continue
         rest = text[m.end(g):m.end(g) + 2]
         if re.match(r"\w|=|\.[A-Za-z0-9]", rest, re.ASCII):
